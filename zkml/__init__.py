@@ -1,0 +1,47 @@
+"""zkml: zero-knowledge proofs of machine-learning inference.
+
+    model   = zkml.export(torch_module, sample_input)
+    circuit = zkml.compile(model, calibration_data)
+    keys    = circuit.setup()
+    proof   = keys.prove(x)
+    assert zkml.verify(proof, keys.vk)
+
+Importing zkml imports neither torch nor ezkl; they load when a stage needs them.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._circuit import CalibrationReport, Circuit, Visibility, compile
+from ._export import export
+from ._keys import Keys, VerifyingKey, setup
+from ._model import Model, TensorSpec, load_model
+from ._proof import Proof, Verification, verify
+from ._srs import SRSInfo, check_srs
+from ._store import Store, zkml_home
+from .errors import ZKMLError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CalibrationReport",
+    "Circuit",
+    "Keys",
+    "Model",
+    "Proof",
+    "SRSInfo",
+    "Store",
+    "TensorSpec",
+    "Verification",
+    "VerifyingKey",
+    "Visibility",
+    "ZKMLError",
+    "check_srs",
+    "compile",
+    "errors",
+    "export",
+    "load_model",
+    "setup",
+    "verify",
+    "zkml_home",
+]

@@ -1,0 +1,87 @@
+"""``export()``: a torch module (or an ONNX file/bytes) becomes a parity-checked ``Model``."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Any, Sequence
+
+from ._model import Model, load_model
+from ._util import need
+from .errors import ModelError, ParityError, UnsupportedModelError
+
+MAX_OPSET = 18  # the newest opset ezkl's ONNX reader (tract) is tested with
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
+
+
+def export(obj: Any, sample_input: Any = None, *, opset: int = MAX_OPSET, input_names: Sequence[str] | None = None,
+           output_names: Sequence[str] | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL) -> Model:
+    """Export ``obj`` to ONNX with static shapes and check it against onnxruntime.
+
+    ``obj`` is a ``torch.nn.Module`` (with ``sample_input``: a tensor/array or a tuple of them),
+    or a path to / bytes of an ONNX file. Parity: every output within ``atol + rtol*|y|``.
+    """
+    if not 7 <= opset <= MAX_OPSET:
+        raise ModelError(f"opset {opset} is not supported", where="opset", hint=f"use an opset between 7 and {MAX_OPSET} (ezkl reads up to {MAX_OPSET})")
+    if isinstance(obj, (str, os.PathLike, bytes, bytearray)):
+        return load_model(obj)
+    if _is_torch_module(obj):
+        if sample_input is None:
+            raise ModelError("exporting a torch module needs sample_input", where="sample_input",
+                             hint="pass a tensor (or tuple of tensors) with the shape the model will be proved on")
+        return _export_torch(obj, sample_input, opset, input_names, output_names, atol, rtol)
+    raise UnsupportedModelError(f"cannot export a {type(obj).__module__}.{type(obj).__qualname__}", stage="export",
+                                where="model", hint="pass a torch.nn.Module, an ONNX file path or ONNX bytes")
+
+
+def _is_torch_module(obj: Any) -> bool:
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
+def _default_outputs(module, args) -> list[str]:
+    torch = need("torch")
+    with torch.no_grad():
+        out = module(*args)
+    n = 1 if isinstance(out, torch.Tensor) else len(out)
+    return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
+
+
+def _export_torch(module, sample_input, opset, input_names, output_names, atol, rtol) -> Model:
+    torch = need("torch")
+    np = need("numpy")
+    args = sample_input if isinstance(sample_input, tuple) else (sample_input,)
+    args = tuple(a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in args)
+    names = list(input_names) if input_names else (["input"] if len(args) == 1 else [f"input_{i}" for i in range(len(args))])
+    module = module.eval()
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(module, args, buf, opset_version=opset, dynamo=False, input_names=names,
+                              output_names=list(output_names) if output_names else _default_outputs(module, args),
+                              do_constant_folding=True)
+    except Exception as err:
+        raise ModelError(f"torch.onnx.export failed: {str(err).splitlines()[0][:300]}", where=type(module).__name__,
+                         hint="make the model exportable (static control flow, standard layers)") from err
+    model = load_model(buf.getvalue())
+    # parity: the ONNX graph must compute what the torch module computes
+    with torch.no_grad():
+        ref = module(*args)
+    refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+    got = model.run({t.name: a.numpy() for t, a in zip(model.inputs, args)})
+    worst = 0.0
+    for r, g in zip(refs, got):
+        r = r.detach().numpy().astype(np.float64)
+        g = np.asarray(g, dtype=np.float64)
+        if r.shape != g.shape:
+            raise ParityError(f"ONNX output shape {list(g.shape)} differs from torch's {list(r.shape)}", where="outputs",
+                              hint="check the model's forward() for shape-dependent logic")
+        excess = np.abs(r - g) - (atol + rtol * np.abs(r))
+        worst = max(worst, float(np.abs(r - g).max(initial=0.0)))
+        if (excess > 0).any():
+            raise ParityError(f"ONNX output differs from torch by {float(np.abs(r - g).max()):.3g} (atol {atol}, rtol {rtol})",
+                              where="outputs", hint="check for ops that export differently (e.g. training-mode layers); call model.eval()")
+    return Model(model.onnx_bytes, model.inputs, model.outputs, source="torch", variables=model.variables,
+                 parity={"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset})

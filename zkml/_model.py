@@ -1,0 +1,203 @@
+"""``Model``: an ONNX graph with fixed input shapes, ready for compile."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._util import ZKML_FORMAT, atomic_write_bytes, need, sha256_bytes
+from .errors import DynamicShapeError, ModelFileError, UnsupportedModelError
+
+DEFAULT_VARIABLES: tuple[tuple[str, int], ...] = (("batch_size", 1),)
+MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message
+
+_SESSIONS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> "TensorSpec":
+        return cls(str(d["name"]), tuple(int(x) for x in d["shape"]), str(d.get("dtype", "float32")))
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """An ONNX model with static input shapes. ``source`` says where it came from."""
+
+    onnx_bytes: bytes = field(repr=False)
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    source: str = "onnx"
+    variables: tuple[tuple[str, int], ...] = DEFAULT_VARIABLES
+    parity: Mapping[str, Any] | None = None
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the ONNX bytes: the identity of the model."""
+        return sha256_bytes(self.onnx_bytes)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{t.name}{list(t.shape)}" for t in self.inputs)
+        outs = ", ".join(f"{t.name}{list(t.shape)}" for t in self.outputs)
+        return f"Model({ins} -> {outs}, source={self.source}, sha256={self.hash[:12]})"
+
+    # run the float model
+    def run(self, feeds: Mapping[str, Any]) -> list:
+        """Run the model in onnxruntime on ``{input_name: array}``; returns the outputs."""
+        sess = _session(self)
+        np = need("numpy")
+        return sess.run(None, {t.name: np.asarray(feeds[t.name]).astype(_np_dtype(t.dtype)) for t in self.inputs})
+
+    def meta(self) -> dict:
+        return {
+            "format": ZKML_FORMAT,
+            "kind": "model",
+            "sha256": self.hash,
+            "source": self.source,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "variables": [list(v) for v in self.variables],
+            "parity": dict(self.parity) if self.parity else None,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save as ``path/model.onnx`` + ``path/model.json``, or as one ``.onnx`` file if ``path`` ends so."""
+        path = Path(path)
+        if path.suffix == ".onnx":
+            return atomic_write_bytes(path, self.onnx_bytes)
+        atomic_write_bytes(path / "model.onnx", self.onnx_bytes)
+        atomic_write_bytes(path / "model.json", json.dumps(self.meta(), indent=2).encode())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Model":
+        return load_model(path)
+
+
+def _np_dtype(name: str):
+    np = need("numpy")
+    return np.dtype(name)
+
+
+def _session(model: Model):
+    sess = _SESSIONS.get(model.hash)
+    if sess is None:
+        ort = need("onnxruntime")
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(model.onnx_bytes, opts, providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise ModelFileError(f"onnxruntime cannot load the model: {err}", hint="check that the ONNX file is valid and uses standard ops") from err
+        _SESSIONS[model.hash] = sess
+    return sess
+
+
+def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] | None = None) -> Model:
+    """Load any ONNX file (or a saved ``Model`` directory, or ONNX bytes).
+
+    Symbolic dimensions named in ``variables`` (default ``{"batch_size": 1}``) are fixed to that
+    value; any other symbolic dimension is a :class:`DynamicShapeError`.
+    """
+    where: object = "<bytes>"
+    meta: dict | None = None
+    if isinstance(path, (bytes, bytearray)):
+        data = bytes(path)
+    else:
+        p = Path(path)
+        where = p
+        if p.is_dir():
+            if (p / "model.json").exists():
+                try:
+                    meta = json.loads((p / "model.json").read_text())
+                except ValueError as err:
+                    raise ModelFileError(f"model.json is not valid JSON: {err}", where=p / "model.json", hint="save the model again") from err
+            p = p / "model.onnx"
+            where = p
+        try:
+            if p.stat().st_size > MAX_ONNX_BYTES:
+                raise ModelFileError("ONNX file is larger than 2 GiB", where=p, hint="zkml proves small models; use external data or a smaller model")
+            data = p.read_bytes()
+        except FileNotFoundError as err:
+            raise ModelFileError("ONNX file not found", where=p, hint="check the path") from err
+        except IsADirectoryError as err:
+            raise ModelFileError("expected an ONNX file, found a directory", where=p, hint="pass the .onnx file") from err
+        except OSError as err:
+            raise ModelFileError(f"cannot read the ONNX file: {err}", where=p, hint="check the file's permissions") from err
+    vars_ = dict(DEFAULT_VARIABLES) if variables is None else dict(variables)
+    model = _parse(data, where, vars_)
+    if meta:
+        model = Model(model.onnx_bytes, model.inputs, model.outputs, source=meta.get("source", "onnx"),
+                      variables=model.variables, parity=meta.get("parity"))
+    return model
+
+
+def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
+    onnx = need("onnx")
+    if not data:
+        raise ModelFileError("ONNX file is empty", where=where, hint="export the model again")
+    try:
+        proto = onnx.load_model_from_string(data)
+        onnx.checker.check_model(proto)
+    except Exception as err:
+        raise ModelFileError(f"not a valid ONNX model: {str(err).splitlines()[0][:300]}", where=where,
+                             hint="export the model again (zkml.export or torch.onnx.export) and check the file is complete") from err
+    if not proto.graph.node:
+        raise ModelFileError("the ONNX graph has no nodes", where=where, hint="export a model with at least one operation")
+    inits = {i.name for i in proto.graph.initializer}
+    inputs = []
+    for inp in proto.graph.input:
+        if inp.name in inits:
+            continue
+        tt = inp.type.tensor_type
+        if not inp.type.HasField("tensor_type"):
+            raise UnsupportedModelError(f"input '{inp.name}' is not a tensor", stage="load", where=where,
+                                        hint="zkml proves models whose inputs are plain tensors")
+        dims = []
+        for i, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(int(d.dim_value))
+            elif d.dim_param and d.dim_param in variables:
+                dims.append(int(variables[d.dim_param]))
+            else:
+                name = d.dim_param or "?"
+                raise DynamicShapeError(
+                    f"input '{inp.name}' has a dynamic dimension {i} ('{name}')", where=f"{where} -> {inp.name}",
+                    hint=f"export with static shapes, or pass variables={{'{name}': N}} to fix it")
+        if not tt.HasField("shape"):
+            raise DynamicShapeError(f"input '{inp.name}' has no shape", where=f"{where} -> {inp.name}", hint="export with static shapes")
+        dtype = str(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type))
+        inputs.append(TensorSpec(inp.name, tuple(dims), dtype))
+    if not inputs:
+        raise ModelFileError("the model has no inputs", where=where, hint="zkml proves a model on an input; export one that takes an input")
+    tmp = Model(data, tuple(inputs), (), variables=tuple(sorted(variables.items())))
+    # output shapes: run once on zeros (ONNX output shapes are often symbolic)
+    np = need("numpy")
+    try:
+        outs = _session(tmp).run(None, {t.name: np.zeros(t.shape, dtype=_np_dtype(t.dtype)) for t in inputs})
+    except ModelFileError as err:
+        raise ModelFileError(err.message, where=where, hint=err.hint) from err
+    except Exception as err:
+        raise ModelFileError(f"onnxruntime cannot run the model on zeros of the declared shapes: {err}", where=where,
+                             hint="check the input shapes; pass variables= for symbolic dimensions") from err
+    outputs = tuple(TensorSpec(o.name, tuple(int(x) for x in np.shape(v)), str(np.asarray(v).dtype))
+                    for o, v in zip(proto.graph.output, outs))
+    return Model(data, tuple(inputs), outputs, variables=tuple(sorted(variables.items())))

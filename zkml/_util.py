@@ -1,0 +1,223 @@
+"""Small helpers shared by every stage: hashing, atomic writes, private temp dirs, lazy imports."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import importlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import DependencyError, StoreError
+
+ZKML_FORMAT = 1  # bump when the layout of saved artifacts changes
+
+_INSTALL_HINTS = {
+    "torch": "pip install torch==2.13.0",
+    "onnxruntime": "pip install onnxruntime",
+    "onnx": "pip install onnx",
+    "ezkl": "pip install ezkl==23.0.5",
+    "py_ecc": "pip install py_ecc",
+    "filelock": "pip install filelock",
+    "skl2onnx": "pip install skl2onnx",
+    "pyrevm": "pip install pyrevm",
+    "web3": "pip install web3",
+    "ray": "pip install 'ray[default]'",
+}
+
+
+def need(module: str) -> Any:
+    """Import an optional heavy module, or raise a DependencyError naming the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        top = module.split(".")[0]
+        raise DependencyError(
+            f"the Python package '{top}' is needed here but is not installed",
+            hint=f"run: {_INSTALL_HINTS.get(top, 'pip install ' + top)}",
+        ) from err
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def ezkl_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ezkl")
+    except Exception:  # ezkl missing: callers that need it will raise through need()
+        return "unknown"
+
+
+def store_error(err: OSError, path: str | os.PathLike, stage: str = "store") -> StoreError:
+    """Turn an OSError from writing into a StoreError that says what to do."""
+    if err.errno == errno.ENOSPC:
+        hint = "free disk space or point ZKML_HOME (or the output path) at a larger disk"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "make the directory writable, or point ZKML_HOME (or the output path) at a writable one"
+    else:
+        hint = "check the path and the disk"
+    return StoreError(f"cannot write: {err.strerror or err}", stage=stage, where=path, hint=hint)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to a temp file beside ``path`` and rename it into place."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as err:
+        raise store_error(err, path) from err
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> Path:
+    return atomic_write_bytes(path, text.encode(), mode)
+
+
+def publish_dir(build: Path, dest: Path) -> Path:
+    """Move a fully built directory into place atomically.
+
+    If ``dest`` already exists, the existing complete entry wins (another process built
+    the same content) and ``build`` is removed.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(build, dest)
+    except OSError as err:
+        if dest.exists() and err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            shutil.rmtree(build, ignore_errors=True)
+            return dest
+        shutil.rmtree(build, ignore_errors=True)
+        raise store_error(err, dest) from err
+    return dest
+
+
+def save_dir(src: Path, dest: str | os.PathLike, names: list[str] | None = None) -> Path:
+    """Copy an artifact directory to ``dest`` without ever leaving a half-written one.
+
+    The copy is built in a sibling temp dir and renamed in; an existing ``dest`` is only
+    replaced once the new copy is complete.
+    """
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            for name in names if names is not None else sorted(os.listdir(src)):
+                s = src / name
+                if s.is_dir():
+                    shutil.copytree(s, tmp / name)
+                else:
+                    shutil.copy2(s, tmp / name)
+            os.chmod(tmp, 0o755)
+            if dest.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
+                os.rename(dest, old / "x")
+                os.rename(tmp, dest)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except OSError as err:
+        raise store_error(err, dest) from err
+    return dest
+
+
+@contextlib.contextmanager
+def private_tempdir(prefix: str = "zkml-") -> Iterator[Path]:
+    """A 0700 temp directory for files that hold private data; removed on exit, also on error."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(d, 0o700)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+_NUMBER = re.compile(r"-?\d+\.\d+(e-?\d+)?|-?\d{5,}")
+
+
+@contextlib.contextmanager
+def captured_native_output() -> Iterator[list[str]]:
+    """Silence ezkl's native stdout (tables) and capture its stderr (the real cause of an error).
+
+    Yields a list that, after the block, holds the captured stderr lines with long numbers
+    scrubbed: they can be intermediate values computed from a private input.
+    With ``ZKML_DEBUG=1`` nothing is captured.
+    """
+    lines: list[str] = []
+    if os.environ.get("ZKML_DEBUG"):
+        yield lines
+        return
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    errfile = tempfile.TemporaryFile()
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(errfile.fileno(), 2)
+        yield lines
+    finally:
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        for fd in (saved_out, saved_err, devnull):
+            os.close(fd)
+        errfile.seek(0)
+        text = errfile.read(65536).decode(errors="replace")
+        errfile.close()
+        lines.extend(_NUMBER.sub("<n>", ln).strip() for ln in text.splitlines() if ln.strip())
+
+
+def write_private_json(path: Path, obj: Any) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    return path
+
+
+def read_json(path: str | os.PathLike, *, error_cls: type, stage: str, hint: str) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError as err:
+        raise error_cls("file not found", stage=stage, where=path, hint=hint) from err
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise error_cls(f"not a readable JSON file ({err})", stage=stage, where=path, hint=hint) from err
