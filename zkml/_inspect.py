@@ -1,0 +1,68 @@
+"""``prove-model inspect``: what a file or directory is, in a few lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import ArtifactError
+
+
+def describe(p: Path) -> tuple[dict, list[str]]:
+    from . import Circuit, Keys, Proof, VerifyingKey, load_model
+    from ._srs import srs_logrows
+
+    if p.is_dir():
+        if (p / "keys.json").exists():
+            k = Keys.load(p)
+            info = {"kind": "keys", "model_sha256": k.vk.model_hash, "logrows": k.circuit.logrows, "dev_srs": k.dev_srs,
+                    "pk_bytes": k.pk_path.stat().st_size, "vk_sha256": k.vk.sha256, "visibility": k.circuit.visibility.to_json()}
+            return info, [f"keys: model {k.vk.model_hash[:16]}, 2^{k.circuit.logrows} rows, proving key {info['pk_bytes']:,} bytes",
+                          f"  visibility {k.circuit.visibility}", f"  srs        {k.srs.describe()}"]
+        if (p / "vk.json").exists():
+            vk = VerifyingKey.load(p)
+            info = {"kind": "verifying_key", "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "dev_srs": vk.dev_srs,
+                    "visibility": vk.meta["visibility"]}
+            return info, [f"verifying key: model {vk.model_hash[:16]}, vk {vk.sha256[:16]}", f"  srs        {vk.srs.describe()}"]
+        if (p / "circuit.json").exists():
+            c = Circuit.load(p)
+            info = {"kind": "circuit", "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": c.num_rows,
+                    "visibility": c.visibility.to_json(), "target": c.target, "calibration": c.report.to_json()}
+            return info, [f"circuit: model {c.model.hash[:16]}, 2^{c.logrows} rows ({c.num_rows} used), target {c.target}",
+                          f"  visibility {c.visibility}", f"  accuracy   {c.report}"]
+        if (p / "model.onnx").exists():
+            return _model(load_model(p))
+        raise ArtifactError("not a zkml artifact directory", stage="inspect", where=p,
+                            hint="pass a model, circuit, keys or verifying-key directory, a .onnx, proof .json, .sol or .srs file")
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        return _model(load_model(p))
+    if suffix == ".sol":
+        src = p.read_text(errors="replace")
+        info = {"kind": "contract", "bytes": len(src), "contracts": [ln.split()[1] for ln in src.splitlines() if ln.startswith("contract ")]}
+        return info, [f"Solidity source: {len(src):,} bytes, contracts {', '.join(info['contracts']) or '?'}"]
+    if suffix == ".srs":
+        k = srs_logrows(p)
+        return {"kind": "srs", "logrows": k}, [f"KZG SRS with 2^{k} points (run zkml.check_srs for a pairing check)"]
+    if suffix == ".json":
+        try:
+            raw = json.loads(p.read_bytes())
+        except ValueError as err:
+            raise ArtifactError(f"not valid JSON: {err}", stage="inspect", where=p, hint="pass a zkml artifact") from err
+        if isinstance(raw, dict) and "proof" in raw and "instances" in raw:
+            pr = Proof.from_json(raw, where=p)
+            info = {"kind": "proof", "model_sha256": pr.model_hash, "vk_sha256": pr.vk_hash, "proof_bytes": len(pr.proof),
+                    "outputs": [o.tolist() for o in pr.outputs], "hashes": pr.hashes, "dev_srs": pr.dev_srs,
+                    "visibility": pr.meta.get("visibility")}
+            lines = [f"proof: model {pr.model_hash[:16] or '?'}, {len(pr.proof):,} bytes, {sum(map(len, pr.instances))} public values",
+                     f"  outputs    {info['outputs'] if pr.outputs else pr.hashes or '(private)'}",
+                     f"  srs        {'INSECURE dev SRS' if pr.dev_srs else 'ceremony SRS'}"]
+            return info, lines
+    raise ArtifactError("cannot tell what this file is", stage="inspect", where=p,
+                        hint="pass a model, circuit, keys or verifying-key directory, a .onnx, proof .json, .sol or .srs file")
+
+
+def _model(m) -> tuple[dict, list[str]]:
+    info = {"kind": "model", "sha256": m.hash, "inputs": [t.to_json() for t in m.inputs], "outputs": [t.to_json() for t in m.outputs]}
+    return info, [f"ONNX model {m.hash[:16]}: " + ", ".join(f"{t.name}{list(t.shape)}" for t in m.inputs) + " -> " +
+                  ", ".join(f"{t.name}{list(t.shape)}" for t in m.outputs)]

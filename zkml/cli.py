@@ -1,0 +1,294 @@
+"""``prove-model``: each subcommand is a thin wrapper over one public zkml function.
+
+Exit codes: 0 success, 1 an invalid proof or a ZKMLError, 2 a usage error.
+Imports nothing heavy at module level, so ``--help`` is instant and never loads torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from .errors import ZKMLError
+
+ENV_HELP = "Environment: ZKML_HOME (cache), ZKML_SRS (ceremony SRS file), ZKML_RPC_URL (JSON-RPC node), ZKML_DEBUG=1 (tracebacks)."
+
+
+class _State:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage; show a live spinner with the elapsed time on a terminal's stderr."""
+        t0 = time.perf_counter()
+        status = None
+        if not self.quiet and sys.stderr.isatty():
+            from rich.console import Console
+
+            status = Console(stderr=True).status(f"{name}…")
+            status.start()
+        try:
+            yield
+        finally:
+            if status is not None:
+                status.stop()
+            self.timings[name] = round(time.perf_counter() - t0, 4)
+            if not self.quiet and sys.stderr.isatty():
+                click.echo(f"  {name:<10} {self.timings[name]:.2f}s", err=True)
+
+
+def _emit(as_json: bool, obj: dict, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(obj, default=_jsonable))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def _jsonable(o: Any):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+def _dev_warning(dev: bool) -> list[str]:
+    return [click.style("WARNING: made with an INSECURE dev SRS (generated locally). Pass --srs FILE (or ZKML_SRS) "
+                        "with a ceremony SRS for production.", fg="yellow")] if dev else []
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
+@click.option("--home", envvar="ZKML_HOME", type=click.Path(file_okay=False), help="Cache directory [env: ZKML_HOME; default ~/.cache/zkml].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.version_option(package_name="zkml")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, quiet: bool) -> None:
+    """Prove that an ML model produced an output on a private input, and verify it."""
+    if home:
+        os.environ["ZKML_HOME"] = str(Path(home).expanduser().resolve())
+    ctx.obj = _State(quiet)
+
+
+_json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+_srs_opt = click.option("--srs", envvar="ZKML_SRS", type=click.Path(dir_okay=False),
+                        help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.")
+_vis_opt = click.option("--visibility", default="input=private,output=public,params=fixed", show_default=True,
+                        help="input/output: private|public|hashed; params: fixed|private|hashed.")
+_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy"]), default="resources", show_default=True)
+
+
+def _load_input(path: str):
+    from ._inputs import load_input_file
+
+    return load_input_file(path)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Input: ezkl JSON, JSON array, .npy or .npz.")
+@click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration data (default: the input itself).")
+@click.option("--out", "out_dir", default="zkml-out", show_default=True, type=click.Path(file_okay=False), help="Where proof.json, vk/ and summary.json go.")
+@_vis_opt
+@_target_opt
+@_srs_opt
+@_json_opt
+@click.pass_obj
+def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str, target: str,
+        srs: str | None, as_json: bool) -> None:
+    """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
+    import zkml
+
+    with st.stage("load"):
+        m = zkml.load_model(model)
+        x = _load_input(input_path)
+        cal = _load_input(calibration) if calibration else x
+    with st.stage("compile"):
+        circuit = zkml.compile(m, cal, visibility=visibility, target=target)
+    with st.stage("setup"):
+        keys = circuit.setup(srs=srs)
+    with st.stage("prove"):
+        proof = keys.prove(x)
+    with st.stage("verify"):
+        result = zkml.verify(proof, keys.vk)
+    out = Path(out_dir)
+    proof.save(out / "proof.json")
+    keys.vk.save(out / "vk")
+    summary = {
+        "ok": bool(result), "reason": result.reason, "model": str(model), "model_sha256": m.hash,
+        "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes, "proof": str(out / "proof.json"),
+        "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
+        "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
+        "calibration": circuit.report.to_json(), "proof_bytes": len(proof.proof), "timings": dict(st.timings),
+    }
+    from ._util import atomic_write_text
+
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    reuse = "reused cached circuit and keys" if circuit.cached and keys.cached else (
+        "reused cached circuit" if circuit.cached else "compiled and set up (now cached)")
+    lines = [
+        f"{'verified' if result else 'NOT verified: ' + str(result.reason)}  {model}",
+        f"  outputs   {summary['outputs'] if proof.outputs else proof.hashes or '(private)'}",
+        f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used), {reuse}",
+        f"  accuracy  {circuit.report}",
+        f"  proof     {out / 'proof.json'} ({len(proof.proof)} bytes)",
+        f"  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
+        *_dev_warning(keys.dev_srs),
+    ]
+    _emit(as_json, summary, lines)
+    if not result:
+        sys.exit(1)
+
+
+@cli.command("export")
+@click.argument("factory", metavar="PYFILE:FACTORY")
+@click.option("--sample", required=True, type=click.Path(dir_okay=False), help="Sample input (fixes the static shapes).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .onnx file.")
+@click.option("--opset", default=18, show_default=True, type=int)
+@_json_opt
+@click.pass_obj
+def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, as_json: bool) -> None:
+    """Export a torch model built by FACTORY() in PYFILE to ONNX (parity-checked)."""
+    import zkml
+
+    from ._pyfile import load_factory
+
+    obj = load_factory(factory)
+    np = __import__("numpy")
+    with st.stage("export"):
+        m = zkml.export(obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset)
+    m.save(output)
+    info = {"ok": True, "onnx": output, "sha256": m.hash, "inputs": [t.to_json() for t in m.inputs],
+            "outputs": [t.to_json() for t in m.outputs], "parity": dict(m.parity or {}), "timings": st.timings}
+    _emit(as_json, info, [f"wrote {output}: {m}", f"  parity vs torch: max abs error {m.parity['max_abs_error']:.3g}"])
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--calibration", required=True, type=click.Path(dir_okay=False), help="Calibration samples (N x input shape).")
+@_target_opt
+@_vis_opt
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
+@_json_opt
+@click.pass_obj
+def compile_cmd(st: _State, model: str, calibration: str, target: str, visibility: str, output: str, as_json: bool) -> None:
+    """Compile MODEL into a circuit calibrated on DATA."""
+    import zkml
+
+    with st.stage("compile"):
+        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=visibility, target=target)
+    c.save(output)
+    info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
+            "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}
+    _emit(as_json, info, [f"wrote {output}: 2^{c.logrows} rows ({c.num_rows} used){' [cached]' if c.cached else ''}",
+                          f"  accuracy  {c.report}"])
+
+
+@cli.command("setup")
+@click.argument("circuit", type=click.Path(file_okay=False))
+@_srs_opt
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the keys.")
+@_json_opt
+@click.pass_obj
+def setup_cmd(st: _State, circuit: str, srs: str | None, output: str, as_json: bool) -> None:
+    """Generate proving and verifying keys for CIRCUIT."""
+    import zkml
+
+    with st.stage("setup"):
+        keys = zkml.Circuit.load(circuit).setup(srs=srs)
+    keys.save(output)
+    info = {"ok": True, "keys": output, "vk": str(Path(output) / "vk"), "dev_srs": keys.dev_srs, "cached": keys.cached,
+            "srs": keys.srs.to_json(), "timings": st.timings}
+    _emit(as_json, info, [f"wrote {output} (verifying key in {Path(output) / 'vk'}){' [cached]' if keys.cached else ''}",
+                          f"  srs       {keys.srs.describe()}", *_dev_warning(keys.dev_srs)])
+
+
+@cli.command("prove")
+@click.argument("keys", type=click.Path(file_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the proof JSON.")
+@_json_opt
+@click.pass_obj
+def prove_cmd(st: _State, keys: str, input_path: str, output: str, as_json: bool) -> None:
+    """Prove the model in KEYS on INPUT."""
+    import zkml
+
+    k = zkml.Keys.load(keys)
+    x = _load_input(input_path)
+    with st.stage("prove"):
+        proof = k.prove(x)
+    proof.save(output)
+    info = {"ok": True, "proof": output, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
+            "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows, "timings": {**st.timings, **proof.timings}}
+    _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
+                          f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
+                          *_dev_warning(proof.dev_srs)])
+
+
+@cli.command("verify")
+@click.argument("proof", type=click.Path(dir_okay=False))
+@click.option("--vk", required=True, type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
+@_json_opt
+@click.pass_obj
+def verify_cmd(st: _State, proof: str, vk: str, as_json: bool) -> None:
+    """Verify PROOF against a verifying key. Exit 0 if valid, 1 if not."""
+    from ._keys import VerifyingKey
+    from ._proof import Proof, verify
+
+    p = Proof.load(proof)
+    with st.stage("verify"):
+        result = verify(p, VerifyingKey.load(vk))
+    info = {"ok": bool(result), "reason": result.reason, "outputs": [o.tolist() for o in p.outputs], "hashes": p.hashes,
+            "dev_srs": result.dev_srs, "model_sha256": result.model_hash, "timings": st.timings}
+    line = "valid" if result else f"INVALID: {result.reason}"
+    _emit(as_json, info, [f"{line}  {proof}", f"  outputs   {info['outputs'] if p.outputs else p.hashes or '(private)'}",
+                          *_dev_warning(result.dev_srs)])
+    if not result:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True))
+@_json_opt
+def inspect(path: str, as_json: bool) -> None:
+    """Say what a model, circuit, keys, verifying key, proof or contract is."""
+    from ._inspect import describe
+
+    info, lines = describe(Path(path))
+    _emit(as_json, info, lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="prove-model", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except ZKMLError as e:
+        if os.environ.get("ZKML_DEBUG"):
+            raise
+        click.echo(click.style(f"{type(e).__name__}: {e}", fg="red"), err=True)
+        sys.exit(1)
+    except Exception as e:  # a bug in zkml or a dependency: still one line unless debugging
+        if os.environ.get("ZKML_DEBUG"):
+            raise
+        click.echo(click.style(f"InternalError: {type(e).__name__}: {e} (run with ZKML_DEBUG=1 for a traceback)", fg="red"), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
