@@ -242,7 +242,7 @@ def ezkl_call(stage_error: type, what: str, fn, *args, model: Model | None = Non
 
 def _raise_if_unsupported(model: Model, msg: str, err: Exception) -> None:
     low = msg.lower()
-    if "unsupported" not in low and "not supported" not in low and "unknown op" not in low:
+    if not any(s in low for s in ("unsupported", "not supported", "unknown op", "unimplemented")):
         return
     onnx = need("onnx")
     nodes = onnx.load_model_from_string(model.onnx_bytes).graph.node

@@ -78,6 +78,9 @@ class VerifyingKey:
         for name in VK_FILES:
             if not (p / name).is_file():
                 raise ArtifactError(f"missing {name}", stage="verify", where=p / name, hint=hint)
+        if sha256_file(p / "vk.key") != meta.get("vk_sha256"):
+            raise ArtifactError("vk.key does not match the hash recorded in vk.json: it is corrupt or was replaced",
+                                stage="verify", where=p / "vk.key", hint="copy the verifying key again from its publisher")
         return cls(p, meta)
 
 

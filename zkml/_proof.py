@@ -201,6 +201,9 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
         other = proof.model_hash[:12] if proof.model_hash != vk.model_hash else "the same model with other keys"
         return fail(f"the proof was made for another verifying key (model {other}), not {vk.sha256[:12]} "
                     f"(model {vk.model_hash[:12]})")
+    for i, h in enumerate(h for col in proof.instances for h in col):
+        if int.from_bytes(bytes.fromhex(h), "little") >= FIELD_MODULUS:
+            return fail(f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value")
     with private_tempdir() as tmp:
         p = tmp / "proof.json"
         p.write_text(json.dumps(proof.to_json()))

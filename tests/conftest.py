@@ -1,0 +1,163 @@
+"""Shared fixtures: an isolated ZKML_HOME for the whole session, tiny models and their keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory):
+    """Every test runs against a temporary ZKML_HOME, never ~/.cache/zkml or the source tree."""
+    home = tmp_path_factory.mktemp("zkml-home")
+    old = os.environ.get("ZKML_HOME")
+    os.environ["ZKML_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("ZKML_HOME", None)
+    else:
+        os.environ["ZKML_HOME"] = old
+
+
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch):
+    """An empty cache for tests that count what gets built."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ZKML_HOME", str(home))
+    return home
+
+
+def tiny_mlp():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+
+
+def tiny_cnn():
+    import torch
+
+    torch.manual_seed(1)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, kernel_size=3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 3))
+
+
+@pytest.fixture(scope="session")
+def mlp_torch():
+    return tiny_mlp()
+
+
+@pytest.fixture(scope="session")
+def mlp_model(mlp_torch):
+    import torch
+
+    import zkml
+
+    return zkml.export(mlp_torch, torch.zeros(1, 4))
+
+
+@pytest.fixture(scope="session")
+def mlp_cal():
+    return np.random.default_rng(0).normal(size=(16, 4))
+
+
+@pytest.fixture(scope="session")
+def mlp_circuit(mlp_model, mlp_cal):
+    import zkml
+
+    return zkml.compile(mlp_model, mlp_cal)
+
+
+@pytest.fixture(scope="session")
+def mlp_keys(mlp_circuit):
+    return mlp_circuit.setup()
+
+
+@pytest.fixture(scope="session")
+def mlp_x(mlp_cal):
+    return mlp_cal[3]
+
+
+@pytest.fixture(scope="session")
+def mlp_proof(mlp_keys, mlp_x):
+    return mlp_keys.prove(mlp_x)
+
+
+@pytest.fixture(scope="session")
+def cnn_torch():
+    return tiny_cnn()
+
+
+@pytest.fixture(scope="session")
+def cnn_model(cnn_torch):
+    import torch
+
+    import zkml
+
+    return zkml.export(cnn_torch, torch.zeros(1, 1, 6, 6))
+
+
+@pytest.fixture(scope="session")
+def cnn_cal():
+    return np.random.default_rng(1).uniform(0, 1, size=(8, 1, 1, 6, 6))
+
+
+@pytest.fixture(scope="session")
+def cnn_keys(cnn_model, cnn_cal):
+    import zkml
+
+    return zkml.compile(cnn_model, cnn_cal).setup()
+
+
+@pytest.fixture(scope="session")
+def cnn_proof(cnn_keys, cnn_cal):
+    return cnn_keys.prove(cnn_cal[0])
+
+
+@pytest.fixture(scope="session")
+def other_keys(tmp_path_factory):
+    """Keys of a different model (same shapes), for cross-model negative tests."""
+    import torch
+
+    import zkml
+
+    torch.manual_seed(7)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    model = zkml.export(net, torch.zeros(1, 4))
+    return zkml.compile(model, np.random.default_rng(2).normal(size=(8, 4))).setup()
+
+
+def _which_node_tool(name: str) -> Path | None:
+    p = ROOT / "node_modules" / ".bin" / name
+    return p if p.exists() else None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "requires_anvil" in item.keywords and _which_node_tool("anvil") is None:
+            item.add_marker(pytest.mark.skip(reason="npm anvil not installed (run npm ci)"))
+        if "requires_solc" in item.keywords and _which_node_tool("solcjs") is None:
+            item.add_marker(pytest.mark.skip(reason="npm solc not installed (run npm ci)"))
+
+
+def run_cli(*args, env=None, cwd=None, input=None, timeout=300):
+    """Run the real console script in a subprocess."""
+    exe = Path(sys.executable).parent / "prove-model"
+    e = dict(os.environ)
+    e.pop("ZKML_DEBUG", None)
+    if env:
+        e.update(env)
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=e, cwd=cwd, input=input, timeout=timeout)
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

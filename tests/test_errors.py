@@ -1,0 +1,268 @@
+"""Bad input: every case gets a ZKMLError naming the stage, the place and what to do."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import zkml
+import zkml._util
+from zkml import errors
+from zkml._proof import FIELD_MODULUS, felt_to_int, int_to_felt
+
+
+# models
+def test_missing_onnx_file(tmp_path):
+    with pytest.raises(errors.ModelFileError, match="not found") as ei:
+        zkml.load_model(tmp_path / "nope.onnx")
+    assert "nope.onnx" in str(ei.value) and ei.value.hint
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx file at all", b"\x08\x07\x12\x00garbage\xff\xff"])
+def test_corrupt_onnx_file(tmp_path, content):
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(content)
+    with pytest.raises(errors.ModelFileError) as ei:
+        zkml.load_model(p)
+    assert "bad.onnx" in str(ei.value) and "export" in ei.value.hint
+
+
+def test_truncated_onnx_file(tmp_path, mlp_model):
+    p = tmp_path / "trunc.onnx"
+    p.write_bytes(mlp_model.onnx_bytes[: len(mlp_model.onnx_bytes) // 2])
+    with pytest.raises(errors.ModelFileError):
+        zkml.load_model(p)
+
+
+def _graph_model(node, inputs, outputs, opset=18):
+    g = helper.make_graph([node], "g", inputs, outputs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def test_dynamic_shapes_are_refused():
+    data = _graph_model(helper.make_node("Relu", ["x"], ["y"]),
+                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    with pytest.raises(errors.DynamicShapeError) as ei:
+        zkml.load_model(data)
+    assert "'N'" in str(ei.value) and "variables=" in ei.value.hint
+    assert zkml.load_model(data, variables={"N": 1}).inputs[0].shape == (1, 4)
+
+
+def test_batch_size_symbol_is_fixed_to_one():
+    data = _graph_model(helper.make_node("Relu", ["x"], ["y"]),
+                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch_size", 3])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch_size", 3])])
+    assert zkml.load_model(data).inputs[0].shape == (1, 3)
+
+
+def test_unsupported_op_is_named(tmp_path):
+    data = _graph_model(helper.make_node("Det", ["x"], ["y"], name="my_det"),
+                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    model = zkml.load_model(data)
+    with pytest.raises(errors.UnsupportedModelError) as ei:
+        zkml.compile(model, np.eye(2))
+    assert "Det" in str(ei.value) and "my_det" in str(ei.value)
+
+
+def test_export_rejects_unknown_objects_and_new_opsets(mlp_torch):
+    with pytest.raises(errors.UnsupportedModelError, match="cannot export"):
+        zkml.export(object(), None)
+    with pytest.raises(errors.ModelError, match="opset 20"):
+        zkml.export(mlp_torch, np.zeros((1, 4)), opset=20)
+    with pytest.raises(errors.ModelError, match="sample_input"):
+        zkml.export(mlp_torch)
+
+
+def test_export_parity_failure_is_reported():
+    import torch
+
+    class Noisy(torch.nn.Module):  # dropout in training mode differs between torch and onnxruntime
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(x) + torch.rand_like(x)
+
+        def eval(self):  # a module that refuses to switch to eval mode
+            return self
+
+    with pytest.raises(errors.ParityError, match="differs"):
+        zkml.export(Noisy(), torch.zeros(1, 4))
+
+
+# visibility and options
+@pytest.mark.parametrize("spec", ["input=secret", "params=public", "hashed/private", "output=hashed/private", "weights=fixed"])
+def test_bad_visibility(spec, mlp_model, mlp_cal):
+    with pytest.raises(errors.VisibilityError) as ei:
+        zkml.compile(mlp_model, mlp_cal, visibility=spec)
+    assert ei.value.hint
+
+
+def test_bad_target_and_option(mlp_model, mlp_cal):
+    with pytest.raises(errors.CompileError, match="target"):
+        zkml.compile(mlp_model, mlp_cal, target="fast")
+    with pytest.raises(errors.CompileError, match="bogus"):
+        zkml.compile(mlp_model, mlp_cal, bogus=1)
+
+
+# inputs
+@pytest.mark.parametrize("x", [np.zeros(5), np.zeros((2, 4)), np.zeros((1, 1, 4, 1))[..., :0]])
+def test_wrong_input_shape(mlp_keys, x):
+    with pytest.raises(errors.InputShapeError) as ei:
+        mlp_keys.prove(x)
+    assert "[1, 4]" in str(ei.value)
+
+
+def test_wrong_input_type_and_count(mlp_keys):
+    with pytest.raises(errors.InputTypeError):
+        mlp_keys.prove(["a", "b", "c", "d"])
+    with pytest.raises(errors.InputShapeError, match="missing"):
+        mlp_keys.prove({"wrong_name": np.zeros(4)})
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input(mlp_keys, bad):
+    x = np.zeros(4)
+    x[2] = bad
+    with pytest.raises(errors.InputValueError):
+        mlp_keys.prove(x)
+
+
+def test_non_finite_calibration(mlp_model):
+    with pytest.raises(errors.InputValueError):
+        zkml.compile(mlp_model, np.full((4, 4), np.nan))
+
+
+def test_input_outside_calibrated_range_is_refused(mlp_keys):
+    with pytest.raises(errors.InputRangeError) as ei:
+        mlp_keys.prove(np.full(4, 1e6))
+    msg = str(ei.value)
+    assert "calibrated range" in msg and "recalibrate" in msg
+    assert "1e+06" not in msg and "1000000" not in msg  # the private input's values are not echoed
+
+
+# proofs and keys
+def test_tampered_proof_byte_is_falsy(mlp_keys, mlp_proof):
+    b = bytearray(mlp_proof.proof)
+    b[len(b) // 2] ^= 0x01
+    res = zkml.verify(zkml.Proof(bytes(b), mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
+    assert not res and res.reason
+    with pytest.raises(errors.InvalidProofError):
+        res.raise_for_invalid()
+
+
+def test_changed_public_output_is_falsy(mlp_keys, mlp_proof):
+    inst = list(mlp_proof.instances[0])
+    inst[-1] = int_to_felt(felt_to_int(inst[-1]) + 1)
+    res = zkml.verify(zkml.Proof(mlp_proof.proof, (tuple(inst),), mlp_proof.meta), mlp_keys.vk)
+    assert not res and "not satisfied" in res.reason
+
+
+def test_aliased_public_output_is_falsy(mlp_keys, mlp_proof):
+    """value + r encodes the same field element only if reduced: ezkl must not accept the unreduced form."""
+    inst = list(mlp_proof.instances[0])
+    v = int.from_bytes(bytes.fromhex(inst[0]), "little") + FIELD_MODULUS
+    assert v < 2**256
+    inst[0] = v.to_bytes(32, "little").hex()
+    res = zkml.verify(zkml.Proof(mlp_proof.proof, (tuple(inst),), mlp_proof.meta), mlp_keys.vk)
+    assert not res and "aliased" in res.reason
+
+
+def test_proof_against_another_models_key(mlp_proof, other_keys):
+    res = zkml.verify(mlp_proof, other_keys.vk)
+    assert not res and "another verifying key" in res.reason
+    # without zkml's metadata the cryptographic check still refuses it
+    bare = zkml.Proof(mlp_proof.proof, mlp_proof.instances, {})
+    assert not zkml.verify(bare, other_keys.vk)
+
+
+def test_truncated_and_edited_proof_files(tmp_path, mlp_keys, mlp_proof):
+    path = mlp_proof.save(tmp_path / "proof.json")
+    raw = path.read_bytes()
+    (tmp_path / "trunc.json").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(errors.ArtifactError, match="JSON"):
+        zkml.verify(tmp_path / "trunc.json", mlp_keys.vk)
+    obj = json.loads(raw)
+    obj["proof"] = obj["proof"][:-64]
+    (tmp_path / "short.json").write_text(json.dumps(obj))
+    assert not zkml.verify(tmp_path / "short.json", mlp_keys.vk)
+    obj = json.loads(raw)
+    obj["instances"] = [["zz" * 32]]
+    (tmp_path / "edited.json").write_text(json.dumps(obj))
+    with pytest.raises(errors.ArtifactError, match="not a valid proof"):
+        zkml.verify(tmp_path / "edited.json", mlp_keys.vk)
+    with pytest.raises(errors.ArtifactError, match="not found"):
+        zkml.verify(tmp_path / "missing.json", mlp_keys.vk)
+
+
+def test_corrupt_verifying_key_raises(tmp_path, mlp_keys, mlp_proof):
+    vk_dir = mlp_keys.vk.save(tmp_path / "vk")
+    (vk_dir / "vk.key").write_bytes((vk_dir / "vk.key").read_bytes()[:100])
+    with pytest.raises(errors.ArtifactError, match="does not match the hash"):
+        zkml.VerifyingKey.load(vk_dir)
+    # a key that passes the hash check but that ezkl cannot read is an error, not a falsy result
+    meta = json.loads((vk_dir / "vk.json").read_text())
+    meta["vk_sha256"] = zkml._util.sha256_file(vk_dir / "vk.key")
+    (vk_dir / "vk.json").write_text(json.dumps(meta))
+    bare = zkml.Proof(mlp_proof.proof, mlp_proof.instances, {})
+    with pytest.raises(errors.VerifyError, match="cannot check"):
+        zkml.verify(bare, zkml.VerifyingKey.load(vk_dir))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(errors.ArtifactError, match="vk.json"):
+        zkml.VerifyingKey.load(tmp_path / "empty")
+
+
+def test_key_from_another_ezkl_version(tmp_path, mlp_keys):
+    d = mlp_keys.save(tmp_path / "keys")
+    meta = json.loads((d / "keys.json").read_text())
+    meta["ezkl_version"] = "22.0.0"
+    (d / "keys.json").write_text(json.dumps(meta))
+    with pytest.raises(errors.VersionMismatchError) as ei:
+        zkml.Keys.load(d)
+    assert "22.0.0" in str(ei.value) and "setup again" in ei.value.hint
+
+
+# private data
+def test_private_input_never_reaches_the_proof(tmp_path, mlp_keys, mlp_circuit, mlp_x):
+    proof = mlp_keys.prove(mlp_x)
+    saved = proof.save(tmp_path / "p.json").read_text().lower()
+    scale = mlp_circuit.settings["model_input_scales"][0]
+    for v in mlp_x:
+        q = int(round(v * 2**scale))
+        assert int_to_felt(q) not in saved
+        assert hex(q % FIELD_MODULUS)[2:].rjust(64, "0") not in saved
+        assert repr(float(v)) not in saved
+    for col in proof.instances:
+        assert all(int_to_felt(int(round(v * 2**scale))) not in col for v in mlp_x)
+
+
+def test_temp_files_are_private_and_removed(tmp_path, monkeypatch, mlp_keys, mlp_x):
+    import ezkl
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen = {}
+    real_prove = ezkl.prove
+
+    def spy(witness, *args):
+        seen["mode"] = os.stat(witness).st_mode & 0o777
+        seen["dir_mode"] = os.stat(os.path.dirname(witness)).st_mode & 0o777
+        return real_prove(witness, *args)
+
+    monkeypatch.setattr(ezkl, "prove", spy)
+    mlp_keys.prove(mlp_x)
+    assert seen == {"mode": 0o600, "dir_mode": 0o700}
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(errors.InputRangeError):  # a failed prove cleans up too
+        mlp_keys.prove(np.full(4, 1e6))
+    assert list(scratch.iterdir()) == []
