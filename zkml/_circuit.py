@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -12,7 +13,7 @@ from typing import Any, Mapping
 from ._inputs import ezkl_input_json, to_batch
 from ._model import Model, load_model
 from ._store import Store
-from ._util import (ZKML_FORMAT, canonical_json, captured_native_output, ezkl_version, need, private_tempdir, read_json, save_dir,
+from ._util import (ZKML_FORMAT, canonical_json, captured_native_output, store_error, ezkl_version, need, private_tempdir, read_json, save_dir,
                     sha256_bytes, sha256_file, write_private_json)
 from .errors import ArtifactError, CompileError, UnsupportedModelError, VersionMismatchError, VisibilityError
 
@@ -232,6 +233,10 @@ def ezkl_call(stage_error: type, what: str, fn, *args, model: Model | None = Non
         except Exception as err:
             failure = err
     msg = str(failure)
+    for text, code in (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
+                        ("Permission denied", errno.EACCES)):
+        if text in msg:
+            raise store_error(OSError(code, text), where or "ZKML_HOME", stage=stage_error.stage) from failure
     if native:
         msg += " [ezkl log: " + " | ".join(native[-3:])[:400] + "]"
     if model is not None:

@@ -139,7 +139,7 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
     store = store or Store()
     info = dev_srs(circuit.logrows, store) if srs is None else ceremony_srs(srs, circuit.logrows, store)
     key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "circuit": circuit.key,
-                                       "srs": info.sha256}).encode())[:40]
+                                       "srs": info.sha256, "dev_srs": info.dev}).encode())[:40]
 
     def build(d: Path) -> None:
         (d / "circuit").mkdir()

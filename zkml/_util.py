@@ -76,7 +76,7 @@ def store_error(err: OSError, path: str | os.PathLike, stage: str = "store") -> 
     elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = "make the directory writable, or point ZKML_HOME (or the output path) at a writable one"
     else:
-        hint = "check the path and the disk"
+        hint = "check that the path (ZKML_HOME or the output path) is a writable directory with free space"
     return StoreError(f"cannot write: {err.strerror or err}", stage=stage, where=path, hint=hint)
 
 
