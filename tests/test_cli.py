@@ -1,0 +1,134 @@
+"""The real prove-model console script, driven in subprocesses."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, mlp_model, mlp_cal, mlp_x):
+    d = tmp_path_factory.mktemp("cli")
+    onnx = mlp_model.save(d / "net.onnx")
+    (d / "input.json").write_text(json.dumps({"input_data": [mlp_x.tolist()]}))
+    np.save(d / "input.npy", mlp_x.reshape(1, 4))
+    np.savez(d / "input.npz", input=mlp_x)
+    (d / "plain.json").write_text(json.dumps(mlp_x.tolist()))
+    (d / "cal.json").write_text(json.dumps(mlp_cal.tolist()))
+    return {"dir": d, "onnx": onnx}
+
+
+def _one_line_error(res, name):
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: "), res.stderr
+    return lines[0]
+
+
+def test_help_is_light():
+    res = run_cli("--help")
+    assert res.returncode == 0 and "ZKML_HOME" in res.stdout and "ZKML_SRS" in res.stdout and "ZKML_RPC_URL" in res.stdout
+    import subprocess
+    import sys
+
+    code = "import sys; from zkml.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().endswith("False")
+
+
+def test_run_json_then_cached(files, tmp_path):
+    d = files["dir"]
+    res = run_cli("run", files["onnx"], "--input", d / "input.json", "--out", tmp_path / "out", "--json", "--calibration", d / "cal.json")
+    assert res.returncode == 0, res.stderr
+    s = json.loads(res.stdout)
+    for key in ("ok", "outputs", "proof", "logrows", "dev_srs", "timings"):
+        assert key in s
+    assert s["ok"] is True and s["dev_srs"] is True and len(s["outputs"][0][0]) == 3
+    assert set(s["timings"]) >= {"compile", "setup", "prove", "verify"}
+    assert (tmp_path / "out" / "proof.json").exists() and (tmp_path / "out" / "vk" / "vk.json").exists()
+    again = run_cli("run", files["onnx"], "--input", d / "input.json", "--out", tmp_path / "out2", "--calibration", d / "cal.json")
+    assert again.returncode == 0 and "reused cached circuit and keys" in again.stdout
+    assert "INSECURE dev SRS" in again.stdout
+
+
+@pytest.mark.parametrize("name", ["input.json", "input.npy", "input.npz", "plain.json"])
+def test_prove_input_formats(files, name, tmp_path):
+    res = run_cli("run", files["onnx"], "--input", files["dir"] / name, "--calibration", files["dir"] / "cal.json",
+                  "--out", tmp_path, "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["ok"]
+
+
+def test_step_by_step_and_tampered_verify(files, tmp_path):
+    d = files["dir"]
+    assert run_cli("compile", files["onnx"], "--calibration", d / "cal.json", "-o", tmp_path / "circuit").returncode == 0
+    assert run_cli("setup", tmp_path / "circuit", "-o", tmp_path / "keys").returncode == 0
+    res = run_cli("prove", tmp_path / "keys", "--input", d / "input.json", "-o", tmp_path / "proof.json", "--json")
+    assert res.returncode == 0, res.stderr
+    ok = run_cli("verify", tmp_path / "proof.json", "--vk", tmp_path / "keys" / "vk")
+    assert ok.returncode == 0 and ok.stdout.startswith("valid")
+    raw = json.loads((tmp_path / "proof.json").read_text())
+    raw["proof"][40] ^= 1
+    (tmp_path / "bad.json").write_text(json.dumps(raw))
+    bad = run_cli("verify", tmp_path / "bad.json", "--vk", tmp_path / "keys", "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["ok"] is False
+    # inspect every artifact kind
+    for path, word in [(files["onnx"], "ONNX model"), (tmp_path / "circuit", "circuit:"), (tmp_path / "keys", "keys:"),
+                       (tmp_path / "keys" / "vk", "verifying key:"), (tmp_path / "proof.json", "proof:")]:
+        res = run_cli("inspect", path)
+        assert res.returncode == 0 and res.stdout.startswith(word), (path, res.stdout, res.stderr)
+
+
+def test_export_command(tmp_path):
+    (tmp_path / "net.py").write_text(
+        "import torch\n\ndef build():\n    torch.manual_seed(0)\n    return torch.nn.Sequential(torch.nn.Linear(3, 2))\n")
+    (tmp_path / "sample.json").write_text("[[0.1, 0.2, 0.3]]")
+    res = run_cli("export", f"{tmp_path / 'net.py'}:build", "--sample", tmp_path / "sample.json", "-o", tmp_path / "net.onnx", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["inputs"][0]["shape"] == [1, 3] and (tmp_path / "net.onnx").exists()
+    _one_line_error(run_cli("export", f"{tmp_path / 'net.py'}:nope", "--sample", tmp_path / "sample.json", "-o", tmp_path / "x.onnx"),
+                    "ModelError")
+
+
+def test_usage_errors_exit_2(files):
+    assert run_cli("run", files["onnx"]).returncode == 2  # missing --input
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("compile", files["onnx"], "--calibration", "x", "--target", "fast", "-o", "c").returncode == 2
+
+
+def test_bad_inputs_are_one_line_errors(files, tmp_path):
+    d = files["dir"]
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    (tmp_path / "shape.json").write_text("[1, 2, 3]")
+    (tmp_path / "nan.json").write_text('{"input_data": [[1, NaN, 2, 3]]}')
+    (tmp_path / "broken.json").write_text('{"input_data": [[1, 2')
+    (tmp_path / "huge.json").write_text("[1e9, 1e9, 1e9, 1e9]")
+    cases = [
+        (("run", tmp_path / "missing.onnx", "--input", d / "input.json"), "ModelFileError"),
+        (("run", tmp_path / "bad.onnx", "--input", d / "input.json"), "ModelFileError"),
+        (("run", files["onnx"], "--input", tmp_path / "shape.json"), "InputShapeError"),
+        (("run", files["onnx"], "--input", tmp_path / "nan.json"), "InputValueError"),
+        (("run", files["onnx"], "--input", tmp_path / "broken.json"), "InputError"),
+        (("run", files["onnx"], "--input", tmp_path / "huge.json", "--calibration", d / "cal.json"), "InputRangeError"),
+        (("run", files["onnx"], "--input", d / "input.json", "--visibility", "input=secret"), "VisibilityError"),
+        (("verify", d / "input.json", "--vk", tmp_path), "ArtifactError"),
+        (("setup", tmp_path, "-o", tmp_path / "k"), "ArtifactError"),
+    ]
+    for args, name in cases:
+        line = _one_line_error(run_cli(*args, "--out", tmp_path / "o") if args[0] == "run" else run_cli(*args), name)
+        assert "Hint:" in line, line
+
+
+def test_srs_from_environment(files, tmp_path):
+    (tmp_path / "bad.srs").write_bytes(b"\x0b\x00\x00\x00" + b"\x00" * 100)
+    res = run_cli("run", files["onnx"], "--input", files["dir"] / "input.json", "--out", tmp_path / "o",
+                  env={"ZKML_SRS": str(tmp_path / "bad.srs")})
+    assert "SRSError" in _one_line_error(res, "SRSError")
+
+
+def test_debug_shows_traceback(files, tmp_path):
+    res = run_cli("run", tmp_path / "missing.onnx", "--input", files["dir"] / "input.json", env={"ZKML_DEBUG": "1"})
+    assert res.returncode == 1 and "Traceback" in res.stderr
