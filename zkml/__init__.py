@@ -20,6 +20,7 @@ from ._proof import Proof, Verification, verify
 from ._srs import SRSInfo, check_srs
 from ._store import Store, zkml_home
 from .errors import ZKMLError
+from .evm._contract import VerifierContract, verifier_contract
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ __all__ = [
     "Store",
     "TensorSpec",
     "Verification",
+    "VerifierContract",
     "VerifyingKey",
     "Visibility",
     "ZKMLError",
@@ -42,6 +44,7 @@ __all__ = [
     "export",
     "load_model",
     "setup",
+    "verifier_contract",
     "verify",
     "zkml_home",
 ]

@@ -1,0 +1,31 @@
+"""On-chain verification: verifier contracts, an in-process EVM, JSON-RPC nodes and a local anvil.
+
+    contract = zkml.verifier_contract(keys.vk)
+    chain = zkml.evm.InProcessChain()          # or RpcChain(url), or with zkml.evm.anvil() as node: ...
+    address = chain.deploy(contract)
+    assert chain.verify(address, proof)
+"""
+
+from ._anvil import AnvilNode, anvil, rpc_request
+from ._chain import InProcessChain, OnchainVerification, RpcChain, TxResult, decode_output, function_calldata
+from ._contract import VerifierContract, calldata, decode_reusable_return, verifier_contract
+from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity
+
+__all__ = [
+    "DEFAULT_EVM_VERSION",
+    "EIP170_LIMIT",
+    "AnvilNode",
+    "InProcessChain",
+    "OnchainVerification",
+    "RpcChain",
+    "TxResult",
+    "VerifierContract",
+    "anvil",
+    "calldata",
+    "compile_solidity",
+    "decode_output",
+    "decode_reusable_return",
+    "function_calldata",
+    "rpc_request",
+    "verifier_contract",
+]

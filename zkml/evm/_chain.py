@@ -1,0 +1,302 @@
+"""Chains: ``InProcessChain`` (pyrevm, the default) and ``RpcChain`` (web3.py against a JSON-RPC node).
+
+Both expose the same calls: ``deploy(contract) -> address``, ``verify(address, proof) -> OnchainVerification``,
+plus ``deploy_code`` / ``transact`` / ``call`` for application contracts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .._util import need
+from ..errors import ChainError, ZKMLError
+from ._contract import VerifierContract, calldata, decode_reusable_return, register_calldata
+
+DEFAULT_GAS = 30_000_000
+_HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class OnchainVerification:
+    """Truthy iff the chain accepted the proof. ``gas_used``, ``tx_hash`` (when a transaction was sent), ``reason``."""
+
+    ok: bool
+    gas_used: int | None = None
+    tx_hash: str | None = None
+    reason: str | None = None
+    outputs: list = field(default_factory=list)  # the reusable verifier returns the rescaled outputs
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class TxResult:
+    ok: bool
+    output: bytes = b""
+    gas_used: int | None = None
+    tx_hash: str | None = None
+    reason: str | None = None
+    logs: list = field(default_factory=list)
+
+
+def function_calldata(abi: list, name: str, args: Sequence[Any] = ()) -> bytes:
+    eth_abi = need("eth_abi")
+    from eth_utils import keccak
+
+    fns = [f for f in abi if f.get("type") == "function" and f["name"] == name and len(f["inputs"]) == len(args)]
+    if not fns:
+        raise ChainError(f"the ABI has no function {name} taking {len(args)} argument(s)", where=name, hint="check the contract")
+    types = [_abi_type(i) for i in fns[0]["inputs"]]
+    return keccak(text=f"{name}({','.join(types)})")[:4] + eth_abi.encode(types, list(args))
+
+
+def constructor_args(abi: list, args: Sequence[Any]) -> bytes:
+    if not args:
+        return b""
+    eth_abi = need("eth_abi")
+    ctor = next((f for f in abi if f.get("type") == "constructor"), None)
+    if ctor is None or len(ctor["inputs"]) != len(args):
+        raise ChainError(f"the constructor takes {0 if ctor is None else len(ctor['inputs'])} arguments, got {len(args)}",
+                         stage="deploy", where="constructor", hint="check the contract's constructor")
+    return eth_abi.encode([_abi_type(i) for i in ctor["inputs"]], list(args))
+
+
+def decode_output(abi: list, name: str, data: bytes) -> tuple:
+    eth_abi = need("eth_abi")
+    fn = next(f for f in abi if f.get("type") == "function" and f["name"] == name)
+    return tuple(eth_abi.decode([_abi_type(o) for o in fn["outputs"]], data))
+
+
+def _abi_type(i: dict) -> str:
+    if i["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in i["components"]) + ")" + i["type"][5:]
+    return i["type"]
+
+
+def revert_reason(data: bytes) -> str:
+    """Decode ``Error(string)`` revert data; otherwise show the selector or say it was empty."""
+    if data[:4] == bytes.fromhex("08c379a0"):
+        try:
+            return need("eth_abi").decode(["string"], data[4:])[0]
+        except Exception:  # malformed revert payload: show it raw below
+            pass
+    return "reverted" + (f" with data 0x{data[:36].hex()}" if data else " without a reason")
+
+
+class _Chain:
+    """Shared verifier logic; subclasses provide ``deploy_code`` and ``transact``."""
+
+    name = "chain"
+
+    def __init__(self):
+        self._shared: dict[str, str] = {}  # reusable verifier code hash -> address on this chain
+        self._vkas: dict[tuple[str, str], tuple[bytes, ...]] = {}  # (address, vk hash) -> registered VKA
+
+    def deploy_code(self, bytecode: bytes, abi: list | None = None, args: Sequence[Any] = ()) -> str:
+        raise NotImplementedError
+
+    def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
+        raise NotImplementedError
+
+    def deploy(self, contract: VerifierContract) -> str:
+        """Deploy a verifier. A reusable one is deployed once per chain; this model's VKA is registered on it."""
+        if not isinstance(contract, VerifierContract):
+            raise ChainError(f"expected a zkml.VerifierContract, got {type(contract).__name__}", where="contract",
+                             hint="pass zkml.verifier_contract(keys.vk)")
+        if not contract.reusable:
+            return self.deploy_code(contract.bytecode, contract.abi)
+        code_hash = need("eth_utils").keccak(contract.bytecode).hex()
+        address = self._shared.get(code_hash)
+        if address is None:
+            address = self._shared[code_hash] = self.deploy_code(contract.bytecode, contract.abi)
+        self.register(address, contract)
+        return address
+
+    def register(self, address: str, contract: VerifierContract) -> TxResult:
+        """Register ``contract``'s VKA on the reusable verifier at ``address``."""
+        if not contract.reusable or contract.vka is None:
+            raise ChainError("only a reusable verifier has a VKA to register", where="contract", hint="use reusable=True")
+        res = self.transact(address, register_calldata(contract.vka))
+        if not res.ok:
+            raise ChainError(f"registerVka failed: {res.reason}", stage="deploy", where=address,
+                             hint="check that the address holds ezkl's reusable verifier")
+        self._vkas[(address.lower(), contract.vk_hash)] = contract.vka
+        return res
+
+    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
+        """Send ``verifyProof`` to ``address``; a revert is a falsy result, not an exception."""
+        from .._proof import _as_proof
+
+        proof = _as_proof(proof)
+        vka = None
+        if contract is not None and contract.reusable:
+            vka = contract.vka
+        elif (address.lower(), proof.vk_hash) in self._vkas:
+            vka = self._vkas[(address.lower(), proof.vk_hash)]
+        res = self.transact(address, calldata(proof, vka=vka))
+        if not res.ok:
+            return OnchainVerification(False, res.gas_used, res.tx_hash, res.reason)
+        if vka is not None:
+            ok, _digest, outs = decode_reusable_return(res.output)
+            return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false", outs)
+        ok = len(res.output) >= 32 and int.from_bytes(res.output[:32], "big") == 1
+        return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false")
+
+
+class InProcessChain(_Chain):
+    """pyrevm: an EVM inside this process. No server, milliseconds per call."""
+
+    name = "in-process (pyrevm)"
+
+    def __init__(self, spec_id: str = "CANCUN"):
+        super().__init__()
+        pyrevm = need("pyrevm")
+        self.evm = pyrevm.EVM(spec_id=spec_id)
+        self.account = "0x" + "5a" * 20
+        self.evm.set_balance(self.account, 10**24)
+
+    def deploy_code(self, bytecode: bytes, abi: list | None = None, args: Sequence[Any] = ()) -> str:
+        try:
+            return self.evm.deploy(self.account, bytecode + constructor_args(abi or [], args), gas=DEFAULT_GAS)
+        except ZKMLError:
+            raise
+        except Exception as err:
+            raise ChainError(f"deployment failed: {err}", where=self.name, hint="check the bytecode (EIP-170 size, constructor)") from err
+
+    def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
+        try:
+            out = bytes(self.evm.message_call(self.account, address, data, gas=gas))
+        except RuntimeError as err:
+            text = str(err)
+            m = re.search(r"gas_used: (\d+)", text)
+            o = re.search(r"output: 0x([0-9a-fA-F]*)", text)
+            return TxResult(False, b"", int(m.group(1)) if m else None, None, revert_reason(bytes.fromhex(o.group(1)) if o else b""))
+        r = self.evm.result
+        return TxResult(True, out, r.gas_used, None, None, list(r.logs or []))
+
+
+class RpcChain(_Chain):
+    """web3.py against a JSON-RPC node (anvil, a testnet, mainnet).
+
+    The sending account comes from $ZKML_PRIVATE_KEY, or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD), or
+    ``account``: an address the node has unlocked, or an eth_account ``LocalAccount``. Never a private key string.
+    """
+
+    name = "rpc"
+
+    def __init__(self, url: str, account: Any = None, *, timeout: float = 30.0):
+        super().__init__()
+        web3 = need("web3")
+        if not url:
+            raise ChainError("no RPC URL given", stage="chain", where="rpc_url", hint="pass --rpc-url or set ZKML_RPC_URL")
+        self.url = url
+        self.w3 = web3.Web3(web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        try:
+            self.chain_id = self.w3.eth.chain_id
+        except Exception as err:
+            raise ChainError(f"cannot reach the node: {type(err).__name__}: {err}", stage="chain", where=url,
+                             hint="check the URL and that the node is running") from err
+        self.local, self.account = _resolve_account(self.w3, account)
+
+    def _send(self, tx: dict) -> Any:
+        tx = {**tx, "from": self.account, "nonce": self.w3.eth.get_transaction_count(self.account, "pending"),
+              "chainId": self.chain_id}
+        tx.setdefault("gas", DEFAULT_GAS)
+        if "maxFeePerGas" not in tx and "gasPrice" not in tx:
+            tx["gasPrice"] = self.w3.eth.gas_price
+        if self.local is not None:
+            signed = self.local.sign_transaction(tx)
+            h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        else:
+            h = self.w3.eth.send_transaction(tx)
+        return self.w3.eth.wait_for_transaction_receipt(h, timeout=120)
+
+    def deploy_code(self, bytecode: bytes, abi: list | None = None, args: Sequence[Any] = ()) -> str:
+        try:
+            receipt = self._send({"data": bytecode + constructor_args(abi or [], args)})
+        except ZKMLError:
+            raise
+        except Exception as err:
+            raise ChainError(f"deployment failed: {type(err).__name__}: {err}", where=self.url,
+                             hint="check the account's balance and the node's contract size and gas limits") from err
+        if receipt.status != 1 or not receipt.contractAddress:
+            raise ChainError(f"deployment transaction {receipt.transactionHash.hex()} reverted", where=self.url,
+                             hint="check the bytecode (EIP-170 size, constructor arguments)")
+        return receipt.contractAddress
+
+    def call(self, address: str, data: bytes) -> TxResult:
+        try:
+            out = bytes(self.w3.eth.call({"from": self.account, "to": address, "data": data, "gas": DEFAULT_GAS}))
+            return TxResult(True, out)
+        except Exception as err:
+            data_ = getattr(err, "data", None)
+            raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
+            if not raw and not _is_revert(err):
+                raise ChainError(f"eth_call failed: {type(err).__name__}: {err}", where=self.url, hint="check the node") from err
+            return TxResult(False, b"", None, None, revert_reason(raw))
+
+    def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
+        pre = self.call(address, data)  # the return data (and a revert reason) come from eth_call
+        if not pre.ok:
+            return pre
+        try:
+            receipt = self._send({"to": address, "data": data, "gas": gas})
+        except Exception as err:
+            raise ChainError(f"transaction failed: {type(err).__name__}: {err}", where=self.url, hint="check the node") from err
+        ok = receipt.status == 1
+        return TxResult(ok, pre.output if ok else b"", receipt.gasUsed, "0x" + receipt.transactionHash.hex().removeprefix("0x"),
+                        None if ok else "transaction reverted", list(receipt.logs))
+
+
+def _is_revert(err: Exception) -> bool:
+    return "revert" in str(err).lower() or type(err).__name__ in ("ContractLogicError", "ContractCustomError")
+
+
+def _resolve_account(w3, account: Any):
+    """Return (local_account_or_None, address)."""
+    if isinstance(account, str) and _HEX_KEY.match(account):
+        raise ChainError("refusing a private key passed as an argument", stage="chain", where="account",
+                         hint="put it in $ZKML_PRIVATE_KEY or a keystore file ($ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD)")
+    if account is not None and not isinstance(account, str):
+        return account, account.address  # an eth_account LocalAccount
+    if account is None:
+        local = load_env_account()
+        if local is not None:
+            return local, local.address
+        try:
+            accounts = w3.eth.accounts
+        except Exception as err:
+            raise ChainError(f"cannot list the node's accounts: {err}", stage="chain", hint="set $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE") from err
+        if not accounts:
+            raise ChainError("no account to send from: the node has no unlocked account", stage="chain",
+                             hint="set $ZKML_PRIVATE_KEY, or $ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD")
+        return None, accounts[0]
+    return None, w3.to_checksum_address(account)
+
+
+def load_env_account():
+    """The deployment account from the environment: $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD)."""
+    key = os.environ.get("ZKML_PRIVATE_KEY")
+    path = os.environ.get("ZKML_KEYSTORE")
+    if not key and not path:
+        return None
+    eth_account = need("eth_account")
+    if key:
+        try:
+            return eth_account.Account.from_key(key.strip())
+        except Exception as err:  # the message could quote the key: never chain it
+            raise ChainError("ZKML_PRIVATE_KEY is not a valid private key", stage="chain", where="$ZKML_PRIVATE_KEY",
+                             hint="it must be 32 bytes of hex") from None
+    try:
+        with open(path) as f:
+            blob = f.read()
+        return eth_account.Account.from_key(eth_account.Account.decrypt(blob, os.environ.get("ZKML_KEYSTORE_PASSWORD", "")))
+    except FileNotFoundError as err:
+        raise ChainError("keystore file not found", stage="chain", where=path, hint="check $ZKML_KEYSTORE") from err
+    except Exception:
+        raise ChainError("cannot decrypt the keystore", stage="chain", where=path,
+                         hint="check $ZKML_KEYSTORE_PASSWORD and that the file is a V3 keystore") from None
