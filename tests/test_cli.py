@@ -132,3 +132,46 @@ def test_srs_from_environment(files, tmp_path):
 def test_debug_shows_traceback(files, tmp_path):
     res = run_cli("run", tmp_path / "missing.onnx", "--input", files["dir"] / "input.json", env={"ZKML_DEBUG": "1"})
     assert res.returncode == 1 and "Traceback" in res.stderr
+
+
+@pytest.mark.requires_solc
+def test_contract_and_verify_onchain(files, tmp_path):
+    d = files["dir"]
+    assert run_cli("compile", files["onnx"], "--calibration", d / "cal.json", "-o", tmp_path / "circuit").returncode == 0
+    assert run_cli("setup", tmp_path / "circuit", "-o", tmp_path / "keys").returncode == 0
+    assert run_cli("prove", tmp_path / "keys", "--input", d / "input.json", "-o", tmp_path / "proof.json").returncode == 0
+    res = run_cli("contract", tmp_path / "keys", "-o", tmp_path / "Verifier.sol", "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert (tmp_path / "Verifier.sol").read_text().count("contract Halo2Verifier") == 1 and info["deployed_size"] < 24576
+    assert run_cli("inspect", tmp_path / "Verifier.sol").stdout.startswith("Solidity source")
+    res = run_cli("verify-onchain", tmp_path / "proof.json", "--contract", info["artifact"], "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["ok"] and out["gas_used"] > 400_000
+    res = run_cli("verify-onchain", tmp_path / "proof.json", "--vk", tmp_path / "keys", "--reusable", "--json")
+    assert res.returncode == 0 and len(json.loads(res.stdout)["outputs"]) == 3
+    raw = json.loads((tmp_path / "proof.json").read_text())
+    raw["proof"][99] ^= 1
+    (tmp_path / "bad.json").write_text(json.dumps(raw))
+    bad = run_cli("verify-onchain", tmp_path / "bad.json", "--vk", tmp_path / "keys")
+    assert bad.returncode == 1 and bad.stdout.startswith("REJECTED")
+    _one_line_error(run_cli("contract", tmp_path / "keys", "-o", tmp_path / "p.sol", "--production"), "ContractError")
+    _one_line_error(run_cli("deploy", tmp_path / "keys"), "ChainError")
+
+
+@pytest.mark.requires_anvil
+def test_deploy_and_verify_on_anvil(files, tmp_path):
+    import zkml
+
+    d = files["dir"]
+    assert run_cli("run", files["onnx"], "--input", d / "input.json", "--calibration", d / "cal.json", "--out", tmp_path / "o").returncode == 0
+    keys_dir = next((tmp_path / "o").glob("vk"))
+    with zkml.evm.anvil() as node:
+        res = run_cli("deploy", keys_dir, "--json", env={"ZKML_RPC_URL": node.url})
+        assert res.returncode == 0, res.stderr
+        address = json.loads(res.stdout)["address"]
+        ok = run_cli("verify-onchain", tmp_path / "o" / "proof.json", "--address", address, "--rpc-url", node.url, "--json")
+        assert ok.returncode == 0, ok.stderr
+        out = json.loads(ok.stdout)
+        assert out["ok"] and out["tx_hash"].startswith("0x") and out["gas_used"] > 400_000

@@ -256,6 +256,121 @@ def verify_cmd(st: _State, proof: str, vk: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+_rpc_opt = click.option("--rpc-url", envvar="ZKML_RPC_URL", help="JSON-RPC node [env: ZKML_RPC_URL]; default: an in-process EVM.")
+_prod_opt = click.option("--production", is_flag=True, help="Refuse keys made with an INSECURE dev SRS.")
+
+
+def _contract_from(path: str, reusable: bool, production: bool, evm_version: str):
+    """A contract directory from `prove-model contract`, or keys / verifying-key directory to generate one from."""
+    import zkml
+
+    p = Path(path)
+    if (p / "contract.json").exists():
+        c = zkml.VerifierContract.load(p)
+        if production and c.dev_srs:
+            from .errors import ContractError
+
+            raise ContractError("refusing to deploy a verifier made from an INSECURE dev SRS with --production", where=p,
+                                hint="run setup with --srs FILE (a ceremony SRS) and generate the contract again")
+        return c
+    return zkml.verifier_contract(p, reusable=reusable, production=production, evm_version=evm_version)
+
+
+@cli.command("contract")
+@click.argument("keys", type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="A directory, or a .sol path (artifact goes beside it).")
+@click.option("--reusable", is_flag=True, help="ezkl's shared verifier plus this model's VKA (smaller; one deployment per chain).")
+@click.option("--evm-version", default="cancun", show_default=True)
+@_prod_opt
+@_json_opt
+@click.pass_obj
+def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version: str, production: bool, as_json: bool) -> None:
+    """Generate and compile (solc-js) the Solidity verifier for KEYS."""
+    from ._util import atomic_write_text
+
+    with st.stage("contract"):
+        c = _contract_from(keys, reusable, production, evm_version)
+    out = Path(output)
+    if out.suffix == ".sol":
+        atomic_write_text(out, c.source)
+        art = c.save(out.with_suffix(".contract"))
+    else:
+        art = c.save(out)
+    info = {"ok": True, "name": c.name, "reusable": c.reusable, "deployed_size": c.deployed_size, "artifact": str(art),
+            "source": str(out if out.suffix == ".sol" else art / f"{c.name}.sol"), "dev_srs": c.dev_srs, "timings": st.timings}
+    _emit(as_json, info, [f"wrote {info['source']} ({c.name}, {c.deployed_size:,} bytes deployed, limit 24,576)",
+                          f"  artifact  {art} (abi, bytecode{', vka' if c.reusable else ''})", *_dev_warning(c.dev_srs)])
+
+
+@cli.command("deploy")
+@click.argument("contract", type=click.Path(file_okay=False))
+@click.option("--reusable", is_flag=True, help="When CONTRACT is a keys directory: deploy the reusable verifier.")
+@_rpc_opt
+@_prod_opt
+@_json_opt
+@click.pass_obj
+def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: str | None, production: bool, as_json: bool) -> None:
+    """Deploy a verifier (a contract directory, or keys to generate one from) to --rpc-url.
+
+    The sending account comes from $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD),
+    else the node's first unlocked account. Never from an argument.
+    """
+    from .errors import ChainError
+    from .evm import RpcChain
+
+    if not rpc_url:
+        raise ChainError("deploy needs a node: an in-process chain forgets everything when this command exits",
+                         where="--rpc-url", hint="pass --rpc-url URL (or ZKML_RPC_URL); `verify-onchain` without a URL deploys and verifies in-process")
+    c = _contract_from(contract, reusable, production, "cancun")
+    with st.stage("deploy"):
+        chain = RpcChain(rpc_url)
+        address = chain.deploy(c)
+    info = {"ok": True, "address": address, "chain_id": chain.chain_id, "rpc_url": rpc_url, "reusable": c.reusable,
+            "sender": chain.account, "dev_srs": c.dev_srs, "timings": st.timings}
+    _emit(as_json, info, [f"deployed {c.name} at {address} (chain {chain.chain_id})", *_dev_warning(c.dev_srs)])
+
+
+@cli.command("verify-onchain")
+@click.argument("proof", type=click.Path(dir_okay=False))
+@click.option("--address", help="Verifier address (needed with --rpc-url).")
+@click.option("--vk", "vk_dir", type=click.Path(file_okay=False), help="Keys or verifying-key directory (to build the contract).")
+@click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Contract directory from `prove-model contract`.")
+@click.option("--reusable", is_flag=True, help="Use the reusable verifier.")
+@_rpc_opt
+@_json_opt
+@click.pass_obj
+def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str | None, contract_dir: str | None,
+                       reusable: bool, rpc_url: str | None, as_json: bool) -> None:
+    """Verify PROOF with a verifier contract. Without --rpc-url: deploy and verify on an in-process EVM."""
+    from ._proof import Proof
+    from .errors import ChainError
+    from .evm import InProcessChain, RpcChain
+
+    p = Proof.load(proof)
+    source = contract_dir or vk_dir
+    c = _contract_from(source, reusable, False, "cancun") if source else None
+    with st.stage("verify-onchain"):
+        if rpc_url:
+            if not address:
+                raise ChainError("--address is needed with --rpc-url", where="--address", hint="pass the address printed by `prove-model deploy`")
+            chain = RpcChain(rpc_url)
+        else:
+            if c is None:
+                raise ChainError("the in-process chain needs the contract to deploy", where="--vk/--contract",
+                                 hint="pass --vk KEYS_DIR (or --contract DIR), or --rpc-url and --address for a deployed verifier")
+            chain = InProcessChain()
+            address = chain.deploy(c)
+        res = chain.verify(address, p, contract=c)
+    info = {"ok": bool(res), "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "address": address,
+            "chain": "rpc" if rpc_url else "in-process", "outputs": res.outputs or [o.tolist() for o in p.outputs],
+            "timings": st.timings}
+    word = "accepted" if res else f"REJECTED: {res.reason}"
+    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain", f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
+                          f"  outputs   {info['outputs']}"])
+    if not res:
+        sys.exit(1)
+
+
 @cli.command()
 @click.argument("path", type=click.Path(exists=True))
 @_json_opt

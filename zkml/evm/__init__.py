@@ -7,6 +7,7 @@
 """
 
 from ._anvil import AnvilNode, anvil, rpc_request
+from ._app import app_contract
 from ._chain import InProcessChain, OnchainVerification, RpcChain, TxResult, decode_output, function_calldata
 from ._contract import VerifierContract, calldata, decode_reusable_return, verifier_contract
 from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity
@@ -21,6 +22,7 @@ __all__ = [
     "TxResult",
     "VerifierContract",
     "anvil",
+    "app_contract",
     "calldata",
     "compile_solidity",
     "decode_output",

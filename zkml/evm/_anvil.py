@@ -8,11 +8,12 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..errors import ChainError, DependencyError
 from ._solc import node_modules
@@ -52,6 +53,7 @@ class AnvilNode:
     url: str
     port: int
     process: subprocess.Popen
+    log: Any = None
 
     @property
     def pid(self) -> int:
@@ -65,6 +67,8 @@ class AnvilNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self.log is not None:
+            self.log.close()
 
 
 @contextlib.contextmanager
@@ -82,22 +86,26 @@ def start_anvil(*, hardfork: str = "cancun", timeout: float = 30.0, chain_id: in
     last = None
     for _ in range(3):  # a port can be taken between choosing and binding: try another
         port = _free_port()
+        log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node can never block on it
         proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork,
                                  "--chain-id", str(chain_id), "--silent"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=log)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                last = proc.stderr.read().decode(errors="replace")[-300:] if proc.stderr else ""
+                log.seek(0)
+                last = log.read().decode(errors="replace")[-300:]
+                log.close()
                 break
             try:
                 rpc_request(url, "eth_chainId", timeout=1.0)
-                return AnvilNode(url, port, proc)
+                return AnvilNode(url, port, proc, log)
             except (OSError, ValueError):
                 time.sleep(0.05)
         else:
             proc.kill()
             proc.wait()
+            log.close()
             raise ChainError(f"anvil did not answer within {timeout:.0f}s", where=url, hint="check that anvil runs on this machine")
     raise ChainError(f"anvil exited at start: {last}", stage="chain", hint="check the anvil binary (npm ci)")

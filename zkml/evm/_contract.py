@@ -125,7 +125,11 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
             (d / tmp).unlink(missing_ok=True)
 
     entry, _ = store.get_or_build("contracts", key, build)
-    contract = VerifierContract.load(entry)
+    return check_size(VerifierContract.load(entry))
+
+
+def check_size(contract: VerifierContract) -> VerifierContract:
+    """EIP-170: chains refuse runtime code over 24,576 bytes."""
     if contract.deployed_size > EIP170_LIMIT:
         raise ContractError(f"the verifier's runtime bytecode is {contract.deployed_size} bytes, over the EIP-170 limit "
                             f"of {EIP170_LIMIT}", where="deployed_bytecode",
