@@ -17,11 +17,14 @@ DEFAULT_RTOL = 1e-3
 
 
 def export(obj: Any, sample_input: Any = None, *, opset: int = MAX_OPSET, input_names: Sequence[str] | None = None,
-           output_names: Sequence[str] | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL) -> Model:
+           output_names: Sequence[str] | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+           sklearn_output: str | None = None) -> Model:
     """Export ``obj`` to ONNX with static shapes and check it against onnxruntime.
 
-    ``obj`` is a ``torch.nn.Module`` (with ``sample_input``: a tensor/array or a tuple of them),
-    or a path to / bytes of an ONNX file. Parity: every output within ``atol + rtol*|y|``.
+    ``obj`` is a ``torch.nn.Module`` (with ``sample_input``: a tensor/array or a tuple of them), a fitted
+    scikit-learn estimator (``sample_input``: one row or a few rows of X; ``sklearn_output`` is
+    ``"proba"``, ``"decision"`` or ``"predict"``), or a path to / bytes of an ONNX file.
+    Parity: every output within ``atol + rtol*|y|`` of the source model.
     """
     if not 7 <= opset <= MAX_OPSET:
         raise ModelError(f"opset {opset} is not supported", where="opset", hint=f"use an opset between 7 and {MAX_OPSET} (ezkl reads up to {MAX_OPSET})")
@@ -32,12 +35,49 @@ def export(obj: Any, sample_input: Any = None, *, opset: int = MAX_OPSET, input_
             raise ModelError("exporting a torch module needs sample_input", where="sample_input",
                              hint="pass a tensor (or tuple of tensors) with the shape the model will be proved on")
         return _export_torch(obj, sample_input, opset, input_names, output_names, atol, rtol)
+    from ._sklearn import is_sklearn
+
+    if is_sklearn(obj):
+        return _export_sklearn(obj, sample_input, opset, input_names, output_names, atol, rtol, sklearn_output)
+    if type(obj).__module__.split(".")[0] in ("xgboost", "lightgbm"):
+        raise UnsupportedModelError(f"no converter for {type(obj).__module__}.{type(obj).__name__} yet", stage="export",
+                                    where="model", hint="export it to ONNX with standard ops (e.g. hummingbird's torch backend) and pass the file")
     raise UnsupportedModelError(f"cannot export a {type(obj).__module__}.{type(obj).__qualname__}", stage="export",
                                 where="model", hint="pass a torch.nn.Module, an ONNX file path or ONNX bytes")
 
 
 def _is_torch_module(obj: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
+def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, output) -> Model:
+    from ._sklearn import default_output, sklearn_reference, to_torch
+
+    np = need("numpy")
+    if sample is None:
+        raise ModelError("exporting a scikit-learn estimator needs sample_input", where="sample_input",
+                         hint="pass some rows of the training data X (the first row fixes the input shape)")
+    X = np.atleast_2d(np.asarray(sample, dtype=np.float32))
+    if X.shape[1] != est.n_features_in_:
+        raise ModelError(f"sample_input has {X.shape[1]} features, the estimator expects {est.n_features_in_}",
+                         where="sample_input", hint="pass rows of the data the estimator was fitted on")
+    output = output or default_output(est)
+    if output not in ("proba", "decision", "predict"):
+        raise ModelError(f"unknown sklearn_output {output!r}", where="sklearn_output", hint="use proba, decision or predict")
+    module = to_torch(est, output)
+    model = _export_torch(module, X[:1], opset, input_names, output_names or ["output"], atol, rtol)
+    # parity with scikit-learn itself on every sample row, through onnxruntime
+    worst = 0.0
+    for row in X:
+        ref = sklearn_reference(est, row[None].astype(np.float64), output)
+        (got,) = model.run({model.inputs[0].name: row[None]})
+        err = np.abs(np.asarray(got, np.float64).reshape(ref.shape) - ref)
+        worst = max(worst, float(err.max(initial=0.0)))
+        if (err > atol + rtol * np.abs(ref)).any():
+            raise ParityError(f"ONNX output differs from scikit-learn's {output} by {float(err.max()):.3g}", where="outputs",
+                              hint="report this estimator and its parameters: the converter disagrees with scikit-learn")
+    return Model(model.onnx_bytes, model.inputs, model.outputs, source=f"sklearn:{type(est).__name__}", variables=model.variables,
+                 parity={"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset, "rows": len(X), "output": output})
 
 
 def _default_outputs(module, args) -> list[str]:

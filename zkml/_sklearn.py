@@ -1,0 +1,211 @@
+"""scikit-learn estimators as torch modules (then exported like any torch model).
+
+Linear models and MLPs map to layers; tree ensembles use the GEMM formulation (as in Microsoft's
+hummingbird): one matrix product picks each internal node's feature, a comparison gives the
+decisions, a second product matches decision patterns to leaves, a third sums leaf values.
+Every op is a MatMul, a comparison or an elementwise function, which ezkl proves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._util import need
+from .errors import UnsupportedModelError
+
+SUPPORTED = ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "LinearSVC", "LinearSVR",
+             "MLPClassifier", "MLPRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor",
+             "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
+             "GradientBoostingClassifier", "GradientBoostingRegressor")
+
+
+def is_sklearn(obj: Any) -> bool:
+    return any(c.__module__.startswith("sklearn.") for c in type(obj).__mro__) and hasattr(obj, "fit")
+
+
+def sklearn_reference(est, X: np.ndarray, output: str) -> np.ndarray:
+    """What the converted module must reproduce: predict_proba / decision_function / predict."""
+    if output == "proba":
+        return est.predict_proba(X)
+    if output == "decision":
+        d = est.decision_function(X)
+        return d.reshape(len(X), -1)
+    return np.asarray(est.predict(X), dtype=np.float64).reshape(len(X), -1)
+
+
+def default_output(est) -> str:
+    return "proba" if hasattr(est, "predict_proba") else "predict"
+
+
+def to_torch(est, output: str):
+    """A torch.nn.Module computing ``output`` ("proba", "decision" or "predict") for a fitted estimator."""
+    torch = need("torch")
+    name = type(est).__name__
+    if name not in SUPPORTED:
+        raise UnsupportedModelError(f"no converter for scikit-learn's {name}", stage="export", where=name,
+                                    hint=f"supported: {', '.join(SUPPORTED)}; or convert it to ONNX with standard ops yourself")
+    if not hasattr(est, "n_features_in_"):
+        raise UnsupportedModelError(f"the {name} is not fitted", stage="export", where=name, hint="call fit() first")
+    if output == "proba" and not hasattr(est, "predict_proba"):
+        raise UnsupportedModelError(f"{name} has no predict_proba", stage="export", where="output", hint="use output='predict'")
+    f = torch.float32
+    if name in ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "LinearSVC", "LinearSVR"):
+        lin = torch.nn.Linear(est.n_features_in_, np.atleast_2d(est.coef_).shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(np.atleast_2d(est.coef_), dtype=f))
+            lin.bias.copy_(torch.tensor(np.atleast_1d(est.intercept_), dtype=f))
+        return _Head(lin, _head_kind(est, output))
+    if name.startswith("MLP"):
+        layers = []
+        act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "logistic": torch.nn.Sigmoid, "identity": torch.nn.Identity}[est.activation]
+        for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+            lin = torch.nn.Linear(*w.shape)
+            with torch.no_grad():
+                lin.weight.copy_(torch.tensor(w.T, dtype=f))
+                lin.bias.copy_(torch.tensor(b, dtype=f))
+            layers.append(lin)
+            if i < len(est.coefs_) - 1:
+                layers.append(act())
+        return _Head(torch.nn.Sequential(*layers), _head_kind(est, output))
+    return _trees(est, output)
+
+
+def _head_kind(est, output: str) -> str:
+    if output != "proba":
+        return "none" if output == "decision" or not hasattr(est, "classes_") else "none"
+    if len(est.classes_) == 2:
+        return "sigmoid2"
+    return "softmax"
+
+
+def _Head(body, kind: str):
+    torch = need("torch")
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            z = self.body(x)
+            if kind == "sigmoid2":  # binary: [P(class 0), P(class 1)]
+                p = torch.sigmoid(z)
+                return torch.cat([1 - p, p], dim=-1)
+            if kind == "softmax":
+                return torch.softmax(z, dim=-1)
+            return z
+
+    return Head()
+
+
+def _tree_arrays(tree, n_features: int, value_fn):
+    """A, B, C, D, E of the GEMM formulation for one fitted sklearn tree."""
+    t = tree.tree_
+    internal = [i for i in range(t.node_count) if t.children_left[i] != -1]
+    leaves = [i for i in range(t.node_count) if t.children_left[i] == -1]
+    idx = {n: k for k, n in enumerate(internal)}
+    A = np.zeros((n_features, max(len(internal), 1)), np.float32)
+    B = np.full(max(len(internal), 1), np.inf, np.float32)
+    for n in internal:
+        A[t.feature[n], idx[n]] = 1.0
+        B[idx[n]] = t.threshold[n]
+    C = np.zeros((max(len(internal), 1), len(leaves)), np.float32)
+    D = np.zeros(len(leaves), np.float32)
+    parent = {}
+    for n in internal:
+        parent[t.children_left[n]] = (n, 1.0)
+        parent[t.children_right[n]] = (n, -1.0)
+    for j, leaf in enumerate(leaves):
+        node = leaf
+        while node in parent:
+            p, direction = parent[node]
+            C[idx[p], j] = direction
+            D[j] += direction > 0
+            node = p
+    E = np.stack([value_fn(t, leaf) for leaf in leaves]).astype(np.float32)
+    return A, B, C, D, E
+
+
+def _trees(est, output: str):
+    torch = need("torch")
+    name = type(est).__name__
+    nf = est.n_features_in_
+    classifier = hasattr(est, "classes_")
+    if name.startswith("GradientBoosting"):
+        trees = [(tree, k) for stage in est.estimators_ for k, tree in enumerate(stage)]
+        n_out = est.estimators_.shape[1]
+        scale = est.learning_rate
+
+        def value(t, leaf, k):
+            v = np.zeros(n_out)
+            v[k] = t.value[leaf].reshape(-1)[0] * scale
+            return v
+
+        parts = [_tree_arrays(tr, nf, lambda t, leaf, k=k: value(t, leaf, k)) for tr, k in trees]
+        init = _gb_init(est, n_out)
+        kind = ("sigmoid2" if n_out == 1 else "softmax") if output == "proba" else "none"
+    else:
+        ests = est.estimators_ if hasattr(est, "estimators_") else [est]
+
+        def value(t, leaf):
+            v = t.value[leaf].reshape(-1).astype(np.float64)
+            if classifier:
+                v = v / max(v.sum(), 1e-12)  # sklearn >= 1.4 stores fractions already; normalise either way
+            return v / len(ests)
+
+        parts = [_tree_arrays(tr, nf, value) for tr in ests]
+        init = np.zeros(parts[0][4].shape[1], np.float32)
+        kind = "none"
+        if classifier and output != "proba":
+            raise UnsupportedModelError(f"{name} exports predict_proba only", stage="export", where="output",
+                                        hint="use output='proba' (take the argmax for the label)")
+    A = np.concatenate([p[0] for p in parts], axis=1)
+    B = np.concatenate([p[1] for p in parts])
+    C = _block_diag([p[2] for p in parts])
+    D = np.concatenate([p[3] for p in parts])
+    E = np.concatenate([p[4] for p in parts], axis=0)
+
+    class GemmTrees(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for k, v in dict(A=A, B=B, C=C, D=D, E=E, init=np.asarray(init, np.float32)).items():
+                self.register_buffer(k, torch.tensor(v))
+
+        def forward(self, x):
+            # torch.where keeps ezkl's fixed-point scales consistent; a bool->float cast does not
+            one, zero = torch.ones_like(self.B), torch.zeros_like(self.B)
+            decisions = torch.where(x @ self.A <= self.B, one, zero)
+            lone, lzero = torch.ones_like(self.D), torch.zeros_like(self.D)
+            leaves = torch.where(decisions @ self.C == self.D, lone, lzero)
+            z = leaves @ self.E + self.init
+            if kind == "sigmoid2":
+                p = torch.sigmoid(z)
+                return torch.cat([1 - p, p], dim=-1)
+            if kind == "softmax":
+                return torch.softmax(z, dim=-1)
+            return z
+
+    return GemmTrees()
+
+
+def _gb_init(est, n_out: int) -> np.ndarray:
+    init = est.init_
+    if init == "zero":
+        return np.zeros(n_out, np.float32)
+    X0 = np.zeros((1, est.n_features_in_))
+    raw = est._raw_predict_init(X0)
+    return np.asarray(raw, np.float32).reshape(-1)
+
+
+def _block_diag(mats):
+    rows = sum(m.shape[0] for m in mats)
+    cols = sum(m.shape[1] for m in mats)
+    out = np.zeros((rows, cols), np.float32)
+    r = c = 0
+    for m in mats:
+        out[r : r + m.shape[0], c : c + m.shape[1]] = m
+        r += m.shape[0]
+        c += m.shape[1]
+    return out
