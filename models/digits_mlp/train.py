@@ -1,0 +1,44 @@
+"""An MLP (64-32-10) on scikit-learn's 8x8 digits. Run: python -m models.digits_mlp.train"""
+
+import numpy as np
+
+from models.zoo import fit_torch, publish, split
+
+
+def data():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return split(X / 16.0, y)
+
+
+def build():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+
+def train():
+    X_train, X_test, y_train, y_test = data()
+    net = fit_torch(build(), X_train, y_train, epochs=30)
+    return net, (X_train, X_test, y_train, y_test)
+
+
+def main():
+    import torch
+
+    import zkml
+
+    net, (X_train, X_test, _, y_test) = train()
+    model = zkml.export(net, torch.tensor(X_test[:1]))
+
+    def predict(row):
+        with torch.no_grad():
+            return net(torch.tensor(row, dtype=torch.float32).reshape(1, 64)).numpy()
+
+    print(publish("digits_mlp", model, X_train, X_test, y_test, predict, dataset="sklearn.datasets.load_digits"))
+
+
+if __name__ == "__main__":
+    main()
