@@ -51,8 +51,9 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, output) -> Model:
-    from ._sklearn import default_output, sklearn_reference, to_torch
+    from ._sklearn import check_estimator, default_output, sklearn_reference, to_torch
 
+    check_estimator(est)
     np = need("numpy")
     if sample is None:
         raise ModelError("exporting a scikit-learn estimator needs sample_input", where="sample_input",

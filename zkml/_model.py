@@ -150,6 +150,20 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
     return model
 
 
+def _fix_unnamed_batch_dims(proto, inits: set, batch: int) -> bool:
+    """An input whose leading dimension has neither a size nor a name (skl2onnx's [None, n]) is the batch:
+    fix it to ``batch`` in the graph itself, so ezkl and onnxruntime see the same static shape."""
+    changed = False
+    for inp in proto.graph.input:
+        if inp.name in inits or not inp.type.HasField("tensor_type"):
+            continue
+        dims = inp.type.tensor_type.shape.dim
+        if len(dims) >= 2 and not dims[0].HasField("dim_value") and not dims[0].dim_param:
+            dims[0].dim_value = batch
+            changed = True
+    return changed
+
+
 def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     onnx = need("onnx")
     if not data:
@@ -163,6 +177,8 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     if not proto.graph.node:
         raise ModelFileError("the ONNX graph has no nodes", where=where, hint="export a model with at least one operation")
     inits = {i.name for i in proto.graph.initializer}
+    if _fix_unnamed_batch_dims(proto, inits, variables.get("batch_size", 1)):
+        data = proto.SerializeToString()
     inputs = []
     for inp in proto.graph.input:
         if inp.name in inits:
@@ -178,10 +194,12 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
             elif d.dim_param and d.dim_param in variables:
                 dims.append(int(variables[d.dim_param]))
             else:
-                name = d.dim_param or "?"
+                name = d.dim_param
                 raise DynamicShapeError(
-                    f"input '{inp.name}' has a dynamic dimension {i} ('{name}')", where=f"{where} -> {inp.name}",
-                    hint=f"export with static shapes, or pass variables={{'{name}': N}} to fix it")
+                    f"input '{inp.name}' has a dynamic dimension {i}" + (f" ('{name}')" if name else ""),
+                    where=f"{where} -> {inp.name}",
+                    hint=f"export with static shapes, or pass variables={{'{name}': N}} to fix it" if name
+                    else "export with static shapes (only a leading batch dimension may be left open)")
         if not tt.HasField("shape"):
             raise DynamicShapeError(f"input '{inp.name}' has no shape", where=f"{where} -> {inp.name}", hint="export with static shapes")
         dtype = str(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type))

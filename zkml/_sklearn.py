@@ -39,15 +39,21 @@ def default_output(est) -> str:
     return "proba" if hasattr(est, "predict_proba") else "predict"
 
 
-def to_torch(est, output: str):
-    """A torch.nn.Module computing ``output`` ("proba", "decision" or "predict") for a fitted estimator."""
-    torch = need("torch")
+def check_estimator(est) -> None:
+    """Refuse estimators without a converter, and unfitted ones, before any work."""
     name = type(est).__name__
     if name not in SUPPORTED:
         raise UnsupportedModelError(f"no converter for scikit-learn's {name}", stage="export", where=name,
                                     hint=f"supported: {', '.join(SUPPORTED)}; or convert it to ONNX with standard ops yourself")
     if not hasattr(est, "n_features_in_"):
         raise UnsupportedModelError(f"the {name} is not fitted", stage="export", where=name, hint="call fit() first")
+
+
+def to_torch(est, output: str):
+    """A torch.nn.Module computing ``output`` ("proba", "decision" or "predict") for a fitted estimator."""
+    torch = need("torch")
+    check_estimator(est)
+    name = type(est).__name__
     if output == "proba" and not hasattr(est, "predict_proba"):
         raise UnsupportedModelError(f"{name} has no predict_proba", stage="export", where="output", hint="use output='predict'")
     f = torch.float32

@@ -183,7 +183,19 @@ def captured_native_output() -> Iterator[list[str]]:
     if os.environ.get("ZKML_DEBUG"):
         yield lines
         return
+    import logging
     import sys
+
+    class _Collect(logging.Handler):  # ezkl logs through Python's logging (pyo3-log), not only stderr
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                logged.append(record.getMessage())
+
+    logged: list[str] = []
+    ezkl_logger = logging.getLogger("ezkl")
+    handler, saved_propagate = _Collect(), ezkl_logger.propagate
+    ezkl_logger.addHandler(handler)
+    ezkl_logger.propagate = False
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -203,7 +215,9 @@ def captured_native_output() -> Iterator[list[str]]:
         errfile.seek(0)
         text = errfile.read(65536).decode(errors="replace")
         errfile.close()
-        lines.extend(_NUMBER.sub("<n>", ln).strip() for ln in text.splitlines() if ln.strip())
+        ezkl_logger.removeHandler(handler)
+        ezkl_logger.propagate = saved_propagate
+        lines.extend(_NUMBER.sub("<n>", ln).strip() for ln in [*logged, *text.splitlines()] if ln.strip())
 
 
 def write_private_json(path: Path, obj: Any) -> Path:

@@ -1,0 +1,134 @@
+"""The model zoo: committed artifacts, measured metadata, retraining, and every model proves."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import zkml
+from zkml import errors
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT))
+from models import zoo  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=zoo.NAMES)
+def name(request):
+    return request.param
+
+
+def test_folder_is_complete(name):
+    d = zoo.folder(name)
+    for f in ("train.py", "model.onnx", "sample_input.json", "calibration.npy", "metadata.json"):
+        assert (d / f).is_file(), f
+    meta = json.loads((d / "metadata.json").read_text())
+    model = zkml.load_model(d / "model.onnx")
+    assert meta["onnx_sha256"] == model.hash
+    assert 0.9 <= meta["float_test_accuracy"] <= 1.0 and meta["test_rows"] > 0
+    spec = zoo.spec(name)
+    assert meta["circuit_top1_agreement"] >= spec["tolerance"]["min_top1_agreement"]
+    assert meta["circuit_max_abs_error"] <= spec["tolerance"]["max_abs_error"]
+
+
+@pytest.fixture(scope="module")
+def circuits():
+    return {}
+
+
+def test_circuit_matches_metadata(name, circuits):
+    circuit = zoo.compile_zoo(name)
+    circuits[name] = circuit
+    meta = zoo.load(name)[3]
+    assert circuit.logrows == meta["logrows"]
+    # a fresh measurement on held-out rows agrees with the float model as the metadata says
+    train = __import__(f"models.{name}.train", fromlist=["data"])
+    X_test = train.data()[1][:20]
+    model = circuit.model
+    agreement, _ = zoo.circuit_agreement(circuit, X_test, lambda row: model.run({model.inputs[0].name: row.reshape(model.inputs[0].shape)})[0])
+    assert agreement >= zoo.spec(name)["tolerance"]["min_top1_agreement"]
+
+
+@pytest.mark.parametrize("which", ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest",
+                                   pytest.param("wine_attention", marks=pytest.mark.slow)])
+def test_zoo_model_proves(which):
+    model, _, sample, _ = zoo.load(which)
+    keys = zoo.compile_zoo(which).setup()
+    proof = keys.prove(sample)
+    assert zkml.verify(proof, keys.vk)
+    (ref,) = model.run({model.inputs[0].name: sample.reshape(model.inputs[0].shape)})
+    assert zoo.label(proof.outputs[0]) == zoo.label(ref)
+
+
+def test_retraining_reproduces_the_committed_model(name):
+    """Training is seeded: a retrain gives (nearly) the committed model's outputs on held-out rows."""
+    train = __import__(f"models.{name}.train", fromlist=["train"])
+    fitted, splits = train.train()
+    X_test = splits[1][:50]
+    committed = zkml.load_model(zoo.folder(name) / "model.onnx")
+    kind = committed.inputs[0]
+    if hasattr(fitted, "forward"):
+        import torch
+
+        with torch.no_grad():
+            new = fitted(torch.tensor(X_test, dtype=torch.float32)).numpy()
+    else:
+        out = "decision" if name == "credit_logreg" else "proba"
+        new = zkml.export(fitted, splits[0], sklearn_output=out).run({kind.name: X_test[:1]})[0]
+        X_test = X_test[:1]
+    old = np.concatenate([committed.run({kind.name: row.reshape(kind.shape)})[0] for row in X_test])
+    np.testing.assert_allclose(new.reshape(old.shape), old, atol=1e-3, rtol=1e-3)
+
+
+# scikit-learn export
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sklearn_estimators_export_with_parity():
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LinearRegression
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_iris(return_X_y=True)
+    for est, out in [(GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y), "proba"),
+                     (LinearRegression().fit(X[:, :3], X[:, 3]), "predict"),
+                     (MLPRegressor(hidden_layer_sizes=(4,), max_iter=50, random_state=0).fit(X[:, :3], X[:, 3]), "predict")]:
+        Xs = X[:20, : est.n_features_in_]
+        m = zkml.export(est, Xs, sklearn_output=out)
+        assert m.source.startswith("sklearn:") and m.parity["max_abs_error"] < 1e-4
+        assert m.inputs[0].shape == (1, est.n_features_in_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_unsupported_estimators_are_clear_errors():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(errors.UnsupportedModelError, match="no converter for scikit-learn's SVC") as ei:
+        zkml.export(SVC().fit(X, y), X[:2])
+    assert "supported:" in ei.value.hint
+    with pytest.raises(errors.UnsupportedModelError, match="not fitted"):
+        zkml.export(LogisticRegression(), X[:2])
+    with pytest.raises(errors.ModelError, match="features"):
+        zkml.export(LogisticRegression().fit(X, y), X[:2, :2])
+    with pytest.raises(errors.ModelError, match="sklearn_output"):
+        zkml.export(LogisticRegression().fit(X, y), X[:2], sklearn_output="labels")
+
+
+def test_tree_ensemble_outputs_a_clear_error_for_ml_ops(tmp_path):
+    """ONNX-ML ops (skl2onnx's TreeEnsembleClassifier) are named when ezkl cannot compile them."""
+    pytest.importorskip("skl2onnx")
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    est = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    onx = to_onnx(est, X[:1].astype(np.float32), options={id(est): {"zipmap": False}}, target_opset={"": 18, "ai.onnx.ml": 3})
+    model = zkml.load_model(onx.SerializeToString())
+    with pytest.raises(errors.UnsupportedModelError, match="TreeEnsembleClassifier") as ei:
+        zkml.compile(model, X[:4])
+    assert "zkml.export" in ei.value.hint or "supported ops" in ei.value.hint
