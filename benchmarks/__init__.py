@@ -1,0 +1,1 @@
+"""zkml benchmarks: `python -m benchmarks [gas]` (or `make bench`). Results go to benchmarks/results/."""
