@@ -266,3 +266,10 @@ def test_temp_files_are_private_and_removed(tmp_path, monkeypatch, mlp_keys, mlp
     with pytest.raises(errors.InputRangeError):  # a failed prove cleans up too
         mlp_keys.prove(np.full(4, 1e6))
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"\x00" * 32, b"\x01" * 64])
+def test_proof_with_trailing_bytes_is_falsy(mlp_keys, mlp_proof, extra):
+    """halo2 ignores bytes after the transcript; zkml accepts only the exact encoding (as the EVM verifier does)."""
+    res = zkml.verify(zkml.Proof(mlp_proof.proof + extra, mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
+    assert not res and "trailing bytes" in res.reason

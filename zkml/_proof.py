@@ -205,18 +205,30 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
         if int.from_bytes(bytes.fromhex(h), "little") >= FIELD_MODULUS:
             return fail(f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value")
     with private_tempdir() as tmp:
-        p = tmp / "proof.json"
-        p.write_text(json.dumps(proof.to_json()))
-        ezkl = need("ezkl")
-        try:
-            with captured_native_output():
-                ok = ezkl.verify(str(p), str(vk.path / "settings.json"), str(vk.path / "vk.key"), str(vk.srs.path), False)
-        except Exception as err:
-            msg = str(err)
-            if "[halo2]" in msg or "proof" in msg.lower() and "load" not in msg.lower():
-                return fail(msg.split(": ", 1)[-1])
-            raise VerifyError(f"cannot check the proof: {msg[:300]}", where=vk.path,
-                              hint="the verifying key or settings file is corrupt or from another ezkl version; run setup again") from err
-    if not ok:
-        return fail("ezkl rejected the proof")
+        ok, reason = _ezkl_verify(proof, vk, tmp / "proof.json")
+        if not ok:
+            return fail(reason)
+        # halo2 reads the transcript it needs and ignores the rest: a proof with bytes appended would
+        # still verify. Only the exact encoding is accepted: without its last byte it must fail.
+        if len(proof.proof) > 1 and _ezkl_verify(zkml_proof(proof.proof[:-1], proof), vk, tmp / "short.json")[0]:
+            return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0)
+
+
+def zkml_proof(data: bytes, like: Proof) -> Proof:
+    return Proof(data, like.instances, like.meta)
+
+
+def _ezkl_verify(proof: Proof, vk, path: Path) -> tuple[bool, str | None]:
+    path.write_text(json.dumps(proof.to_json()))
+    ezkl = need("ezkl")
+    try:
+        with captured_native_output():
+            ok = ezkl.verify(str(path), str(vk.path / "settings.json"), str(vk.path / "vk.key"), str(vk.srs.path), False)
+    except Exception as err:
+        msg = str(err)
+        if "[halo2]" in msg or "proof" in msg.lower() and "load" not in msg.lower():
+            return False, msg.split(": ", 1)[-1]
+        raise VerifyError(f"cannot check the proof: {msg[:300]}", where=vk.path,
+                          hint="the verifying key or settings file is corrupt or from another ezkl version; run setup again") from err
+    return (True, None) if ok else (False, "ezkl rejected the proof")

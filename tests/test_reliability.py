@@ -1,0 +1,294 @@
+"""Hostile inputs, crashes, concurrency and privacy (issue: reliability and security)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import zkml
+from zkml import errors
+from zkml._inputs import load_input_file, to_feeds
+from zkml._proof import FIELD_MODULUS, int_to_felt
+
+from conftest import ROOT, run_cli
+
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+# soundness: mutated proofs are never accepted
+def _mutations():
+    return st.one_of(
+        st.tuples(st.just("flip"), st.integers(0, 10**9), st.integers(0, 7)),
+        st.tuples(st.just("truncate"), st.integers(1, 3000), st.just(0)),
+        st.tuples(st.just("extend"), st.integers(1, 256), st.integers(0, 255)),
+        st.tuples(st.just("instance"), st.integers(0, 10**9), st.integers(1, 2**64)),
+        st.tuples(st.just("alias"), st.integers(0, 10**9), st.just(0)),
+        st.tuples(st.just("swap"), st.integers(0, 10**9), st.integers(0, 10**9)),
+    )
+
+
+def _mutate(proof, m):
+    kind, a, b = m
+    data, inst = bytearray(proof.proof), [list(c) for c in proof.instances]
+    flat = inst[0]
+    if kind == "flip":
+        data[a % len(data)] ^= 1 << b
+    elif kind == "truncate":
+        data = data[: max(1, len(data) - a)]
+    elif kind == "extend":
+        data += bytes([b]) * a
+    elif kind == "instance":
+        i = a % len(flat)
+        flat[i] = int_to_felt(int.from_bytes(bytes.fromhex(flat[i]), "little") + b)
+    elif kind == "alias":
+        i = a % len(flat)
+        flat[i] = (int.from_bytes(bytes.fromhex(flat[i]), "little") + FIELD_MODULUS).to_bytes(32, "little").hex()
+    elif kind == "swap":
+        i, j = a % len(flat), b % len(flat)
+        if flat[i] == flat[j]:
+            flat[i] = int_to_felt(int.from_bytes(bytes.fromhex(flat[i]), "little") + 1)
+        flat[i], flat[j] = flat[j], flat[i]
+    return zkml.Proof(bytes(data), tuple(tuple(c) for c in inst), proof.meta)
+
+
+def _never_accepted(proof, vk, m):
+    bad = _mutate(proof, m)
+    if bad.proof == proof.proof and bad.instances == proof.instances:
+        return
+    assert not zkml.verify(bad, vk)
+
+
+@FAST
+@given(m=_mutations())
+def test_mutated_proofs_never_verify(mlp_keys, mlp_proof, m):
+    _never_accepted(mlp_proof, mlp_keys.vk, m)
+
+
+@pytest.mark.slow
+@LONG
+@given(m=_mutations())
+def test_mutated_proofs_never_verify_long(mlp_keys, mlp_proof, m):
+    _never_accepted(mlp_proof, mlp_keys.vk, m)
+
+
+@pytest.fixture(scope="module")
+def deployed(mlp_keys):
+    chain = zkml.evm.InProcessChain()
+    return chain, chain.deploy(zkml.verifier_contract(mlp_keys.vk))
+
+
+@pytest.mark.requires_solc
+@FAST
+@given(m=_mutations())
+def test_mutated_proofs_never_pass_the_contract(deployed, mlp_proof, m):
+    chain, address = deployed
+    bad = _mutate(mlp_proof, m)
+    if bad.proof != mlp_proof.proof or bad.instances != mlp_proof.instances:
+        assert not chain.verify(address, bad)
+
+
+def test_other_inputs_proof_does_not_verify_with_swapped_outputs(mlp_keys, mlp_cal):
+    a, b = mlp_keys.prove(mlp_cal[0]), mlp_keys.prove(mlp_cal[1])
+    assert not zkml.verify(zkml.Proof(a.proof, b.instances, a.meta), mlp_keys.vk)
+
+
+@FAST
+@given(blob=st.binary(max_size=400))
+def test_garbage_proof_files_raise_zkml_errors(tmp_path_factory, mlp_keys, blob):
+    p = tmp_path_factory.mktemp("g") / "proof.json"
+    p.write_bytes(blob)
+    with pytest.raises(errors.ZKMLError):
+        zkml.verify(p, mlp_keys.vk)
+
+
+@FAST
+@given(obj=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["proof", "instances", "zkml", "x"]), c, max_size=4),
+                        max_leaves=12))
+def test_structurally_wrong_proof_json(mlp_keys, obj):
+    try:
+        proof = zkml.Proof.from_json(obj)
+    except errors.ZKMLError:
+        return
+    assert not zkml.verify(proof, mlp_keys.vk)
+
+
+# input loaders and the ONNX loader
+@FAST
+@given(blob=st.binary(max_size=300), suffix=st.sampled_from([".json", ".npy", ".npz"]))
+def test_fuzzed_input_files(tmp_path_factory, mlp_model, blob, suffix):
+    p = tmp_path_factory.mktemp("in") / f"x{suffix}"
+    p.write_bytes(blob)
+    try:
+        x = load_input_file(p)
+        to_feeds(mlp_model, x)
+    except errors.InputError:
+        pass
+
+
+def test_oversized_input_file_is_refused_quickly(tmp_path, monkeypatch):
+    import zkml._inputs as inputs
+
+    monkeypatch.setattr(inputs, "MAX_INPUT_FILE_BYTES", 1 << 20)
+    p = tmp_path / "big.json"
+    with open(p, "wb") as f:
+        f.truncate(2 << 20)  # sparse: 2 MiB of zeros
+    t0 = time.perf_counter()
+    with pytest.raises(errors.InputError, match="over the 1 MiB limit"):
+        load_input_file(p)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_pickled_npy_is_refused(tmp_path):
+    p = tmp_path / "obj.npy"
+    np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(errors.InputError):
+        load_input_file(p)
+
+
+@FAST
+@given(positions=st.lists(st.integers(0, 10**9), min_size=1, max_size=8), value=st.integers(0, 255))
+def test_mutated_onnx_files(mlp_model, positions, value):
+    data = bytearray(mlp_model.onnx_bytes)
+    for p in positions:
+        data[p % len(data)] = value
+    try:
+        zkml.load_model(bytes(data))
+    except errors.ModelError:
+        pass
+
+
+# crashes and concurrency
+_BUILD = """
+import sys, numpy as np, zkml
+m = zkml.load_model(sys.argv[1])
+k = zkml.compile(m, np.random.default_rng(0).normal(size=(16, 4))).setup()
+p = k.prove(np.full(4, 0.25))
+print("RESULT", bool(zkml.verify(p, k.vk)), k.circuit.cached, k.cached, flush=True)
+"""
+
+
+def test_sigkill_mid_build_leaves_no_partial_entry(tmp_path, mlp_model, monkeypatch):
+    home = tmp_path / "home"
+    onnx = mlp_model.save(tmp_path / "m.onnx")
+    env = {**os.environ, "ZKML_HOME": str(home)}
+    for stage in ("circuits", "keys"):  # kill while that entry is being built
+        proc = subprocess.Popen([sys.executable, "-c", _BUILD, str(onnx)], env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            tmp = home / "tmp"
+            if tmp.is_dir() and any(d.name.startswith(stage) for d in tmp.iterdir()):
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for kind in ("circuits", "keys"):
+            for entry in (home / kind).iterdir() if (home / kind).is_dir() else ():
+                assert (entry / ("circuit.json" if kind == "circuits" else "keys.json")).exists(), entry
+    monkeypatch.setenv("ZKML_HOME", str(home))
+    out = subprocess.run([sys.executable, "-c", _BUILD, str(onnx)], env=env, capture_output=True, text=True, timeout=300)
+    assert "RESULT True" in out.stdout, out.stderr
+    assert [d for d in (home / "tmp").iterdir()] == []  # the dead builders' leftovers were swept
+
+
+def test_concurrent_provers_share_one_cache(tmp_path, mlp_model):
+    home = tmp_path / "home"
+    onnx = mlp_model.save(tmp_path / "m.onnx")
+    env = {**os.environ, "ZKML_HOME": str(home)}
+    procs = [subprocess.Popen([sys.executable, "-c", _BUILD, str(onnx)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
+        assert line, err
+        results.append(line[0].split()[1:])
+    assert all(r[0] == "True" for r in results)
+    assert [r[2] for r in results].count("False") == 1  # setup ran once; the others reused its keys
+    assert len(list((home / "keys").iterdir())) == 1 and len(list((home / "circuits").iterdir())) == 1
+
+
+# privacy and secrets
+def _encodings(x, scale):
+    out = set()
+    for v in np.asarray(x).reshape(-1):
+        q = int(round(float(v) * 2**scale))
+        out |= {int_to_felt(q), format(q % FIELD_MODULUS, "064x"), repr(float(v)), f"{float(v):.6f}"}
+    return out
+
+
+def test_private_input_leaves_no_trace(tmp_path, monkeypatch, mlp_model, mlp_cal, caplog):
+    import logging
+    import tempfile
+
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "home"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("ZKML_HOME", str(home))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    secret = np.array([0.123457, -0.654321, 0.777777, -0.31415])
+    keys = zkml.compile(mlp_model, mlp_cal).setup()
+    proof = keys.prove(secret)
+    proof.save(tmp_path / "proof.json")
+    scale = keys.circuit.settings["model_input_scales"][0]
+    needles = _encodings(secret, scale)
+    messages = []
+    for bad in (secret * 1e7, np.append(secret, 1.0)):  # a failing prove (range) and a bad shape
+        with pytest.raises(errors.ZKMLError) as ei:
+            keys.prove(bad)
+        messages.append(str(ei.value))
+        needles |= _encodings(bad, scale)
+    calldata = zkml.evm.calldata(proof).hex()
+    haystacks = {"calldata": calldata, "messages": " ".join(messages), "logs": caplog.text}
+    for path in [*home.rglob("*"), tmp_path / "proof.json"]:
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            haystacks[str(path)] = path.read_bytes().decode("latin-1")
+    for name, text in haystacks.items():
+        low = text.lower()
+        for n in needles:
+            if len(n) >= 8:
+                assert n.lower() not in low, f"{n} found in {name}"
+    assert list(scratch.iterdir()) == []
+
+
+def test_private_weights_are_not_in_the_proof(tmp_path, mlp_model, mlp_cal, mlp_x, mlp_torch):
+    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=private").setup()
+    text = keys.prove(mlp_x).save(tmp_path / "p.json").read_text().lower()
+    scale = keys.circuit.settings["run_args"]["param_scale"]
+    w = mlp_torch[0].weight.detach().numpy()
+    assert not any(n.lower() in text for n in _encodings(w, scale) if len(n) >= 8)
+
+
+@pytest.mark.requires_anvil
+def test_private_key_never_printed(tmp_path):
+    key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil's first dev key
+    d = ROOT / "models" / "credit_logreg"
+    assert run_cli("run", d / "model.onnx", "--input", d / "sample_input.json", "--calibration", d / "calibration.npy",
+                   "--out", tmp_path / "o").returncode == 0
+    with zkml.evm.anvil() as node:
+        ok = run_cli("deploy", tmp_path / "o" / "vk", "--rpc-url", node.url, "--json", env={"ZKML_PRIVATE_KEY": key})
+        bad = run_cli("deploy", tmp_path / "o" / "vk", "--rpc-url", node.url, env={"ZKML_PRIVATE_KEY": key[:-2] + "zz"})
+    assert ok.returncode == 0 and json.loads(ok.stdout)["sender"].lower() == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    assert bad.returncode == 1
+    for res in (ok, bad):
+        assert key[2:] not in res.stdout + res.stderr and key[2:-2] not in res.stdout + res.stderr
+
+
+@pytest.mark.requires_solc
+def test_production_refuses_dev_srs_everywhere(tmp_path, mlp_keys):
+    keys_dir = mlp_keys.save(tmp_path / "keys")
+    art = tmp_path / "c"
+    assert run_cli("contract", keys_dir, "-o", art).returncode == 0
+    for args in (("contract", keys_dir, "-o", tmp_path / "p", "--production"),
+                 ("deploy", art, "--production", "--rpc-url", "http://127.0.0.1:9")):
+        res = run_cli(*args)
+        assert res.returncode == 1 and "ContractError" in res.stderr and "--srs" in res.stderr
