@@ -268,8 +268,30 @@ def test_temp_files_are_private_and_removed(tmp_path, monkeypatch, mlp_keys, mlp
     assert list(scratch.iterdir()) == []
 
 
-@pytest.mark.parametrize("extra", [b"\x00", b"\x00" * 32, b"\x01" * 64])
+@pytest.mark.parametrize("extra", [b"\x00", b"\x00" * 32, b"\x01" * 64, "tail"])
 def test_proof_with_trailing_bytes_is_falsy(mlp_keys, mlp_proof, extra):
     """halo2 ignores bytes after the transcript; zkml accepts only the exact encoding (as the EVM verifier does)."""
+    if extra == "tail":  # appended bytes that pass the structural check: valid points at the end
+        extra = mlp_proof.proof[-128:]
     res = zkml.verify(zkml.Proof(mlp_proof.proof + extra, mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
-    assert not res and "trailing bytes" in res.reason
+    assert not res
+    if len(extra) == 128:
+        assert "trailing bytes" in res.reason
+
+
+def test_malformed_commitments_are_rejected_before_pairing(monkeypatch, mlp_keys, mlp_proof):
+    import ezkl
+
+    calls = []
+    monkeypatch.setattr(ezkl, "verify", lambda *a: calls.append(a))  # must not be reached
+    data = bytearray(mlp_proof.proof)
+    data[-70] ^= 0x40  # inside the first opening commitment
+    res = zkml.verify(zkml.Proof(bytes(data), mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
+    assert not res and "not a valid BN254 G1 point" in res.reason
+    data = bytearray(mlp_proof.proof)
+    data[len(data) // 2 - (len(data) // 2) % 32 : len(data) // 2 - (len(data) // 2) % 32 + 32] = b"\xff" * 32
+    res = zkml.verify(zkml.Proof(bytes(data), mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
+    assert not res and ("canonical" in res.reason or "G1" in res.reason)
+    res = zkml.verify(zkml.Proof(mlp_proof.proof[:-5], mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
+    assert not res and "32-byte words" in res.reason
+    assert calls == []

@@ -25,6 +25,41 @@ def int_to_felt(v: int) -> str:
     return (v % FIELD_MODULUS).to_bytes(32, "little").hex()
 
 
+BASE_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583  # BN254 p
+
+
+def _is_g1(chunk: bytes) -> bool:
+    x, y = int.from_bytes(chunk[:32], "big"), int.from_bytes(chunk[32:], "big")
+    if x >= BASE_MODULUS or y >= BASE_MODULUS:
+        return False
+    if x == 0 and y == 0:  # the point at infinity, as the EVM encodes it
+        return True
+    ob = need("py_ecc.optimized_bn128")
+    return ob.is_on_curve((ob.FQ(x), ob.FQ(y), ob.FQ.one()), ob.b)
+
+
+def check_proof_encoding(data: bytes) -> str | None:
+    """A cheap structural check before any pairing: why ``data`` cannot be a proof, or None.
+
+    ezkl's EVM transcript is a run of G1 commitments (64-byte x, y), then scalars (32 bytes, < r),
+    then the two opening commitments. The last two must be BN254 points, the scalars canonical.
+    """
+    if len(data) % 32 or len(data) < 192:
+        return f"the proof is {len(data)} bytes: not a whole number of 32-byte words"
+    for off in (len(data) - 128, len(data) - 64):
+        if not _is_g1(data[off : off + 64]):
+            return f"the commitment at byte {off} is not a valid BN254 G1 point"
+    i = 0
+    while i + 64 <= len(data) - 128 and _is_g1(data[i : i + 64]):
+        i += 64
+    if i == 0:
+        return "the first commitment is not a valid BN254 G1 point"
+    for off in range(i, len(data) - 128, 32):
+        if int.from_bytes(data[off : off + 32], "big") >= FIELD_MODULUS:
+            return f"the scalar at byte {off} is not a canonical BN254 field element"
+    return None
+
+
 def layout_from_witness(witness: Mapping, vis, model) -> dict:
     """How many public instances belong to the input, the params and the output, in that order."""
 
@@ -204,6 +239,9 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
     for i, h in enumerate(h for col in proof.instances for h in col):
         if int.from_bytes(bytes.fromhex(h), "little") >= FIELD_MODULUS:
             return fail(f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value")
+    bad = check_proof_encoding(proof.proof)
+    if bad:
+        return fail(bad)
     with private_tempdir() as tmp:
         ok, reason = _ezkl_verify(proof, vk, tmp / "proof.json")
         if not ok:
