@@ -1,8 +1,8 @@
 import sys
 
-from . import gas
+from . import batch, gas
 
-BENCHES = {"gas": gas.main}
+BENCHES = {"gas": gas.main, "batch": batch.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHES)

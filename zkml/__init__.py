@@ -12,6 +12,7 @@ Importing zkml imports neither torch nor ezkl; they load when a stage needs them
 from __future__ import annotations
 
 from . import errors
+from ._batch import BatchError, prove_many
 from ._circuit import CalibrationReport, Circuit, Visibility, compile
 from ._export import export
 from ._keys import Keys, VerifyingKey, setup
@@ -25,6 +26,7 @@ from .evm._contract import VerifierContract, verifier_contract
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchError",
     "CalibrationReport",
     "Circuit",
     "Keys",
@@ -43,6 +45,7 @@ __all__ = [
     "errors",
     "export",
     "load_model",
+    "prove_many",
     "setup",
     "verifier_contract",
     "verify",

@@ -214,15 +214,32 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, output: str, as_json: b
 
 @cli.command("prove")
 @click.argument("keys", type=click.Path(file_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the proof JSON.")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One input.")
+@click.option("--batch", "batch_path", type=click.Path(exists=True), help="Many inputs: a .jsonl file (one per line) or a directory of input files.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
+@click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores).")
 @_json_opt
 @click.pass_obj
-def prove_cmd(st: _State, keys: str, input_path: str, output: str, as_json: bool) -> None:
-    """Prove the model in KEYS on INPUT."""
+def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | None, output: str, workers: int | None,
+              as_json: bool) -> None:
+    """Prove the model in KEYS on INPUT (or on every input of --batch, resumably)."""
     import zkml
 
+    if bool(input_path) == bool(batch_path):
+        raise click.UsageError("give exactly one of --input and --batch")
     k = zkml.Keys.load(keys)
+    if batch_path:
+        ids, xs = _batch_inputs(Path(batch_path))
+        with st.stage("prove-batch"):
+            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids)
+        errs = [r.__dict__ for r in results if isinstance(r, zkml.BatchError)]
+        info = {"ok": not errs, "proved": len(results) - len(errs), "failed": len(errs), "errors": errs, "out": output,
+                "dev_srs": k.dev_srs, "timings": st.timings}
+        _emit(as_json, info, [f"proved {info['proved']} of {len(results)} inputs into {output}",
+                              *[f"  failed {e['id']}: {e['error']}: {e['message']}" for e in errs], *_dev_warning(k.dev_srs)])
+        if errs:
+            sys.exit(1)
+        return
     x = _load_input(input_path)
     with st.stage("prove"):
         proof = k.prove(x)
@@ -232,6 +249,31 @@ def prove_cmd(st: _State, keys: str, input_path: str, output: str, as_json: bool
     _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
                           f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
                           *_dev_warning(proof.dev_srs)])
+
+
+def _batch_inputs(path: Path) -> tuple[list[str], list]:
+    """(ids, inputs) from a .jsonl file (ids = line numbers) or a directory (ids = file stems)."""
+    from .errors import InputError
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".npy", ".npz"))
+        if not files:
+            raise InputError("no .json, .npy or .npz files in the batch directory", where=path, hint="put one input per file")
+        return [p.stem for p in files], [_load_input(str(p)) for p in files]
+    ids, xs = [], []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            raise InputError(f"line {n} is not JSON: {err}", where=f"{path}:{n}", hint="one JSON input per line") from err
+        if isinstance(obj, dict) and "input_data" in obj:
+            data = obj["input_data"]
+            obj = data[0] if isinstance(data, list) and len(data) == 1 else data
+        ids.append(f"line{n}")
+        xs.append(obj)
+    return ids, xs
 
 
 @cli.command("verify")

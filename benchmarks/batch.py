@@ -1,0 +1,65 @@
+"""Batch proving throughput: proofs per minute with 1 and 2 local workers on the digits MLP, and peak
+memory per worker (max RSS of the worker processes). Ray is not measured: zkml has no Ray backend yet.
+
+    python -m benchmarks batch    -> benchmarks/results/batch.json and batch.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(n: int = 8) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import zkml
+    from models import zoo
+
+    keys = zoo.compile_zoo("digits_mlp").setup()
+    _, cal, _, _ = zoo.load("digits_mlp")
+    xs = [cal[i % len(cal)] for i in range(n)]
+    single = []
+    for x in xs[:3]:
+        t0 = time.perf_counter()
+        keys.prove(x)
+        single.append(time.perf_counter() - t0)
+    rows = [{"mode": "in-process, sequential", "workers": 1, "proofs": 3,
+             "proofs_per_min": round(60 * 3 / sum(single), 1), "seconds": round(sum(single), 2)}]
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        results = zkml.prove_many(keys, xs, workers=workers)
+        dt = time.perf_counter() - t0
+        assert all(results)
+        rows.append({"mode": "local pool", "workers": workers, "proofs": n, "proofs_per_min": round(60 * n / dt, 1),
+                     "seconds": round(dt, 2)})
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    return {"benchmark": "batch throughput", "model": "digits_mlp", "logrows": keys.circuit.logrows,
+            "pk_bytes": keys.pk_path.stat().st_size, "peak_worker_rss_mb": peak, "cores": os.cpu_count(), "rows": rows}
+
+
+def table(r: dict) -> str:
+    lines = [f"digits_mlp, 2^{r['logrows']} rows, proving key {r['pk_bytes'] / 1e6:.0f} MB, peak worker RSS {r['peak_worker_rss_mb']} MB, {r['cores']} cores",
+             "", "| mode | workers | proofs | seconds | proofs/min |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {x['mode']} | {x['workers']} | {x['proofs']} | {x['seconds']} | {x['proofs_per_min']} |" for x in r["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-bench-"))
+    r = run()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "batch.json").write_text(json.dumps(r, indent=2))
+    (RESULTS / "batch.md").write_text(table(r))
+    print(table(r))
+
+
+if __name__ == "__main__":
+    main()

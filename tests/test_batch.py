@@ -1,0 +1,90 @@
+"""Batch proving on a local process pool: order, per-item errors, resume, a worker killed mid-batch."""
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import zkml
+from zkml import errors
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def keys_dir(tmp_path_factory, mlp_keys):
+    return mlp_keys.save(tmp_path_factory.mktemp("bk") / "keys")
+
+
+def test_batch_with_one_bad_input(mlp_keys, mlp_cal, tmp_path):
+    inputs = [mlp_cal[0], mlp_cal[1], np.zeros(5), mlp_cal[2]]
+    results = zkml.prove_many(mlp_keys, inputs, workers=2, out_dir=tmp_path)
+    assert [bool(r) for r in results] == [True, True, False, True]
+    bad = results[2]
+    assert isinstance(bad, zkml.BatchError) and bad.error == "InputShapeError" and bad.index == 2
+    for r, x in zip(results, inputs):
+        if r:
+            assert zkml.verify(r, mlp_keys.vk)
+            np.testing.assert_array_equal(r.outputs[0], mlp_keys.prove(x).outputs[0])  # input order kept
+    assert sorted(p.name for p in tmp_path.glob("*.proof.json")) == ["0.proof.json", "1.proof.json", "3.proof.json"]
+    assert json.loads((tmp_path / "errors.json").read_text())[0]["id"] == "2"
+
+
+def test_resume_proves_only_what_is_missing(mlp_keys, mlp_cal, tmp_path):
+    zkml.prove_many(mlp_keys, mlp_cal[:2], workers=1, out_dir=tmp_path)
+    (tmp_path / "1.proof.json").write_text("{}")  # a broken leftover is proved again
+    before = (tmp_path / "0.proof.json").stat().st_mtime_ns
+    proved = []
+    results = zkml.prove_many(mlp_keys, mlp_cal[:3], workers=1, out_dir=tmp_path, on_result=lambda i, r: proved.append(i))
+    assert sorted(proved) == [1, 2] and all(results)
+    assert (tmp_path / "0.proof.json").stat().st_mtime_ns == before
+
+
+def test_killed_worker_items_are_retried(mlp_keys, mlp_cal):
+    killed = []
+
+    def killer():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            kids = mp.active_children()
+            if kids:
+                time.sleep(1.0)  # let the worker load its key and start proving
+                os.kill(kids[0].pid, signal.SIGKILL)
+                killed.append(kids[0].pid)
+            time.sleep(0.02)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    results = zkml.prove_many(mlp_keys, list(mlp_cal[:6]), workers=2)
+    t.join()
+    assert killed, "no worker was killed"
+    assert all(results) and all(zkml.verify(r, mlp_keys.vk) for r in results)
+
+
+def test_batch_arguments_are_checked(mlp_keys):
+    with pytest.raises(errors.ProveError, match="Ray"):
+        zkml.prove_many(mlp_keys, [np.zeros(4)], cluster="auto")
+    with pytest.raises(errors.ProveError, match="unique"):
+        zkml.prove_many(mlp_keys, [np.zeros(4), np.zeros(4)], ids=["a", "a"])
+
+
+def test_cli_batch(keys_dir, mlp_cal, tmp_path):
+    lines = [json.dumps({"input_data": [row.tolist()]}) for row in mlp_cal[:3]] + ["[1, 2]"]
+    (tmp_path / "inputs.jsonl").write_text("\n".join(lines) + "\n")
+    res = run_cli("prove", keys_dir, "--batch", tmp_path / "inputs.jsonl", "-o", tmp_path / "proofs", "--workers", "2", "--json")
+    assert res.returncode == 1, res.stderr  # one input failed
+    info = json.loads(res.stdout)
+    assert info["proved"] == 3 and info["failed"] == 1 and info["errors"][0]["error"] == "InputShapeError"
+    assert len(list((tmp_path / "proofs").glob("*.proof.json"))) == 3
+    d = tmp_path / "dir"
+    d.mkdir()
+    for i, row in enumerate(mlp_cal[:2]):
+        np.save(d / f"applicant{i}.npy", row)
+    res = run_cli("prove", keys_dir, "--batch", d, "-o", tmp_path / "p2", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["proved"] == 2
+    assert (tmp_path / "p2" / "applicant1.proof.json").exists()
