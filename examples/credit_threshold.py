@@ -12,7 +12,6 @@ import _path  # noqa: F401
 import argparse
 import json
 
-import numpy as np
 
 import zkml
 from models import zoo

@@ -97,6 +97,23 @@ def circuit_agreement(circuit, X: np.ndarray, float_predict) -> tuple[float, flo
     return agree / len(X), worst
 
 
+def publish_torch(name: str, net, splits, *, dataset: str) -> dict:
+    """Export a trained torch classifier with zkml and publish it (see :func:`publish`)."""
+    import torch
+
+    import zkml
+
+    X_train, X_test, _, y_test = splits
+    shape = (1, *X_test.shape[1:])
+    model = zkml.export(net, torch.tensor(X_test[:1]))
+
+    def predict(row):
+        with torch.no_grad():
+            return net(torch.tensor(row, dtype=torch.float32).reshape(shape)).numpy()
+
+    return publish(name, model, X_train, X_test, y_test, predict, dataset=dataset)
+
+
 def publish(name: str, model, X_train, X_test, y_test, float_predict, *, dataset: str, calib_rows: int = 32,
             extra: dict[str, Any] | None = None) -> dict:
     """Write model.onnx, sample_input.json, calibration.npy and measured metadata.json for a zoo model."""

@@ -1,11 +1,8 @@
 """The content-addressed cache: reuse, atomicity, concurrency, unwritable homes."""
 
-import json
 import multiprocessing as mp
 import os
-import stat
 
-import numpy as np
 import pytest
 
 import zkml

@@ -1,6 +1,5 @@
 """On-chain verification. The same test bodies run on the in-process EVM and on a real anvil node."""
 
-import json
 
 import pytest
 

@@ -80,10 +80,20 @@ def to_torch(est, output: str):
 
 def _head_kind(est, output: str) -> str:
     if output != "proba":
-        return "none" if output == "decision" or not hasattr(est, "classes_") else "none"
+        return "none"
     if len(est.classes_) == 2:
         return "sigmoid2"
     return "softmax"
+
+
+def _apply_head(z, kind: str):
+    torch = need("torch")
+    if kind == "sigmoid2":  # binary: [P(class 0), P(class 1)]
+        p = torch.sigmoid(z)
+        return torch.cat([1 - p, p], dim=-1)
+    if kind == "softmax":
+        return torch.softmax(z, dim=-1)
+    return z
 
 
 def _Head(body, kind: str):
@@ -95,13 +105,7 @@ def _Head(body, kind: str):
             self.body = body
 
         def forward(self, x):
-            z = self.body(x)
-            if kind == "sigmoid2":  # binary: [P(class 0), P(class 1)]
-                p = torch.sigmoid(z)
-                return torch.cat([1 - p, p], dim=-1)
-            if kind == "softmax":
-                return torch.softmax(z, dim=-1)
-            return z
+            return _apply_head(self.body(x), kind)
 
     return Head()
 
@@ -185,13 +189,7 @@ def _trees(est, output: str):
             decisions = torch.where(x @ self.A <= self.B, one, zero)
             lone, lzero = torch.ones_like(self.D), torch.zeros_like(self.D)
             leaves = torch.where(decisions @ self.C == self.D, lone, lzero)
-            z = leaves @ self.E + self.init
-            if kind == "sigmoid2":
-                p = torch.sigmoid(z)
-                return torch.cat([1 - p, p], dim=-1)
-            if kind == "softmax":
-                return torch.softmax(z, dim=-1)
-            return z
+            return _apply_head(leaves @ self.E + self.init, kind)
 
     return GemmTrees()
 

@@ -141,7 +141,7 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used), {reuse}",
         f"  accuracy  {circuit.report}",
         f"  proof     {out / 'proof.json'} ({len(proof.proof)} bytes)",
-        f"  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
+        "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
     _emit(as_json, summary, lines)

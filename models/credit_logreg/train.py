@@ -5,7 +5,6 @@ public output an application contract compares with a threshold. Features are st
 the training split's mean and deviation (saved in metadata.json). Run: python -m models.credit_logreg.train
 """
 
-import numpy as np
 
 from models.zoo import publish, split
 

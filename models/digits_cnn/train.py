@@ -1,8 +1,6 @@
 """A small CNN (conv 3x3 x4, ReLU, 2x2 average pool, linear) on the 8x8 digits. Run: python -m models.digits_cnn.train"""
 
-import numpy as np
-
-from models.zoo import fit_torch, publish, split
+from models.zoo import fit_torch, publish_torch, split
 
 
 def data():
@@ -29,18 +27,8 @@ def train():
 
 
 def main():
-    import torch
-
-    import zkml
-
-    net, (X_train, X_test, _, y_test) = train()
-    model = zkml.export(net, torch.tensor(X_test[:1]))
-
-    def predict(row):
-        with torch.no_grad():
-            return net(torch.tensor(row, dtype=torch.float32).reshape(1, 1, 8, 8)).numpy()
-
-    print(publish("digits_cnn", model, X_train, X_test, y_test, predict, dataset="sklearn.datasets.load_digits"))
+    net, splits = train()
+    print(publish_torch("digits_cnn", net, splits, dataset="sklearn.datasets.load_digits"))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
 """An MLP (64-32-10) on scikit-learn's 8x8 digits. Run: python -m models.digits_mlp.train"""
 
-import numpy as np
-
-from models.zoo import fit_torch, publish, split
+from models.zoo import fit_torch, publish_torch, split
 
 
 def data():
@@ -26,18 +24,8 @@ def train():
 
 
 def main():
-    import torch
-
-    import zkml
-
-    net, (X_train, X_test, _, y_test) = train()
-    model = zkml.export(net, torch.tensor(X_test[:1]))
-
-    def predict(row):
-        with torch.no_grad():
-            return net(torch.tensor(row, dtype=torch.float32).reshape(1, 64)).numpy()
-
-    print(publish("digits_mlp", model, X_train, X_test, y_test, predict, dataset="sklearn.datasets.load_digits"))
+    net, splits = train()
+    print(publish_torch("digits_mlp", net, splits, dataset="sklearn.datasets.load_digits"))
 
 
 if __name__ == "__main__":

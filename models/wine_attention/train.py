@@ -1,9 +1,7 @@
 """One-head self-attention over the 13 wine features as tokens, then mean-pooling and a linear head.
 Run: python -m models.wine_attention.train"""
 
-import numpy as np
-
-from models.zoo import fit_torch, publish, split
+from models.zoo import fit_torch, publish_torch, split
 
 D = 4
 
@@ -47,18 +45,8 @@ def train():
 
 
 def main():
-    import torch
-
-    import zkml
-
-    net, (X_train, X_test, _, y_test) = train()
-    model = zkml.export(net, torch.tensor(X_test[:1]))
-
-    def predict(row):
-        with torch.no_grad():
-            return net(torch.tensor(row, dtype=torch.float32).reshape(1, 13)).numpy()
-
-    print(publish("wine_attention", model, X_train, X_test, y_test, predict, dataset="sklearn.datasets.load_wine"))
+    net, splits = train()
+    print(publish_torch("wine_attention", net, splits, dataset="sklearn.datasets.load_wine"))
 
 
 if __name__ == "__main__":

@@ -288,7 +288,7 @@ def load_env_account():
     if key:
         try:
             return eth_account.Account.from_key(key.strip())
-        except Exception as err:  # the message could quote the key: never chain it
+        except Exception:  # the message could quote the key: never chain it
             raise ChainError("ZKML_PRIVATE_KEY is not a valid private key", stage="chain", where="$ZKML_PRIVATE_KEY",
                              hint="it must be 32 bytes of hex") from None
     try:
