@@ -257,7 +257,7 @@ def test_private_input_leaves_no_trace(tmp_path, monkeypatch, mlp_model, mlp_cal
         for n in needles:
             if len(n) >= 8:
                 assert n.lower() not in low, f"{n} found in {name}"
-    assert list(scratch.iterdir()) == []
+    assert list(scratch.glob("zkml-*")) == []
 
 
 def test_private_weights_are_not_in_the_proof(tmp_path, mlp_model, mlp_cal, mlp_x, mlp_torch):
@@ -292,3 +292,47 @@ def test_production_refuses_dev_srs_everywhere(tmp_path, mlp_keys):
                  ("deploy", art, "--production", "--rpc-url", "http://127.0.0.1:9")):
         res = run_cli(*args)
         assert res.returncode == 1 and "ContractError" in res.stderr and "--srs" in res.stderr
+
+
+_PROVE_FOREVER = """
+import sys, numpy as np, zkml
+k = zkml.Keys.load(sys.argv[1])
+print("READY", flush=True)
+while True:
+    k.prove(np.full(4, 0.123457))
+"""
+
+
+def test_sigkill_mid_prove_leaves_no_private_file_for_long(tmp_path, keys_dir_for_kill):
+    """A prover killed mid-proof cannot clean up; the next zkml call removes its private temp dir."""
+    import tempfile as tf
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, "-c", _PROVE_FOREVER, str(keys_dir_for_kill)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("READY")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any((d / "w.witness.json").exists() for d in scratch.glob("zkml-private-*")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    left = list(scratch.glob("zkml-private-*"))
+    assert left and all(oct(d.stat().st_mode & 0o777) == "0o700" for d in left)  # killed: its dir is still there, private
+    old = tf.tempdir
+    tf.tempdir = str(scratch)
+    try:
+        from zkml._util import private_tempdir
+
+        with private_tempdir():
+            pass
+    finally:
+        tf.tempdir = old
+    assert list(scratch.glob("zkml-private-*")) == []  # (ezkl itself leaves a .ses session-id file there)
+
+
+@pytest.fixture(scope="module")
+def keys_dir_for_kill(tmp_path_factory, mlp_keys):
+    return mlp_keys.save(tmp_path_factory.mktemp("kk") / "keys")

@@ -157,10 +157,30 @@ def save_dir(src: Path, dest: str | os.PathLike, names: list[str] | None = None)
     return dest
 
 
+PRIVATE_PREFIX = "zkml-private-"
+
+
+def _sweep_private_dirs() -> None:
+    """Remove private temp dirs of processes that died without cleaning up (SIGKILL, OOM)."""
+    base = Path(tempfile.gettempdir())
+    for d in base.glob(PRIVATE_PREFIX + "*"):
+        try:
+            pid = int(d.name[len(PRIVATE_PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
 @contextlib.contextmanager
-def private_tempdir(prefix: str = "zkml-") -> Iterator[Path]:
-    """A 0700 temp directory for files that hold private data; removed on exit, also on error."""
-    d = Path(tempfile.mkdtemp(prefix=prefix))
+def private_tempdir() -> Iterator[Path]:
+    """A 0700 temp directory for files that hold private data; removed on exit, also on error.
+
+    Its name carries the PID, so a later call removes what a killed process left behind.
+    """
+    _sweep_private_dirs()
+    d = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
     os.chmod(d, 0o700)
     try:
         yield d
