@@ -175,3 +175,57 @@ def test_deploy_and_verify_on_anvil(files, tmp_path):
         assert ok.returncode == 0, ok.stderr
         out = json.loads(ok.stdout)
         assert out["ok"] and out["tx_hash"].startswith("0x") and out["gas_used"] > 400_000
+
+
+def test_more_bad_inputs_through_the_cli(files, tmp_path, other_keys, mlp_keys):
+    from onnx import TensorProto, helper
+
+    d = files["dir"]
+    g = helper.make_graph([helper.make_node("Det", ["x"], ["y"], name="det0")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    (tmp_path / "det.onnx").write_bytes(m.SerializeToString())
+    g2 = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    m2 = helper.make_model(g2, opset_imports=[helper.make_opsetid("", 18)])
+    m2.ir_version = 8
+    (tmp_path / "dyn.onnx").write_bytes(m2.SerializeToString())
+    (tmp_path / "eye.json").write_text("[[1, 0], [0, 1]]")
+    (tmp_path / "strings.json").write_text('["a", "b", "c", "d"]')
+    line = _one_line_error(run_cli("run", tmp_path / "det.onnx", "--input", tmp_path / "eye.json", "--out", tmp_path / "o"),
+                           "UnsupportedModelError")
+    assert "Det" in line and "det0" in line
+    _one_line_error(run_cli("run", tmp_path / "dyn.onnx", "--input", d / "input.json"), "DynamicShapeError")
+    _one_line_error(run_cli("run", files["onnx"], "--input", tmp_path / "strings.json", "--out", tmp_path / "o"), "InputTypeError")
+    # a proof checked against another model's key: invalid, exit 1
+    proof = mlp_keys.prove([0.1, 0.2, 0.3, 0.4]).save(tmp_path / "p.json")
+    other = other_keys.vk.save(tmp_path / "other_vk")
+    res = run_cli("verify", proof, "--vk", other)
+    assert res.returncode == 1 and "another verifying key" in res.stdout
+    # keys from another ezkl version
+    keys = mlp_keys.save(tmp_path / "keys")
+    meta = json.loads((keys / "vk" / "vk.json").read_text())
+    meta["ezkl_version"] = "21.0.0"
+    (keys / "vk" / "vk.json").write_text(json.dumps(meta))
+    assert "21.0.0" in _one_line_error(run_cli("verify", proof, "--vk", keys / "vk"), "VersionMismatchError")
+
+
+def test_progress_display_on_a_terminal(files, tmp_path):
+    """On a terminal, each stage shows on stderr with its time; --quiet turns it off."""
+    import shutil
+    import sys
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script is not available")
+    exe = f"{sys.executable[:-len('python')]}prove-model" if sys.executable.endswith("python") else "prove-model"
+    cmd = f"{exe} run {files['onnx']} --input {files['dir'] / 'input.json'} --out {tmp_path / 'o'}"
+    import subprocess
+
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=300)
+    assert tty.returncode == 0, tty.stdout
+    assert all(f"  {stage:<10} " in tty.stdout for stage in ("load", "compile", "setup", "prove", "verify"))
+    quiet = subprocess.run(["script", "-qec", cmd.replace(" run ", " --quiet run "), "/dev/null"], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and "  prove      " not in quiet.stdout and "  prove      " in tty.stdout

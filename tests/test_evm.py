@@ -1,6 +1,8 @@
 """On-chain verification. The same test bodies run on the in-process EVM and on a real anvil node."""
 
 
+import json
+
 import pytest
 
 import zkml
@@ -211,3 +213,21 @@ def test_registry_threshold(chain, registry, contracts, mlp_proof, mlp_circuit):
     assert _submit(chain, registry, _deploy_registry(chain, registry, verifier, threshold=first), mlp_proof).ok
     high = _submit(chain, registry, _deploy_registry(chain, registry, verifier, threshold=first + 1), mlp_proof)
     assert not high.ok
+
+
+@pytest.mark.requires_anvil
+def test_keystore_account(anvil_node, monkeypatch, tmp_path, contracts, mlp_proof):
+    from eth_account import Account
+
+    key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's second dev key
+    (tmp_path / "ks.json").write_text(json.dumps(Account.encrypt(key, "s3cret")))
+    monkeypatch.delenv("ZKML_PRIVATE_KEY", raising=False)
+    monkeypatch.setenv("ZKML_KEYSTORE", str(tmp_path / "ks.json"))
+    monkeypatch.setenv("ZKML_KEYSTORE_PASSWORD", "wrong")
+    with pytest.raises(errors.ChainError, match="decrypt") as ei:
+        RpcChain(anvil_node.url)
+    assert "s3cret" not in str(ei.value) and "wrong" not in str(ei.value)
+    monkeypatch.setenv("ZKML_KEYSTORE_PASSWORD", "s3cret")
+    chain = RpcChain(anvil_node.url)
+    assert chain.account == Account.from_key(key).address
+    assert chain.verify(chain.deploy(contracts[False]), mlp_proof)
