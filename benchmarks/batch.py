@@ -1,5 +1,5 @@
 """Batch proving throughput: proofs per minute with 1 and 2 local workers on the digits MLP, and peak
-memory per worker (max RSS of the worker processes). Ray is not measured: zkml has no Ray backend yet.
+memory per worker (max RSS of the local pool's worker processes), local pool vs a local Ray cluster.
 
     python -m benchmarks batch    -> benchmarks/results/batch.json and batch.md
 """
@@ -40,9 +40,40 @@ def run(n: int = 8) -> dict:
         assert all(results)
         rows.append({"mode": "local pool", "workers": workers, "proofs": n, "proofs_per_min": round(60 * n / dt, 1),
                      "seconds": round(dt, 2)})
+    rows += _ray_rows(keys, xs)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     return {"benchmark": "batch throughput", "model": "digits_mlp", "logrows": keys.circuit.logrows,
             "pk_bytes": keys.pk_path.stat().st_size, "peak_worker_rss_mb": peak, "cores": os.cpu_count(), "rows": rows}
+
+
+def _ray_rows(keys, xs) -> list[dict]:
+    """The same batch on a local Ray cluster (started here on 127.0.0.1, stopped after)."""
+    import socket
+    import subprocess
+
+    import zkml
+
+    ray_bin = Path(sys.executable).parent / "ray"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True)
+    rows = []
+    try:
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            results = zkml.prove_many(keys, xs, workers=workers, cluster=f"127.0.0.1:{port}")
+            dt = time.perf_counter() - t0
+            assert all(results)
+            rows.append({"mode": "ray (local cluster)", "workers": workers, "proofs": len(xs),
+                         "proofs_per_min": round(60 * len(xs) / dt, 1), "seconds": round(dt, 2)})
+    finally:
+        import ray
+
+        ray.shutdown()
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True)
+    return rows
 
 
 def table(r: dict) -> str:

@@ -67,8 +67,6 @@ def test_killed_worker_items_are_retried(mlp_keys, mlp_cal):
 
 
 def test_batch_arguments_are_checked(mlp_keys):
-    with pytest.raises(errors.ProveError, match="Ray"):
-        zkml.prove_many(mlp_keys, [np.zeros(4)], cluster="auto")
     with pytest.raises(errors.ProveError, match="unique"):
         zkml.prove_many(mlp_keys, [np.zeros(4), np.zeros(4)], ids=["a", "a"])
 
@@ -88,3 +86,53 @@ def test_cli_batch(keys_dir, mlp_cal, tmp_path):
     res = run_cli("prove", keys_dir, "--batch", d, "-o", tmp_path / "p2", "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["proved"] == 2
     assert (tmp_path / "p2" / "applicant1.proof.json").exists()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real local Ray cluster on 127.0.0.1, started for these tests and stopped after."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).parent / "ray"
+    if not ray_bin.exists() and shutil.which("ray") is None:
+        pytest.skip("ray CLI not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
+    yield f"127.0.0.1:{port}"
+    import ray
+
+    ray.shutdown()
+    subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_cal, tmp_path):
+    import subprocess
+
+    killed = []
+
+    def on_result(i, res):
+        if not killed:
+            pids = subprocess.run(["pgrep", "-f", "ray::Prover"], capture_output=True, text=True).stdout.split()
+            if pids:
+                os.kill(int(pids[0]), signal.SIGKILL)
+                killed.append(pids[0])
+
+    inputs = [mlp_cal[0], np.zeros(7), *mlp_cal[1:6]]
+    results = zkml.prove_many(mlp_keys, inputs, cluster=ray_cluster, workers=2, out_dir=tmp_path, on_result=on_result)
+    assert killed, "no Ray actor was killed"
+    assert [bool(r) for r in results] == [True, False] + [True] * 5
+    assert results[1].error == "InputShapeError"
+    for r, x in zip(results, inputs):
+        if r:
+            assert zkml.verify(r, mlp_keys.vk)
+            np.testing.assert_array_equal(r.outputs[0], mlp_keys.prove(x).outputs[0])
+    assert len(list(tmp_path.glob("*.proof.json"))) == 6

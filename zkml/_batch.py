@@ -53,17 +53,21 @@ def _prove_one(x: Any):
     return _KEYS.prove(x)
 
 
+def as_batch_error(i: int, name: str, err: BaseException) -> BatchError:
+    msg = str(err) if isinstance(err, ZKMLError) else str(err)[:500]
+    return BatchError(i, name, type(err).__name__, msg)
+
+
 def prove_many(keys, inputs: Sequence[Any], *, workers: int | None = None, cluster: str | None = None,
                out_dir: str | os.PathLike | None = None, ids: Sequence[str] | None = None,
                on_result: Callable[[int, Any], None] | None = None) -> list:
     """Prove every input; returns proofs (or ``BatchError``) in input order.
 
-    ``workers=None`` uses this machine's cores. ``out_dir`` makes the batch resumable.
-    ``cluster`` (a Ray address) is not supported yet and raises.
+    ``workers=None`` uses this machine's cores (or, on Ray, the cluster's CPUs). ``out_dir`` makes the
+    batch resumable. ``cluster`` is a Ray address (``"ray://..."``, ``"host:port"``, or ``"auto"`` for the
+    cluster this machine belongs to): Ray actors load the proving key once each, from ``keys.path``,
+    which must be readable on every node (a shared file system).
     """
-    if cluster is not None:
-        raise ProveError("Ray clusters are not supported yet", where="cluster",
-                         hint="use the local process pool (cluster=None, workers=N)")
     inputs = list(inputs)
     ids = [str(i) for i in (ids if ids is not None else range(len(inputs)))]
     if len(ids) != len(inputs) or len(set(ids)) != len(ids):
@@ -74,7 +78,11 @@ def prove_many(keys, inputs: Sequence[Any], *, workers: int | None = None, clust
     if todo:
         n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
         attempts = {i: 0 for i in todo}
-        while todo:
+        if cluster is not None:
+            from ._ray import run_on_ray
+
+            run_on_ray(keys, inputs, ids, todo, workers, cluster, attempts, results, out, on_result, _finish)
+        while todo and cluster is None:
             todo = _run_pool(keys, inputs, ids, todo, n, attempts, results, out, on_result)
     if out is not None:
         errs = [r.__dict__ for r in results if isinstance(r, BatchError)]
@@ -120,13 +128,15 @@ def _run_pool(keys, inputs, ids, todo, n, attempts, results, out, on_result) -> 
                         retry.append(i)
                         continue
                     res = BatchError(i, ids[i], "WorkerDied", f"the worker proving this input died {MAX_ATTEMPTS} times")
-                except ZKMLError as err:
-                    res = BatchError(i, ids[i], type(err).__name__, str(err))
-                except Exception as err:  # a bug or an ezkl crash in one item must not sink the batch
-                    res = BatchError(i, ids[i], type(err).__name__, str(err)[:500])
-                results[i] = res
-                if out is not None and not isinstance(res, BatchError):
-                    res.save(out / f"{ids[i]}.proof.json")
-                if on_result is not None:
-                    on_result(i, res)
+                except Exception as err:  # a bad input, or an ezkl crash in one item, must not sink the batch
+                    res = as_batch_error(i, ids[i], err)
+                _finish(i, res, results, out, ids, on_result)
     return sorted(retry)
+
+
+def _finish(i, res, results, out, ids, on_result) -> None:
+    results[i] = res
+    if out is not None and not isinstance(res, BatchError):
+        res.save(out / f"{ids[i]}.proof.json")
+    if on_result is not None:
+        on_result(i, res)

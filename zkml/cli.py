@@ -218,10 +218,11 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, output: str, as_json: b
 @click.option("--batch", "batch_path", type=click.Path(exists=True), help="Many inputs: a .jsonl file (one per line) or a directory of input files.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
 @click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores).")
+@click.option("--ray-address", help="Prove --batch on this Ray cluster (host:port, or 'auto') instead of local processes.")
 @_json_opt
 @click.pass_obj
 def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | None, output: str, workers: int | None,
-              as_json: bool) -> None:
+              ray_address: str | None, as_json: bool) -> None:
     """Prove the model in KEYS on INPUT (or on every input of --batch, resumably)."""
     import zkml
 
@@ -231,7 +232,7 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
     if batch_path:
         ids, xs = _batch_inputs(Path(batch_path))
         with st.stage("prove-batch"):
-            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids)
+            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address)
         errs = [r.__dict__ for r in results if isinstance(r, zkml.BatchError)]
         info = {"ok": not errs, "proved": len(results) - len(errs), "failed": len(errs), "errors": errs, "out": output,
                 "dev_srs": k.dev_srs, "timings": st.timings}
