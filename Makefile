@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PYSTAMP   := $(VENV)/.zkml-installed
 NODESTAMP := node_modules/.zkml-installed
 
-.PHONY: demo test test-all bench env clean-cache
+.PHONY: demo test test-slow test-all bench env clean-cache
 
 $(PYSTAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: env
 ## make test: the default test suite (slow tests deselected)
 test: env
 	$(PY) -m pytest
+
+## make test-slow: only the slow tests (long fuzz runs, the biggest zoo proof)
+test-slow: env
+	$(PY) -m pytest -m slow
 
 ## make test-all: every test, slow ones included
 test-all: env
