@@ -1,6 +1,7 @@
 """The real prove-model console script, driven in subprocesses."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +230,23 @@ def test_progress_display_on_a_terminal(files, tmp_path):
     assert all(f"  {stage:<10} " in tty.stdout for stage in ("load", "compile", "setup", "prove", "verify"))
     quiet = subprocess.run(["script", "-qec", cmd.replace(" run ", " --quiet run "), "/dev/null"], capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 0 and "  prove      " not in quiet.stdout and "  prove      " in tty.stdout
+
+
+def test_batch_progress_bar_on_a_terminal(files, tmp_path, mlp_cal):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script is not available")
+    d = tmp_path / "inputs"
+    d.mkdir()
+    for i in range(3):
+        np.save(d / f"x{i}.npy", mlp_cal[i])
+    keys = tmp_path / "keys"
+    assert run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "-o", tmp_path / "c").returncode == 0
+    assert run_cli("setup", tmp_path / "c", "-o", keys).returncode == 0
+    exe = str(Path(sys.executable).parent / "prove-model")
+    res = subprocess.run(["script", "-qec", f"{exe} prove {keys} --batch {d} -o {tmp_path / 'out'} --workers 1", "/dev/null"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "proving" in res.stdout and "proved 3 of 3" in res.stdout

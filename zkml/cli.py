@@ -231,8 +231,9 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
     k = zkml.Keys.load(keys)
     if batch_path:
         ids, xs = _batch_inputs(Path(batch_path))
-        with st.stage("prove-batch"):
-            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address)
+        with st.stage("prove-batch"), _progress(st, len(xs)) as advance:
+            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address,
+                                      on_result=advance)
         errs = [r.__dict__ for r in results if isinstance(r, zkml.BatchError)]
         info = {"ok": not errs, "proved": len(results) - len(errs), "failed": len(errs), "errors": errs, "out": output,
                 "dev_srs": k.dev_srs, "timings": st.timings}
@@ -250,6 +251,20 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
     _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
                           f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
                           *_dev_warning(proof.dev_srs)])
+
+
+@contextlib.contextmanager
+def _progress(st: _State, total: int):
+    """A progress bar on a terminal's stderr as batch results stream back; a no-op otherwise."""
+    if st.quiet or not sys.stderr.isatty():
+        yield lambda i, r: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("proving", total=total)
+        yield lambda i, r: bar.advance(task)
 
 
 def _batch_inputs(path: Path) -> tuple[list[str], list]:
