@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from . import errors
 from ._batch import BatchError, prove_many
+from ._bundle import Bundle, bundle
 from ._circuit import CalibrationReport, Circuit, Visibility, compile
 from ._export import export
 from ._keys import Keys, VerifyingKey, setup
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchError",
+    "Bundle",
     "CalibrationReport",
     "Circuit",
     "Keys",
@@ -40,6 +42,7 @@ __all__ = [
     "VerifyingKey",
     "Visibility",
     "ZKMLError",
+    "bundle",
     "check_srs",
     "compile",
     "errors",

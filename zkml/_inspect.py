@@ -41,6 +41,14 @@ def describe(p: Path) -> tuple[dict, list[str]]:
         src = p.read_text(errors="replace")
         info = {"kind": "contract", "bytes": len(src), "contracts": [ln.split()[1] for ln in src.splitlines() if ln.startswith("contract ")]}
         return info, [f"Solidity source: {len(src):,} bytes, contracts {', '.join(info['contracts']) or '?'}"]
+    if suffix == ".car":
+        from ._bundle import Bundle
+
+        b = Bundle.load(p)
+        info = {"kind": "bundle", "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files),
+                "model_sha256": b.metadata["model_sha256"], "dev_srs": b.dev_srs, "contract": (b.contract or {}).get("name")}
+        return info, [f"bundle {b.root}: model {b.metadata['model_sha256'][:16]}, files {', '.join(info['files'])}",
+                      f"  core       {b.core}", f"  srs        {'INSECURE dev SRS' if b.dev_srs else 'ceremony SRS'}"]
     if suffix == ".srs":
         k = srs_logrows(p)
         return {"kind": "srs", "logrows": k}, [f"KZG SRS with 2^{k} points (run zkml.check_srs for a pairing check)"]

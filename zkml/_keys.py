@@ -18,7 +18,7 @@ from ._store import Store
 from ._util import ZKML_FORMAT, canonical_json, ezkl_version, need, private_tempdir, read_json, save_dir, sha256_bytes, sha256_file
 from .errors import ArtifactError, InputRangeError, ProveError, SetupError
 
-VK_FILES = ["vk.key", "settings.json", SRS_FILE, "vk.json"]
+VK_FILES = ["vk.key", "settings.json", SRS_FILE, "vk.json"]  # (+ bundle.cid, a cache of the bundle core CID)
 TOLERANCE_FACTOR = 4.0  # outputs may differ from onnxruntime by 4x the calibration error (+ 4 quanta)
 TOLERANCE_RTOL = 0.02
 

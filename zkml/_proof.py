@@ -179,8 +179,18 @@ class Proof:
                 "visibility": dict(vk.meta["visibility"]), "layout": dict(layout),
                 "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"],
                 "input_scales": settings.get("model_input_scales", []), "output_scales": settings.get("model_output_scales", []),
-                "logrows": settings["run_args"]["logrows"], "created": time.time(), "timings": dict(timings)}
+                "logrows": settings["run_args"]["logrows"], "created": time.time(), "timings": dict(timings),
+                "bundle_cid": _bundle_cid(vk)}
         return cls(bytes(raw["proof"]), tuple(tuple(c) for c in raw["instances"]), meta)
+
+
+def _bundle_cid(vk) -> str | None:
+    try:
+        from ._bundle import core_cid
+
+        return core_cid(vk)
+    except ImportError:  # multiformats / dag-cbor not installed: proofs simply carry no bundle CID
+        return None
 
 
 @dataclass(frozen=True)
@@ -225,9 +235,18 @@ def _as_vk(vk: Any):
 
 
 def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
-    """Check ``proof`` against a verifying key (needs vk, settings and SRS only, never the proving key)."""
-    proof, vk = _as_proof(proof), _as_vk(vk)
+    """Check ``proof`` against a verifying key or a ``Bundle`` (vk, settings and SRS; never the proving key)."""
+    from ._bundle import Bundle
+
+    proof = _as_proof(proof)
     t0 = time.perf_counter()
+    if isinstance(vk, Bundle):
+        want = proof.meta.get("bundle_cid")
+        if want and want != vk.core:
+            return Verification(False, f"the proof belongs to bundle {want}, not {vk.core}", vk.metadata["model_sha256"],
+                                vk.dev_srs, time.perf_counter() - t0)
+        vk = vk.verifying_key()
+    vk = _as_vk(vk)
 
     def fail(reason: str) -> Verification:
         return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0)

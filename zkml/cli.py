@@ -294,19 +294,30 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 
 @cli.command("verify")
 @click.argument("proof", type=click.Path(dir_okay=False))
-@click.option("--vk", required=True, type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
+@click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
 @_json_opt
 @click.pass_obj
-def verify_cmd(st: _State, proof: str, vk: str, as_json: bool) -> None:
-    """Verify PROOF against a verifying key. Exit 0 if valid, 1 if not."""
-    from ._keys import VerifyingKey
+def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, as_json: bool) -> None:
+    """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not."""
     from ._proof import Proof, verify
 
+    if bool(vk) == bool(bundle_path):
+        raise click.UsageError("give exactly one of --vk and --bundle")
     p = Proof.load(proof)
+    if bundle_path:
+        from ._bundle import Bundle
+
+        against = Bundle.load(bundle_path)
+    else:
+        from ._keys import VerifyingKey
+
+        against = VerifyingKey.load(vk)
     with st.stage("verify"):
-        result = verify(p, VerifyingKey.load(vk))
+        result = verify(p, against)
     info = {"ok": bool(result), "reason": result.reason, "outputs": [o.tolist() for o in p.outputs], "hashes": p.hashes,
-            "dev_srs": result.dev_srs, "model_sha256": result.model_hash, "timings": st.timings}
+            "dev_srs": result.dev_srs, "model_sha256": result.model_hash, "bundle_cid": p.meta.get("bundle_cid"),
+            "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
     _emit(as_json, info, [f"{line}  {proof}", f"  outputs   {info['outputs'] if p.outputs else p.hashes or '(private)'}",
                           *_dev_warning(result.dev_srs)])
@@ -314,7 +325,33 @@ def verify_cmd(st: _State, proof: str, vk: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-_rpc_opt = click.option("--rpc-url", envvar="ZKML_RPC_URL", help="JSON-RPC node [env: ZKML_RPC_URL]; default: an in-process EVM.")
+@cli.command("bundle")
+@click.argument("keys", type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .car file to write.")
+@click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Include this contract (from `prove-model contract`).")
+@click.option("--no-srs", is_flag=True, help="Leave the SRS file out (verifiers then need it themselves).")
+@_json_opt
+@click.pass_obj
+def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_srs: bool, as_json: bool) -> None:
+    """Write everything a verifier needs (and nothing private) as a CAR file; print its root CID."""
+    import zkml
+
+    p = Path(keys)
+    src = zkml.Keys.load(p) if (p / "keys.json").exists() else zkml.VerifyingKey.load(p)
+    c = zkml.VerifierContract.load(contract_dir) if contract_dir else None
+    with st.stage("bundle"):
+        b = zkml.bundle(src, c, include_srs=not no_srs)
+        b.save(output)
+    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "car": output, "files": sorted(b.files),
+            "bytes": Path(output).stat().st_size, "dev_srs": b.dev_srs, "timings": st.timings}
+    _emit(as_json, info, [b.root, f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
+                          f"  core      {b.core} (what proofs record)", *_dev_warning(b.dev_srs)])
+
+
+_rpc_opt = click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=True,
+                        help="JSON-RPC node; repeat for failover [env: ZKML_RPC_URL, comma-separated]; default: an in-process EVM.")
+_quorum_opt = click.option("--quorum", default=1, show_default=True, type=int,
+                           help="Accept a verification only when this many endpoints agree.")
 _prod_opt = click.option("--production", is_flag=True, help="Refuse keys made with an INSECURE dev SRS.")
 
 
@@ -367,7 +404,7 @@ def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version
 @_prod_opt
 @_json_opt
 @click.pass_obj
-def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: str | None, production: bool, as_json: bool) -> None:
+def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: tuple[str, ...], production: bool, as_json: bool) -> None:
     """Deploy a verifier (a contract directory, or keys to generate one from) to --rpc-url.
 
     The sending account comes from $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD),
@@ -381,9 +418,9 @@ def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: str | None, p
                          where="--rpc-url", hint="pass --rpc-url URL (or ZKML_RPC_URL); `verify-onchain` without a URL deploys and verifies in-process")
     c = _contract_from(contract, reusable, production, "cancun")
     with st.stage("deploy"):
-        chain = RpcChain(rpc_url)
+        chain = RpcChain(list(rpc_url))
         address = chain.deploy(c)
-    info = {"ok": True, "address": address, "chain_id": chain.chain_id, "rpc_url": rpc_url, "reusable": c.reusable,
+    info = {"ok": True, "address": address, "chain_id": chain.chain_id, "rpc_url": chain.url, "reusable": c.reusable,
             "sender": chain.account, "dev_srs": c.dev_srs, "timings": st.timings}
     _emit(as_json, info, [f"deployed {c.name} at {address} (chain {chain.chain_id})", *_dev_warning(c.dev_srs)])
 
@@ -395,10 +432,11 @@ def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: str | None, p
 @click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Contract directory from `prove-model contract`.")
 @click.option("--reusable", is_flag=True, help="Use the reusable verifier.")
 @_rpc_opt
+@_quorum_opt
 @_json_opt
 @click.pass_obj
 def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str | None, contract_dir: str | None,
-                       reusable: bool, rpc_url: str | None, as_json: bool) -> None:
+                       reusable: bool, rpc_url: tuple[str, ...], quorum: int, as_json: bool) -> None:
     """Verify PROOF with a verifier contract. Without --rpc-url: deploy and verify on an in-process EVM."""
     from ._proof import Proof
     from .errors import ChainError
@@ -411,7 +449,7 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
         if rpc_url:
             if not address:
                 raise ChainError("--address is needed with --rpc-url", where="--address", hint="pass the address printed by `prove-model deploy`")
-            chain = RpcChain(rpc_url)
+            chain = RpcChain(list(rpc_url), quorum=quorum)
         else:
             if c is None:
                 raise ChainError("the in-process chain needs the contract to deploy", where="--vk/--contract",

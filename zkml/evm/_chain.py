@@ -188,19 +188,84 @@ class RpcChain(_Chain):
 
     name = "rpc"
 
-    def __init__(self, url: str, account: Any = None, *, timeout: float = 30.0):
+    def __init__(self, url: str | Sequence[str], account: Any = None, *, timeout: float = 30.0, quorum: int = 1):
         super().__init__()
         web3 = need("web3")
-        if not url:
+        urls = [u.strip() for part in ([url] if isinstance(url, str) else list(url or [])) for u in str(part).split(",") if u.strip()]
+        if not urls:
             raise ChainError("no RPC URL given", stage="chain", where="rpc_url", hint="pass --rpc-url or set ZKML_RPC_URL")
-        self.url = url
-        self.w3 = web3.Web3(web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
-        try:
-            self.chain_id = self.w3.eth.chain_id
-        except Exception as err:
-            raise ChainError(f"cannot reach the node: {type(err).__name__}: {err}", stage="chain", where=url,
-                             hint="check the URL and that the node is running") from err
+        if not 1 <= quorum <= len(urls):
+            raise ChainError(f"quorum {quorum} needs at least that many endpoints (got {len(urls)})", stage="chain",
+                             where="quorum", hint="pass more --rpc-url endpoints or a smaller --quorum")
+        self.urls, self.quorum = urls, quorum
+        self._w3s = {u: web3.Web3(web3.HTTPProvider(u, request_kwargs={"timeout": timeout})) for u in urls}
+        self._dead: set[str] = set()
+        self.url = self._first_alive()
+        self.w3 = self._w3s[self.url]
+        self.chain_id = self.w3.eth.chain_id
         self.local, self.account = _resolve_account(self.w3, account)
+
+    def _first_alive(self) -> str:
+        errors = []
+        for u in self.urls:
+            if u in self._dead:
+                continue
+            try:
+                self._w3s[u].eth.chain_id
+                return u
+            except Exception as err:
+                self._dead.add(u)
+                errors.append(f"{u}: {type(err).__name__}")
+        raise ChainError(f"cannot reach the node{'s' if len(self.urls) > 1 else ''}: {'; '.join(errors)}", stage="chain",
+                         where=", ".join(self.urls), hint="check the URLs and that the nodes are running")
+
+    def _failover(self, op):
+        """Run ``op()`` on the current endpoint; when it is unreachable, move to the next one and retry."""
+        while True:
+            try:
+                return op()
+            except Exception as err:
+                if not _is_connection_error(err):
+                    raise
+                self._dead.add(self.url)
+                self.url = self._first_alive()  # raises once every endpoint is down
+                self.w3 = self._w3s[self.url]
+
+    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
+        if self.quorum == 1:
+            return self._failover(lambda: _Chain.verify(self, address, proof, contract))
+        from .._proof import _as_proof
+
+        proof = _as_proof(proof)
+        vka = contract.vka if contract is not None and contract.reusable else self._vkas.get((address.lower(), proof.vk_hash))
+        data = calldata(proof, vka=vka)
+        answers = {}
+        for u in self.urls:
+            try:
+                answers[u] = self._call_on(self._w3s[u], address, data)
+            except Exception as err:
+                if not _is_connection_error(err):
+                    raise
+        if len(answers) < self.quorum:
+            raise ChainError(f"only {len(answers)} of {len(self.urls)} endpoints answered; quorum is {self.quorum}",
+                             stage="verify", where=", ".join(self.urls), hint="bring more endpoints up or lower the quorum")
+        distinct = {(a.ok, a.output) for a in answers.values()}
+        if len(distinct) > 1:
+            said = "; ".join(f"{u}: {_describe(a)}" for u, a in answers.items())
+            raise ChainError(f"endpoints disagree about the verification: {said}", stage="verify", where=", ".join(answers),
+                             hint="one endpoint holds other code or state at this address, or lies; do not trust its answer")
+        return _Chain.verify(self, address, proof, contract)
+
+    @staticmethod
+    def _call_on(w3, address: str, data: bytes) -> "TxResult":
+        try:
+            return TxResult(True, bytes(w3.eth.call({"to": address, "data": data, "gas": DEFAULT_GAS})))
+        except Exception as err:
+            if _is_connection_error(err):
+                raise
+            data_ = getattr(err, "data", None)
+            raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
+            return TxResult(False, b"", None, None, revert_reason(raw))
 
     def _send(self, tx: dict) -> Any:
         tx = {**tx, "from": self.account, "nonce": self.w3.eth.get_transaction_count(self.account, "pending"),
@@ -217,7 +282,7 @@ class RpcChain(_Chain):
 
     def deploy_code(self, bytecode: bytes, abi: list | None = None, args: Sequence[Any] = ()) -> str:
         try:
-            receipt = self._send({"data": bytecode + constructor_args(abi or [], args)})
+            receipt = self._failover(lambda: self._send({"data": bytecode + constructor_args(abi or [], args)}))
         except ZKMLError:
             raise
         except Exception as err:
@@ -240,16 +305,30 @@ class RpcChain(_Chain):
             return TxResult(False, b"", None, None, revert_reason(raw))
 
     def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
-        pre = self.call(address, data)  # the return data (and a revert reason) come from eth_call
+        pre = self._failover(lambda: self.call(address, data))  # return data and revert reason come from eth_call
         if not pre.ok:
             return pre
         try:
-            receipt = self._send({"to": address, "data": data, "gas": gas})
+            receipt = self._failover(lambda: self._send({"to": address, "data": data, "gas": gas}))
         except Exception as err:
             raise ChainError(f"transaction failed: {type(err).__name__}: {err}", where=self.url, hint="check the node") from err
         ok = receipt.status == 1
         return TxResult(ok, pre.output if ok else b"", receipt.gasUsed, "0x" + receipt.transactionHash.hex().removeprefix("0x"),
                         None if ok else "transaction reverted", list(receipt.logs))
+
+
+def _describe(a: "TxResult") -> str:
+    if not a.ok:
+        return f"reverted ({a.reason})"
+    if not a.output:
+        return "returned nothing (no contract there?)"
+    return "accepted" if int.from_bytes(a.output[:32], "big") == 1 else f"returned {a.output[:32].hex()}"
+
+
+def _is_connection_error(err: Exception) -> bool:
+    names = {c.__name__ for c in type(err).__mro__}
+    return bool(names & {"ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ConnectionRefusedError",
+                         "NewConnectionError", "MaxRetryError", "ProtocolError", "RemoteDisconnected", "ChunkedEncodingError"})
 
 
 def _is_revert(err: Exception) -> bool:

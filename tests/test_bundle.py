@@ -1,0 +1,109 @@
+"""Model bundles as CAR files: content addressing, private weights left out, verification from a bundle alone."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+import zkml
+from zkml import errors
+
+from conftest import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def car(tmp_path_factory, mlp_keys):
+    b = zkml.bundle(mlp_keys, zkml.verifier_contract(mlp_keys.vk))
+    path = b.save(tmp_path_factory.mktemp("car") / "model.car")
+    return b, path
+
+
+def test_roundtrip_and_stable_cids(car, mlp_keys):
+    b, path = car
+    loaded = zkml.Bundle.load(path)
+    assert (loaded.root, loaded.core) == (b.root, b.core) and loaded.root.startswith("bafy")
+    assert dict(loaded.files) == dict(b.files)
+    assert {"vk.key", "settings.json", "vk.json", "kzg.srs", "network.onnx", "network.compiled"} <= set(loaded.files)
+    assert "pk.key" not in loaded.files
+    assert loaded.contract["name"] == "Halo2Verifier"
+    assert zkml.bundle(mlp_keys, zkml.verifier_contract(mlp_keys.vk)).root == b.root  # deterministic
+    assert zkml.bundle(mlp_keys).core == b.core == zkml.bundle(mlp_keys.vk).core  # the core ignores the extras
+
+
+def test_verify_with_a_bundle_alone(car, mlp_proof, other_keys, tmp_path):
+    b, path = car
+    assert mlp_proof.meta["bundle_cid"] == b.core
+    assert zkml.verify(mlp_proof, zkml.Bundle.load(path))
+    other = zkml.bundle(other_keys)
+    res = zkml.verify(mlp_proof, other)
+    assert not res and "bundle" in res.reason and other.core in res.reason
+
+
+def test_tampered_bundles_are_refused(car, tmp_path):
+    _, path = car
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (tmp_path / "flipped.car").write_bytes(bytes(data))
+    with pytest.raises(errors.ArtifactError, match="does not match its content|not a valid"):
+        zkml.Bundle.load(tmp_path / "flipped.car")
+    (tmp_path / "short.car").write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(errors.ArtifactError):
+        zkml.Bundle.load(tmp_path / "short.car")
+    (tmp_path / "junk.car").write_bytes(b"not a car")
+    with pytest.raises(errors.ArtifactError, match="not a valid zkml bundle"):
+        zkml.Bundle.load(tmp_path / "junk.car")
+
+
+def test_private_weights_stay_out(mlp_model, mlp_cal):
+    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=private").setup()
+    b = zkml.bundle(keys)
+    assert "network.onnx" not in b.files and "network.compiled" not in b.files
+    assert zkml.verify(keys.prove(mlp_cal[0]), b)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js not installed")
+def test_independent_reader_reproduces_cids_and_files(car, tmp_path):
+    b, path = car
+    if not (ROOT / "node_modules" / "@ipld" / "car").is_dir():
+        pytest.skip("npm @ipld/car not installed (run npm ci)")
+    out = subprocess.run(["node", str(ROOT / "tests" / "ipld_check.mjs"), str(path), str(tmp_path / "files")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["root"] == got["reencoded"] == b.root and got["core"] == b.core
+    for name, data in b.files.items():
+        assert (tmp_path / "files" / name).read_bytes() == data
+
+
+def test_cli_bundle_and_verify(car, mlp_keys, mlp_proof, tmp_path):
+    keys_dir = mlp_keys.save(tmp_path / "keys")
+    res = run_cli("bundle", keys_dir, "-o", tmp_path / "m.car", "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["core_cid"] == car[0].core
+    proof = mlp_proof.save(tmp_path / "p.json")
+    ok = run_cli("verify", proof, "--bundle", tmp_path / "m.car")
+    assert ok.returncode == 0 and ok.stdout.startswith("valid")
+    assert run_cli("inspect", tmp_path / "m.car").stdout.startswith("bundle bafy")
+    assert run_cli("verify", proof).returncode == 2  # neither --vk nor --bundle
+
+
+@pytest.mark.requires_solc
+def test_registry_records_the_bundle_cid(car, mlp_proof):
+    from multiformats import CID
+
+    from zkml.evm import InProcessChain, app_contract, decode_output, function_calldata
+
+    b, _ = car
+    digest = bytes(CID.decode(b.core).digest)[-32:]
+    chain = InProcessChain()
+    verifier = chain.deploy(zkml.verifier_contract(b.verifying_key()))
+    reg = app_contract()
+    app = chain.deploy_code(reg["bytecode"], reg["abi"], [verifier, 0, 0, False, digest])
+    assert decode_output(reg["abi"], "modelId", chain.transact(app, function_calldata(reg["abi"], "modelId")).output) == (digest,)
+    inst = [int.from_bytes(bytes.fromhex(h), "little") for col in mlp_proof.instances for h in col]
+    res = chain.transact(app, function_calldata(reg["abi"], "submit", [mlp_proof.proof, inst]))
+    topics = [t if isinstance(t, bytes) else bytes.fromhex(str(t).removeprefix("0x"))
+              for log in res.logs for t in getattr(log, "topics", [])]
+    assert res.ok and digest in topics  # OutputVerified(submitter, instancesHash, modelId, output)

@@ -1,0 +1,227 @@
+"""Content-addressed model bundles: everything a verifier needs, nothing private, as a CAR file.
+
+Layout (IPLD): every file is split into raw blocks of at most 1 MiB (CIDv1, raw, sha2-256). A
+DAG-CBOR *core* node maps file names to their chunks and carries the metadata; the DAG-CBOR *root*
+node links the core and, optionally, a contract node. Proofs record the core CID: it identifies the
+verification material (model hash, settings, circuit, vk, SRS) whatever contract travels with it.
+CIDs, multihashes and varints come from the ``multiformats`` package, DAG-CBOR from ``dag-cbor``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._util import ZKML_FORMAT, atomic_write_bytes, ezkl_version, need
+from .errors import ArtifactError
+
+CHUNK = 1 << 20
+MAX_CAR_BYTES = 4 << 30
+
+
+def _s(cid) -> str:
+    return cid.encode("base32")
+
+
+def _cid(codec: str, data: bytes):
+    mf = need("multiformats")
+    return mf.CID("base32", 1, codec, mf.multihash.digest(data, "sha2-256"))
+
+
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """A model's public verification material, addressed by content. ``root`` and ``core`` are CID strings."""
+
+    root: str
+    core: str
+    files: Mapping[str, bytes] = field(repr=False)
+    metadata: Mapping[str, Any] = field(repr=False)
+    contract: Mapping[str, Any] | None = field(default=None, repr=False)
+    blocks: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def dev_srs(self) -> bool:
+        return bool(self.metadata["srs"]["dev"])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a CAR v1 file whose single root is ``self.root``."""
+        mf, cbor = need("multiformats"), need("dag_cbor")
+        root = mf.CID.decode(self.root)
+        header = cbor.encode({"roots": [root], "version": 1})
+        out = [mf.varint.encode(len(header)), header]
+        for cid_s, data in self.blocks.items():
+            cid = bytes(mf.CID.decode(cid_s))
+            out += [mf.varint.encode(len(cid) + len(data)), cid, data]
+        return atomic_write_bytes(path, b"".join(out))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Bundle":
+        return _load_car(Path(path))
+
+    def verifying_key(self):
+        """The bundle's verifying key, materialised (once) under $ZKML_HOME/bundles/<core CID>."""
+        from ._keys import VerifyingKey
+        from ._store import Store
+
+        if "kzg.srs" not in self.files:
+            raise ArtifactError("the bundle carries no SRS file", stage="verify", where=self.root,
+                                hint="make the bundle with include_srs=True, or verify with the verifying-key directory")
+
+        def build(d: Path) -> None:
+            for name in (*CORE_FILES, "kzg.srs"):
+                (d / name).write_bytes(self.files[name])
+            (d / "bundle.cid").write_text(self.core)
+
+        entry, _ = Store().get_or_build("bundles", self.core, build)
+        return VerifyingKey.load(entry)
+
+
+CORE_FILES = ("vk.key", "settings.json", "vk.json")
+
+
+def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
+    """Bundle ``keys`` (a Keys, VerifyingKey or directory) and, optionally, a VerifierContract.
+
+    The core (vk, settings, metadata) is the same whatever else is included; the SRS file, the
+    model (ONNX + compiled circuit, only when the weights are not private) and the contract hang
+    off the root as separate nodes.
+    """
+    from ._keys import Keys
+    from ._proof import _as_vk
+
+    k = keys if isinstance(keys, Keys) else None
+    vk = _as_vk(keys)
+    groups: dict[str, dict[str, bytes]] = {"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}
+    if include_srs:
+        groups["srs"] = {"kzg.srs": vk.srs.path.read_bytes()}
+    if k is not None and vk.meta["visibility"]["params"] == "fixed":  # otherwise the weights are private
+        groups["model"] = {name: (k.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")}
+    meta = {"zkml_bundle": ZKML_FORMAT, "ezkl_version": ezkl_version(), "model_sha256": vk.model_hash,
+            "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"], "srs": dict(vk.meta["srs"]),
+            "visibility": dict(vk.meta["visibility"]), "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"]}
+    con = None
+    if contract is not None:
+        con = {"name": contract.name, "reusable": contract.reusable, "source": contract.source,
+               "abi": json.dumps(contract.abi), "bytecode": contract.bytecode, "evm_version": contract.meta.get("evm_version")}
+    return _build(groups, meta, con)
+
+
+def core_cid(vk) -> str:
+    """The core CID of ``vk``'s bundle, which proofs record (cached beside the verifying key)."""
+    side = Path(vk.path) / "bundle.cid"
+    if side.exists():
+        return side.read_text().strip()
+    cid = _build({"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}, _meta_of(vk), None).core
+    try:
+        atomic_write_bytes(side, cid.encode())
+    except Exception:  # a read-only key directory: recompute next time
+        pass
+    return cid
+
+
+def _meta_of(vk) -> dict:
+    return {"zkml_bundle": ZKML_FORMAT, "ezkl_version": vk.meta["ezkl_version"], "model_sha256": vk.model_hash,
+            "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"], "srs": dict(vk.meta["srs"]),
+            "visibility": dict(vk.meta["visibility"]), "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"]}
+
+
+def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None) -> Bundle:
+    cbor = need("dag_cbor")
+    blocks: dict[str, bytes] = {}
+
+    def put(codec: str, data: bytes):
+        c = _cid(codec, data)
+        blocks[_s(c)] = data
+        return c
+
+    def entries(files: Mapping[str, bytes]) -> dict:
+        out = {}
+        for name in sorted(files):
+            data = files[name]
+            chunks = [put("raw", data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)] or [put("raw", b"")]
+            out[name] = {"size": len(data), "chunks": chunks}
+        return out
+
+    core = put("dag-cbor", cbor.encode({"files": entries(groups["core"]), "metadata": _cborable(meta)}))
+    root_node = {"core": core}
+    for name in ("srs", "model"):
+        if name in groups:
+            root_node[name] = put("dag-cbor", cbor.encode({"files": entries(groups[name])}))
+    if contract is not None:
+        root_node["contract"] = put("dag-cbor", cbor.encode(_cborable(contract)))
+    root = put("dag-cbor", cbor.encode(root_node))
+    files = {n: d for g in groups.values() for n, d in g.items()}
+    return Bundle(_s(root), _s(core), files, dict(meta), contract, blocks)
+
+
+def _cborable(obj):
+    """JSON-ish values for DAG-CBOR (no floats that are integers in disguise, no tuples)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _cborable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_cborable(v) for v in obj]
+    return obj
+
+
+def _load_car(path: Path) -> Bundle:
+    mf, cbor = need("multiformats"), need("dag_cbor")
+    hint = "get the bundle again from its publisher; a CAR must match its CIDs"
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as err:
+        raise ArtifactError("bundle file not found", stage="load", where=path, hint="check the path") from err
+    if size > MAX_CAR_BYTES:
+        raise ArtifactError(f"bundle is {size} bytes, over the 4 GiB limit", stage="load", where=path, hint=hint)
+    data = path.read_bytes()
+    blocks: dict[str, bytes] = {}
+    try:
+        n, k, _ = mf.varint.decode_raw(data)
+        header = cbor.decode(data[k : k + n])
+        pos = k + n
+        roots = header["roots"]
+        if header.get("version") != 1 or len(roots) != 1:
+            raise ValueError("not a CAR v1 file with one root")
+        while pos < len(data):
+            n, k, _ = mf.varint.decode_raw(data[pos : pos + 10])
+            body = data[pos + k : pos + k + n]
+            if len(body) != n:
+                raise ValueError("truncated block")
+            cid, rest = _split_cid(mf, body)
+            if cid.hashfun.name != "sha2-256" or bytes(cid) != bytes(_cid(cid.codec.name, rest)):
+                raise ArtifactError(f"block {cid} does not match its content", stage="load", where=path, hint=hint)
+            blocks[_s(cid)] = rest
+            pos += k + n
+        root = roots[0]
+        root_node = cbor.decode(blocks[_s(root)])
+        core = root_node["core"]
+        core_node = cbor.decode(blocks[_s(core)])
+        listing = dict(core_node["files"])
+        for name in ("srs", "model"):
+            if name in root_node:
+                listing.update(cbor.decode(blocks[_s(root_node[name])])["files"])
+        files = {name: b"".join(blocks[_s(c)] for c in e["chunks"]) for name, e in listing.items()}
+        for name, e in listing.items():
+            if len(files[name]) != e["size"]:
+                raise ValueError(f"{name} has {len(files[name])} bytes, the bundle says {e['size']}")
+        contract = cbor.decode(blocks[_s(root_node["contract"])]) if "contract" in root_node else None
+    except ArtifactError:
+        raise
+    except KeyError as err:
+        raise ArtifactError(f"the bundle is missing block {err}", stage="load", where=path, hint=hint) from err
+    except Exception as err:
+        raise ArtifactError(f"not a valid zkml bundle (CAR): {err}", stage="load", where=path, hint=hint) from err
+    return Bundle(_s(root), _s(core), files, dict(core_node["metadata"]), contract, blocks)
+
+
+def _split_cid(mf, body: bytes):
+    """Read one binary CIDv1 from the front of ``body``: version, codec, multihash code, digest length."""
+    pos = 0
+    for _ in range(3):
+        _, k, _ = mf.varint.decode_raw(body[pos : pos + 10])
+        pos += k
+    length, k, _ = mf.varint.decode_raw(body[pos : pos + 10])
+    pos += k + length
+    return mf.CID.decode(body[:pos]), body[pos:]
