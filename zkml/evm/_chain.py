@@ -298,6 +298,8 @@ class RpcChain(_Chain):
             out = bytes(self.w3.eth.call({"from": self.account, "to": address, "data": data, "gas": DEFAULT_GAS}))
             return TxResult(True, out)
         except Exception as err:
+            if _is_connection_error(err):
+                raise  # _failover moves to the next endpoint
             data_ = getattr(err, "data", None)
             raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
             if not raw and not _is_revert(err):
