@@ -21,6 +21,7 @@ from ._model import Model, TensorSpec, load_model
 from ._proof import Proof, Verification, verify
 from ._srs import SRSInfo, check_srs
 from ._store import Store, zkml_home
+from ._tune import TuneResult, tune
 from .errors import ZKMLError
 from .evm._contract import VerifierContract, verifier_contract
 
@@ -37,6 +38,7 @@ __all__ = [
     "SRSInfo",
     "Store",
     "TensorSpec",
+    "TuneResult",
     "Verification",
     "VerifierContract",
     "VerifyingKey",
@@ -50,6 +52,7 @@ __all__ = [
     "load_model",
     "prove_many",
     "setup",
+    "tune",
     "verifier_contract",
     "verify",
     "zkml_home",

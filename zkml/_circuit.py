@@ -19,7 +19,7 @@ from .errors import ArtifactError, CompileError, UnsupportedModelError, VersionM
 
 _IO_MODES = ("private", "public", "hashed")
 _PARAM_MODES = ("fixed", "private", "hashed")
-TARGETS = ("resources", "accuracy")
+TARGETS = ("resources", "accuracy", "fastest")
 REPORT_SAMPLES = 32
 CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.json"]
 
@@ -173,7 +173,7 @@ def check_versions(meta: Mapping, where: Path, hint: str) -> None:
 
 def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibility: Visibility | str | Mapping | None = None,
             target: str = "resources", max_logrows: int | None = None, scales: list[int] | None = None,
-            store: Store | None = None, **options: Any) -> Circuit:
+            store: Store | None = None, max_error: float | None = None, **options: Any) -> Circuit:
     """Compile ``model`` into a circuit calibrated on ``calibration_data`` (one or many samples).
 
     ``target`` is ``"resources"`` (smallest circuit) or ``"accuracy"``. ``options`` override
@@ -186,6 +186,10 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     vis = Visibility.parse(visibility)
     if target not in TARGETS:
         raise CompileError(f"unknown target {target!r}", where="target", hint=f"use one of {', '.join(TARGETS)}")
+    if target == "fastest":  # search the settings (zkml.tune), results cached
+        from ._tune import tune
+
+        return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store).circuit
     unknown = set(options) - set(DEFAULT_OPTIONS) - {"input_scale", "param_scale", "logrows"}
     if unknown:
         raise CompileError(f"unknown compile option(s) {sorted(unknown)}", where="options",

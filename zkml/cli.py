@@ -84,7 +84,9 @@ _srs_opt = click.option("--srs", envvar="ZKML_SRS", type=click.Path(dir_okay=Fal
                         help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.")
 _vis_opt = click.option("--visibility", default="input=private,output=public,params=fixed", show_default=True,
                         help="input/output: private|public|hashed; params: fixed|private|hashed.")
-_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy"]), default="resources", show_default=True)
+_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy", "fastest"]), default="resources", show_default=True,
+                           help="fastest: search settings for the fastest proof within --max-error (cached).")
+_max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed.")
 
 
 def _load_input(path: str):
@@ -176,16 +178,19 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, a
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--calibration", required=True, type=click.Path(dir_okay=False), help="Calibration samples (N x input shape).")
 @_target_opt
+@_max_error_opt
 @_vis_opt
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
 @_json_opt
 @click.pass_obj
-def compile_cmd(st: _State, model: str, calibration: str, target: str, visibility: str, output: str, as_json: bool) -> None:
+def compile_cmd(st: _State, model: str, calibration: str, target: str, max_error: float | None, visibility: str, output: str,
+                as_json: bool) -> None:
     """Compile MODEL into a circuit calibrated on DATA."""
     import zkml
 
     with st.stage("compile"):
-        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=visibility, target=target)
+        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=visibility, target=target,
+                         max_error=max_error)
     c.save(output)
     info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
             "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}

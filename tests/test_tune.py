@@ -1,0 +1,51 @@
+"""The settings tuner: fastest proof within an error bound, cached, reachable from compile and the CLI."""
+
+import json
+
+import pytest
+
+import zkml
+from zkml import errors
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def tuned(mlp_model, mlp_cal):
+    return zkml.tune(mlp_model, mlp_cal, budget_s=120)
+
+
+def test_tuner_meets_the_bound_and_beats_ezkl_defaults(tuned, mlp_model, mlp_cal):
+    assert tuned.circuit.report.max_abs_error <= tuned.max_error
+    chosen = [r for r in tuned.table if r["status"] == "chosen"]
+    assert len(chosen) == 1 and chosen[0]["options"] == tuned.options
+    ezkl_like = zkml.compile(mlp_model, mlp_cal, decomp_base=16384, decomp_legs=2)
+    assert tuned.circuit.logrows < ezkl_like.logrows  # smaller circuit than ezkl's default decomposition
+    infeasible = [r for r in tuned.table if r["status"] == "over the error bound"]
+    assert all(r["max_abs_error"] > tuned.max_error for r in infeasible)
+    keys = tuned.circuit.setup()
+    assert zkml.verify(keys.prove(mlp_cal[0]), keys.vk)
+
+
+def test_tuning_is_cached(tuned, mlp_model, mlp_cal, monkeypatch):
+    import ezkl
+
+    proves = []
+    real = ezkl.prove
+    monkeypatch.setattr(ezkl, "prove", lambda *a: proves.append(a) or real(*a))
+    again = zkml.compile(mlp_model, mlp_cal, target="fastest")
+    assert again.key == tuned.circuit.key and proves == []
+
+
+def test_impossible_bound_is_a_clear_error(mlp_model, mlp_cal):
+    with pytest.raises(errors.CompileError, match="no settings keep the error") as ei:
+        zkml.tune(mlp_model, mlp_cal, max_error=1e-12, budget_s=60)
+    assert "raise max_error" in ei.value.hint
+
+
+def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
+    onnx = mlp_model.save(tmp_path / "m.onnx")
+    (tmp_path / "cal.json").write_text(json.dumps(mlp_cal.tolist()))
+    res = run_cli("compile", onnx, "--calibration", tmp_path / "cal.json", "--target", "fastest", "-o", tmp_path / "c", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["logrows"] == tuned.circuit.logrows

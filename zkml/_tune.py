@@ -1,0 +1,123 @@
+"""``tune()``: search ezkl's settings for the fastest proof whose outputs stay within ``max_error``.
+
+Cheap signals first: each candidate is compiled and calibrated (rows, logrows, and the circuit-vs-
+onnxruntime error over the calibration samples, from witnesses; no proving). Candidates that meet
+the accuracy bound (and keep top-1 agreement for classifiers) are ranked by their predicted proving
+cost, 2^logrows x columns; the best few are then proved for real and timed. Results are cached.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._circuit import Circuit, Visibility, compile as compile_circuit
+from ._model import Model, load_model
+from ._store import Store
+from ._util import canonical_json, ezkl_version, sha256_bytes
+from .errors import CompileError, ZKMLError
+
+# decomposition (base, legs), lookup/scale choices and column counts worth trying
+DECOMPS = [(1024, 3), (256, 4), (4096, 2), (16384, 2)]
+SCALES = [None, [10], [7]]
+INNER_COLS = [2, 1]
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    options: dict
+    circuit: Circuit = field(repr=False)
+    table: list = field(repr=False)
+    max_error: float = 0.0
+
+    def summary(self) -> str:
+        lines = ["| options | logrows | rows | max abs error | top-1 | status | prove s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in self.table:
+            lines.append(f"| {r['options']} | {r.get('logrows', '-')} | {r.get('rows', '-')} | {r.get('max_abs_error', '-')} | "
+                         f"{r.get('top1', '-')} | {r['status']} | {r.get('prove_s', '-')} |")
+        return "\n".join(lines)
+
+
+def _candidates():
+    for (base, legs), scales, cols in itertools.product(DECOMPS, SCALES, INNER_COLS):
+        yield {"decomp_base": base, "decomp_legs": legs, "num_inner_cols": cols, **({"scales": scales} if scales else {})}
+
+
+def tune(model: Model | str, calibration_data: Any, *, max_error: float | None = None, budget_s: float = 300.0,
+         visibility: Visibility | str | None = None, proofs: int = 2, store: Store | None = None) -> TuneResult:
+    """Find the settings with the fastest proof within ``max_error`` (default: twice the default settings' error)."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    store = store or Store()
+    vis = Visibility.parse(visibility)
+    t_start = time.perf_counter()
+    baseline = compile_circuit(model, calibration_data, visibility=vis, store=store)
+    bound = max_error if max_error is not None else max(2 * baseline.report.max_abs_error, 1e-3)
+    key = sha256_bytes(canonical_json({"ezkl": ezkl_version(), "baseline": baseline.key, "bound": bound,
+                                       "vis": vis.to_json()}).encode())[:40]
+    cached = store.get("tune", key)
+    if cached is not None:
+        rec = json.loads((cached / "tune.json").read_text())
+        opts = dict(rec["options"])
+        return TuneResult(opts, _compile(model, calibration_data, vis, opts, store), rec["table"], bound)
+
+    need_top1 = baseline.report.top1_agreement is not None
+    table, feasible = [], []
+    for opts in _candidates():
+        row = {"options": dict(opts)}
+        table.append(row)
+        if time.perf_counter() - t_start > budget_s:
+            row["status"] = "skipped (budget)"
+            continue
+        try:
+            c = _compile(model, calibration_data, vis, opts, store)
+        except ZKMLError as err:
+            row["status"] = f"failed: {type(err).__name__}"
+            continue
+        r = c.report
+        row.update(logrows=c.logrows, rows=c.num_rows, max_abs_error=round(r.max_abs_error, 6), top1=r.top1_agreement)
+        ok = r.max_abs_error <= bound and (not need_top1 or (r.top1_agreement or 0) >= 1.0)
+        row["status"] = "feasible" if ok else "over the error bound"
+        if ok:
+            cost = (2 ** c.logrows) * (opts["num_inner_cols"] + 3)
+            feasible.append((cost, c.num_rows, len(table) - 1, c))
+    if not feasible:
+        raise CompileError(f"no settings keep the error within {bound:g}", where="max_error",
+                           hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})")
+    feasible.sort(key=lambda f: (f[0], f[1]))
+    # real proofs for the cheapest few: the predicted cost is not the whole story
+    timed = []
+    x = _first_sample(model, calibration_data)
+    for cost, rows, idx, c in feasible[: max(1, proofs)]:
+        keys = c.setup(store=store)
+        t0 = time.perf_counter()
+        keys.prove(x)
+        dt = time.perf_counter() - t0
+        table[idx]["prove_s"] = round(dt, 3)
+        timed.append((dt, idx, c))
+    timed.sort(key=lambda t: t[0])
+    _, best_idx, best = timed[0]
+    table[best_idx]["status"] = "chosen"
+    rec = {"options": table[best_idx]["options"], "table": table, "max_error": bound}
+
+    def build(d):
+        (d / "tune.json").write_text(json.dumps(rec, indent=1))
+
+    store.get_or_build("tune", key, build)
+    return TuneResult(dict(table[best_idx]["options"]), best, table, bound)
+
+
+def _compile(model, data, vis, opts, store) -> Circuit:
+    o = dict(opts)
+    scales = o.pop("scales", None)
+    return compile_circuit(model, data, visibility=vis, scales=scales, store=store, **o)
+
+
+def _first_sample(model: Model, data: Any):
+    from ._inputs import to_batch
+
+    batch = to_batch(model, data)
+    return {name: arr[0] for name, arr in batch.items()}
