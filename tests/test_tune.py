@@ -49,3 +49,12 @@ def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
     res = run_cli("compile", onnx, "--calibration", tmp_path / "cal.json", "--target", "fastest", "-o", tmp_path / "c", "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["logrows"] == tuned.circuit.logrows
+
+
+@pytest.mark.slow
+def test_bench_command_runs_the_harness():
+    from conftest import ROOT
+
+    res = run_cli("bench", "--models", "credit_logreg", cwd=ROOT, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "| credit_logreg | zkml-tuned |" in res.stdout and (ROOT / "benchmarks" / "results" / "harness.png").exists()

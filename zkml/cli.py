@@ -472,6 +472,21 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
         sys.exit(1)
 
 
+@cli.command("bench", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_cmd(args: tuple[str, ...]) -> None:
+    """Run the benchmark harness (zkml vs ezkl's recommended flow); ARGS go to it (e.g. --models a,b --lenet)."""
+    import subprocess
+
+    from .errors import DependencyError
+
+    for base in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]):
+        if (base / "benchmarks" / "harness.py").is_file():
+            sys.exit(subprocess.call([sys.executable, "-m", "benchmarks", "harness", *args], cwd=base))
+    raise DependencyError("the benchmark harness lives in the zkml checkout (benchmarks/)", stage="bench",
+                          hint="run prove-model bench from a zkml checkout")
+
+
 @cli.command()
 @click.argument("path", type=click.Path(exists=True))
 @_json_opt
