@@ -52,9 +52,12 @@ def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
 
 
 @pytest.mark.slow
-def test_bench_command_runs_the_harness():
+def test_bench_command_runs_the_harness(tmp_path):
     from conftest import ROOT
 
-    res = run_cli("bench", "--models", "credit_logreg", cwd=ROOT, timeout=900)
+    res = run_cli("bench", "--models", "credit_logreg", "--out", tmp_path, cwd=ROOT, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "| credit_logreg | zkml-tuned |" in res.stdout and (ROOT / "benchmarks" / "results" / "harness.png").exists()
+    assert "| credit_logreg | zkml-tuned |" in res.stdout and (tmp_path / "harness.png").stat().st_size > 1000
+    rows = json.loads((tmp_path / "harness.json").read_text())["rows"]
+    tuned = next(r for r in rows if r["flow"] == "zkml-tuned")
+    assert tuned["max_abs_error"] <= next(r for r in rows if r["flow"] == "ezkl")["max_abs_error"] * 2 + 1e-3
