@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 3
-DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest", "wine_attention", "mlp_784"]
+DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest", "mlp_784", "wine_attention"]
 
 
 def _model_and_data(name: str):
@@ -186,18 +186,36 @@ def _warm_cli(name: str) -> float:
     return time.perf_counter() - t0
 
 
+FLOW_TIMEOUT_S = 240
+
+
 def _in_child(kind: str, name: str) -> dict:
-    """Run one flow in a fresh process; its peak RSS is the flow's own."""
+    """Run one flow in a fresh process; its peak RSS is the flow's own. Flows over FLOW_TIMEOUT_S are stopped."""
     out = Path(tempfile.mkdtemp(prefix="bench-")) / "r.json"
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks import harness as h; "
             f"r = h.flow_ezkl({name!r}) if {kind!r} == 'ezkl' else h.flow_zkml({name!r}, {kind == 'zkml-tuned'}); "
             f"open({str(out)!r}, 'w').write(json.dumps(r))")
-    p = subprocess.Popen([sys.executable, "-c", code])
-    _, status, usage = os.wait4(p.pid, 0)
-    if status != 0:
-        return {"error": f"exit status {status}"}
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + FLOW_TIMEOUT_S
+    timed_out = False
+    while True:  # wait4 (not poll) so the child's own rusage comes back
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            timed_out = True
+            p.kill()
+            _, status, usage = os.wait4(p.pid, 0)
+            break
+        time.sleep(0.2)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    peak = usage.ru_maxrss // 1024
+    if timed_out:
+        return {"error": f"did not finish within {FLOW_TIMEOUT_S} s (peak RSS {peak} MB by then)"}
+    if p.returncode != 0 or not out.exists():
+        return {"error": f"exit status {p.returncode}"}
     r = json.loads(out.read_text())
-    r["peak_rss_mb"] = usage.ru_maxrss // 1024
+    r["peak_rss_mb"] = peak
     return r
 
 
@@ -217,7 +235,7 @@ def run(models: list[str]) -> dict:
                    "gas": r.get("gas"), "prove_s_all": [round(x, 3) for x in r["prove_s"]]}
             if kind != "ezkl" and "error" not in e:
                 row["prove_ratio_vs_ezkl"] = round(statistics.median(a / b for a, b in zip(r["prove_s"], e["prove_s"])), 3)
-                row["memory_ratio_vs_ezkl"] = round(r["peak_rss_mb"] / e["peak_rss_mb"], 3)
+                row["memory_ratio_vs_ezkl"] = round(r["peak_rss_mb"] / e["peak_rss_mb"], 3) if r["peak_rss_mb"] and e["peak_rss_mb"] else None
                 row["zkml_overhead"] = round(statistics.median(a / b for a, b in zip(r["prove_s"], r["bare_prove_s"])) - 1, 3)
             rows.append(row)
         if "error" not in flows["zkml-default"]:
