@@ -1,15 +1,16 @@
 import sys
 
-from . import batch, gas, harness
+from . import batch, corpus, gas, harness
 
-BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main}
+BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main, "corpus": corpus.main}
+TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main}
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if args and args[0] == "harness":
-        harness.main(args[1:])
+    if args and args[0] in TAKES_ARGS:
+        TAKES_ARGS[args[0]](args[1:])
         raise SystemExit(0)
-    for n in args or list(BENCHES):
+    for n in args or ["gas", "batch", "harness"]:
         if n not in BENCHES:
             raise SystemExit(f"unknown benchmark {n!r}; choose from {sorted(BENCHES)}")
         BENCHES[n]()

@@ -107,7 +107,7 @@ def test_unsupported_estimators_are_clear_errors():
     from sklearn.svm import SVC
 
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(errors.UnsupportedModelError, match="no converter for scikit-learn's SVC") as ei:
+    with pytest.raises(errors.UnsupportedModelError, match="no converter for sklearn's SVC") as ei:
         zkml.export(SVC().fit(X, y), X[:2])
     assert "supported:" in ei.value.hint
     with pytest.raises(errors.UnsupportedModelError, match="not fitted"):
@@ -116,6 +116,60 @@ def test_unsupported_estimators_are_clear_errors():
         zkml.export(LogisticRegression().fit(X, y), X[:2, :2])
     with pytest.raises(errors.ModelError, match="sklearn_output"):
         zkml.export(LogisticRegression().fit(X, y), X[:2], sklearn_output="labels")
+
+
+def _boosters():
+    xgboost = pytest.importorskip("xgboost")
+    lightgbm = pytest.importorskip("lightgbm")
+    return xgboost, lightgbm
+
+
+def test_xgboost_and_lightgbm_export_with_parity_and_prove():
+    """Both boosters' scikit-learn wrappers: binary, multi-class and regression, parity against their own predictions."""
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+    xgboost, lightgbm = _boosters()
+    Xi, yi = load_iris(return_X_y=True)
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xr, yr = load_diabetes(return_X_y=True)
+    Xb = Xb[:, :6]
+    small = dict(n_estimators=3, random_state=0)
+    cases = [(xgboost.XGBClassifier(max_depth=2, **small), Xi, yi), (xgboost.XGBClassifier(max_depth=2, **small), Xb, yb),
+             (xgboost.XGBRegressor(max_depth=2, **small), Xr, yr),
+             (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xi, yi),
+             (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xb, yb),
+             (lightgbm.LGBMRegressor(num_leaves=4, verbose=-1, **small), Xr, yr)]
+    models = []
+    for est, X, y in cases:
+        est.fit(X, y)
+        m = zkml.export(est, X[:30])
+        ref = est.predict_proba(X[30:31]) if hasattr(est, "predict_proba") else est.predict(X[30:31]).reshape(1, -1)
+        got = m.run({m.inputs[0].name: X[30:31].astype(np.float32)})[0]
+        assert m.source == f"sklearn:{type(est).__name__}" and m.parity["rows"] == 30
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
+        models.append((m, X))
+    # one of each booster all the way to a verified proof that agrees with the booster
+    for m, X in (models[0], models[3]):
+        keys = zkml.compile(m, X[:16]).setup()
+        proof = keys.prove(X[7])
+        assert zkml.verify(proof, keys.vk)
+        np.testing.assert_allclose(proof.outputs[0].reshape(-1), m.run({m.inputs[0].name: X[7:8].astype(np.float32)})[0].reshape(-1), atol=0.01)
+
+
+def test_booster_negative_cases():
+    from sklearn.datasets import load_iris
+
+    xgboost, lightgbm = _boosters()
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(errors.UnsupportedModelError, match="not fitted"):
+        zkml.export(xgboost.XGBClassifier(), X[:2])
+    with pytest.raises(errors.UnsupportedModelError, match="predict_proba only"):
+        zkml.export(lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y), X[:2], sklearn_output="predict")
+    with pytest.raises(errors.UnsupportedModelError, match="objective 'count:poisson'") as ei:
+        zkml.export(xgboost.XGBRegressor(n_estimators=2, objective="count:poisson").fit(X, y), X[:2])
+    assert "reg:squarederror" in ei.value.hint
+    with pytest.raises(errors.UnsupportedModelError, match="no converter for xgboost's XGBRanker"):
+        zkml.export(xgboost.XGBRanker(n_estimators=2).fit(X, y, qid=np.zeros(len(y), int)), X[:2])
 
 
 def test_tree_ensemble_outputs_a_clear_error_for_ml_ops(tmp_path):

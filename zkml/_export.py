@@ -39,9 +39,6 @@ def export(obj: Any, sample_input: Any = None, *, opset: int = MAX_OPSET, input_
 
     if is_sklearn(obj):
         return _export_sklearn(obj, sample_input, opset, input_names, output_names, atol, rtol, sklearn_output)
-    if type(obj).__module__.split(".")[0] in ("xgboost", "lightgbm"):
-        raise UnsupportedModelError(f"no converter for {type(obj).__module__}.{type(obj).__name__} yet", stage="export",
-                                    where="model", hint="export it to ONNX with standard ops (e.g. hummingbird's torch backend) and pass the file")
     raise UnsupportedModelError(f"cannot export a {type(obj).__module__}.{type(obj).__qualname__}", stage="export",
                                 where="model", hint="pass a torch.nn.Module, an ONNX file path or ONNX bytes")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._boosters import BOOSTERS, booster_to_torch, is_booster
 from ._util import need
 from .errors import UnsupportedModelError
 
@@ -22,7 +23,8 @@ SUPPORTED = ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "Elasti
 
 
 def is_sklearn(obj: Any) -> bool:
-    return any(c.__module__.startswith("sklearn.") for c in type(obj).__mro__) and hasattr(obj, "fit")
+    """scikit-learn estimators, and XGBoost/LightGBM models through their scikit-learn wrappers."""
+    return is_booster(obj) or any(c.__module__.startswith("sklearn.") for c in type(obj).__mro__) and hasattr(obj, "fit")
 
 
 def sklearn_reference(est, X: np.ndarray, output: str) -> np.ndarray:
@@ -42,9 +44,9 @@ def default_output(est) -> str:
 def check_estimator(est) -> None:
     """Refuse estimators without a converter, and unfitted ones, before any work."""
     name = type(est).__name__
-    if name not in SUPPORTED:
-        raise UnsupportedModelError(f"no converter for scikit-learn's {name}", stage="export", where=name,
-                                    hint=f"supported: {', '.join(SUPPORTED)}; or convert it to ONNX with standard ops yourself")
+    if name not in SUPPORTED + BOOSTERS:
+        raise UnsupportedModelError(f"no converter for {type(est).__module__.split('.')[0]}'s {name}", stage="export", where=name,
+                                    hint=f"supported: {', '.join(SUPPORTED + BOOSTERS)}; or convert it to ONNX with standard ops yourself")
     if not hasattr(est, "n_features_in_"):
         raise UnsupportedModelError(f"the {name} is not fitted", stage="export", where=name, hint="call fit() first")
 
@@ -53,6 +55,8 @@ def to_torch(est, output: str):
     """A torch.nn.Module computing ``output`` ("proba", "decision" or "predict") for a fitted estimator."""
     torch = need("torch")
     check_estimator(est)
+    if is_booster(est):
+        return booster_to_torch(est, output)
     name = type(est).__name__
     if output == "proba" and not hasattr(est, "predict_proba"):
         raise UnsupportedModelError(f"{name} has no predict_proba", stage="export", where="output", hint="use output='predict'")
@@ -139,7 +143,6 @@ def _tree_arrays(tree, n_features: int, value_fn):
 
 
 def _trees(est, output: str):
-    torch = need("torch")
     name = type(est).__name__
     nf = est.n_features_in_
     classifier = hasattr(est, "classes_")
@@ -176,6 +179,12 @@ def _trees(est, output: str):
     C = _block_diag([p[2] for p in parts])
     D = np.concatenate([p[3] for p in parts])
     E = np.concatenate([p[4] for p in parts], axis=0)
+    return gemm_trees(A, B, C, D, E, init, kind)
+
+
+def gemm_trees(A, B, C, D, E, init, kind: str):
+    """The GEMM tree ensemble as a torch module: decisions, matching leaves, summed leaf values, head."""
+    torch = need("torch")
 
     class GemmTrees(torch.nn.Module):
         def __init__(self):

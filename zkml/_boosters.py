@@ -1,0 +1,165 @@
+"""XGBoost and LightGBM (their scikit-learn wrappers) as torch modules, through the same GEMM trees.
+
+Each booster's trees are read from its own JSON dump into the arrays that scikit-learn keeps in
+``tree_`` (children, feature, threshold, leaf value), so one GEMM formulation serves all three.
+The base margin is whatever the booster adds beyond its trees' leaves: measured at one point, then
+checked (like every export) against the booster's own predictions on the sample rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import UnsupportedModelError
+
+BOOSTERS = ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor")
+# objectives whose output is a sigmoid/softmax/identity of the summed leaves
+_OBJECTIVES = {"binary:logistic": "sigmoid2", "multi:softprob": "softmax", "multi:softmax": "softmax",
+               "reg:squarederror": "none", "reg:absoluteerror": "none", "reg:pseudohubererror": "none",
+               "binary": "sigmoid2", "multiclass": "softmax", "regression": "none", "regression_l1": "none", "huber": "none"}
+
+
+def is_booster(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] in ("xgboost", "lightgbm")
+
+
+@dataclass
+class _Tree:
+    """The fields of a scikit-learn ``tree_`` that the GEMM conversion reads."""
+
+    children_left: list = field(default_factory=list)
+    children_right: list = field(default_factory=list)
+    feature: list = field(default_factory=list)
+    threshold: list = field(default_factory=list)
+    value: list = field(default_factory=list)
+
+    @property
+    def node_count(self) -> int:
+        return len(self.feature)
+
+    @property
+    def tree_(self) -> "_Tree":
+        return self
+
+    def add(self) -> int:
+        for lst, v in ((self.children_left, -1), (self.children_right, -1), (self.feature, 0), (self.threshold, 0.0),
+                       (self.value, 0.0)):
+            lst.append(v)
+        return len(self.feature) - 1
+
+
+def _xgb_trees(est) -> tuple[list[_Tree], str]:
+    booster = est.get_booster()
+    names = booster.feature_names
+    index = {n: i for i, n in enumerate(names)} if names else {}
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+
+    def feature(split: str) -> int:
+        if split in index:
+            return index[split]
+        if split.startswith("f") and split[1:].isdigit():
+            return int(split[1:])
+        raise UnsupportedModelError(f"cannot map XGBoost split feature {split!r}", stage="export", where="model",
+                                    hint="fit on a numpy array or name the features f0, f1, ...")
+
+    def walk(t: _Tree, node: dict) -> int:
+        i = t.add()
+        if "leaf" in node:
+            t.value[i] = float(node["leaf"])
+            return i
+        kids = {c["nodeid"]: c for c in node["children"]}
+        t.feature[i] = feature(node["split"])
+        # XGBoost goes left ("yes") when x < threshold; the GEMM form tests x <= threshold
+        t.threshold[i] = float(np.nextafter(np.float32(node["split_condition"]), np.float32(-np.inf)))
+        t.children_left[i] = walk(t, kids[node["yes"]])
+        t.children_right[i] = walk(t, kids[node["no"]])
+        return i
+
+    trees = []
+    for dump in booster.get_dump(dump_format="json"):
+        t = _Tree()
+        walk(t, json.loads(dump))
+        trees.append(t)
+    return trees, objective
+
+
+def _lgbm_trees(est) -> tuple[list[_Tree], str, int]:
+    dump = est.booster_.dump_model()
+    objective = str(dump.get("objective", "")).split()[0]
+
+    def walk(t: _Tree, node: dict) -> int:
+        i = t.add()
+        if "leaf_value" in node:
+            t.value[i] = float(node["leaf_value"])
+            return i
+        if node.get("decision_type", "<=") != "<=":
+            raise UnsupportedModelError(f"LightGBM split type {node.get('decision_type')!r} (categorical) has no converter",
+                                        stage="export", where="model", hint="encode categorical features numerically before fitting")
+        t.feature[i] = int(node["split_feature"])
+        t.threshold[i] = float(node["threshold"])
+        t.children_left[i] = walk(t, node["left_child"])
+        t.children_right[i] = walk(t, node["right_child"])
+        return i
+
+    trees = []
+    for info in dump["tree_info"]:
+        t = _Tree()
+        walk(t, info["tree_structure"])
+        trees.append(t)
+    return trees, objective, int(dump.get("num_tree_per_iteration", 1))
+
+
+def _margin(est, X: np.ndarray) -> np.ndarray:
+    kw = {"output_margin": True} if type(est).__module__.startswith("xgboost") else {"raw_score": True}
+    return np.asarray(est.predict(X, **kw), np.float64).reshape(len(X), -1)
+
+
+def booster_to_torch(est, output: str):
+    """A torch module computing ``output`` ("proba" or "predict") for a fitted XGBoost/LightGBM sklearn model."""
+    from ._sklearn import _block_diag, _tree_arrays, gemm_trees
+
+    name = type(est).__name__
+    if name not in BOOSTERS:
+        raise UnsupportedModelError(f"no converter for {type(est).__module__}.{name}", stage="export", where=name,
+                                    hint=f"use one of {', '.join(BOOSTERS)} (the scikit-learn wrappers)")
+    if output not in ("proba", "predict") or (output == "proba" and not name.endswith("Classifier")):
+        raise UnsupportedModelError(f"{name} exports {'predict_proba or predict' if name.endswith('Classifier') else 'predict'} only",
+                                    stage="export", where="output", hint="use sklearn_output='proba' for classifiers, 'predict' for regressors")
+    nf = int(est.n_features_in_)
+    if name.startswith("XGB"):
+        trees, objective = _xgb_trees(est)
+        npt = int(est.get_params().get("num_parallel_tree") or 1)
+    else:
+        trees, objective, _ = _lgbm_trees(est)
+        npt = 1
+    kind = _OBJECTIVES.get(objective)
+    if kind is None:
+        raise UnsupportedModelError(f"objective {objective!r} has no converter", stage="export", where="objective",
+                                    hint=f"supported objectives: {', '.join(sorted(_OBJECTIVES))}")
+    if name.endswith("Classifier") and output == "predict":
+        raise UnsupportedModelError(f"{name} exports predict_proba only", stage="export", where="output",
+                                    hint="use output='proba' (take the argmax for the label)")
+    X0 = np.zeros((1, nf), np.float32)
+    n_out = _margin(est, X0).shape[1]
+    # trees are stored round by round, class by class (num_parallel_tree of each)
+    parts = []
+    for i, t in enumerate(trees):
+        k = (i // npt) % n_out
+
+        def value(tr, leaf, k=k):
+            v = np.zeros(n_out)
+            v[k] = tr.value[leaf]
+            return v
+
+        parts.append(_tree_arrays(t, nf, value))
+    A = np.concatenate([p[0] for p in parts], axis=1)
+    B, D = (np.concatenate([p[j] for p in parts]) for j in (1, 3))
+    C = _block_diag([p[2] for p in parts])
+    E = np.concatenate([p[4] for p in parts], axis=0)
+    leaves = ((X0 @ A <= B).astype(np.float32) @ C == D).astype(np.float32)
+    init = (_margin(est, X0)[0] - (leaves @ E)[0]).astype(np.float32)
+    return gemm_trees(A, B, C, D, E, init, kind)
