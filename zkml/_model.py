@@ -106,9 +106,53 @@ def _session(model: Model):
         try:
             sess = ort.InferenceSession(model.onnx_bytes, opts, providers=["CPUExecutionProvider"])
         except Exception as err:
-            raise ModelFileError(f"onnxruntime cannot load the model: {err}", hint="check that the ONNX file is valid and uses standard ops") from err
+            widened = _widen_small_int_ops(model.onnx_bytes)
+            try:
+                if widened is None:
+                    raise err
+                sess = ort.InferenceSession(widened, opts, providers=["CPUExecutionProvider"])
+            except Exception:
+                raise ModelFileError(f"onnxruntime cannot load the model: {err}",
+                                     hint="check that the ONNX file is valid and uses standard ops") from err
         _SESSIONS[model.hash] = sess
     return sess
+
+
+_SMALL_INTS = (2, 3, 4, 5)  # uint8, int8, uint16, int16
+_WIDEN_OPS = ("MatMul", "Equal")  # which the ONNX spec (Equal before opset 11) does not define on them
+
+
+def _widen_small_int_ops(data: bytes) -> bytes | None:
+    """The reference copy of a graph that multiplies or compares 8/16-bit integers (as hummingbird's
+    tree exports do): ezkl reads such graphs, onnxruntime refuses them. Such a MatMul or Equal gets its
+    inputs cast to int32 (and a MatMul its result cast back), which computes the same values. Only
+    onnxruntime sees this copy; ezkl proves the original bytes. None when there is nothing to widen."""
+    onnx = need("onnx")
+    proto = onnx.load_model_from_string(data)
+    typed = onnx.shape_inference.infer_shapes(proto)
+    types = {v.name: v.type.tensor_type.elem_type for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]}
+    types.update({i.name: i.data_type for i in proto.graph.initializer})
+    nodes, widened = [], set()
+    for node in proto.graph.node:
+        if node.op_type not in _WIDEN_OPS or not any(types.get(x) in _SMALL_INTS for x in node.input):
+            nodes.append(node)
+            continue
+        wide = [f"{x}__zkml_i32" for x in node.input]
+        for x, w in zip(node.input, wide):
+            if w not in widened:  # a value feeding several nodes is cast once
+                widened.add(w)
+                nodes.append(onnx.helper.make_node("Cast", [x], [w], to=onnx.TensorProto.INT32))
+        out = node.output[0]
+        if types.get(out) in _SMALL_INTS:
+            nodes.append(onnx.helper.make_node(node.op_type, wide, [f"{out}__zkml_wide"]))
+            nodes.append(onnx.helper.make_node("Cast", [f"{out}__zkml_wide"], [out], to=types[out]))
+        else:
+            nodes.append(onnx.helper.make_node(node.op_type, wide, [out]))
+    if not widened:
+        return None
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    return proto.SerializeToString()
 
 
 def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] | None = None) -> Model:
