@@ -1,0 +1,142 @@
+"""ezkl's own example models, run through zkml: what ezkl proves, zkml must prove; the rest, refuse clearly.
+
+The corpus (``shared/corpus/ezkl-examples``, beside the clone; ``ZKML_CORPUS`` overrides) holds
+``<name>/network.onnx`` and ``<name>/input.json`` per model, and a README table with ezkl 23.0.5's
+measured status. For each model, in its own process with a time cap, zkml loads the ONNX, compiles
+it calibrated on the sample input, sets up keys (dev SRS), proves the sample and verifies the proof.
+
+    python -m benchmarks corpus [--models a,b] [--cap 120]   -> results/corpus.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def corpus_dir() -> Path | None:
+    env = os.environ.get("ZKML_CORPUS")
+    d = Path(env) if env else ROOT.parent / "shared" / "corpus" / "ezkl-examples"
+    return d if (d / "README.md").is_file() else None
+
+
+def ezkl_status(corpus: Path) -> dict[str, dict]:
+    """The README's table: ``{name: {"passes": bool, "logrows": int|None, "rows": int|None, "text": str}}``."""
+    out = {}
+    for line in (corpus / "README.md").read_text().splitlines():
+        m = re.match(r"\|\s*([\w.-]+)\s*\|\s*(.+?)\s*\|$", line)
+        if not m or m.group(1) in ("model", "---") or not (corpus / m.group(1)).is_dir():
+            continue
+        text = m.group(2)
+        nums = re.search(r"logrows (\d+), (\d+) rows", text)
+        out[m.group(1)] = {"passes": text.startswith("mock passes"), "text": text,
+                           "logrows": int(nums.group(1)) if nums else None, "rows": int(nums.group(2)) if nums else None}
+    return out
+
+
+def prove_example(example: Path) -> dict:
+    """zkml end to end on one corpus model (in this process). Returns a record; raises ZKMLError on refusal."""
+    import zkml
+    from zkml._inputs import load_input_file
+
+    r: dict = {}
+    t0 = time.perf_counter()
+    model = zkml.load_model(example / "network.onnx")
+    x = load_input_file(example / "input.json")
+    circuit = zkml.compile(model, x)
+    r.update(compile_s=round(time.perf_counter() - t0, 2), logrows=circuit.logrows, rows=circuit.num_rows,
+             max_abs_error=circuit.report.max_abs_error)
+    t0 = time.perf_counter()
+    keys = circuit.setup()
+    r["setup_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    proof = keys.prove(x)
+    r["prove_s"] = round(time.perf_counter() - t0, 2)
+    v = zkml.verify(proof, keys.vk)
+    r["verified"] = bool(v)
+    if not v:
+        r["reason"] = v.reason
+    return r
+
+
+def run_one(example: Path, cap_s: float) -> dict:
+    """``prove_example`` in a child process, stopped after ``cap_s`` seconds."""
+    out = Path(tempfile.mkdtemp(prefix="corpus-")) / "r.json"
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.corpus import prove_example; import zkml\n"
+            f"try:\n    r = prove_example(__import__('pathlib').Path({str(example)!r}))\n"
+            f"except zkml.ZKMLError as e:\n    r = {{'refused': type(e).__name__, 'message': str(e)[:300]}}\n"
+            f"open({str(out)!r}, 'w').write(json.dumps(r))")
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=cap_s)
+    except subprocess.TimeoutExpired:
+        return {"timeout": cap_s}
+    if not out.exists():
+        return {"crashed": p.returncode, "stderr": p.stderr[-500:]}
+    r = json.loads(out.read_text())
+    r["wall_s"] = round(time.perf_counter() - t0, 1)
+    return r
+
+
+def outcome(r: dict) -> str:
+    if r.get("verified"):
+        return "proved"
+    if "refused" in r:
+        return "refused"
+    if "timeout" in r:
+        return "timeout"
+    return "crashed" if "crashed" in r else "invalid proof"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks corpus")
+    ap.add_argument("--models", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--cap", type=float, default=120.0, help="seconds per model")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    corpus = corpus_dir()
+    if corpus is None:
+        sys.exit("no corpus: set ZKML_CORPUS to the ezkl-examples folder")
+    os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-corpus-"))
+    status = ezkl_status(corpus)
+    names = [m for m in args.models.split(",") if m] or sorted(status)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # results are merged by model into an existing corpus.json and written after every model,
+    # so a run cut short keeps what it measured and a later run can fill in the rest
+    prior = out / "corpus.json"
+    rows = {r["model"]: r for r in json.loads(prior.read_text())["rows"]} if prior.exists() else {}
+    for name in names:
+        r = run_one(corpus / name, args.cap)
+        rows[name] = {"model": name, "ezkl": status[name]["text"], "zkml": outcome(r), **r}
+        print(f"{name:24s} {outcome(r):9s} {json.dumps(r)[:160]}", flush=True)
+        write(rows, args.cap, out)
+
+
+def write(rows: dict, cap: float, out: Path) -> None:
+    ordered = [rows[k] for k in sorted(rows)]
+    res = {"benchmark": "ezkl example corpus through zkml", "cap_s": cap, "rows": ordered}
+    (out / "corpus.json").write_text(json.dumps(res, indent=1))
+    counts = {k: sum(r["zkml"] == k for r in ordered) for k in ("proved", "refused", "timeout", "crashed", "invalid proof")}
+    lines = [f"{len(ordered)} models, {cap:g} s cap each (compile + setup + prove + verify, 2 cores): "
+             + ", ".join(f"{v} {k}" for k, v in counts.items() if v), "",
+             "| model | ezkl 23.0.5 (mock, its recommended flow) | zkml (compile, setup, prove, verify) | logrows | rows | prove s |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in ordered:
+        detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
+        lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | {r.get('prove_s', '-')} |")
+    (out / "corpus.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
