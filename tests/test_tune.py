@@ -23,6 +23,11 @@ def test_tuner_meets_the_bound_and_beats_ezkl_defaults(tuned, mlp_model, mlp_cal
     assert tuned.circuit.logrows < ezkl_like.logrows  # smaller circuit than ezkl's default decomposition
     infeasible = [r for r in tuned.table if r["status"] == "over the error bound"]
     assert all(r["max_abs_error"] > tuned.max_error for r in infeasible)
+    # round 2 searched scales and the rebase multiplier around the best shapes
+    assert any("scale_rebase_multiplier" in r["options"] for r in tuned.table)
+    assert any(r["options"].get("scales") == [7] for r in tuned.table)
+    # only candidates that passed the mock prover were proved for real
+    assert all(r["status"] in ("chosen", "feasible") for r in tuned.table if "prove_s" in r)
     keys = tuned.circuit.setup()
     assert zkml.verify(keys.prove(mlp_cal[0]), keys.vk)
 
@@ -49,6 +54,15 @@ def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
     res = run_cli("compile", onnx, "--calibration", tmp_path / "cal.json", "--target", "fastest", "-o", tmp_path / "c", "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["logrows"] == tuned.circuit.logrows
+
+
+def test_candidates_failing_the_mock_prover_are_never_chosen(mlp_model, mlp_cal, fresh_home, monkeypatch):
+    import ezkl
+
+    monkeypatch.setattr(ezkl, "mock", lambda *a: False)
+    with pytest.raises(errors.CompileError, match="failed ezkl's mock proof"):
+        zkml.tune(mlp_model, mlp_cal, budget_s=60)
+    assert not list(fresh_home.glob("**/tune.json"))  # a failed search caches nothing
 
 
 @pytest.mark.slow

@@ -1,9 +1,15 @@
 """``tune()``: search ezkl's settings for the fastest proof whose outputs stay within ``max_error``.
 
 Cheap signals first: each candidate is compiled and calibrated (rows, logrows, and the circuit-vs-
-onnxruntime error over the calibration samples, from witnesses; no proving). Candidates that meet
-the accuracy bound (and keep top-1 agreement for classifiers) are ranked by their predicted proving
-cost, 2^logrows x columns; the best few are then proved for real and timed. Results are cached.
+onnxruntime error over the calibration samples, from witnesses; no proving). The search has two
+rounds: the circuit's shape (decomposition base and legs, inner columns) at default scales, then
+scales and the rebase multiplier around the two cheapest shapes that met the bound. Candidates that
+meet the accuracy bound (and keep top-1 agreement for classifiers) are ranked by their predicted
+proving cost, 2^logrows x columns; the cheapest few are mock-proved (ezkl's constraint check, no
+keys), and those that pass are set up, proved for real and timed. Results are cached.
+
+The lookup safety margin is not searched: a margin below the default only looks good on the
+calibration data, and inputs just outside it would then fail to prove.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from ._store import Store
 from ._util import canonical_json, ezkl_version, sha256_bytes
 from .errors import CompileError, ZKMLError
 
-# decomposition (base, legs), lookup/scale choices and column counts worth trying
+# round 1: the circuit's shape; round 2: scales and rebase multiplier around the best shapes
 DECOMPS = [(1024, 3), (256, 4), (4096, 2), (16384, 2)]
-SCALES = [None, [10], [7]]
 INNER_COLS = [2, 1]
+SCALES = [None, [10], [7]]
+REBASE = [1, 2]
+ROUND2_SHAPES = 2
 
 
 @dataclass(frozen=True)
@@ -41,9 +49,15 @@ class TuneResult:
         return "\n".join(lines)
 
 
-def _candidates():
-    for (base, legs), scales, cols in itertools.product(DECOMPS, SCALES, INNER_COLS):
-        yield {"decomp_base": base, "decomp_legs": legs, "num_inner_cols": cols, **({"scales": scales} if scales else {})}
+def _shapes():
+    for (base, legs), cols in itertools.product(DECOMPS, INNER_COLS):
+        yield {"decomp_base": base, "decomp_legs": legs, "num_inner_cols": cols}
+
+
+def _refinements(shape: dict):
+    for scales, rebase in itertools.product(SCALES, REBASE):
+        if scales or rebase != 1:  # (default scales, multiplier 1) was round 1
+            yield {**shape, **({"scales": scales} if scales else {}), "scale_rebase_multiplier": rebase}
 
 
 def tune(model: Model | str, calibration_data: Any, *, max_error: float | None = None, budget_s: float = 300.0,
@@ -66,17 +80,18 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
 
     need_top1 = baseline.report.top1_agreement is not None
     table, feasible = [], []
-    for opts in _candidates():
+
+    def consider(opts: dict) -> None:
         row = {"options": dict(opts)}
         table.append(row)
         if time.perf_counter() - t_start > budget_s:
             row["status"] = "skipped (budget)"
-            continue
+            return
         try:
             c = _compile(model, calibration_data, vis, opts, store)
         except ZKMLError as err:
             row["status"] = f"failed: {type(err).__name__}"
-            continue
+            return
         r = c.report
         row.update(logrows=c.logrows, rows=c.num_rows, max_abs_error=round(r.max_abs_error, 6), top1=r.top1_agreement)
         ok = r.max_abs_error <= bound and (not need_top1 or (r.top1_agreement or 0) >= 1.0)
@@ -84,20 +99,38 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
         if ok:
             cost = (2 ** c.logrows) * (opts["num_inner_cols"] + 3)
             feasible.append((cost, c.num_rows, len(table) - 1, c))
+
+    # round 1: shapes at default scales
+    for opts in _shapes():
+        consider(opts)
+    # round 2: scales and rebase multiplier around the cheapest shapes that met the bound
+    best_shapes = [table[i]["options"] for _, _, i, _ in sorted(feasible, key=lambda f: (f[0], f[1]))[:ROUND2_SHAPES]]
+    for shape in best_shapes:
+        for opts in _refinements(shape):
+            consider(opts)
     if not feasible:
         raise CompileError(f"no settings keep the error within {bound:g}", where="max_error",
                            hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})")
     feasible.sort(key=lambda f: (f[0], f[1]))
-    # real proofs for the cheapest few: the predicted cost is not the whole story
+    # mock-prove the cheapest, then real proofs for the first few that pass: the predicted cost is not the whole story
     timed = []
     x = _first_sample(model, calibration_data)
-    for cost, rows, idx, c in feasible[: max(1, proofs)]:
+    for cost, rows, idx, c in feasible:
+        if len(timed) >= max(1, proofs):
+            break
+        failure = _mock(c, x)
+        if failure:
+            table[idx]["status"] = f"mock proof failed: {failure[:120]}"
+            continue
         keys = c.setup(store=store)
         t0 = time.perf_counter()
         keys.prove(x)
         dt = time.perf_counter() - t0
         table[idx]["prove_s"] = round(dt, 3)
         timed.append((dt, idx, c))
+    if not timed:
+        raise CompileError("every candidate within the error bound failed ezkl's mock proof", where="max_error",
+                           hint="report the model; compile with target='resources' meanwhile")
     timed.sort(key=lambda t: t[0])
     _, best_idx, best = timed[0]
     table[best_idx]["status"] = "chosen"
@@ -108,6 +141,20 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
 
     store.get_or_build("tune", key, build)
     return TuneResult(dict(table[best_idx]["options"]), best, table, bound)
+
+
+def _mock(c: Circuit, x) -> str | None:
+    """ezkl's mock prover on one sample (constraints checked, no keys): None when it passes, else the reason."""
+    from ._circuit import ezkl_call, witness_outputs
+    from ._util import private_tempdir
+
+    with private_tempdir() as tmp:
+        try:
+            witness_outputs(c.compiled_path, c.model, x, tmp / "w")
+            ok = ezkl_call(CompileError, "mock proving", "mock", str(tmp / "w.witness.json"), str(c.compiled_path))
+        except ZKMLError as err:
+            return err.message
+    return None if ok else "ezkl's mock prover rejected the witness"
 
 
 def _compile(model, data, vis, opts, store) -> Circuit:
