@@ -6,7 +6,8 @@ agreement against onnxruntime over the calibration samples, and (zkml flows) ver
 It also measures zkml's own overhead: the same circuit proved through ``keys.prove`` and through
 bare ``ezkl.gen_witness`` + ``ezkl.prove``, and a warm ``prove-model run`` against bare proving.
 
-    python -m benchmarks harness [--models a,b] [--lenet]   -> results/harness.{json,md,png}
+    python -m benchmarks harness [--models a,b] [--lenet] [--repeats N] [--flow-timeout S]
+                                                             -> results/harness.{json,md,png}
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-REPEATS = 3
+REPEATS = int(os.environ.get("ZKML_BENCH_REPEATS", "3"))  # the flows run in children: set through the environment
 DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest", "mlp_784", "wine_attention"]
 
 
@@ -189,14 +190,14 @@ def _warm_cli(name: str) -> float:
 FLOW_TIMEOUT_S = 240
 
 
-def _in_child(kind: str, name: str) -> dict:
+def _in_child(kind: str, name: str, flow_timeout_s: float = FLOW_TIMEOUT_S) -> dict:
     """Run one flow in a fresh process; its peak RSS is the flow's own. Flows over FLOW_TIMEOUT_S are stopped."""
     out = Path(tempfile.mkdtemp(prefix="bench-")) / "r.json"
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks import harness as h; "
             f"r = h.flow_ezkl({name!r}) if {kind!r} == 'ezkl' else h.flow_zkml({name!r}, {kind == 'zkml-tuned'}); "
             f"open({str(out)!r}, 'w').write(json.dumps(r))")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + FLOW_TIMEOUT_S
+    deadline = time.monotonic() + flow_timeout_s
     timed_out = False
     while True:  # wait4 (not poll) so the child's own rusage comes back
         pid, status, usage = os.wait4(p.pid, os.WNOHANG)
@@ -211,7 +212,7 @@ def _in_child(kind: str, name: str) -> dict:
     p.returncode = os.waitstatus_to_exitcode(status)
     peak = usage.ru_maxrss // 1024
     if timed_out:
-        return {"error": f"did not finish within {FLOW_TIMEOUT_S} s (peak RSS {peak} MB by then)"}
+        return {"error": f"did not finish within {flow_timeout_s:g} s (peak RSS {peak} MB by then)"}
     if p.returncode != 0 or not out.exists():
         return {"error": f"exit status {p.returncode}"}
     r = json.loads(out.read_text())
@@ -219,10 +220,10 @@ def _in_child(kind: str, name: str) -> dict:
     return r
 
 
-def run(models: list[str]) -> dict:
+def run(models: list[str], flow_timeout_s: float = FLOW_TIMEOUT_S) -> dict:
     rows = []
     for name in models:
-        flows = {kind: _in_child(kind, name) for kind in ("ezkl", "zkml-default", "zkml-tuned")}
+        flows = {kind: _in_child(kind, name, flow_timeout_s) for kind in ("ezkl", "zkml-default", "zkml-tuned")}
         e = flows["ezkl"]
         for kind, r in flows.items():
             if "error" in r:
@@ -243,7 +244,8 @@ def run(models: list[str]) -> dict:
             bare = statistics.median(flows["zkml-default"]["bare_prove_s"])
             rows.append({"model": name, "flow": "warm prove-model run", "seconds": round(warm, 3),
                          "ratio_vs_bare_prove": round(warm / bare, 3)})
-    return {"benchmark": "zkml vs ezkl recommended flow", "repeats": REPEATS, "cores": os.cpu_count(), "rows": rows}
+    return {"benchmark": "zkml vs ezkl recommended flow", "repeats": int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS)),
+            "cores": os.cpu_count(), "rows": [dict(r, repeats=int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS))) for r in rows]}
 
 
 def table(res: dict) -> str:
@@ -293,12 +295,19 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--lenet", action="store_true", help="also LeNet-5 on 28x28 (ezkl's flow needs ~10 GB and minutes)")
     ap.add_argument("--out", default=str(RESULTS), help="where harness.json/.md/.png go (default benchmarks/results)")
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="proofs per flow (the median is reported)")
+    ap.add_argument("--flow-timeout", type=float, default=FLOW_TIMEOUT_S, help="seconds before one flow is stopped")
     args = ap.parse_args(argv)
+    os.environ["ZKML_BENCH_REPEATS"] = str(args.repeats)
     os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-bench-"))
     models = [m for m in args.models.split(",") if m] + (["lenet_5"] if args.lenet else [])
-    res = run(models)
+    res = run(models, args.flow_timeout)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    prior = out / "harness.json"
+    if prior.exists():  # keep the rows of models this run did not measure (e.g. LeNet-5 run on its own)
+        kept = [r for r in json.loads(prior.read_text())["rows"] if r["model"] not in models]
+        res["rows"] = kept + res["rows"]
     (out / "harness.json").write_text(json.dumps(res, indent=2))
     (out / "harness.md").write_text(table(res))
     plot(res, out / "harness.png")
