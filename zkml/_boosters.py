@@ -87,7 +87,7 @@ def _xgb_trees(est) -> tuple[list[_Tree], str]:
     return trees, objective
 
 
-def _lgbm_trees(est) -> tuple[list[_Tree], str, int]:
+def _lgbm_trees(est) -> tuple[list[_Tree], str]:
     dump = est.booster_.dump_model()
     objective = str(dump.get("objective", "")).split()[0]
 
@@ -110,7 +110,7 @@ def _lgbm_trees(est) -> tuple[list[_Tree], str, int]:
         t = _Tree()
         walk(t, info["tree_structure"])
         trees.append(t)
-    return trees, objective, int(dump.get("num_tree_per_iteration", 1))
+    return trees, objective
 
 
 def _margin(est, X: np.ndarray) -> np.ndarray:
@@ -120,35 +120,34 @@ def _margin(est, X: np.ndarray) -> np.ndarray:
 
 def booster_to_torch(est, output: str):
     """A torch module computing ``output`` ("proba" or "predict") for a fitted XGBoost/LightGBM sklearn model."""
-    from ._sklearn import _block_diag, _tree_arrays, gemm_trees
+    from ._sklearn import _tree_arrays, gemm_trees, stack_trees
 
     name = type(est).__name__
     if name not in BOOSTERS:
         raise UnsupportedModelError(f"no converter for {type(est).__module__}.{name}", stage="export", where=name,
                                     hint=f"use one of {', '.join(BOOSTERS)} (the scikit-learn wrappers)")
-    if output not in ("proba", "predict") or (output == "proba" and not name.endswith("Classifier")):
-        raise UnsupportedModelError(f"{name} exports {'predict_proba or predict' if name.endswith('Classifier') else 'predict'} only",
-                                    stage="export", where="output", hint="use sklearn_output='proba' for classifiers, 'predict' for regressors")
+    allowed = "proba" if name.endswith("Classifier") else "predict"
+    if output != allowed:
+        raise UnsupportedModelError(f"{name} exports {'predict_proba' if allowed == 'proba' else 'predict'} only",
+                                    stage="export", where="output",
+                                    hint=f"use sklearn_output={allowed!r}" + (" (take the argmax for the label)" if allowed == "proba" else ""))
     nf = int(est.n_features_in_)
     if name.startswith("XGB"):
         trees, objective = _xgb_trees(est)
-        npt = int(est.get_params().get("num_parallel_tree") or 1)
+        per_class = int(est.get_params().get("num_parallel_tree") or 1)
     else:
-        trees, objective, _ = _lgbm_trees(est)
-        npt = 1
+        trees, objective = _lgbm_trees(est)
+        per_class = 1
     kind = _OBJECTIVES.get(objective)
     if kind is None:
         raise UnsupportedModelError(f"objective {objective!r} has no converter", stage="export", where="objective",
                                     hint=f"supported objectives: {', '.join(sorted(_OBJECTIVES))}")
-    if name.endswith("Classifier") and output == "predict":
-        raise UnsupportedModelError(f"{name} exports predict_proba only", stage="export", where="output",
-                                    hint="use output='proba' (take the argmax for the label)")
     X0 = np.zeros((1, nf), np.float32)
     n_out = _margin(est, X0).shape[1]
-    # trees are stored round by round, class by class (num_parallel_tree of each)
+    # trees are stored round by round, class by class (per_class trees of each)
     parts = []
     for i, t in enumerate(trees):
-        k = (i // npt) % n_out
+        k = (i // per_class) % n_out
 
         def value(tr, leaf, k=k):
             v = np.zeros(n_out)
@@ -156,10 +155,8 @@ def booster_to_torch(est, output: str):
             return v
 
         parts.append(_tree_arrays(t, nf, value))
-    A = np.concatenate([p[0] for p in parts], axis=1)
-    B, D = (np.concatenate([p[j] for p in parts]) for j in (1, 3))
-    C = _block_diag([p[2] for p in parts])
-    E = np.concatenate([p[4] for p in parts], axis=0)
+    A, B, C, D, E = stack_trees(parts)
+    # the base margin: what the booster adds beyond its trees' leaves, measured at one point
     leaves = ((X0 @ A <= B).astype(np.float32) @ C == D).astype(np.float32)
     init = (_margin(est, X0)[0] - (leaves @ E)[0]).astype(np.float32)
     return gemm_trees(A, B, C, D, E, init, kind)

@@ -174,12 +174,17 @@ def _trees(est, output: str):
         if classifier and output != "proba":
             raise UnsupportedModelError(f"{name} exports predict_proba only", stage="export", where="output",
                                         hint="use output='proba' (take the argmax for the label)")
+    return gemm_trees(*stack_trees(parts), init, kind)
+
+
+def stack_trees(parts):
+    """One ensemble from per-tree (A, B, C, D, E): features and leaves side by side, paths block-diagonal."""
     A = np.concatenate([p[0] for p in parts], axis=1)
     B = np.concatenate([p[1] for p in parts])
     C = _block_diag([p[2] for p in parts])
     D = np.concatenate([p[3] for p in parts])
     E = np.concatenate([p[4] for p in parts], axis=0)
-    return gemm_trees(A, B, C, D, E, init, kind)
+    return A, B, C, D, E
 
 
 def gemm_trees(A, B, C, D, E, init, kind: str):
