@@ -71,6 +71,41 @@ def test_unsupported_op_is_named(tmp_path):
     assert "Det" in str(ei.value) and "my_det" in str(ei.value)
 
 
+def _int8_matmul_model(op_after: str = "Identity") -> bytes:
+    """x (float) -> Cast int8 -> MatMul with an int8 weight -> op_after -> Cast float: hummingbird's tree pattern."""
+    w = helper.make_tensor("w", TensorProto.INT8, [3, 2], [1, 0, 1, 1, 0, 1])
+    nodes = [helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT8),
+             helper.make_node("MatMul", ["xi", "w"], ["yi"]),
+             helper.make_node(op_after, ["yi"], ["zi"]),
+             helper.make_node("Cast", ["zi"], ["y"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], initializer=[w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
+def test_small_int_matmul_gets_a_widened_reference_and_proves():
+    """onnxruntime refuses int8 MatMul (ezkl reads it): the reference runs on an int32 copy, ezkl proves the original."""
+    import onnxruntime as ort
+
+    data = _int8_matmul_model()
+    with pytest.raises(Exception, match="int8"):
+        ort.InferenceSession(data)
+    model = zkml.load_model(data)
+    assert model.onnx_bytes == data and model.outputs[0].shape == (1, 2)
+    x = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(model.run({"x": x})[0], [[3.0, 5.0]])
+    keys = zkml.compile(model, np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 2.0]])).setup()
+    proof = keys.prove([0.0, 1.0, 2.0])
+    assert zkml.verify(proof, keys.vk) and proof.outputs[0].reshape(-1).tolist() == [1.0, 3.0]
+
+
+def test_graph_onnxruntime_refuses_for_another_reason_is_a_clear_error():
+    data = _int8_matmul_model(op_after="Sqrt")  # Sqrt on int8 is invalid, and widening MatMul does not mend it
+    with pytest.raises(errors.ModelFileError, match="onnxruntime cannot load the model") as ei:
+        zkml.load_model(data)
+    assert "Sqrt" in str(ei.value) or "int8" in str(ei.value)
+
+
 def test_export_rejects_unknown_objects_and_new_opsets(mlp_torch):
     with pytest.raises(errors.UnsupportedModelError, match="cannot export"):
         zkml.export(object(), None)
