@@ -32,6 +32,7 @@ INNER_COLS = [2, 1]
 SCALES = [None, [10], [7]]
 REBASE = [1, 2]
 ROUND2_SHAPES = 2
+SEARCH_VERSION = 2  # part of the cache key: a changed search space is searched again
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
     baseline = compile_circuit(model, calibration_data, visibility=vis, store=store)
     bound = max_error if max_error is not None else max(2 * baseline.report.max_abs_error, 1e-3)
     key = sha256_bytes(canonical_json({"ezkl": ezkl_version(), "baseline": baseline.key, "bound": bound,
-                                       "vis": vis.to_json()}).encode())[:40]
+                                       "vis": vis.to_json(), "search": SEARCH_VERSION}).encode())[:40]
     cached = store.get("tune", key)
     if cached is not None:
         rec = json.loads((cached / "tune.json").read_text())
