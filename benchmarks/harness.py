@@ -1,6 +1,8 @@
 """zkml (default and tuned) against ezkl driven the way its docs recommend, on the same machine.
 
-For each model, each flow runs in its own process (so peak memory is its own): compile, setup,
+For each model, each flow runs in its own process (so peak memory is its own): compile (zkml flows
+with a zoo model's circuit spec options, e.g. the attention model's scales; ezkl's flow as its docs
+recommend, with none), setup,
 prove (median of REPEATS proofs), verify; proving-key and proof size, logrows, max error and top-1
 agreement against onnxruntime over the calibration samples, and (zkml flows) verifier gas on pyrevm.
 It also measures zkml's own overhead: the same circuit proved through ``keys.prove`` and through
@@ -55,6 +57,13 @@ def _model_and_data(name: str):
 
     model, cal, _, _ = zoo.load(name)
     return model, cal
+
+
+def _zoo_options(name: str) -> dict:
+    """A zoo model's circuit spec options (what prove-model and make demo use); none for the others."""
+    from models import zoo
+
+    return dict(zoo.spec(name).get("options", {})) if (ROOT / "circuits" / f"{name}.json").exists() else {}
 
 
 def _errors(model, outputs_per_sample, batch):
@@ -132,7 +141,7 @@ def flow_zkml(name: str, tuned: bool) -> dict:
     model, cal = _model_and_data(name)
     r = {}
     t0 = time.perf_counter()
-    circuit = zkml.compile(model, cal, target="fastest" if tuned else "resources")
+    circuit = zkml.compile(model, cal, target="fastest" if tuned else "resources", **_zoo_options(name))
     r["compile_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     keys = circuit.setup()
@@ -181,6 +190,8 @@ def _warm_cli(name: str) -> float:
     np.save(d / "x.npy", np.asarray(cal)[0])
     cmd = [str(Path(sys.executable).parent / "prove-model"), "--quiet", "run", str(d / "m.onnx"), "--input", str(d / "x.npy"),
            "--calibration", str(d / "cal.npy"), "--out", str(d / "out")]
+    if (ROOT / "circuits" / f"{name}.json").exists():  # the zoo model's circuit spec, as in the flows
+        cmd += ["--spec", str(ROOT / "circuits" / f"{name}.json")]
     subprocess.run(cmd, check=True, capture_output=True)  # cold: fills the cache
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)

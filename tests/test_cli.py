@@ -83,6 +83,29 @@ def test_step_by_step_and_tampered_verify(files, tmp_path):
         assert res.returncode == 0 and res.stdout.startswith(word), (path, res.stdout, res.stderr)
 
 
+def test_circuit_spec_file(files, tmp_path):
+    """--spec supplies visibility, target and compile options (a zoo circuit spec); flags still win."""
+    d = files["dir"]
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"visibility": {"input": "public", "output": "public", "params": "fixed"},
+                                "target": "resources", "options": {"scales": [9]}}))
+    res = run_cli("compile", files["onnx"], "--calibration", d / "cal.json", "--spec", spec, "-o", tmp_path / "c", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["visibility"]["input"] == "public"
+    assert json.loads((tmp_path / "c" / "settings.json").read_text())["run_args"]["input_scale"] == 9
+    res = run_cli("run", files["onnx"], "--input", d / "input.json", "--calibration", d / "cal.json", "--spec", spec,
+                  "--visibility", "input=private,output=public,params=fixed", "--out", tmp_path / "out", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["visibility"]["input"] == "private"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"options": {"scales": [9]}, "scale": 3}))
+    _one_line_error(run_cli("compile", files["onnx"], "--calibration", d / "cal.json", "--spec", bad, "-o", tmp_path / "c2"), "CompileError")
+    _one_line_error(run_cli("compile", files["onnx"], "--calibration", d / "cal.json", "--spec", tmp_path / "none.json",
+                            "-o", tmp_path / "c3"), "CompileError")
+    bad.write_text(json.dumps({"options": {"scale": [9]}}))
+    _one_line_error(run_cli("run", files["onnx"], "--input", d / "input.json", "--spec", bad, "--out", tmp_path / "o3"), "CompileError")
+
+
 def test_export_command(tmp_path):
     (tmp_path / "net.py").write_text(
         "import torch\n\ndef build():\n    torch.manual_seed(0)\n    return torch.nn.Sequential(torch.nn.Linear(3, 2))\n")

@@ -56,6 +56,19 @@ def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
     assert json.loads(res.stdout)["logrows"] == tuned.circuit.logrows
 
 
+def test_fixed_options_are_kept_in_every_candidate(mlp_model, mlp_cal):
+    """compile(target='fastest', scales=..., num_inner_cols=...) searches only what the caller left open."""
+    c = zkml.compile(mlp_model, mlp_cal, target="fastest", scales=[9], num_inner_cols=1)
+    assert c.options["num_inner_cols"] == 1 and c.settings["run_args"]["input_scale"] == 9
+    t = zkml.tune(mlp_model, mlp_cal, scales=[9], num_inner_cols=1)
+    assert t.circuit.key == c.key  # the same search, cached
+    opts = [r["options"] for r in t.table]
+    assert all(o["scales"] == [9] and o["num_inner_cols"] == 1 for o in opts)
+    assert len({json.dumps(o, sort_keys=True) for o in opts}) == len(opts)  # no candidate tried twice
+    with pytest.raises(errors.CompileError, match="unknown compile option"):
+        zkml.compile(mlp_model, mlp_cal, target="fastest", decomp_bass=512)
+
+
 def test_candidates_failing_the_mock_prover_are_never_chosen(mlp_model, mlp_cal, fresh_home, monkeypatch):
     import ezkl
 

@@ -189,7 +189,8 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     if target == "fastest":  # search the settings (zkml.tune), results cached
         from ._tune import tune
 
-        return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store).circuit
+        fixed = {**options, **({"scales": scales} if scales else {}), **({"max_logrows": max_logrows} if max_logrows else {})}
+        return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
     unknown = set(options) - set(DEFAULT_OPTIONS) - {"input_scale", "param_scale", "logrows"}
     if unknown:
         raise CompileError(f"unknown compile option(s) {sorted(unknown)}", where="options",

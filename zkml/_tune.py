@@ -50,29 +50,35 @@ class TuneResult:
         return "\n".join(lines)
 
 
-def _shapes():
+def _shapes(fixed: dict):
     for (base, legs), cols in itertools.product(DECOMPS, INNER_COLS):
-        yield {"decomp_base": base, "decomp_legs": legs, "num_inner_cols": cols}
+        yield {"decomp_base": base, "decomp_legs": legs, "num_inner_cols": cols, **fixed}
 
 
-def _refinements(shape: dict):
-    for scales, rebase in itertools.product(SCALES, REBASE):
-        if scales or rebase != 1:  # (default scales, multiplier 1) was round 1
-            yield {**shape, **({"scales": scales} if scales else {}), "scale_rebase_multiplier": rebase}
+def _refinements(shape: dict, fixed: dict):
+    scales = [fixed["scales"]] if "scales" in fixed else SCALES
+    rebases = [fixed["scale_rebase_multiplier"]] if "scale_rebase_multiplier" in fixed else REBASE
+    for sc, rebase in itertools.product(scales, rebases):
+        if (sc, rebase) != (shape.get("scales"), shape.get("scale_rebase_multiplier", 1)):  # round 1 had that one
+            yield {**shape, **({"scales": sc} if sc else {}), "scale_rebase_multiplier": rebase}
 
 
 def tune(model: Model | str, calibration_data: Any, *, max_error: float | None = None, budget_s: float = 300.0,
-         visibility: Visibility | str | None = None, proofs: int = 2, store: Store | None = None) -> TuneResult:
-    """Find the settings with the fastest proof within ``max_error`` (default: twice the default settings' error)."""
+         visibility: Visibility | str | None = None, proofs: int = 2, store: Store | None = None, **fixed: Any) -> TuneResult:
+    """Find the settings with the fastest proof within ``max_error`` (default: twice the default settings' error).
+
+    ``fixed`` options (e.g. ``scales=[6]``, ``decomp_base=...``, any ``compile`` option) are kept in every
+    candidate and taken out of the search; the baseline is the default compile with them.
+    """
     if not isinstance(model, Model):
         model = load_model(model)
     store = store or Store()
     vis = Visibility.parse(visibility)
     t_start = time.perf_counter()
-    baseline = compile_circuit(model, calibration_data, visibility=vis, store=store)
+    baseline = _compile(model, calibration_data, vis, fixed, store)
     bound = max_error if max_error is not None else max(2 * baseline.report.max_abs_error, 1e-3)
     key = sha256_bytes(canonical_json({"ezkl": ezkl_version(), "baseline": baseline.key, "bound": bound,
-                                       "vis": vis.to_json(), "search": SEARCH_VERSION}).encode())[:40]
+                                       "vis": vis.to_json(), "search": SEARCH_VERSION, "fixed": fixed}).encode())[:40]
     cached = store.get("tune", key)
     if cached is not None:
         rec = json.loads((cached / "tune.json").read_text())
@@ -80,9 +86,12 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
         return TuneResult(opts, _compile(model, calibration_data, vis, opts, store), rec["table"], bound)
 
     need_top1 = baseline.report.top1_agreement is not None
-    table, feasible = [], []
+    table, feasible, seen = [], [], set()
 
     def consider(opts: dict) -> None:
+        if canonical_json(opts) in seen:  # a fixed option can make two candidates the same
+            return
+        seen.add(canonical_json(opts))
         row = {"options": dict(opts)}
         table.append(row)
         if time.perf_counter() - t_start > budget_s:
@@ -98,16 +107,16 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
         ok = r.max_abs_error <= bound and (not need_top1 or (r.top1_agreement or 0) >= 1.0)
         row["status"] = "feasible" if ok else "over the error bound"
         if ok:
-            cost = (2 ** c.logrows) * (opts["num_inner_cols"] + 3)
+            cost = (2 ** c.logrows) * (int(opts["num_inner_cols"]) + 3)
             feasible.append((cost, c.num_rows, len(table) - 1, c))
 
     # round 1: shapes at default scales
-    for opts in _shapes():
+    for opts in _shapes(fixed):
         consider(opts)
     # round 2: scales and rebase multiplier around the cheapest shapes that met the bound
     best_shapes = [table[i]["options"] for _, _, i, _ in sorted(feasible, key=lambda f: (f[0], f[1]))[:ROUND2_SHAPES]]
     for shape in best_shapes:
-        for opts in _refinements(shape):
+        for opts in _refinements(shape, fixed):
             consider(opts)
     if not feasible:
         raise CompileError(f"no settings keep the error within {bound:g}", where="max_error",

@@ -82,10 +82,28 @@ def cli(ctx: click.Context, home: str | None, quiet: bool) -> None:
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 _srs_opt = click.option("--srs", envvar="ZKML_SRS", type=click.Path(dir_okay=False),
                         help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.")
-_vis_opt = click.option("--visibility", default="input=private,output=public,params=fixed", show_default=True,
-                        help="input/output: private|public|hashed; params: fixed|private|hashed.")
-_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy", "fastest"]), default="resources", show_default=True,
-                           help="fastest: search settings for the fastest proof within --max-error (cached).")
+_vis_opt = click.option("--visibility", help="input/output: private|public|hashed; params: fixed|private|hashed "
+                        "[default: input=private,output=public,params=fixed, or the --spec's].")
+_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy", "fastest"]),
+                           help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].")
+_spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
+                         help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).")
+SPEC_KEYS = {"description", "visibility", "target", "options", "tolerance"}
+
+
+def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict]:
+    """(visibility, target, options): flags first, then the spec file, then the defaults."""
+    spec: dict = {}
+    if spec_path:
+        from ._util import read_json
+        from .errors import CompileError
+
+        hint = 'write {"visibility": {...}, "target": "resources", "options": {"scales": [6]}}'
+        spec = read_json(spec_path, error_cls=CompileError, stage="compile", hint=hint)
+        if not isinstance(spec, dict) or not isinstance(spec.get("options", {}), dict) or set(spec) - SPEC_KEYS:
+            raise CompileError(f"not a circuit spec (known fields: {', '.join(sorted(SPEC_KEYS))})", where=spec_path, hint=hint)
+    return (visibility or spec.get("visibility") or "input=private,output=public,params=fixed",
+            target or spec.get("target") or "resources", dict(spec.get("options", {})))
 _max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed.")
 
 
@@ -102,20 +120,22 @@ def _load_input(path: str):
 @click.option("--out", "out_dir", default="zkml-out", show_default=True, type=click.Path(file_okay=False), help="Where proof.json, vk/ and summary.json go.")
 @_vis_opt
 @_target_opt
+@_spec_opt
 @_srs_opt
 @_json_opt
 @click.pass_obj
-def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str, target: str,
-        srs: str | None, as_json: bool) -> None:
+def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str | None, target: str | None,
+        spec_path: str | None, srs: str | None, as_json: bool) -> None:
     """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
     import zkml
 
+    visibility, target, options = _compile_args(spec_path, visibility, target)
     with st.stage("load"):
         m = zkml.load_model(model)
         x = _load_input(input_path)
         cal = _load_input(calibration) if calibration else x
     with st.stage("compile"):
-        circuit = zkml.compile(m, cal, visibility=visibility, target=target)
+        circuit = zkml.compile(m, cal, visibility=visibility, target=target, **options)
     with st.stage("setup"):
         keys = circuit.setup(srs=srs)
     with st.stage("prove"):
@@ -180,17 +200,19 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, a
 @_target_opt
 @_max_error_opt
 @_vis_opt
+@_spec_opt
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
 @_json_opt
 @click.pass_obj
-def compile_cmd(st: _State, model: str, calibration: str, target: str, max_error: float | None, visibility: str, output: str,
-                as_json: bool) -> None:
+def compile_cmd(st: _State, model: str, calibration: str, target: str | None, max_error: float | None, visibility: str | None,
+                spec_path: str | None, output: str, as_json: bool) -> None:
     """Compile MODEL into a circuit calibrated on DATA."""
     import zkml
 
+    visibility, target, options = _compile_args(spec_path, visibility, target)
     with st.stage("compile"):
         c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=visibility, target=target,
-                         max_error=max_error)
+                         max_error=max_error, **options)
     c.save(output)
     info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
             "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}
