@@ -106,8 +106,8 @@ def _session(model: Model):
         try:
             sess = ort.InferenceSession(model.onnx_bytes, opts, providers=["CPUExecutionProvider"])
         except Exception as err:
-            widened = _widen_small_int_ops(model.onnx_bytes)
-            try:
+            try:  # the one kind of graph ezkl reads and onnxruntime refuses that a widened copy mends
+                widened = _widen_small_int_ops(model.onnx_bytes)
                 if widened is None:
                     raise err
                 sess = ort.InferenceSession(widened, opts, providers=["CPUExecutionProvider"])
