@@ -104,6 +104,8 @@ def _compile_args(spec_path: str | None, visibility: str | None, target: str | N
             raise CompileError(f"not a circuit spec (known fields: {', '.join(sorted(SPEC_KEYS))})", where=spec_path, hint=hint)
     return (visibility or spec.get("visibility") or "input=private,output=public,params=fixed",
             target or spec.get("target") or "resources", dict(spec.get("options", {})))
+
+
 _max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed.")
 
 
