@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import zkml
+
 from conftest import run_cli
 
 
@@ -104,6 +106,19 @@ def test_circuit_spec_file(files, tmp_path):
                             "-o", tmp_path / "c3"), "CompileError")
     bad.write_text(json.dumps({"options": {"scale": [9]}}))
     _one_line_error(run_cli("run", files["onnx"], "--input", d / "input.json", "--spec", bad, "--out", tmp_path / "o3"), "CompileError")
+
+
+def test_every_zoo_circuit_spec_is_a_valid_spec():
+    from conftest import ROOT
+
+    from zkml.cli import _compile_args
+
+    specs = sorted((ROOT / "circuits").glob("*.json"))
+    assert len(specs) >= 5
+    for f in specs:
+        vis, target, options = _compile_args(str(f), None, None)
+        assert zkml.Visibility.parse(vis) and target in ("resources", "accuracy", "fastest"), f
+        assert options == json.loads(f.read_text()).get("options", {}), f
 
 
 def test_export_command(tmp_path):

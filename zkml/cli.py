@@ -88,7 +88,7 @@ _target_opt = click.option("--target", type=click.Choice(["resources", "accuracy
                            help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].")
 _spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
                          help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).")
-SPEC_KEYS = {"description", "visibility", "target", "options", "tolerance"}
+SPEC_KEYS = {"description", "notes", "visibility", "target", "options", "tolerance", "contract"}  # circuits/*.json
 
 
 def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict]:
