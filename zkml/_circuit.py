@@ -25,6 +25,8 @@ CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.j
 
 # Defaults that differ from ezkl's: a 1024-entry range-check table with 3 legs covers a larger
 # range (2^30) than ezkl's 16384 x 2 and lets small circuits run at 2^11 rows instead of 2^15.
+ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
+ALT_DECOMP_FROM_LOGROWS = 16
 DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "lookup_safety_margin": 2.0,
                                    "num_inner_cols": 2, "scale_rebase_multiplier": 1}
 
@@ -195,6 +197,8 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     if unknown:
         raise CompileError(f"unknown compile option(s) {sorted(unknown)}", where="options",
                            hint=f"known options: {sorted(set(DEFAULT_OPTIONS) | {'input_scale', 'param_scale', 'logrows'})}")
+    if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
+        return _smaller_of_decomps(model, calibration_data, vis, max_logrows, scales, store, options)
     opts = {**DEFAULT_OPTIONS, **options}
     batch = to_batch(model, calibration_data)
     np = need("numpy")
@@ -210,6 +214,26 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
 
     entry, built = store.get_or_build("circuits", key, build)
     return _load_circuit(entry, cached=not built)
+
+
+def _smaller_of_decomps(model, calibration_data, vis, max_logrows, scales, store, options) -> Circuit:
+    """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
+    lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
+    there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
+    rows: LeNet-5 fits 2^19 rows with it and 2^20 with zkml's. So when the default lands at 2^16 rows
+    or more, compile that too (a cached circuit like any other) and keep the smaller circuit; on a tie,
+    or when it is less accurate, the default stays."""
+    kw = dict(visibility=vis, target="resources", max_logrows=max_logrows, scales=scales, store=store)
+    default = compile(model, calibration_data, **kw, **options, decomp_base=DEFAULT_OPTIONS["decomp_base"],
+                      decomp_legs=DEFAULT_OPTIONS["decomp_legs"])
+    if default.logrows < ALT_DECOMP_FROM_LOGROWS:
+        return default
+    try:
+        alt = compile(model, calibration_data, **kw, **options, decomp_base=ALT_DECOMP[0], decomp_legs=ALT_DECOMP[1])
+    except CompileError:
+        return default
+    better = alt.logrows < default.logrows and alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
+    return alt if better else default
 
 
 def _run_args(model: Model, vis: Visibility, opts: Mapping[str, Any]):

@@ -187,11 +187,62 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
         except OSError as err:
             raise ModelFileError(f"cannot read the ONNX file: {err}", where=p, hint="check the file's permissions") from err
     vars_ = dict(DEFAULT_VARIABLES) if variables is None else dict(variables)
-    model = _parse(data, where, vars_)
+    model = _cached_parse(data, vars_) or _parse(data, where, vars_)
+    _remember_parse(data, vars_, model)
     if meta:
         model = Model(model.onnx_bytes, model.inputs, model.outputs, source=meta.get("source", "onnx"),
                       variables=model.variables, parity=meta.get("parity"))
     return model
+
+
+def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
+    from ._util import canonical_json
+
+    return sha256_bytes(canonical_json({"format": ZKML_FORMAT, "onnx": sha256_bytes(data),
+                                        "variables": sorted(variables.items())}).encode())[:40]
+
+
+def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
+    """A model these exact bytes were parsed into before (checked, shapes found by a run on zeros):
+    a warm ``prove-model run`` then loads neither onnx nor a first onnxruntime session for it."""
+    from ._store import Store
+
+    try:
+        entry = Store().get("models", _parse_key(data, variables))
+        if entry is None:
+            return None
+        meta = json.loads((entry / "parsed.json").read_text())
+        fixed = (entry / "model.onnx").read_bytes() if meta["rewritten"] else data
+        if sha256_bytes(fixed) != meta["sha256"]:
+            return None
+        return Model(fixed, tuple(TensorSpec.from_json(t) for t in meta["inputs"]),
+                     tuple(TensorSpec.from_json(t) for t in meta["outputs"]), variables=tuple(sorted(variables.items())))
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable or foreign entry: parse again
+        return None
+
+
+def _remember_parse(data: bytes, variables: Mapping[str, int], model: Model) -> None:
+    """Cache what ``_parse`` found (no private data: the model's own bytes and shapes). Best effort:
+    a read-only or full cache only costs the next load its parse."""
+    from ._store import Store
+
+    store = Store()
+    key = _parse_key(data, variables)
+    if store.get("models", key) is not None:
+        return
+
+    def build(d: Path) -> None:
+        rewritten = model.onnx_bytes != data
+        if rewritten:
+            (d / "model.onnx").write_bytes(model.onnx_bytes)
+        (d / "parsed.json").write_text(json.dumps({
+            "format": ZKML_FORMAT, "sha256": model.hash, "rewritten": rewritten,
+            "inputs": [t.to_json() for t in model.inputs], "outputs": [t.to_json() for t in model.outputs]}))
+
+    try:
+        store.get_or_build("models", key, build)
+    except Exception:  # noqa: BLE001 - only an optimisation
+        pass
 
 
 def _fix_unnamed_batch_dims(proto, inits: set, batch: int) -> bool:

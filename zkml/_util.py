@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import functools
 import importlib
 import json
 import os
@@ -60,6 +61,7 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+@functools.lru_cache(maxsize=1)  # the installed version does not change while a process runs
 def ezkl_version() -> str:
     try:
         from importlib.metadata import version
