@@ -28,8 +28,28 @@ def test_tuner_meets_the_bound_and_beats_ezkl_defaults(tuned, mlp_model, mlp_cal
     assert any(r["options"].get("scales") == [7] for r in tuned.table)
     # only candidates that passed the mock prover were proved for real
     assert all(r["status"] in ("chosen", "feasible") for r in tuned.table if "prove_s" in r)
+    # a proof time within noise of the fastest is a tie, and a tie goes to the more accurate
+    timed = [r for r in tuned.table if "prove_s" in r]
+    fastest = min(r["prove_s"] for r in timed)
+    ties = [r for r in timed if r["prove_s"] <= fastest * (1 + zkml._tune.NOISE)]
+    assert chosen[0] in ties and chosen[0]["max_abs_error"] == min(r["max_abs_error"] for r in ties)
     keys = tuned.circuit.setup()
     assert zkml.verify(keys.prove(mlp_cal[0]), keys.vk)
+
+
+def test_a_tie_in_proof_time_goes_to_the_more_accurate_circuit():
+    from types import SimpleNamespace as NS
+
+    from zkml._tune import NOISE, _choose
+
+    def c(err):
+        return NS(report=NS(max_abs_error=err))
+
+    fast_rough, close_exact, slow_exact = (10.0, 0, c(2e-4)), (10.0 * (1 + NOISE / 2), 1, c(5e-5)), (12.0, 2, c(1e-5))
+    assert _choose([fast_rough, close_exact, slow_exact]) is close_exact  # within noise: the accurate one
+    assert _choose([fast_rough, slow_exact]) is fast_rough  # 20% slower is not noise
+    same_err = (10.2, 3, c(2e-4))
+    assert _choose([same_err, fast_rough]) is fast_rough  # equal error: the faster
 
 
 def test_tuning_is_cached(tuned, mlp_model, mlp_cal, monkeypatch):
