@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import functools
+import hashlib
 import importlib
 import json
 import os
