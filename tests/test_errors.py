@@ -104,6 +104,7 @@ def test_graph_onnxruntime_refuses_for_another_reason_is_a_clear_error():
     with pytest.raises(errors.ModelFileError, match="onnxruntime cannot load the model") as ei:
         zkml.load_model(data)
     assert "Sqrt" in str(ei.value) or "int8" in str(ei.value)
+    assert "widened to int32" in str(ei.value)  # both refusals are reported, the copy's too
 
 
 def test_export_rejects_unknown_objects_and_new_opsets(mlp_torch):

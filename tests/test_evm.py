@@ -227,6 +227,12 @@ def test_keystore_account(anvil_node, monkeypatch, tmp_path, contracts, mlp_proo
     with pytest.raises(errors.ChainError, match="decrypt") as ei:
         RpcChain(anvil_node.url)
     assert "s3cret" not in str(ei.value) and "wrong" not in str(ei.value)
+    assert "ValueError" in str(ei.value)  # which failure it was, without the cause's text
+    (tmp_path / "not-v3.json").write_text("this is not a keystore")
+    monkeypatch.setenv("ZKML_KEYSTORE", str(tmp_path / "not-v3.json"))
+    with pytest.raises(errors.ChainError, match="decrypt"):
+        RpcChain(anvil_node.url)
+    monkeypatch.setenv("ZKML_KEYSTORE", str(tmp_path / "ks.json"))
     monkeypatch.setenv("ZKML_KEYSTORE_PASSWORD", "s3cret")
     chain = RpcChain(anvil_node.url)
     assert chain.account == Account.from_key(key).address

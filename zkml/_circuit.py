@@ -230,7 +230,7 @@ def _smaller_of_decomps(model, calibration_data, vis, max_logrows, scales, store
         return default
     try:
         alt = compile(model, calibration_data, **kw, **options, decomp_base=ALT_DECOMP[0], decomp_legs=ALT_DECOMP[1])
-    except CompileError:
+    except CompileError:  # the alternative is an optimisation: the default circuit is complete and valid
         return default
     better = alt.logrows < default.logrows and alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
     return alt if better else default

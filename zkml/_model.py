@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._util import ZKML_FORMAT, atomic_write_bytes, need, sha256_bytes
+from ._util import ZKML_FORMAT, atomic_write_bytes, canonical_json, need, sha256_bytes
 from .errors import DynamicShapeError, ModelFileError, UnsupportedModelError
 
 DEFAULT_VARIABLES: tuple[tuple[str, int], ...] = (("batch_size", 1),)
@@ -105,17 +105,29 @@ def _session(model: Model):
         opts.log_severity_level = 3
         try:
             sess = ort.InferenceSession(model.onnx_bytes, opts, providers=["CPUExecutionProvider"])
-        except Exception as err:
-            try:  # the one kind of graph ezkl reads and onnxruntime refuses that a widened copy mends
-                widened = _widen_small_int_ops(model.onnx_bytes)
-                if widened is None:
-                    raise err
-                sess = ort.InferenceSession(widened, opts, providers=["CPUExecutionProvider"])
-            except Exception:
-                raise ModelFileError(f"onnxruntime cannot load the model: {err}",
-                                     hint="check that the ONNX file is valid and uses standard ops") from err
+        except Exception as err:  # ORT raises its own Fail/InvalidGraph types, not one base class
+            sess = _widened_session(model, ort, opts, err)
         _SESSIONS[model.hash] = sess
     return sess
+
+
+def _widened_session(model: Model, ort, opts, err: Exception):
+    """The one kind of graph ezkl reads and onnxruntime refuses that a widened copy mends (8/16-bit
+    integer MatMul/Equal). Any other refusal, or a widened copy that fails too, is a ModelFileError
+    that carries both reasons."""
+    hint = "check that the ONNX file is valid and uses standard ops"
+    try:
+        widened = _widen_small_int_ops(model.onnx_bytes)
+    except Exception as werr:  # the onnx package cannot read or type the graph either
+        raise ModelFileError(f"onnxruntime cannot load the model: {err} (nor can onnx: {type(werr).__name__} "
+                             f"{str(werr)[:200]})", hint=hint) from err
+    if widened is None:
+        raise ModelFileError(f"onnxruntime cannot load the model: {err}", hint=hint) from err
+    try:
+        return ort.InferenceSession(widened, opts, providers=["CPUExecutionProvider"])
+    except Exception as werr:
+        raise ModelFileError(f"onnxruntime cannot load the model: {err}; nor the copy with its 8/16-bit integer "
+                             f"MatMul/Equal widened to int32: {werr}", hint=hint) from werr
 
 
 _SMALL_INTS = (2, 3, 4, 5)  # uint8, int8, uint16, int16
@@ -187,8 +199,10 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
         except OSError as err:
             raise ModelFileError(f"cannot read the ONNX file: {err}", where=p, hint="check the file's permissions") from err
     vars_ = dict(DEFAULT_VARIABLES) if variables is None else dict(variables)
-    model = _cached_parse(data, vars_) or _parse(data, where, vars_)
-    _remember_parse(data, vars_, model)
+    model = _cached_parse(data, vars_)
+    if model is None:
+        model = _parse(data, where, vars_)
+        _remember_parse(data, vars_, model)
     if meta:
         model = Model(model.onnx_bytes, model.inputs, model.outputs, source=meta.get("source", "onnx"),
                       variables=model.variables, parity=meta.get("parity"))
@@ -196,8 +210,6 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
 
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
-    from ._util import canonical_json
-
     return sha256_bytes(canonical_json({"format": ZKML_FORMAT, "onnx": sha256_bytes(data),
                                         "variables": sorted(variables.items())}).encode())[:40]
 
@@ -226,11 +238,6 @@ def _remember_parse(data: bytes, variables: Mapping[str, int], model: Model) -> 
     a read-only or full cache only costs the next load its parse."""
     from ._store import Store
 
-    store = Store()
-    key = _parse_key(data, variables)
-    if store.get("models", key) is not None:
-        return
-
     def build(d: Path) -> None:
         rewritten = model.onnx_bytes != data
         if rewritten:
@@ -240,9 +247,9 @@ def _remember_parse(data: bytes, variables: Mapping[str, int], model: Model) -> 
             "inputs": [t.to_json() for t in model.inputs], "outputs": [t.to_json() for t in model.outputs]}))
 
     try:
-        store.get_or_build("models", key, build)
-    except Exception:  # noqa: BLE001 - only an optimisation
-        pass
+        Store().get_or_build("models", _parse_key(data, variables), build)
+    except OSError:  # StoreError included: a read-only, full or misplaced ZKML_HOME; the parse stands
+        return
 
 
 def _fix_unnamed_batch_dims(proto, inits: set, batch: int) -> bool:

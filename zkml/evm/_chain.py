@@ -378,6 +378,7 @@ def load_env_account():
         return eth_account.Account.from_key(eth_account.Account.decrypt(blob, os.environ.get("ZKML_KEYSTORE_PASSWORD", "")))
     except FileNotFoundError as err:
         raise ChainError("keystore file not found", stage="chain", where=path, hint="check $ZKML_KEYSTORE") from err
-    except Exception:
-        raise ChainError("cannot decrypt the keystore", stage="chain", where=path,
+    except (ValueError, KeyError, TypeError, OSError) as err:  # wrong password (MAC mismatch), not V3 JSON, unreadable
+        # not chained: the cause may quote the keystore; its type says which of these it was
+        raise ChainError(f"cannot decrypt the keystore ({type(err).__name__})", stage="chain", where=path,
                          hint="check $ZKML_KEYSTORE_PASSWORD and that the file is a V3 keystore") from None
