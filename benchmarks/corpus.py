@@ -47,7 +47,7 @@ def ezkl_status(corpus: Path) -> dict[str, dict]:
 def prove_example(example: Path) -> dict:
     """zkml end to end on one corpus model (in this process). Returns a record; raises ZKMLError on refusal."""
     import zkml
-    from zkml._inputs import load_input_file
+    from zkml.internals import load_input_file
 
     r: dict = {}
     t0 = time.perf_counter()

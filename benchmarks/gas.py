@@ -34,6 +34,7 @@ def _models():
 
 def run(repeats: int = 3) -> dict:
     import zkml
+    import zkml.internals
     from zkml.evm import InProcessChain, RpcChain, anvil
 
     rows = []
@@ -53,7 +54,7 @@ def run(repeats: int = 3) -> dict:
                     rows.append({"model": name, "verifier": "reusable" if reusable else "per-model", "chain": chain_name,
                                  "logrows": keys.circuit.logrows, "deployed_bytes": contract.deployed_size,
                                  "gas_median": int(statistics.median(gas)), "gas_all": gas})
-    return {"benchmark": "verifyProof gas", "ezkl": zkml._util.ezkl_version(), "rows": rows}
+    return {"benchmark": "verifyProof gas", "ezkl": zkml.internals.ezkl_version(), "rows": rows}
 
 
 def table(result: dict) -> str:

@@ -80,15 +80,14 @@ def flow_ezkl(name: str) -> dict:
     """ezkl's recommended flow: gen_settings -> calibrate_settings('resources') -> compile -> setup -> prove."""
     import ezkl
 
-    from zkml._circuit import ezkl_input_json_batch
-    from zkml._inputs import ezkl_input_json, to_batch
+    from zkml.internals import dev_srs, ezkl_input_json, to_batch
 
     model, cal = _model_and_data(name)
     batch = to_batch(model, cal)
     d = Path(tempfile.mkdtemp(prefix="bench-ezkl-"))
     r = {}
     (d / "net.onnx").write_bytes(model.onnx_bytes)
-    (d / "cal.json").write_text(json.dumps(ezkl_input_json_batch(model, batch)))
+    (d / "cal.json").write_text(json.dumps(ezkl_input_json(model, batch)))
     quiet = contextlib.redirect_stdout(io.StringIO())
     t0 = time.perf_counter()
     with quiet:
@@ -101,8 +100,6 @@ def flow_ezkl(name: str) -> dict:
     r["compile_s"] = time.perf_counter() - t0
     settings = json.loads((d / "settings.json").read_text())
     k = settings["run_args"]["logrows"]
-    from zkml._srs import dev_srs
-
     srs = dev_srs(k).path  # SRS generation is a one-time cost in both flows: not timed
     t0 = time.perf_counter()
     ezkl.setup(str(d / "net.compiled"), str(d / "vk.key"), str(d / "pk.key"), str(srs), None, False)
@@ -134,9 +131,7 @@ def flow_zkml(name: str, tuned: bool) -> dict:
     import ezkl
 
     import zkml
-    from zkml._circuit import witness_outputs
-    from zkml._inputs import to_batch
-    from zkml._util import private_tempdir
+    from zkml.internals import ezkl_input_json, private_tempdir, to_batch
 
     model, cal = _model_and_data(name)
     r = {}
@@ -156,8 +151,6 @@ def flow_zkml(name: str, tuned: bool) -> dict:
         proves.append(time.perf_counter() - t0)
         # zkml's own overhead: the same circuit through bare ezkl calls
         with private_tempdir() as tmp:
-            from zkml._inputs import ezkl_input_json
-
             (tmp / "in.json").write_text(json.dumps(ezkl_input_json(model, x)))
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
@@ -167,9 +160,7 @@ def flow_zkml(name: str, tuned: bool) -> dict:
     t0 = time.perf_counter()
     assert zkml.verify(proof, keys.vk)
     r["verify_s"] = time.perf_counter() - t0
-    with private_tempdir() as tmp:
-        outs = [witness_outputs(circuit.compiled_path, model, {t.name: batch[t.name][i] for t in model.inputs}, tmp / f"w{i}")[0][0]
-                for i in range(n)]
+    outs = [circuit.run({t.name: batch[t.name][i] for t in model.inputs})[0] for i in range(n)]
     r["max_abs_error"], r["top1"] = _errors(model, outs, batch)
     r["gas"] = _gas(keys, proof)
     r.update(prove_s=proves, bare_prove_s=bare, logrows=circuit.logrows, pk_bytes=keys.pk_path.stat().st_size,

@@ -83,17 +83,12 @@ def label(scores) -> int:
 
 def circuit_agreement(circuit, X: np.ndarray, float_predict) -> tuple[float, float]:
     """(top-1 agreement of circuit vs float model, max abs output error) over rows of X, from witnesses."""
-    from zkml._circuit import witness_outputs
-    from zkml._util import private_tempdir
-
     agree, worst = 0, 0.0
-    with private_tempdir() as tmp:
-        for i, row in enumerate(X):
-            feeds = {circuit.model.inputs[0].name: row.reshape(circuit.model.inputs[0].shape)}
-            (got,), _ = witness_outputs(circuit.compiled_path, circuit.model, feeds, tmp / f"w{i}")
-            ref = np.asarray(float_predict(row), dtype=np.float64).reshape(got.shape)
-            agree += int(label(got) == label(ref))
-            worst = max(worst, float(np.abs(got - ref).max()))
+    for row in X:
+        (got,) = circuit.run(row.reshape(circuit.model.inputs[0].shape))
+        ref = np.asarray(float_predict(row), dtype=np.float64).reshape(got.shape)
+        agree += int(label(got) == label(ref))
+        worst = max(worst, float(np.abs(got - ref).max()))
     return agree / len(X), worst
 
 

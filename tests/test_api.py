@@ -41,7 +41,7 @@ def test_warm_cli_run_skips_onnx_and_the_batch_machinery(tmp_path, mlp_model, ml
 
 
 def test_model_parse_is_cached_and_checked(tmp_path, fresh_home, mlp_model, monkeypatch):
-    from zkml import _model
+    from zkml.model import model as _model
 
     path = mlp_model.save(tmp_path / "m.onnx")
     first = zkml.load_model(path)

@@ -7,7 +7,7 @@ import pytest
 
 import zkml
 from zkml import errors
-from zkml._store import Store
+from zkml.support.store import Store
 
 
 def _count_calls(monkeypatch, name):
@@ -47,7 +47,7 @@ def test_cache_key_tracks_options_and_data(fresh_home, mlp_model, mlp_cal):
 
 
 def test_dev_srs_is_generated_once_per_logrows(fresh_home, monkeypatch):
-    from zkml._srs import dev_srs
+    from zkml.srs import dev_srs
 
     calls = _count_calls(monkeypatch, "gen_srs")
     a = dev_srs(9)

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 import zkml
-from zkml import _circuit, errors
+from zkml import errors
+from zkml.circuit import compiler as _circuit
 
 from conftest import ROOT
 

@@ -9,9 +9,9 @@ import pytest
 from onnx import TensorProto, helper
 
 import zkml
-import zkml._util
+import zkml.support.hashing
 from zkml import errors
-from zkml._proof import FIELD_MODULUS, felt_to_int, int_to_felt
+from zkml.proof.proof import FIELD_MODULUS, felt_to_int, int_to_felt
 
 
 # models
@@ -246,7 +246,7 @@ def test_corrupt_verifying_key_raises(tmp_path, mlp_keys, mlp_proof):
         zkml.VerifyingKey.load(vk_dir)
     # a key that passes the hash check but that ezkl cannot read is an error, not a falsy result
     meta = json.loads((vk_dir / "vk.json").read_text())
-    meta["vk_sha256"] = zkml._util.sha256_file(vk_dir / "vk.key")
+    meta["vk_sha256"] = zkml.support.hashing.sha256_file(vk_dir / "vk.key")
     (vk_dir / "vk.json").write_text(json.dumps(meta))
     bare = zkml.Proof(mlp_proof.proof, mlp_proof.instances, {})
     with pytest.raises(errors.VerifyError, match="cannot check"):

@@ -8,7 +8,7 @@ import pytest
 import zkml
 from zkml import errors
 from zkml.evm import InProcessChain, RpcChain
-from zkml._proof import FIELD_MODULUS, felt_to_int, int_to_felt
+from zkml.proof.proof import FIELD_MODULUS, felt_to_int, int_to_felt
 
 pytestmark = [pytest.mark.requires_solc]
 

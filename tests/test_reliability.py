@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import zkml
 from zkml import errors
-from zkml._inputs import load_input_file, to_feeds
-from zkml._proof import FIELD_MODULUS, int_to_felt
+from zkml.model.inputs import load_input_file, to_feeds
+from zkml.proof.proof import FIELD_MODULUS, int_to_felt
 
 from conftest import ROOT, run_cli
 
@@ -135,7 +135,7 @@ def test_fuzzed_input_files(tmp_path_factory, mlp_model, blob, suffix):
 
 
 def test_oversized_input_file_is_refused_quickly(tmp_path, monkeypatch):
-    import zkml._inputs as inputs
+    import zkml.model.inputs as inputs
 
     monkeypatch.setattr(inputs, "MAX_INPUT_FILE_BYTES", 1 << 20)
     p = tmp_path / "big.json"
@@ -324,7 +324,7 @@ def test_sigkill_mid_prove_leaves_no_private_file_for_long(tmp_path, keys_dir_fo
     old = tf.tempdir
     tf.tempdir = str(scratch)
     try:
-        from zkml._util import private_tempdir
+        from zkml.support.files import private_tempdir
 
         with private_tempdir():
             pass

@@ -6,7 +6,7 @@ import pytest
 
 import zkml
 from zkml import errors
-from zkml._srs import _G1, dev_srs
+from zkml.srs import _G1, dev_srs
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_tuner_meets_the_bound_and_beats_ezkl_defaults(tuned, mlp_model, mlp_cal
     # a proof time within noise of the fastest is a tie, and a tie goes to the more accurate
     timed = [r for r in tuned.table if "prove_s" in r]
     fastest = min(r["prove_s"] for r in timed)
-    ties = [r for r in timed if r["prove_s"] <= fastest * (1 + zkml._tune.NOISE)]
+    ties = [r for r in timed if r["prove_s"] <= fastest * (1 + zkml.circuit.tuner.NOISE)]
     assert chosen[0] in ties and chosen[0]["max_abs_error"] == min(r["max_abs_error"] for r in ties)
     keys = tuned.circuit.setup()
     assert zkml.verify(keys.prove(mlp_cal[0]), keys.vk)
@@ -40,7 +40,7 @@ def test_tuner_meets_the_bound_and_beats_ezkl_defaults(tuned, mlp_model, mlp_cal
 def test_a_tie_in_proof_time_goes_to_the_more_accurate_circuit():
     from types import SimpleNamespace as NS
 
-    from zkml._tune import NOISE, _choose
+    from zkml.circuit.tuner import NOISE, _choose
 
     def c(err):
         return NS(report=NS(max_abs_error=err))

@@ -19,16 +19,16 @@ from .errors import ZKMLError
 # the public names load on first use (PEP 562): a warm `prove-model run` or `import zkml` pays only for
 # the stages it touches (multiprocessing, the EVM helpers and the bundle code stay unloaded otherwise)
 _LAZY = {
-    "BatchError": "._batch", "prove_many": "._batch",
-    "Bundle": "._bundle", "bundle": "._bundle",
-    "CalibrationReport": "._circuit", "Circuit": "._circuit", "Visibility": "._circuit", "compile": "._circuit",
-    "export": "._export",
-    "Keys": "._keys", "VerifyingKey": "._keys", "setup": "._keys",
-    "Model": "._model", "TensorSpec": "._model", "load_model": "._model",
-    "Proof": "._proof", "Verification": "._proof", "verify": "._proof",
-    "SRSInfo": "._srs", "check_srs": "._srs",
-    "Store": "._store", "zkml_home": "._store",
-    "TuneResult": "._tune", "tune": "._tune",
+    "BatchError": ".batch.common", "prove_many": ".batch.many",
+    "Bundle": ".verifier.bundles", "bundle": ".verifier.bundles",
+    "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
+    "compile": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
+    "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
+    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.keys",
+    "Proof": ".proof.proof",
+    "Verification": ".verifier.verification", "verify": ".verifier.verification",
+    "SRSInfo": ".srs", "check_srs": ".srs",
+    "Store": ".support.store", "zkml_home": ".support.store",
     "VerifierContract": ".evm._contract", "verifier_contract": ".evm._contract",
 }
 
@@ -37,7 +37,7 @@ def __getattr__(name: str):
     import importlib
 
     mod = _LAZY.get(name)
-    if mod is None:  # a submodule not imported yet (zkml.cli, zkml._circuit, zkml.evm)
+    if mod is None:  # a submodule not imported yet (zkml.cli, zkml.evm, zkml.circuit)
         try:
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as err:
@@ -54,17 +54,22 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
-    from ._batch import BatchError, prove_many
-    from ._bundle import Bundle, bundle
-    from ._circuit import CalibrationReport, Circuit, Visibility, compile
-    from ._export import export
-    from ._keys import Keys, VerifyingKey, setup
-    from ._model import Model, TensorSpec, load_model
-    from ._proof import Proof, Verification, verify
-    from ._srs import SRSInfo, check_srs
-    from ._store import Store, zkml_home
-    from ._tune import TuneResult, tune
+    from .batch.common import BatchError
+    from .batch.many import prove_many
+    from .circuit.build import Circuit
+    from .circuit.compiler import compile
+    from .circuit.report import CalibrationReport
+    from .circuit.tuner import TuneResult, tune
+    from .circuit.visibility import Visibility
     from .evm._contract import VerifierContract, verifier_contract
+    from .keys.keys import Keys, VerifyingKey, setup
+    from .model.export import export
+    from .model.model import Model, TensorSpec, load_model
+    from .proof.proof import Proof
+    from .srs import SRSInfo, check_srs
+    from .support.store import Store, zkml_home
+    from .verifier.bundles import Bundle, bundle
+    from .verifier.verification import Verification, verify
 
 __version__ = "0.1.0"
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ContractError
+from ..support.checkout import find_upwards
 from ._solc import DEFAULT_EVM_VERSION, compile_solidity
+
+PACKAGED = Path(__file__).with_name("contracts")  # circuits/contracts, as the wheel ships it
 
 
 def contracts_dir() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        d = base / "circuits" / "contracts"
-        if d.is_dir():
-            return d
-    raise ContractError("cannot find circuits/contracts", where="circuits/contracts", hint="run from the zkml checkout")
+    """The application contracts: inside an installed wheel, else the checkout's circuits/contracts."""
+    if PACKAGED.is_dir():
+        return PACKAGED
+    found = find_upwards("circuits/contracts")
+    if found is None:
+        raise ContractError("cannot find the application contracts", where="circuits/contracts",
+                            hint="reinstall zkml (the wheel ships them), or run from the zkml checkout")
+    return found
 
 
 def app_contract(name: str = "VerifiedOutputRegistry", *, evm_version: str = DEFAULT_EVM_VERSION) -> dict:

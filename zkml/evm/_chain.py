@@ -1,7 +1,8 @@
 """Chains: ``InProcessChain`` (pyrevm, the default) and ``RpcChain`` (web3.py against a JSON-RPC node).
 
-Both expose the same calls: ``deploy(contract) -> address``, ``verify(address, proof) -> OnchainVerification``,
-plus ``deploy_code`` / ``transact`` / ``call`` for application contracts.
+Both expose the same calls: ``deploy(contract) -> address``, ``verify(address, proof) -> OnchainVerification``
+(a read: ``eth_call``, no account, no gas spent), ``record(registry, proof)`` (a transaction through a
+``VerifiedOutputRegistry``: needs an account), plus ``deploy_code`` / ``transact`` / ``call`` for application contracts.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .._util import need
 from ..errors import ChainError, ZKMLError
+from ..support.deps import need
+from ..verifier.verification import as_proof
 from ._contract import VerifierContract, calldata, decode_reusable_return, register_calldata
 
 DEFAULT_GAS = 30_000_000
@@ -102,6 +104,10 @@ class _Chain:
     def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
         raise NotImplementedError
 
+    def call(self, address: str, data: bytes) -> TxResult:
+        """A read: runs ``data`` against ``address`` and changes nothing on the chain."""
+        raise NotImplementedError
+
     def deploy(self, contract: VerifierContract) -> str:
         """Deploy a verifier. A reusable one is deployed once per chain; this model's VKA is registered on it."""
         if not isinstance(contract, VerifierContract):
@@ -127,24 +133,40 @@ class _Chain:
         self._vkas[(address.lower(), contract.vk_hash)] = contract.vka
         return res
 
-    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
-        """Send ``verifyProof`` to ``address``; a revert is a falsy result, not an exception."""
-        from .._proof import _as_proof
-
-        proof = _as_proof(proof)
-        vka = None
+    def _vka_for(self, address: str, proof, contract: VerifierContract | None):
         if contract is not None and contract.reusable:
-            vka = contract.vka
-        elif (address.lower(), proof.vk_hash) in self._vkas:
-            vka = self._vkas[(address.lower(), proof.vk_hash)]
-        res = self.transact(address, calldata(proof, vka=vka))
-        if not res.ok:
-            return OnchainVerification(False, res.gas_used, res.tx_hash, res.reason)
-        if vka is not None:
-            ok, _digest, outs = decode_reusable_return(res.output)
-            return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false", outs)
-        ok = len(res.output) >= 32 and int.from_bytes(res.output[:32], "big") == 1
-        return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false")
+            return contract.vka
+        return self._vkas.get((address.lower(), proof.vk_hash))
+
+    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
+        """Call ``verifyProof`` at ``address`` as a read (eth_call): no account, no transaction, no gas spent.
+
+        A revert is a falsy result, not an exception. ``gas_used`` is what the call would cost in a transaction.
+        """
+        proof = as_proof(proof)
+        vka = self._vka_for(address, proof, contract)
+        res = self.call(address, calldata(proof, vka=vka))
+        return _verdict(res, vka is not None)
+
+    def record(self, registry: str, proof, abi: list | None = None) -> TxResult:
+        """Record a verified output through the ``VerifiedOutputRegistry`` at ``registry``: a transaction
+        (it needs an account and spends gas). Its ``submit`` verifies the proof first and reverts unless it holds."""
+        from ._app import app_contract
+
+        proof = as_proof(proof)
+        abi = abi or app_contract("VerifiedOutputRegistry")["abi"]
+        instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
+        return self.transact(registry, function_calldata(abi, "submit", [proof.proof, instances]))
+
+
+def _verdict(res: TxResult, reusable: bool) -> OnchainVerification:
+    if not res.ok:
+        return OnchainVerification(False, res.gas_used, res.tx_hash, res.reason)
+    if reusable:
+        ok, _digest, outs = decode_reusable_return(res.output)
+        return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false", outs)
+    ok = len(res.output) >= 32 and int.from_bytes(res.output[:32], "big") == 1
+    return OnchainVerification(ok, res.gas_used, res.tx_hash, None if ok else "verifier returned false")
 
 
 class InProcessChain(_Chain):
@@ -158,6 +180,13 @@ class InProcessChain(_Chain):
         self.evm = pyrevm.EVM(spec_id=spec_id)
         self.account = "0x" + "5a" * 20
         self.evm.set_balance(self.account, 10**24)
+
+    def call(self, address: str, data: bytes) -> TxResult:
+        checkpoint = self.evm.snapshot()
+        try:
+            return self.transact(address, data)
+        finally:
+            self.evm.revert(checkpoint)  # a read leaves no trace
 
     def deploy_code(self, bytecode: bytes, abi: list | None = None, args: Sequence[Any] = ()) -> str:
         try:
@@ -203,7 +232,22 @@ class RpcChain(_Chain):
         self.url = self._first_alive()
         self.w3 = self._w3s[self.url]
         self.chain_id = self.w3.eth.chain_id
-        self.local, self.account = _resolve_account(self.w3, account)
+        self._account_arg = account
+        self._resolved: tuple[Any, str] | None = None  # (local account or None, address), on first transaction
+        if isinstance(account, str) and _HEX_KEY.match(account):
+            _resolve_account(self.w3, account)  # refuses at once
+
+    @property
+    def account(self) -> str:
+        """The sending account (resolved on first use: reads need none)."""
+        if self._resolved is None:
+            self._resolved = _resolve_account(self.w3, self._account_arg)
+        return self._resolved[1]
+
+    @property
+    def local(self):
+        self.account  # noqa: B018 -- resolves
+        return self._resolved[0]
 
     def _first_alive(self) -> str:
         errors = []
@@ -234,11 +278,8 @@ class RpcChain(_Chain):
     def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
         if self.quorum == 1:
             return self._failover(lambda: _Chain.verify(self, address, proof, contract))
-        from .._proof import _as_proof
-
-        proof = _as_proof(proof)
-        vka = contract.vka if contract is not None and contract.reusable else self._vkas.get((address.lower(), proof.vk_hash))
-        data = calldata(proof, vka=vka)
+        proof = as_proof(proof)
+        data = calldata(proof, vka=self._vka_for(address, proof, contract))
         answers = {}
         for u in self.urls:
             try:
@@ -258,14 +299,26 @@ class RpcChain(_Chain):
 
     @staticmethod
     def _call_on(w3, address: str, data: bytes) -> "TxResult":
+        """eth_call with no sender; a revert is a falsy TxResult with its decoded reason, the gas from eth_estimateGas."""
+        tx = {"to": address, "data": data, "gas": DEFAULT_GAS}
         try:
-            return TxResult(True, bytes(w3.eth.call({"to": address, "data": data, "gas": DEFAULT_GAS})))
+            out = bytes(w3.eth.call(tx))
         except Exception as err:
             if _is_connection_error(err):
-                raise
+                raise  # _failover moves to the next endpoint
             data_ = getattr(err, "data", None)
             raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
+            if not raw and not _is_revert(err):
+                raise ChainError(f"eth_call failed: {type(err).__name__}: {err}", stage="verify", where=address,
+                                 hint="check the node") from err
             return TxResult(False, b"", None, None, revert_reason(raw))
+        try:
+            gas = int(w3.eth.estimate_gas(tx))
+        except Exception as err:  # the estimate is a courtesy; the call's answer stands
+            if _is_connection_error(err):
+                raise
+            gas = None
+        return TxResult(True, out, gas)
 
     def _send(self, tx: dict) -> Any:
         tx = {**tx, "from": self.account, "nonce": self.w3.eth.get_transaction_count(self.account, "pending"),
@@ -294,20 +347,10 @@ class RpcChain(_Chain):
         return receipt.contractAddress
 
     def call(self, address: str, data: bytes) -> TxResult:
-        try:
-            out = bytes(self.w3.eth.call({"from": self.account, "to": address, "data": data, "gas": DEFAULT_GAS}))
-            return TxResult(True, out)
-        except Exception as err:
-            if _is_connection_error(err):
-                raise  # _failover moves to the next endpoint
-            data_ = getattr(err, "data", None)
-            raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
-            if not raw and not _is_revert(err):
-                raise ChainError(f"eth_call failed: {type(err).__name__}: {err}", where=self.url, hint="check the node") from err
-            return TxResult(False, b"", None, None, revert_reason(raw))
+        return self._failover(lambda: self._call_on(self.w3, address, data))
 
     def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
-        pre = self._failover(lambda: self.call(address, data))  # return data and revert reason come from eth_call
+        pre = self.call(address, data)  # return data and revert reason come from eth_call
         if not pre.ok:
             return pre
         try:

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._store import Store, zkml_home
-from .._util import ZKML_FORMAT, atomic_write_bytes, canonical_json, ezkl_version, need, read_json, sha256_bytes
+from .. import engine
 from ..errors import ArtifactError, ContractError
+from ..support.deps import ezkl_version, need
+from ..support.files import ZKML_FORMAT, atomic_write_bytes, read_json
+from ..support.hashing import canonical_json, sha256_bytes
+from ..support.store import Store, zkml_home
+from ..verifier.verification import as_vk
 from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity, solc_version
-
-# ezkl writes the .sol and then wants a native solc 0.8.20 under $HOME/.svm (downloading one if absent).
-# We run it in a child process whose HOME is zkml's own data dir, accept the failed native compile,
-# and compile the written source with solc-js. The child also isolates ezkl's async runtime.
-_GEN = r"""
-import asyncio, os, sys, ezkl
-vk, settings, sol, srs, reusable, vka = sys.argv[1:7]
-async def main():
-    try:
-        await ezkl.create_evm_verifier(vk, settings, sol, sol + ".abi", srs, reusable == "1")
-    except RuntimeError as err:
-        if not os.path.exists(sol):
-            raise
-        if "svm" not in str(err) and "solc" not in str(err).lower():
-            raise
-    if vka != "-":
-        await ezkl.create_evm_vka(vk, settings, vka, srs)
-asyncio.run(main())
-sys.stdout.flush()
-os._exit(0)
-"""
-
 
 @dataclass(frozen=True, eq=False)
 class VerifierContract:
@@ -103,21 +83,21 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
     ``reusable=True`` gives ezkl's shared verifier plus this model's VKA to register on chain.
     ``production=True`` refuses keys made with an insecure dev SRS.
     """
-    from .._proof import _as_vk
-
-    vk = _as_vk(vk)
-    if production and vk.dev_srs:
-        raise ContractError("refusing a production verifier for keys made with an INSECURE dev SRS", where=vk.path,
-                            hint="run setup with a ceremony SRS (circuit.setup(srs=FILE) or prove-model setup --srs FILE)")
+    vk = as_vk(vk)
+    if production and (vk.dev_srs or not vk.srs.pinned):
+        what = "an INSECURE dev SRS" if vk.dev_srs else "an SRS whose digest was not pinned"
+        raise ContractError(f"refusing a production verifier for keys made with {what}", where=vk.path,
+                            hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)")
     store = store or Store()
-    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.sha256, "reusable": reusable,
+    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.id, "reusable": reusable,
                                        "evm": evm_version, "solc": solc_version()}).encode())[:40]
 
     def build(d: Path) -> None:
         _generate(vk, reusable, d)
         name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
         meta = {"format": ZKML_FORMAT, "kind": "contract", "ezkl_version": ezkl_version(), "solc_version": solc_version(),
-                "evm_version": evm_version, "vk_sha256": vk.sha256, "model_sha256": vk.model_hash, "dev_srs": vk.dev_srs}
+                "evm_version": evm_version, "vk_sha256": vk.sha256, "model_id": vk.id, "model_sha256": vk.model_hash,
+                "dev_srs": vk.dev_srs}
         vka = _read_vka(d / "vka.bin") if reusable else None
         VerifierContract(name, (d / "Verifier.sol").read_text(), compiled["abi"], compiled["bytecode"],
                          compiled["deployed_bytecode"], reusable, vka, meta).save(d)
@@ -138,19 +118,9 @@ def check_size(contract: VerifierContract) -> VerifierContract:
 
 
 def _generate(vk, reusable: bool, d: Path) -> None:
-    home = zkml_home() / "ezkl-home"  # ezkl's svm lookups go here, never into the user's home
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home)}
-    args = [str(vk.path / "vk.key"), str(vk.path / "settings.json"), str(d / "Verifier.sol"), str(vk.srs.path),
-            "1" if reusable else "0", str(d / "vka.bin") if reusable else "-"]
-    try:
-        proc = subprocess.run([sys.executable, "-c", _GEN, *args], env=env, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired as err:
-        raise ContractError("ezkl did not write the verifier within 5 minutes", where=vk.path,
-                            hint="ezkl may be trying to download solc: check that the machine has no half-open network") from err
-    if proc.returncode != 0 or not (d / "Verifier.sol").exists():
-        raise ContractError(f"ezkl could not generate the verifier: {proc.stderr.strip()[-600:]}", where=vk.path,
-                            hint="check that the verifying key matches its settings and SRS")
+    # ezkl's svm lookups go to zkml's own data dir, never into the user's home
+    engine.evm_verifier(vk.path / "vk.key", vk.path / "settings.json", vk.srs.path, d / "Verifier.sol", reusable=reusable,
+                        vka=d / "vka.bin" if reusable else None, home=zkml_home() / "ezkl-home")
 
 
 def _pick(compiled: dict, reusable: bool) -> tuple[str, dict]:

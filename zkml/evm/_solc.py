@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import ContractError, DependencyError
+from ..support.checkout import find_upwards
 
 DEFAULT_EVM_VERSION = "cancun"  # accepted by pyrevm (CANCUN) and by anvil --hardfork cancun
 EIP170_LIMIT = 24_576
@@ -18,12 +19,11 @@ _JS = Path(__file__).with_name("solc_compile.js")
 def node_modules() -> Path:
     """Find the project's node_modules: $ZKML_NODE_MODULES, then upwards from the cwd and from this package."""
     env = os.environ.get("ZKML_NODE_MODULES")
-    candidates = [Path(env)] if env else []
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        candidates += [p / "node_modules" for p in (start, *start.parents)]
-    for c in candidates:
-        if (c / "solc" / "package.json").is_file():
-            return c
+    if env and (Path(env) / "solc" / "package.json").is_file():
+        return Path(env)
+    found = find_upwards("node_modules/solc/package.json")
+    if found is not None:
+        return found.parents[1]
     raise DependencyError("npm's solc (solc-js) is not installed", stage="contract",
                           hint="run `npm ci` in the zkml checkout (make test/demo do it), or set ZKML_NODE_MODULES")
 

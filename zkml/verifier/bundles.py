@@ -15,20 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._util import ZKML_FORMAT, atomic_write_bytes, ezkl_version, need
-from .errors import ArtifactError
+from ..errors import ArtifactError
+from ..keys.keys import CORE_FILES, Keys, VerifyingKey, bundle_meta
+from ..srs import SRS_FILE
+from ..support.deps import need
+from ..support.files import atomic_write_bytes
+from ..support.ipld import Blocks, cborable, cid_str as _s, make_cid as _cid
+from ..support.store import Store
+from .verification import as_vk
 
-CHUNK = 1 << 20
 MAX_CAR_BYTES = 4 << 30
-
-
-def _s(cid) -> str:
-    return cid.encode("base32")
-
-
-def _cid(codec: str, data: bytes):
-    mf = need("multiformats")
-    return mf.CID("base32", 1, codec, mf.multihash.digest(data, "sha2-256"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,25 +57,27 @@ class Bundle:
     def load(cls, path: str | os.PathLike) -> "Bundle":
         return _load_car(Path(path))
 
-    def verifying_key(self):
-        """The bundle's verifying key, materialised (once) under $ZKML_HOME/bundles/<core CID>."""
-        from ._keys import VerifyingKey
-        from ._store import Store
+    @property
+    def model_id(self) -> str:
+        return str(self.metadata.get("model_id", ""))
 
-        if "kzg.srs" not in self.files:
+    def verifying_key(self) -> VerifyingKey:
+        """The bundle's verifying key, materialised (once) under $ZKML_HOME/bundles/<core CID> and authenticated."""
+        if SRS_FILE not in self.files:
             raise ArtifactError("the bundle carries no SRS file", stage="verify", where=self.root,
                                 hint="make the bundle with include_srs=True, or verify with the verifying-key directory")
 
         def build(d: Path) -> None:
-            for name in (*CORE_FILES, "kzg.srs"):
+            for name in (*CORE_FILES, SRS_FILE):
                 (d / name).write_bytes(self.files[name])
-            (d / "bundle.cid").write_text(self.core)
+            (d / "core.cid").write_text(self.core)
 
         entry, _ = Store().get_or_build("bundles", self.core, build)
-        return VerifyingKey.load(entry)
-
-
-CORE_FILES = ("vk.key", "settings.json", "vk.json")
+        vk = VerifyingKey.load(entry, id=self.model_id or None)
+        if bundle_meta(vk.meta) != dict(self.metadata):
+            raise ArtifactError("the bundle's metadata disagrees with its verifying key", stage="verify", where=self.root,
+                                hint="get the bundle again from its publisher")
+        return vk
 
 
 def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
@@ -89,19 +87,14 @@ def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
     model (ONNX + compiled circuit, only when the weights are not private) and the contract hang
     off the root as separate nodes.
     """
-    from ._keys import Keys
-    from ._proof import _as_vk
-
     k = keys if isinstance(keys, Keys) else None
-    vk = _as_vk(keys)
+    vk = as_vk(keys)
     groups: dict[str, dict[str, bytes]] = {"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}
     if include_srs:
-        groups["srs"] = {"kzg.srs": vk.srs.path.read_bytes()}
+        groups["srs"] = {SRS_FILE: vk.srs.path.read_bytes()}
     if k is not None and vk.meta["visibility"]["params"] == "fixed":  # otherwise the weights are private
         groups["model"] = {name: (k.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")}
-    meta = {"zkml_bundle": ZKML_FORMAT, "ezkl_version": ezkl_version(), "model_sha256": vk.model_hash,
-            "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"], "srs": dict(vk.meta["srs"]),
-            "visibility": dict(vk.meta["visibility"]), "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"]}
+    meta = bundle_meta(vk.meta)
     con = None
     if contract is not None:
         con = {"name": contract.name, "reusable": contract.reusable, "source": contract.source,
@@ -109,61 +102,19 @@ def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
     return _build(groups, meta, con)
 
 
-def core_cid(vk) -> str:
-    """The core CID of ``vk``'s bundle, which proofs record (cached beside the verifying key)."""
-    side = Path(vk.path) / "bundle.cid"
-    if side.exists():
-        return side.read_text().strip()
-    cid = _build({"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}, _meta_of(vk), None).core
-    try:
-        atomic_write_bytes(side, cid.encode())
-    except Exception:  # a read-only key directory: recompute next time
-        pass
-    return cid
-
-
-def _meta_of(vk) -> dict:
-    return {"zkml_bundle": ZKML_FORMAT, "ezkl_version": vk.meta["ezkl_version"], "model_sha256": vk.model_hash,
-            "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"], "srs": dict(vk.meta["srs"]),
-            "visibility": dict(vk.meta["visibility"]), "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"]}
-
-
 def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None) -> Bundle:
     cbor = need("dag_cbor")
-    blocks: dict[str, bytes] = {}
-
-    def put(codec: str, data: bytes):
-        c = _cid(codec, data)
-        blocks[_s(c)] = data
-        return c
-
-    def entries(files: Mapping[str, bytes]) -> dict:
-        out = {}
-        for name in sorted(files):
-            data = files[name]
-            chunks = [put("raw", data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)] or [put("raw", b"")]
-            out[name] = {"size": len(data), "chunks": chunks}
-        return out
-
-    core = put("dag-cbor", cbor.encode({"files": entries(groups["core"]), "metadata": _cborable(meta)}))
+    b = Blocks()
+    core = b.core(groups["core"], meta)
     root_node = {"core": core}
     for name in ("srs", "model"):
         if name in groups:
-            root_node[name] = put("dag-cbor", cbor.encode({"files": entries(groups[name])}))
+            root_node[name] = b.put("dag-cbor", cbor.encode({"files": b.files(groups[name])}))
     if contract is not None:
-        root_node["contract"] = put("dag-cbor", cbor.encode(_cborable(contract)))
-    root = put("dag-cbor", cbor.encode(root_node))
+        root_node["contract"] = b.put("dag-cbor", cbor.encode(cborable(contract)))
+    root = b.put("dag-cbor", cbor.encode(root_node))
     files = {n: d for g in groups.values() for n, d in g.items()}
-    return Bundle(_s(root), _s(core), files, dict(meta), contract, blocks)
-
-
-def _cborable(obj):
-    """JSON-ish values for DAG-CBOR (no floats that are integers in disguise, no tuples)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _cborable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_cborable(v) for v in obj]
-    return obj
+    return Bundle(_s(root), _s(core), files, dict(meta), contract, b.blocks)
 
 
 def _load_car(path: Path) -> Bundle:

@@ -1,74 +1,19 @@
-"""Small helpers shared by every stage: hashing, atomic writes, private temp dirs, lazy imports."""
+"""Files: atomic writes, whole-directory publishing, private temp dirs, JSON reading."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
-import hashlib
-import importlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import DependencyError, StoreError
+from ..errors import StoreError
 
-ZKML_FORMAT = 1  # bump when the layout of saved artifacts changes
-
-_INSTALL_HINTS = {
-    "torch": "pip install torch==2.13.0",
-    "onnxruntime": "pip install onnxruntime",
-    "onnx": "pip install onnx",
-    "ezkl": "pip install ezkl==23.0.5",
-    "py_ecc": "pip install py_ecc",
-    "filelock": "pip install filelock",
-    "skl2onnx": "pip install skl2onnx",
-    "pyrevm": "pip install pyrevm",
-    "web3": "pip install web3",
-    "ray": "pip install 'ray[default]'",
-}
-
-
-def need(module: str) -> Any:
-    """Import an optional heavy module, or raise a DependencyError naming the install command."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        top = module.split(".")[0]
-        raise DependencyError(
-            f"the Python package '{top}' is needed here but is not installed",
-            hint=f"run: {_INSTALL_HINTS.get(top, 'pip install ' + top)}",
-        ) from err
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-@functools.lru_cache(maxsize=1)  # the installed version does not change while a process runs
-def ezkl_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("ezkl")
-    except Exception:  # ezkl missing: callers that need it will raise through need()
-        return "unknown"
+ZKML_FORMAT = 2  # bump when the layout of saved artifacts changes (2: keys carry an identity, proofs decode from it)
 
 
 def store_error(err: OSError, path: str | os.PathLike, stage: str = "store") -> StoreError:
@@ -188,58 +133,6 @@ def private_tempdir() -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-_NUMBER = re.compile(r"-?\d+\.\d+(e-?\d+)?|-?\d{5,}")
-
-
-@contextlib.contextmanager
-def captured_native_output() -> Iterator[list[str]]:
-    """Silence ezkl's native stdout (tables) and capture its stderr (the real cause of an error).
-
-    Yields a list that, after the block, holds the captured stderr lines with long numbers
-    scrubbed: they can be intermediate values computed from a private input.
-    With ``ZKML_DEBUG=1`` nothing is captured.
-    """
-    lines: list[str] = []
-    if os.environ.get("ZKML_DEBUG"):
-        yield lines
-        return
-    import logging
-    import sys
-
-    class _Collect(logging.Handler):  # ezkl logs through Python's logging (pyo3-log), not only stderr
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                logged.append(record.getMessage())
-
-    logged: list[str] = []
-    ezkl_logger = logging.getLogger("ezkl")
-    handler, saved_propagate = _Collect(), ezkl_logger.propagate
-    ezkl_logger.addHandler(handler)
-    ezkl_logger.propagate = False
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    errfile = tempfile.TemporaryFile()
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(errfile.fileno(), 2)
-        yield lines
-    finally:
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
-        for fd in (saved_out, saved_err, devnull):
-            os.close(fd)
-        errfile.seek(0)
-        text = errfile.read(65536).decode(errors="replace")
-        errfile.close()
-        ezkl_logger.removeHandler(handler)
-        ezkl_logger.propagate = saved_propagate
-        lines.extend(_NUMBER.sub("<n>", ln).strip() for ln in [*logged, *text.splitlines()] if ln.strip())
 
 
 def write_private_json(path: Path, obj: Any) -> Path:

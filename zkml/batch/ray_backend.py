@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 
-from ._util import need
-from .errors import ProveError
+from ..errors import ProveError
+from ..keys.keys import Keys
+from ..support.deps import need
+from ..support.scrub import scrub
+from .common import Run, as_batch_error
 
 _ACTOR = None
 
@@ -23,16 +26,12 @@ def _actor_class(ray):
             def __init__(self, keys_path: str, home: str | None):
                 if home:
                     os.environ["ZKML_HOME"] = home
-                from ._keys import Keys
-
-                self.keys = Keys.load(keys_path)
+                self.keys = Keys.load(keys_path)  # once per actor, kept for every proof it makes
 
             def pid(self) -> int:
                 return os.getpid()
 
             def prove(self, i: int, name: str, x):
-                from ._batch import as_batch_error
-
                 try:
                     return i, self.keys.prove(x)
                 except Exception as err:  # one bad input must not kill the actor
@@ -49,14 +48,17 @@ def connect(cluster: str):
         try:
             ray.init(address=cluster, logging_level="ERROR", log_to_driver=False)
         except Exception as err:
-            raise ProveError(f"cannot connect to the Ray cluster at {cluster}: {err}", where="cluster",
+            text = str(err)
+            if "auth" in text.lower() and "token" in text.lower():
+                raise ProveError(f"the Ray cluster at {cluster} refused this process's auth token ({type(err).__name__})",
+                                 where="cluster", hint="a token left by another cluster (~/.ray/auth_token, $RAY_AUTH_TOKEN) "
+                                 "does not match this one: remove it, or use the token of the cluster you connect to") from err
+            raise ProveError(f"cannot connect to the Ray cluster at {cluster}: {scrub(text)}", where="cluster",
                              hint="start one with `ray start --head`, or pass its address (host:port)") from err
     return ray
 
 
-def run_on_ray(keys, inputs, ids, todo, workers, cluster, attempts, results, out, on_result, finish) -> None:
-    from ._batch import MAX_ATTEMPTS, BatchError
-
+def run_on_ray(keys: Keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run) -> None:
     ray = connect(cluster)
     n = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(todo)))
     Prover = _actor_class(ray)
@@ -67,7 +69,7 @@ def run_on_ray(keys, inputs, ids, todo, workers, cluster, attempts, results, out
 
     def submit(actor):
         i = queue.pop(0)
-        running[actor.prove.remote(i, ids[i], inputs[i])] = (actor, i)
+        running[actor.prove.remote(i, run.ids[i], inputs[i])] = (actor, i)
 
     for a in actors:
         if queue:
@@ -79,16 +81,12 @@ def run_on_ray(keys, inputs, ids, todo, workers, cluster, attempts, results, out
         try:
             _, res = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
-            attempts[i] += 1
-            if attempts[i] < MAX_ATTEMPTS:
+            if run.worker_died(i, "Ray actor"):
                 queue.insert(0, i)
-            else:
-                finish(i, BatchError(i, ids[i], "WorkerDied", f"the Ray actor proving this input died {MAX_ATTEMPTS} times"),
-                       results, out, ids, on_result)
             actor = Prover.remote(str(keys.path), home)  # replace the dead actor
             actors.append(actor)
         else:
-            finish(i, res, results, out, ids, on_result)
+            run.finish(i, res)
         if queue:
             submit(actor)
     for a in actors:

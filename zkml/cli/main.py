@@ -16,9 +16,9 @@ from typing import Any, Iterator
 
 import click
 
-from .errors import ZKMLError
+from ..errors import ZKMLError
 
-ENV_HELP = "Environment: ZKML_HOME (cache), ZKML_SRS (ceremony SRS file), ZKML_RPC_URL (JSON-RPC node), ZKML_DEBUG=1 (tracebacks)."
+ENV_HELP = ("Environment: ZKML_HOME (cache), ZKML_CACHE_MAX (cache size cap), ZKML_SRS (SRS file), ZKML_SRS_SHA256 (its pinned digest), ZKML_RPC_URL (JSON-RPC nodes), ZKML_PRIVATE_KEY / ZKML_KEYSTORE + ZKML_KEYSTORE_PASSWORD (the account that sends transactions), ZKML_NODE_MODULES (solc-js, anvil), ZKML_ANVIL (anvil binary), ZKML_DEBUG=1 (tracebacks).")
 
 
 class _State:
@@ -82,35 +82,68 @@ def cli(ctx: click.Context, home: str | None, quiet: bool) -> None:
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 _srs_opt = click.option("--srs", envvar="ZKML_SRS", type=click.Path(dir_okay=False),
                         help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.")
-_vis_opt = click.option("--visibility", help="input/output: private|public|hashed; params: fixed|private|hashed "
-                        "[default: input=private,output=public,params=fixed, or the --spec's].")
+_srs_sha_opt = click.option("--srs-sha256", envvar="ZKML_SRS_SHA256",
+                            help="Pin the SRS file's sha256 (the ceremony's published digest) [env: ZKML_SRS_SHA256].")
+_setup_prod_opt = click.option("--production", is_flag=True,
+                               help="Refuse any SRS but a ceremony SRS whose digest is pinned (--srs-sha256) or known to zkml.")
+_vis_opt = click.option("--visibility", help="input/output: private|public|hashed; params: fixed|committed|hashed "
+                        "(private-unbound: private weights bound to nothing). Fields given override the --spec's one by one "
+                        "[default: input=private,output=public,params=fixed].")
 _target_opt = click.option("--target", type=click.Choice(["resources", "accuracy", "fastest"]),
                            help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].")
 _spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
                          help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).")
-SPEC_KEYS = {"description", "notes", "visibility", "target", "options", "tolerance", "contract"}  # circuits/*.json
+# circuits/*.json: description and notes are documentation; every other field is used
+SPEC_KEYS = {"description", "notes", "visibility", "target", "options", "tolerance"}
+TOLERANCE_KEYS = {"max_abs_error", "min_top1_agreement"}
 
 
-def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict]:
-    """(visibility, target, options): flags first, then the spec file, then the defaults."""
+def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict, dict]:
+    """(visibility, target, options, tolerance): flags first, then the spec file, then the defaults.
+    ``--visibility`` overrides the spec's visibility field by field."""
+    from ..circuit.visibility import Visibility
+    from ..errors import CompileError
+    from ..support.files import read_json
+
     spec: dict = {}
     if spec_path:
-        from ._util import read_json
-        from .errors import CompileError
-
-        hint = 'write {"visibility": {...}, "target": "resources", "options": {"scales": [6]}}'
+        hint = 'write {"visibility": {...}, "target": "resources", "options": {"scales": [6]}, "tolerance": {...}}'
         spec = read_json(spec_path, error_cls=CompileError, stage="compile", hint=hint)
         if not isinstance(spec, dict) or not isinstance(spec.get("options", {}), dict) or set(spec) - SPEC_KEYS:
             raise CompileError(f"not a circuit spec (known fields: {', '.join(sorted(SPEC_KEYS))})", where=spec_path, hint=hint)
-    return (visibility or spec.get("visibility") or "input=private,output=public,params=fixed",
-            target or spec.get("target") or "resources", dict(spec.get("options", {})))
+        if not isinstance(spec.get("tolerance", {}), dict) or set(spec.get("tolerance", {})) - TOLERANCE_KEYS:
+            raise CompileError(f"the spec's tolerance has unknown fields (known: {', '.join(sorted(TOLERANCE_KEYS))})",
+                               where=f"{spec_path} -> tolerance", hint=hint)
+    vis = Visibility.parse(visibility, base=Visibility.parse(spec.get("visibility")))
+    return vis, target or spec.get("target") or "resources", dict(spec.get("options", {})), dict(spec.get("tolerance", {}))
 
 
-_max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed.")
+def _check_tolerance(circuit, tolerance: dict, spec_path: str | None) -> None:
+    """The spec's tolerance, checked on the calibration report (refused when nothing was measured)."""
+    from ..errors import CompileError
+
+    if not tolerance:
+        return
+    r = circuit.report
+    if r.private:
+        raise CompileError("the spec sets a tolerance, but the circuit was calibrated on the private input, where "
+                           "nothing is measured", where=f"{spec_path} -> tolerance",
+                           hint="pass --calibration FILE so the tolerance can be checked")
+    if "max_abs_error" in tolerance and r.max_abs_error > float(tolerance["max_abs_error"]):
+        raise CompileError(f"the circuit's max abs error {r.max_abs_error:.4g} is over the spec's {tolerance['max_abs_error']}",
+                           where=f"{spec_path} -> tolerance -> max_abs_error", hint="use --target accuracy or other scales")
+    if "min_top1_agreement" in tolerance and (r.top1_agreement or 0.0) < float(tolerance["min_top1_agreement"]):
+        raise CompileError(f"the circuit's top-1 agreement {r.top1_agreement} is under the spec's "
+                           f"{tolerance['min_top1_agreement']}", where=f"{spec_path} -> tolerance -> min_top1_agreement",
+                           hint="use --target accuracy or other scales")
+
+
+_max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed "
+                              "(refused with any other target, where it would be ignored).")
 
 
 def _load_input(path: str):
-    from ._inputs import load_input_file
+    from ..model.inputs import load_input_file
 
     return load_input_file(path)
 
@@ -118,28 +151,37 @@ def _load_input(path: str):
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Input: ezkl JSON, JSON array, .npy or .npz.")
-@click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration data (default: the input itself).")
-@click.option("--out", "out_dir", default="zkml-out", show_default=True, type=click.Path(file_okay=False), help="Where proof.json, vk/ and summary.json go.")
+@click.option("--calibration", type=click.Path(dir_okay=False),
+              help="Calibration data. Without it, the circuit is calibrated on the private input itself: nothing of the "
+                   "input is kept, but the public settings are then chosen for it and reveal its scale.")
+@click.option("-o", "--output", "--out", "out_dir", default="zkml-out", show_default=True, type=click.Path(file_okay=False),
+              help="Where proof.json, vk/ and summary.json go.")
 @_vis_opt
 @_target_opt
+@_max_error_opt
 @_spec_opt
 @_srs_opt
+@_srs_sha_opt
+@_setup_prod_opt
 @_json_opt
 @click.pass_obj
 def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str | None, target: str | None,
-        spec_path: str | None, srs: str | None, as_json: bool) -> None:
+        max_error: float | None, spec_path: str | None, srs: str | None, srs_sha256: str | None, production: bool,
+        as_json: bool) -> None:
     """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
     import zkml
 
-    visibility, target, options = _compile_args(spec_path, visibility, target)
+    vis, target, options, tolerance = _compile_args(spec_path, visibility, target)
     with st.stage("load"):
         m = zkml.load_model(model)
         x = _load_input(input_path)
         cal = _load_input(calibration) if calibration else x
     with st.stage("compile"):
-        circuit = zkml.compile(m, cal, visibility=visibility, target=target, **options)
+        circuit = zkml.compile(m, cal, visibility=vis, target=target, max_error=max_error, private_data=calibration is None,
+                               **options)
+    _check_tolerance(circuit, tolerance, spec_path)
     with st.stage("setup"):
-        keys = circuit.setup(srs=srs)
+        keys = circuit.setup(srs=srs, production=production, srs_sha256=srs_sha256)
     with st.stage("prove"):
         proof = keys.prove(x)
     with st.stage("verify"):
@@ -148,29 +190,40 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
     proof.save(out / "proof.json")
     keys.vk.save(out / "vk")
     summary = {
-        "ok": bool(result), "reason": result.reason, "model": str(model), "model_sha256": m.hash,
-        "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes, "proof": str(out / "proof.json"),
+        "ok": bool(result), "reason": result.reason, "model": str(model), "model_id": keys.id, "model_sha256": m.hash,
+        "outputs": [o.tolist() for o in result.outputs], "hashes": result.hashes, "proof": str(out / "proof.json"),
         "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
-        "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
+        "srs": keys.srs.kind, "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
         "calibration": circuit.report.to_json(), "proof_bytes": len(proof.proof), "timings": dict(st.timings),
     }
-    from ._util import atomic_write_text
+    from ..support.files import atomic_write_text
 
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     reuse = "reused cached circuit and keys" if circuit.cached and keys.cached else (
         "reused cached circuit" if circuit.cached else "compiled and set up (now cached)")
     lines = [
         f"{'verified' if result else 'NOT verified: ' + str(result.reason)}  {model}",
-        f"  outputs   {summary['outputs'] if proof.outputs else proof.hashes or '(private)'}",
+        f"  outputs   {_shown(result)}",
+        f"  model id  {keys.id}",
         f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used), {reuse}",
         f"  accuracy  {circuit.report}",
         f"  proof     {out / 'proof.json'} ({len(proof.proof)} bytes)",
         "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
+    if calibration is None and not st.quiet and not as_json:
+        click.echo("note: calibrated on the private input (no --calibration): nothing of it is kept, but the public "
+                   "settings were chosen for it and reveal its scale", err=True)
     _emit(as_json, summary, lines)
     if not result:
         sys.exit(1)
+
+
+def _shown(result) -> str:
+    """Outputs as the verifying key decodes them: values, hashes, or (private)."""
+    if result.outputs:
+        return str([o.tolist() for o in result.outputs])
+    return str(result.hashes) if result.hashes else "(private)"
 
 
 @cli.command("export")
@@ -184,7 +237,7 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, a
     """Export a torch model built by FACTORY() in PYFILE to ONNX (parity-checked)."""
     import zkml
 
-    from ._pyfile import load_factory
+    from ..model.pyfile import load_factory
 
     obj = load_factory(factory)
     np = __import__("numpy")
@@ -211,10 +264,11 @@ def compile_cmd(st: _State, model: str, calibration: str, target: str | None, ma
     """Compile MODEL into a circuit calibrated on DATA."""
     import zkml
 
-    visibility, target, options = _compile_args(spec_path, visibility, target)
+    vis, target, options, tolerance = _compile_args(spec_path, visibility, target)
     with st.stage("compile"):
-        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=visibility, target=target,
+        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=vis, target=target,
                          max_error=max_error, **options)
+    _check_tolerance(c, tolerance, spec_path)
     c.save(output)
     info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
             "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}
@@ -225,20 +279,23 @@ def compile_cmd(st: _State, model: str, calibration: str, target: str | None, ma
 @cli.command("setup")
 @click.argument("circuit", type=click.Path(file_okay=False))
 @_srs_opt
+@_srs_sha_opt
+@_setup_prod_opt
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the keys.")
 @_json_opt
 @click.pass_obj
-def setup_cmd(st: _State, circuit: str, srs: str | None, output: str, as_json: bool) -> None:
+def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None, production: bool, output: str,
+              as_json: bool) -> None:
     """Generate proving and verifying keys for CIRCUIT."""
     import zkml
 
     with st.stage("setup"):
-        keys = zkml.Circuit.load(circuit).setup(srs=srs)
+        keys = zkml.Circuit.load(circuit).setup(srs=srs, production=production, srs_sha256=srs_sha256)
     keys.save(output)
-    info = {"ok": True, "keys": output, "vk": str(Path(output) / "vk"), "dev_srs": keys.dev_srs, "cached": keys.cached,
-            "srs": keys.srs.to_json(), "timings": st.timings}
+    info = {"ok": True, "keys": output, "vk": str(Path(output) / "vk"), "model_id": keys.id, "dev_srs": keys.dev_srs,
+            "cached": keys.cached, "srs": {**keys.srs.to_json(), "kind": keys.srs.kind}, "timings": st.timings}
     _emit(as_json, info, [f"wrote {output} (verifying key in {Path(output) / 'vk'}){' [cached]' if keys.cached else ''}",
-                          f"  srs       {keys.srs.describe()}", *_dev_warning(keys.dev_srs)])
+                          f"  model id  {keys.id}", f"  srs       {keys.srs.describe()}", *_dev_warning(keys.dev_srs)])
 
 
 @cli.command("prove")
@@ -275,7 +332,7 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
     with st.stage("prove"):
         proof = k.prove(x)
     proof.save(output)
-    info = {"ok": True, "proof": output, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
+    info = {"ok": True, "proof": output, "model_id": k.id, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
             "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows, "timings": {**st.timings, **proof.timings}}
     _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
                           f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
@@ -298,7 +355,8 @@ def _progress(st: _State, total: int):
 
 def _batch_inputs(path: Path) -> tuple[list[str], list]:
     """(ids, inputs) from a .jsonl file (ids = line numbers) or a directory (ids = file stems)."""
-    from .errors import InputError
+    from ..errors import InputError
+    from ..model.inputs import unwrap_input_data
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".npy", ".npz"))
@@ -313,11 +371,8 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
             obj = json.loads(line)
         except ValueError as err:
             raise InputError(f"line {n} is not JSON: {err}", where=f"{path}:{n}", hint="one JSON input per line") from err
-        if isinstance(obj, dict) and "input_data" in obj:
-            data = obj["input_data"]
-            obj = data[0] if isinstance(data, list) and len(data) == 1 else data
         ids.append(f"line{n}")
-        xs.append(obj)
+        xs.append(unwrap_input_data(obj, f"{path}:{n}"))
     return ids, xs
 
 
@@ -325,30 +380,38 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 @click.argument("proof", type=click.Path(dir_okay=False))
 @click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
+@click.option("--vk-id", help="The model id (verifying-key identity) you trust: a key with another identity is refused.")
 @_json_opt
 @click.pass_obj
-def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, as_json: bool) -> None:
-    """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not."""
-    from ._proof import Proof, verify
+def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, vk_id: str | None, as_json: bool) -> None:
+    """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not.
+
+    Everything shown is decoded with the key; the proof file's own metadata is only compared with it."""
+    from ..keys.keys import VerifyingKey
+    from ..proof.proof import Proof
+    from ..verifier.verification import verify
 
     if bool(vk) == bool(bundle_path):
         raise click.UsageError("give exactly one of --vk and --bundle")
     p = Proof.load(proof)
     if bundle_path:
-        from ._bundle import Bundle
+        from ..verifier.bundles import Bundle
 
-        against = Bundle.load(bundle_path)
+        against = Bundle.load(bundle_path).verifying_key()
+        if vk_id and against.id != vk_id.lower().removeprefix("0x"):
+            from ..errors import ArtifactError
+
+            raise ArtifactError(f"the bundle's model id is {against.id}, not the expected {vk_id}", stage="verify",
+                                where=bundle_path, hint="you were given another model's bundle")
     else:
-        from ._keys import VerifyingKey
-
-        against = VerifyingKey.load(vk)
+        against = VerifyingKey.load(vk, id=vk_id)
     with st.stage("verify"):
         result = verify(p, against)
-    info = {"ok": bool(result), "reason": result.reason, "outputs": [o.tolist() for o in p.outputs], "hashes": p.hashes,
-            "dev_srs": result.dev_srs, "model_sha256": result.model_hash, "bundle_cid": p.meta.get("bundle_cid"),
-            "timings": st.timings}
+    info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "outputs": [o.tolist() for o in result.outputs],
+            "hashes": result.hashes, "dev_srs": result.dev_srs, "model_sha256": result.model_hash,
+            "bundle_cid": against.core_cid, "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
-    _emit(as_json, info, [f"{line}  {proof}", f"  outputs   {info['outputs'] if p.outputs else p.hashes or '(private)'}",
+    _emit(as_json, info, [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}",
                           *_dev_warning(result.dev_srs)])
     if not result:
         sys.exit(1)
@@ -371,7 +434,7 @@ def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_
     with st.stage("bundle"):
         b = zkml.bundle(src, c, include_srs=not no_srs)
         b.save(output)
-    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "car": output, "files": sorted(b.files),
+    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "model_id": b.model_id, "car": output, "files": sorted(b.files),
             "bytes": Path(output).stat().st_size, "dev_srs": b.dev_srs, "timings": st.timings}
     _emit(as_json, info, [b.root, f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
                           f"  core      {b.core} (what proofs record)", *_dev_warning(b.dev_srs)])
@@ -381,7 +444,10 @@ _rpc_opt = click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=
                         help="JSON-RPC node; repeat for failover [env: ZKML_RPC_URL, comma-separated]; default: an in-process EVM.")
 _quorum_opt = click.option("--quorum", default=1, show_default=True, type=int,
                            help="Accept a verification only when this many endpoints agree.")
-_prod_opt = click.option("--production", is_flag=True, help="Refuse keys made with an INSECURE dev SRS.")
+_prod_opt = click.option("--production", is_flag=True,
+                         help="Refuse keys made with an INSECURE dev SRS or an SRS whose digest was not pinned.")
+_evm_opt = click.option("--evm-version", default="cancun", show_default=True,
+                        help="EVM version the verifier is compiled for: one every chain you target accepts.")
 
 
 def _contract_from(path: str, reusable: bool, production: bool, evm_version: str):
@@ -392,7 +458,7 @@ def _contract_from(path: str, reusable: bool, production: bool, evm_version: str
     if (p / "contract.json").exists():
         c = zkml.VerifierContract.load(p)
         if production and c.dev_srs:
-            from .errors import ContractError
+            from ..errors import ContractError
 
             raise ContractError("refusing to deploy a verifier made from an INSECURE dev SRS with --production", where=p,
                                 hint="run setup with --srs FILE (a ceremony SRS) and generate the contract again")
@@ -404,13 +470,13 @@ def _contract_from(path: str, reusable: bool, production: bool, evm_version: str
 @click.argument("keys", type=click.Path(file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(), help="A directory, or a .sol path (artifact goes beside it).")
 @click.option("--reusable", is_flag=True, help="ezkl's shared verifier plus this model's VKA (smaller; one deployment per chain).")
-@click.option("--evm-version", default="cancun", show_default=True)
+@_evm_opt
 @_prod_opt
 @_json_opt
 @click.pass_obj
 def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version: str, production: bool, as_json: bool) -> None:
     """Generate and compile (solc-js) the Solidity verifier for KEYS."""
-    from ._util import atomic_write_text
+    from ..support.files import atomic_write_text
 
     with st.stage("contract"):
         c = _contract_from(keys, reusable, production, evm_version)
@@ -429,51 +495,60 @@ def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version
 @cli.command("deploy")
 @click.argument("contract", type=click.Path(file_okay=False))
 @click.option("--reusable", is_flag=True, help="When CONTRACT is a keys directory: deploy the reusable verifier.")
+@_evm_opt
 @_rpc_opt
 @_prod_opt
 @_json_opt
 @click.pass_obj
-def deploy_cmd(st: _State, contract: str, reusable: bool, rpc_url: tuple[str, ...], production: bool, as_json: bool) -> None:
+def deploy_cmd(st: _State, contract: str, reusable: bool, evm_version: str, rpc_url: tuple[str, ...], production: bool,
+               as_json: bool) -> None:
     """Deploy a verifier (a contract directory, or keys to generate one from) to --rpc-url.
 
-    The sending account comes from $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD),
+    A transaction: the sending account comes from $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD),
     else the node's first unlocked account. Never from an argument.
     """
-    from .errors import ChainError
-    from .evm import RpcChain
+    from ..errors import ChainError
+    from ..evm import RpcChain
 
     if not rpc_url:
         raise ChainError("deploy needs a node: an in-process chain forgets everything when this command exits",
                          where="--rpc-url", hint="pass --rpc-url URL (or ZKML_RPC_URL); `verify-onchain` without a URL deploys and verifies in-process")
-    c = _contract_from(contract, reusable, production, "cancun")
+    c = _contract_from(contract, reusable, production, evm_version)
     with st.stage("deploy"):
         chain = RpcChain(list(rpc_url))
         address = chain.deploy(c)
     info = {"ok": True, "address": address, "chain_id": chain.chain_id, "rpc_url": chain.url, "reusable": c.reusable,
-            "sender": chain.account, "dev_srs": c.dev_srs, "timings": st.timings}
+            "sender": chain.account, "model_id": c.meta.get("model_id"), "dev_srs": c.dev_srs, "timings": st.timings}
     _emit(as_json, info, [f"deployed {c.name} at {address} (chain {chain.chain_id})", *_dev_warning(c.dev_srs)])
 
 
 @cli.command("verify-onchain")
 @click.argument("proof", type=click.Path(dir_okay=False))
 @click.option("--address", help="Verifier address (needed with --rpc-url).")
-@click.option("--vk", "vk_dir", type=click.Path(file_okay=False), help="Keys or verifying-key directory (to build the contract).")
+@click.option("--vk", "vk_dir", type=click.Path(file_okay=False),
+              help="Keys or verifying-key directory: builds the contract and decodes the outputs.")
 @click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Contract directory from `prove-model contract`.")
 @click.option("--reusable", is_flag=True, help="Use the reusable verifier.")
-@_rpc_opt
+@_evm_opt
+@click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=True,
+              help="JSON-RPC node(s); repeat for failover [env: ZKML_RPC_URL, comma-separated]. With it: one eth_call to the "
+                   "verifier at --address, a read that needs no account and spends no gas. Without it: the contract is "
+                   "deployed to an in-process EVM (pyrevm) and called there.")
 @_quorum_opt
 @_json_opt
 @click.pass_obj
 def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str | None, contract_dir: str | None,
-                       reusable: bool, rpc_url: tuple[str, ...], quorum: int, as_json: bool) -> None:
-    """Verify PROOF with a verifier contract. Without --rpc-url: deploy and verify on an in-process EVM."""
-    from ._proof import Proof
-    from .errors import ChainError
-    from .evm import InProcessChain, RpcChain
+                       reusable: bool, evm_version: str, rpc_url: tuple[str, ...], quorum: int, as_json: bool) -> None:
+    """Verify PROOF with a verifier contract (a read). Without --rpc-url: deploy and verify on an in-process EVM."""
+    from ..errors import ChainError
+    from ..evm import InProcessChain, RpcChain
+    from ..keys.keys import VerifyingKey
+    from ..proof.proof import Proof
 
-    p = Proof.load(proof)
+    vk = VerifyingKey.load(vk_dir) if vk_dir else None
+    p = Proof.load(proof, vk=vk)
     source = contract_dir or vk_dir
-    c = _contract_from(source, reusable, False, "cancun") if source else None
+    c = _contract_from(source, reusable, False, evm_version) if source else None
     with st.stage("verify-onchain"):
         if rpc_url:
             if not address:
@@ -486,13 +561,43 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
             chain = InProcessChain()
             address = chain.deploy(c)
         res = chain.verify(address, p, contract=c)
+    # outputs: the reusable verifier returns them; otherwise they are decoded with --vk, never from the proof file
+    outputs = res.outputs or ([o.tolist() for o in p.outputs] if vk is not None and res else [])
     info = {"ok": bool(res), "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "address": address,
-            "chain": "rpc" if rpc_url else "in-process", "outputs": res.outputs or [o.tolist() for o in p.outputs],
-            "timings": st.timings}
+            "chain": "rpc" if rpc_url else "in-process", "outputs": outputs, "timings": st.timings}
     word = "accepted" if res else f"REJECTED: {res.reason}"
-    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain", f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
-                          f"  outputs   {info['outputs']}"])
+    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain (a read: no transaction)",
+                          f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
+                          f"  outputs   {outputs if outputs else '(pass --vk to decode them)'}"])
     if not res:
+        sys.exit(1)
+
+
+@cli.command("record-onchain")
+@click.argument("proof", type=click.Path(dir_okay=False))
+@click.option("--registry", required=True, help="Address of a VerifiedOutputRegistry (it verifies the proof, then records its output).")
+@click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=True, required=True,
+              help="JSON-RPC node(s) [env: ZKML_RPC_URL]. Required: recording is a transaction, and an in-process chain forgets it.")
+@_json_opt
+@click.pass_obj
+def record_onchain_cmd(st: _State, proof: str, registry: str, rpc_url: tuple[str, ...], as_json: bool) -> None:
+    """Record PROOF's verified output on chain: a transaction through a VerifiedOutputRegistry.
+
+    Needs an account: $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD), else the node's first
+    unlocked account. Never from an argument. To only check a proof, use verify-onchain (a read).
+    """
+    from ..evm import RpcChain
+    from ..proof.proof import Proof
+
+    p = Proof.load(proof)
+    with st.stage("record-onchain"):
+        chain = RpcChain(list(rpc_url))
+        res = chain.record(registry, p)
+    info = {"ok": res.ok, "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "registry": registry,
+            "sender": chain.account if res.tx_hash else None, "timings": st.timings}
+    _emit(as_json, info, [f"{'recorded' if res.ok else 'NOT recorded: ' + str(res.reason)} by {registry} (tx {res.tx_hash})",
+                          f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a"])
+    if not res.ok:
         sys.exit(1)
 
 
@@ -502,11 +607,12 @@ def bench_cmd(args: tuple[str, ...]) -> None:
     """Run the benchmark harness (zkml vs ezkl's recommended flow); ARGS go to it (e.g. --models a,b --lenet)."""
     import subprocess
 
-    from .errors import DependencyError
+    from ..errors import DependencyError
+    from ..support.checkout import find_upwards
 
-    for base in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]):
-        if (base / "benchmarks" / "harness.py").is_file():
-            sys.exit(subprocess.call([sys.executable, "-m", "benchmarks", "harness", *args], cwd=base))
+    harness = find_upwards("benchmarks/harness.py")
+    if harness is not None:
+        sys.exit(subprocess.call([sys.executable, "-m", "benchmarks", "harness", *args], cwd=harness.parents[1]))
     raise DependencyError("the benchmark harness lives in the zkml checkout (benchmarks/)", stage="bench",
                           hint="run prove-model bench from a zkml checkout")
 
@@ -516,10 +622,61 @@ def bench_cmd(args: tuple[str, ...]) -> None:
 @_json_opt
 def inspect(path: str, as_json: bool) -> None:
     """Say what a model, circuit, keys, verifying key, proof or contract is."""
-    from ._inspect import describe
+    from .inspect import describe
 
     info, lines = describe(Path(path))
     _emit(as_json, info, lines)
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """The cache under ZKML_HOME: circuits, keys (proving keys can be gigabytes), SRS files, contracts.
+
+    ZKML_CACHE_MAX (e.g. 20G) caps its size: after each new entry, the least recently used entries go first."""
+
+
+@cache_group.command("list")
+@_json_opt
+def cache_list(as_json: bool) -> None:
+    """Every cache entry with its size and last use."""
+    from ..support.store import Store
+
+    store = Store()
+    entries = store.entries()
+    total = sum(e.size for e in entries)
+    info = {"root": str(store.root), "bytes": total, "entries": [e.to_json() for e in entries]}
+    _emit(as_json, info, [f"{store.root}: {len(entries)} entries, {_size(total)}",
+                          *[f"  {e.kind:<10} {e.key[:24]:<24} {_size(e.size):>9}  {_age(e.last_used)}" for e in entries]])
+
+
+@cache_group.command("prune")
+@click.option("--older-than", help="Remove entries not used for this long (e.g. 30d, 12h).")
+@click.option("--max-size", help="Then remove the least recently used entries until the cache fits (e.g. 10G, 500M).")
+@_json_opt
+def cache_prune(older_than: str | None, max_size: str | None, as_json: bool) -> None:
+    """Remove cache entries; entries in use by another process are left alone."""
+    from ..support.store import Store, parse_age, parse_size
+
+    if not older_than and not max_size:
+        raise click.UsageError("give --older-than, --max-size or both")
+    removed = Store().prune(older_than=parse_age(older_than) if older_than else None,
+                            max_bytes=parse_size(max_size) if max_size else None)
+    info = {"removed": [e.to_json() for e in removed], "bytes_freed": sum(e.size for e in removed)}
+    _emit(as_json, info, [f"removed {len(removed)} entries, {_size(info['bytes_freed'])} freed",
+                          *[f"  {e.kind:<10} {e.key[:24]}" for e in removed]])
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _age(t: float) -> str:
+    days = (time.time() - t) / 86400
+    return f"used {days:.1f} days ago" if days >= 1 else f"used {days * 24:.1f} hours ago"
 
 
 def main(argv: list[str] | None = None) -> None:

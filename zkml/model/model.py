@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._util import ZKML_FORMAT, atomic_write_bytes, canonical_json, need, sha256_bytes
-from .errors import DynamicShapeError, ModelFileError, UnsupportedModelError
+from ..errors import DynamicShapeError, ModelFileError, UnsupportedModelError
+from ..support.deps import need
+from ..support.files import ZKML_FORMAT, atomic_write_bytes
+from ..support.hashing import canonical_json, sha256_bytes
+from ..support.store import Store
 
 DEFAULT_VARIABLES: tuple[tuple[str, int], ...] = (("batch_size", 1),)
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message
@@ -217,8 +220,6 @@ def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
 def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
     """A model these exact bytes were parsed into before (checked, shapes found by a run on zeros):
     a warm ``prove-model run`` then loads neither onnx nor a first onnxruntime session for it."""
-    from ._store import Store
-
     try:
         entry = Store().get("models", _parse_key(data, variables))
         if entry is None:
@@ -236,8 +237,6 @@ def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
 def _remember_parse(data: bytes, variables: Mapping[str, int], model: Model) -> None:
     """Cache what ``_parse`` found (no private data: the model's own bytes and shapes). Best effort:
     a read-only or full cache only costs the next load its parse."""
-    from ._store import Store
-
     def build(d: Path) -> None:
         rewritten = model.onnx_bytes != data
         if rewritten:

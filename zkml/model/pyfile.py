@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .errors import ModelError
+from ..errors import ModelError
 
 
 def load_factory(spec: str):

@@ -20,11 +20,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._circuit import Circuit, Visibility, compile as compile_circuit
-from ._model import Model, load_model
-from ._store import Store
-from ._util import canonical_json, ezkl_version, sha256_bytes
-from .errors import CompileError, ZKMLError
+from .. import engine
+from ..errors import CompileError, SetupError, ZKMLError
+from ..model.inputs import to_batch
+from ..model.model import Model, load_model
+from ..srs import dev_srs
+from ..support.deps import ezkl_version
+from ..support.files import private_tempdir
+from ..support.hashing import canonical_json, sha256_bytes
+from ..support.store import Store
+from .build import Circuit, build, witness_outputs
+from .visibility import Visibility
 
 # round 1: the circuit's shape; round 2: scales and rebase multiplier around the best shapes
 DECOMPS = [(1024, 3), (256, 4), (4096, 2), (16384, 2)]
@@ -133,10 +139,7 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
         if failure:
             table[idx]["status"] = f"mock proof failed: {failure[:120]}"
             continue
-        keys = c.setup(store=store)
-        t0 = time.perf_counter()
-        keys.prove(x)
-        dt = time.perf_counter() - t0
+        dt = _time_proof(c, x, store)
         table[idx]["prove_s"] = round(dt, 3)
         timed.append((dt, idx, c))
     if not timed:
@@ -162,26 +165,33 @@ def _choose(timed: list):
 
 def _mock(c: Circuit, x) -> str | None:
     """ezkl's mock prover on one sample (constraints checked, no keys): None when it passes, else the reason."""
-    from ._circuit import ezkl_call, witness_outputs
-    from ._util import private_tempdir
-
     with private_tempdir() as tmp:
         try:
-            witness_outputs(c.compiled_path, c.model, x, tmp / "w")
-            ok = ezkl_call(CompileError, "mock proving", "mock", str(tmp / "w.witness.json"), str(c.compiled_path))
+            witness_outputs(c, x, tmp / "w")
+            ok = engine.mock(tmp / "w.witness.json", c.compiled_path)
         except ZKMLError as err:
             return err.message
     return None if ok else "ezkl's mock prover rejected the witness"
 
 
+def _time_proof(c: Circuit, x, store: Store) -> float:
+    """Seconds of one real proof of ``c`` on ``x`` (setup on a dev SRS in a private dir, not timed; keys discarded)."""
+    srs = dev_srs(c.logrows, store)
+    with private_tempdir() as tmp:
+        witness_outputs(c, x, tmp / "w", vk=None, srs=None)
+        engine.setup(SetupError, c.compiled_path, tmp / "vk.key", tmp / "pk.key", srs.path, where=c.path)
+        t0 = time.perf_counter()
+        engine.prove(CompileError, tmp / "w.witness.json", c.compiled_path, tmp / "pk.key", tmp / "proof.json", srs.path)
+        return time.perf_counter() - t0
+
+
 def _compile(model, data, vis, opts, store) -> Circuit:
     o = dict(opts)
     scales = o.pop("scales", None)
-    return compile_circuit(model, data, visibility=vis, scales=scales, store=store, **o)
+    max_logrows = o.pop("max_logrows", None)
+    return build(model, to_batch(model, data), vis, "resources", max_logrows, scales, o, store)
 
 
 def _first_sample(model: Model, data: Any):
-    from ._inputs import to_batch
-
     batch = to_batch(model, data)
     return {name: arr[0] for name, arr in batch.items()}

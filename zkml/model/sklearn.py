@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ._boosters import BOOSTERS, booster_to_torch, is_booster
-from ._util import need
-from .errors import UnsupportedModelError
+from ..errors import UnsupportedModelError
+from ..support.deps import need
+from .boosters import BOOSTERS, booster_to_torch, is_booster
+from .trees import apply_head, gemm_trees, stack_trees, tree_arrays
 
 SUPPORTED = ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "LinearSVC", "LinearSVR",
              "MLPClassifier", "MLPRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor",
@@ -90,16 +91,6 @@ def _head_kind(est, output: str) -> str:
     return "softmax"
 
 
-def _apply_head(z, kind: str):
-    torch = need("torch")
-    if kind == "sigmoid2":  # binary: [P(class 0), P(class 1)]
-        p = torch.sigmoid(z)
-        return torch.cat([1 - p, p], dim=-1)
-    if kind == "softmax":
-        return torch.softmax(z, dim=-1)
-    return z
-
-
 def _Head(body, kind: str):
     torch = need("torch")
 
@@ -109,37 +100,9 @@ def _Head(body, kind: str):
             self.body = body
 
         def forward(self, x):
-            return _apply_head(self.body(x), kind)
+            return apply_head(self.body(x), kind)
 
     return Head()
-
-
-def _tree_arrays(tree, n_features: int, value_fn):
-    """A, B, C, D, E of the GEMM formulation for one fitted sklearn tree."""
-    t = tree.tree_
-    internal = [i for i in range(t.node_count) if t.children_left[i] != -1]
-    leaves = [i for i in range(t.node_count) if t.children_left[i] == -1]
-    idx = {n: k for k, n in enumerate(internal)}
-    A = np.zeros((n_features, max(len(internal), 1)), np.float32)
-    B = np.full(max(len(internal), 1), np.inf, np.float32)
-    for n in internal:
-        A[t.feature[n], idx[n]] = 1.0
-        B[idx[n]] = t.threshold[n]
-    C = np.zeros((max(len(internal), 1), len(leaves)), np.float32)
-    D = np.zeros(len(leaves), np.float32)
-    parent = {}
-    for n in internal:
-        parent[t.children_left[n]] = (n, 1.0)
-        parent[t.children_right[n]] = (n, -1.0)
-    for j, leaf in enumerate(leaves):
-        node = leaf
-        while node in parent:
-            p, direction = parent[node]
-            C[idx[p], j] = direction
-            D[j] += direction > 0
-            node = p
-    E = np.stack([value_fn(t, leaf) for leaf in leaves]).astype(np.float32)
-    return A, B, C, D, E
 
 
 def _trees(est, output: str):
@@ -156,7 +119,7 @@ def _trees(est, output: str):
             v[k] = t.value[leaf].reshape(-1)[0] * scale
             return v
 
-        parts = [_tree_arrays(tr, nf, lambda t, leaf, k=k: value(t, leaf, k)) for tr, k in trees]
+        parts = [tree_arrays(tr, nf, lambda t, leaf, k=k: value(t, leaf, k)) for tr, k in trees]
         init = _gb_init(est, n_out)
         kind = ("sigmoid2" if n_out == 1 else "softmax") if output == "proba" else "none"
     else:
@@ -168,44 +131,13 @@ def _trees(est, output: str):
                 v = v / max(v.sum(), 1e-12)  # sklearn >= 1.4 stores fractions already; normalise either way
             return v / len(ests)
 
-        parts = [_tree_arrays(tr, nf, value) for tr in ests]
+        parts = [tree_arrays(tr, nf, value) for tr in ests]
         init = np.zeros(parts[0][4].shape[1], np.float32)
         kind = "none"
         if classifier and output != "proba":
             raise UnsupportedModelError(f"{name} exports predict_proba only", stage="export", where="output",
                                         hint="use output='proba' (take the argmax for the label)")
     return gemm_trees(*stack_trees(parts), init, kind)
-
-
-def stack_trees(parts):
-    """One ensemble from per-tree (A, B, C, D, E): features and leaves side by side, paths block-diagonal."""
-    A = np.concatenate([p[0] for p in parts], axis=1)
-    B = np.concatenate([p[1] for p in parts])
-    C = _block_diag([p[2] for p in parts])
-    D = np.concatenate([p[3] for p in parts])
-    E = np.concatenate([p[4] for p in parts], axis=0)
-    return A, B, C, D, E
-
-
-def gemm_trees(A, B, C, D, E, init, kind: str):
-    """The GEMM tree ensemble as a torch module: decisions, matching leaves, summed leaf values, head."""
-    torch = need("torch")
-
-    class GemmTrees(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            for k, v in dict(A=A, B=B, C=C, D=D, E=E, init=np.asarray(init, np.float32)).items():
-                self.register_buffer(k, torch.tensor(v))
-
-        def forward(self, x):
-            # torch.where keeps ezkl's fixed-point scales consistent; a bool->float cast does not
-            one, zero = torch.ones_like(self.B), torch.zeros_like(self.B)
-            decisions = torch.where(x @ self.A <= self.B, one, zero)
-            lone, lzero = torch.ones_like(self.D), torch.zeros_like(self.D)
-            leaves = torch.where(decisions @ self.C == self.D, lone, lzero)
-            return _apply_head(leaves @ self.E + self.init, kind)
-
-    return GemmTrees()
 
 
 def _gb_init(est, n_out: int) -> np.ndarray:
@@ -215,15 +147,3 @@ def _gb_init(est, n_out: int) -> np.ndarray:
     X0 = np.zeros((1, est.n_features_in_))
     raw = est._raw_predict_init(X0)
     return np.asarray(raw, np.float32).reshape(-1)
-
-
-def _block_diag(mats):
-    rows = sum(m.shape[0] for m in mats)
-    cols = sum(m.shape[1] for m in mats)
-    out = np.zeros((rows, cols), np.float32)
-    r = c = 0
-    for m in mats:
-        out[r : r + m.shape[0], c : c + m.shape[1]] = m
-        r += m.shape[0]
-        c += m.shape[1]
-    return out

@@ -5,25 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import ArtifactError
+from ..circuit.build import Circuit
+from ..errors import ArtifactError
+from ..keys.keys import Keys, VerifyingKey
+from ..model.model import load_model
+from ..proof.proof import Proof
+from ..srs import srs_logrows
 
 
 def describe(p: Path) -> tuple[dict, list[str]]:
-    from . import Circuit, Keys, Proof, VerifyingKey, load_model
-    from ._srs import srs_logrows
-
     if p.is_dir():
         if (p / "keys.json").exists():
             k = Keys.load(p)
-            info = {"kind": "keys", "model_sha256": k.vk.model_hash, "logrows": k.circuit.logrows, "dev_srs": k.dev_srs,
+            info = {"kind": "keys", "model_id": k.id, "model_sha256": k.vk.model_hash, "logrows": k.circuit.logrows, "dev_srs": k.dev_srs,
                     "pk_bytes": k.pk_path.stat().st_size, "vk_sha256": k.vk.sha256, "visibility": k.circuit.visibility.to_json()}
             return info, [f"keys: model {k.vk.model_hash[:16]}, 2^{k.circuit.logrows} rows, proving key {info['pk_bytes']:,} bytes",
                           f"  visibility {k.circuit.visibility}", f"  srs        {k.srs.describe()}"]
         if (p / "vk.json").exists():
             vk = VerifyingKey.load(p)
-            info = {"kind": "verifying_key", "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "dev_srs": vk.dev_srs,
+            info = {"kind": "verifying_key", "model_id": vk.id, "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "dev_srs": vk.dev_srs,
                     "visibility": vk.meta["visibility"]}
-            return info, [f"verifying key: model {vk.model_hash[:16]}, vk {vk.sha256[:16]}", f"  srs        {vk.srs.describe()}"]
+            return info, [f"verifying key: model id {vk.id}",  f"  srs        {vk.srs.describe()}"]
         if (p / "circuit.json").exists():
             c = Circuit.load(p)
             info = {"kind": "circuit", "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": c.num_rows,
@@ -42,7 +44,7 @@ def describe(p: Path) -> tuple[dict, list[str]]:
         info = {"kind": "contract", "bytes": len(src), "contracts": [ln.split()[1] for ln in src.splitlines() if ln.startswith("contract ")]}
         return info, [f"Solidity source: {len(src):,} bytes, contracts {', '.join(info['contracts']) or '?'}"]
     if suffix == ".car":
-        from ._bundle import Bundle
+        from ..verifier.bundles import Bundle
 
         b = Bundle.load(p)
         info = {"kind": "bundle", "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files),
@@ -59,12 +61,12 @@ def describe(p: Path) -> tuple[dict, list[str]]:
             raise ArtifactError(f"not valid JSON: {err}", stage="inspect", where=p, hint="pass a zkml artifact") from err
         if isinstance(raw, dict) and "proof" in raw and "instances" in raw:
             pr = Proof.from_json(raw, where=p)
-            info = {"kind": "proof", "model_sha256": pr.model_hash, "vk_sha256": pr.vk_hash, "proof_bytes": len(pr.proof),
-                    "outputs": [o.tolist() for o in pr.outputs], "hashes": pr.hashes, "dev_srs": pr.dev_srs,
-                    "visibility": pr.meta.get("visibility")}
-            lines = [f"proof: model {pr.model_hash[:16] or '?'}, {len(pr.proof):,} bytes, {sum(map(len, pr.instances))} public values",
-                     f"  outputs    {info['outputs'] if pr.outputs else pr.hashes or '(private)'}",
-                     f"  srs        {'INSECURE dev SRS' if pr.dev_srs else 'ceremony SRS'}"]
+            # nothing of the proof file's own section is trusted: its claims are shown as claims
+            info = {"kind": "proof", "claimed_model_id": pr.meta.get("model_id"), "proof_bytes": len(pr.proof),
+                    "public_values": sum(map(len, pr.instances)), "verified": False}
+            lines = [f"proof: {len(pr.proof):,} bytes, {sum(map(len, pr.instances))} public values",
+                     f"  claims to be for model id {pr.meta.get('model_id') or '?'} (unverified)",
+                     "  outputs    decoded only by a verifier: prove-model verify PROOF --vk KEYS"]
             return info, lines
     raise ArtifactError("cannot tell what this file is", stage="inspect", where=p,
                         hint="pass a model, circuit, keys or verifying-key directory, a .onnx, proof .json, .sol or .srs file")

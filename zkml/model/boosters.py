@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UnsupportedModelError
+from ..errors import UnsupportedModelError
 
 BOOSTERS = ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor")
 # objectives whose output is a sigmoid/softmax/identity of the summed leaves
@@ -120,7 +120,7 @@ def _margin(est, X: np.ndarray) -> np.ndarray:
 
 def booster_to_torch(est, output: str):
     """A torch module computing ``output`` ("proba" or "predict") for a fitted XGBoost/LightGBM sklearn model."""
-    from ._sklearn import _tree_arrays, gemm_trees, stack_trees
+    from .trees import gemm_trees, stack_trees, tree_arrays
 
     name = type(est).__name__
     if name not in BOOSTERS:
@@ -154,7 +154,7 @@ def booster_to_torch(est, output: str):
             v[k] = tr.value[leaf]
             return v
 
-        parts.append(_tree_arrays(t, nf, value))
+        parts.append(tree_arrays(t, nf, value))
     A, B, C, D, E = stack_trees(parts)
     # the base margin: what the booster adds beyond its trees' leaves, measured at one point
     leaves = ((X0 @ A <= B).astype(np.float32) @ C == D).astype(np.float32)

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._model import Model, TensorSpec
-from ._util import need
-from .errors import InputError, InputShapeError, InputTypeError, InputValueError
+from ..errors import InputError, InputShapeError, InputTypeError, InputValueError
+from ..support.deps import need
+from ..support.scrub import scrub
+from .model import Model, TensorSpec
 
 MAX_INPUT_FILE_BYTES = 256 << 20
 
@@ -21,8 +22,9 @@ def _as_float_array(x: Any, where: str, stage: str):
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise InputTypeError(f"input is not numeric ({type(x).__name__}): {err}", stage=stage, where=where,
-                             hint="pass a numpy array, a nested list of numbers or a torch tensor") from err
+        # not chained, and numpy's text left out: it quotes the offending (private) value
+        raise InputTypeError(f"input is not numeric ({type(x).__name__}; {type(err).__name__})", stage=stage, where=where,
+                             hint="pass a numpy array, a nested list of numbers or a torch tensor") from None
     bad = ~np.isfinite(arr)
     if bad.any():
         kind = "NaN" if np.isnan(arr).any() else "infinity"
@@ -125,8 +127,13 @@ def load_input_file(path: str | os.PathLike) -> Any:
                 return {k: z[k] for k in z.files}
         obj = json.loads(p.read_bytes())
     except (ValueError, OSError, EOFError) as err:
-        raise InputError(f"cannot parse the input file: {str(err)[:200]}", stage="input", where=where,
+        raise InputError(f"cannot parse the input file: {scrub(str(err), 200)}", stage="input", where=where,
                          hint='use ezkl JSON {"input_data": [[...]]}, a JSON array, .npy or .npz') from err
+    return unwrap_input_data(obj, where)
+
+
+def unwrap_input_data(obj: Any, where: str) -> Any:
+    """ezkl's ``{"input_data": [[...], ...]}``: one flat list per input (a single input unwrapped); anything else as is."""
     if isinstance(obj, dict) and "input_data" in obj:
         data = obj["input_data"]
         if not isinstance(data, list) or not data:

@@ -7,9 +7,10 @@ import os
 import warnings
 from typing import Any, Sequence
 
-from ._model import Model, load_model
-from ._util import need
-from .errors import ModelError, ParityError, UnsupportedModelError
+from ..errors import ModelError, ParityError, UnsupportedModelError
+from ..support.deps import need
+from .compare import compare
+from .model import Model, load_model
 
 MAX_OPSET = 18  # the newest opset ezkl's ONNX reader (tract) is tested with
 DEFAULT_ATOL = 1e-4
@@ -35,7 +36,7 @@ def export(obj: Any, sample_input: Any = None, *, opset: int = MAX_OPSET, input_
             raise ModelError("exporting a torch module needs sample_input", where="sample_input",
                              hint="pass a tensor (or tuple of tensors) with the shape the model will be proved on")
         return _export_torch(obj, sample_input, opset, input_names, output_names, atol, rtol)
-    from ._sklearn import is_sklearn
+    from .sklearn import is_sklearn
 
     if is_sklearn(obj):
         return _export_sklearn(obj, sample_input, opset, input_names, output_names, atol, rtol, sklearn_output)
@@ -48,7 +49,7 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, output) -> Model:
-    from ._sklearn import check_estimator, default_output, sklearn_reference, to_torch
+    from .sklearn import check_estimator, default_output, sklearn_reference, to_torch
 
     check_estimator(est)
     np = need("numpy")
@@ -69,10 +70,10 @@ def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, o
     for row in X:
         ref = sklearn_reference(est, row[None].astype(np.float64), output)
         (got,) = model.run({model.inputs[0].name: row[None]})
-        err = np.abs(np.asarray(got, np.float64).reshape(ref.shape) - ref)
-        worst = max(worst, float(err.max(initial=0.0)))
-        if (err > atol + rtol * np.abs(ref)).any():
-            raise ParityError(f"ONNX output differs from scikit-learn's {output} by {float(err.max()):.3g}", where="outputs",
+        cmp = compare([ref], [np.asarray(got).reshape(ref.shape)], atol=atol, rtol=rtol)
+        worst = max(worst, cmp.max_abs_error)
+        if not cmp:
+            raise ParityError(f"ONNX output differs from scikit-learn's {output} by {cmp.max_abs_error:.3g}", where="outputs",
                               hint="report this estimator and its parameters: the converter disagrees with scikit-learn")
     return Model(model.onnx_bytes, model.inputs, model.outputs, source=f"sklearn:{type(est).__name__}", variables=model.variables,
                  parity={"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset, "rows": len(X), "output": output})
@@ -109,17 +110,15 @@ def _export_torch(module, sample_input, opset, input_names, output_names, atol, 
         ref = module(*args)
     refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
     got = model.run({t.name: a.numpy() for t, a in zip(model.inputs, args)})
-    worst = 0.0
+    refs = [r.detach().numpy() for r in refs]
     for r, g in zip(refs, got):
-        r = r.detach().numpy().astype(np.float64)
-        g = np.asarray(g, dtype=np.float64)
-        if r.shape != g.shape:
-            raise ParityError(f"ONNX output shape {list(g.shape)} differs from torch's {list(r.shape)}", where="outputs",
+        if tuple(r.shape) != tuple(np.shape(g)):
+            raise ParityError(f"ONNX output shape {list(np.shape(g))} differs from torch's {list(r.shape)}", where="outputs",
                               hint="check the model's forward() for shape-dependent logic")
-        excess = np.abs(r - g) - (atol + rtol * np.abs(r))
-        worst = max(worst, float(np.abs(r - g).max(initial=0.0)))
-        if (excess > 0).any():
-            raise ParityError(f"ONNX output differs from torch by {float(np.abs(r - g).max()):.3g} (atol {atol}, rtol {rtol})",
-                              where="outputs", hint="check for ops that export differently (e.g. training-mode layers); call model.eval()")
+    cmp = compare(refs, got, atol=atol, rtol=rtol)
+    if not cmp:
+        raise ParityError(f"ONNX output differs from torch by {cmp.max_abs_error:.3g} (atol {atol}, rtol {rtol})",
+                          where="outputs", hint="check for ops that export differently (e.g. training-mode layers); call model.eval()")
+    worst = cmp.max_abs_error
     return Model(model.onnx_bytes, model.inputs, model.outputs, source="torch", variables=model.variables,
                  parity={"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset})

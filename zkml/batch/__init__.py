@@ -1,0 +1,1 @@
+"""Batch proving: many inferences of one model on a local process pool or Ray."""

@@ -1,0 +1,95 @@
+"""``prove_many()``: many inferences of one model on a local process pool or a Ray cluster.
+
+Each worker loads and authenticates the keys once and keeps them for every proof it makes (ezkl still
+reads ``pk.key`` from disk, through the page cache, for each proof). Results come back in input order; an
+input that fails becomes a ``BatchError`` while the others succeed. A worker that dies (OOM, SIGKILL) is
+replaced and its item retried, up to three attempts. With ``out_dir``, every proof is written as it
+completes, and a rerun proves only the inputs without a valid proof there.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import ProveError, ZKMLError
+from ..keys.keys import Keys
+from ..proof.proof import Proof
+from ..support.files import atomic_write_text
+from ..verifier.verification import verify
+from .common import BatchError, Run
+
+
+def prove_many(keys: Keys, inputs: Sequence[Any], *, workers: int | None = None, cluster: str | None = None,
+               out_dir: str | os.PathLike | None = None, ids: Sequence[str] | None = None,
+               on_result: Callable[[int, Any], None] | None = None) -> list:
+    """Prove every input; returns proofs (or ``BatchError``) in input order.
+
+    ``workers=None`` uses this machine's cores (or, on Ray, the cluster's CPUs). ``out_dir`` makes the
+    batch resumable. ``cluster`` is a Ray address (``"ray://..."``, ``"host:port"``, or ``"auto"`` for the
+    cluster this machine belongs to): Ray actors load the keys once each, from ``keys.path``, which must be
+    readable on every node (a shared file system).
+    """
+    inputs = list(inputs)
+    ids = [str(i) for i in (ids if ids is not None else range(len(inputs)))]
+    if len(ids) != len(inputs) or len(set(ids)) != len(ids):
+        raise ProveError("ids must be unique, one per input", where="ids", hint="pass distinct names, one per input")
+    out = Path(out_dir) if out_dir is not None else None
+    run = Run(ids, out, on_result)
+    todo = _resume(keys, out, run) if out else list(range(len(inputs)))
+    if todo:
+        if cluster is not None:
+            from .ray_backend import run_on_ray
+
+            run_on_ray(keys, inputs, todo, workers, cluster, run)
+        else:
+            from .pool import run_pool
+
+            check_main_guard()
+            n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+            while todo:
+                todo = run_pool(keys, inputs, todo, n, run)
+    if out is not None:
+        errs = [r.__dict__ for r in run.results if isinstance(r, BatchError)]
+        atomic_write_text(out / "errors.json", json.dumps(errs, indent=1))
+    return run.results
+
+
+def _resume(keys: Keys, out: Path, run: Run) -> list[int]:
+    todo = []
+    for i, name in enumerate(run.ids):
+        p = out / f"{name}.proof.json"
+        if p.exists():
+            try:
+                result = verify(Proof.load(p), keys.vk)
+            except ZKMLError:
+                result = None  # unreadable: prove it again below
+            if result:
+                run.results[i] = Proof.load(p, vk=keys.vk)
+                continue
+        todo.append(i)
+    return todo
+
+
+def check_main_guard() -> None:
+    """Worker processes are spawned: each one imports the main script again. A script whose top level calls
+    prove_many without an ``if __name__ == "__main__":`` guard would start a batch in every worker."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or getattr(main, "__spec__", None) is not None:  # REPL, -c, -m: nothing re-runs
+        return
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and any(
+                isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test)):
+            return
+    raise ProveError("prove_many starts worker processes that import your script again, and this script has no "
+                     "`if __name__ == \"__main__\":` guard: every worker would start the batch anew", where=path,
+                     hint="put the code that calls prove_many under `if __name__ == \"__main__\":` (or pass cluster= for Ray)")

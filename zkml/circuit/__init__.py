@@ -1,0 +1,1 @@
+"""Circuits: visibility, compile (with the decomposition choice), the calibration report and the settings tuner."""

@@ -1,0 +1,204 @@
+"""``Circuit`` and building one: fixed options in, settings + compiled circuit + report out (cached)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import engine
+from ..errors import ArtifactError, CompileError, VersionMismatchError
+from ..model.compare import compare
+from ..model.inputs import ezkl_input_json, to_feeds
+from ..model.model import Model, load_model
+from ..support.deps import ezkl_version, need
+from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir, write_private_json
+from ..support.hashing import canonical_json, sha256_bytes, sha256_file
+from ..support.store import Store
+from .report import CalibrationReport
+from .visibility import Visibility
+
+REPORT_SAMPLES = 32
+CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.json"]
+# Defaults that differ from ezkl's: a 1024-entry range-check table with 3 legs covers a larger
+# range (2^30) than ezkl's 16384 x 2 and lets small circuits run at 2^11 rows instead of 2^15.
+DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "lookup_safety_margin": 2.0,
+                                   "num_inner_cols": 2, "scale_rebase_multiplier": 1}
+EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows")
+
+
+@dataclass(frozen=True, eq=False)
+class Circuit:
+    """A compiled circuit. Backed by an immutable directory (a cache entry or a saved copy)."""
+
+    path: Path
+    model: Model = field(repr=False)
+    settings: Mapping[str, Any] = field(repr=False)
+    visibility: Visibility
+    target: str
+    report: CalibrationReport
+    options: Mapping[str, Any] = field(repr=False)
+    key: str = field(repr=False)
+    cached: bool = False
+
+    @property
+    def logrows(self) -> int:
+        return int(self.settings["run_args"]["logrows"])
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.settings["num_rows"])
+
+    @property
+    def compiled_path(self) -> Path:
+        return self.path / "network.compiled"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.path / "settings.json"
+
+    def setup(self, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
+              srs_sha256: str | None = None):
+        """Generate (or reuse from the cache) proving and verifying keys: :func:`zkml.setup`. ``srs=None``: a dev SRS.
+
+        The keys stage sits above this one; it is reached through the package's public ``zkml.setup``.
+        """
+        from .. import setup
+
+        return setup(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+
+    def run(self, x: Any) -> list:
+        """What the circuit computes on one input ``x`` (its rescaled outputs), from a witness in a private dir."""
+        with private_tempdir() as tmp:
+            return witness_outputs(self, to_feeds(self.model, x, stage="compile"), tmp / "w")[0]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return save_dir(self.path, path, CIRCUIT_FILES)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Circuit":
+        return load_circuit(Path(path))
+
+
+def load_circuit(path: Path, cached: bool = False) -> Circuit:
+    hint = "compile the model again (zkml.compile or prove-model compile)"
+    meta = read_json(path / "circuit.json", error_cls=ArtifactError, stage="load", hint=hint)
+    if not isinstance(meta, dict) or meta.get("kind") != "circuit":
+        raise ArtifactError("not a zkml circuit directory", where=path, hint=hint)
+    check_versions(meta, path / "circuit.json", hint)
+    for name in CIRCUIT_FILES:
+        if not (path / name).is_file():
+            raise ArtifactError(f"missing {name}", where=path / name, hint=hint)
+    if sha256_file(path / "settings.json") != meta.get("settings_sha256"):
+        raise ArtifactError("settings.json does not match the hash recorded in circuit.json: it was edited or replaced",
+                            where=path / "settings.json", hint=hint)
+    settings = read_json(path / "settings.json", error_cls=ArtifactError, stage="load", hint=hint)
+    model = load_model(path / "network.onnx", variables=dict(meta["model"]["variables"]))
+    return Circuit(path=path, model=model, settings=settings, visibility=Visibility.from_json(meta["visibility"]),
+                   target=meta["target"], report=CalibrationReport.from_json(meta["report"]),
+                   options=meta["options"], key=meta["key"], cached=cached)
+
+
+def check_versions(meta: Mapping, where: Path, hint: str) -> None:
+    if meta.get("format") != ZKML_FORMAT:
+        raise VersionMismatchError(f"saved with zkml artifact format {meta.get('format')}, this zkml reads {ZKML_FORMAT}",
+                                   where=where, hint=hint)
+    have = ezkl_version()
+    if meta.get("ezkl_version") != have:
+        raise VersionMismatchError(f"made with ezkl {meta.get('ezkl_version')}, but ezkl {have} is installed",
+                                   where=where, hint=hint + f" with ezkl {have}, or install ezkl=={meta.get('ezkl_version')}")
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    unknown = set(options) - set(DEFAULT_OPTIONS) - set(EXTRA_OPTIONS)
+    if unknown:
+        raise CompileError(f"unknown compile option(s) {sorted(unknown)}", where="options",
+                           hint=f"known options: {sorted({*DEFAULT_OPTIONS, *EXTRA_OPTIONS})}")
+
+
+def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None, scales: list[int] | None,
+          options: Mapping[str, Any], store: Store, *, private_data: bool = False) -> Circuit:
+    """One compile with fixed options, cached by the ONNX bytes, the options, the ezkl version and the
+    calibration data's hash, or, for ``private_data``, by no trace of the data at all."""
+    check_options(options)
+    opts = {**DEFAULT_OPTIONS, **options}
+    if private_data:
+        data_id: str = "private input (not recorded)"
+    else:
+        np = need("numpy")
+        data_id = sha256_bytes(b"".join(np.asarray(batch[t.name], dtype=np.float64).tobytes() for t in model.inputs))
+    key = sha256_bytes(canonical_json({
+        "format": ZKML_FORMAT, "ezkl": ezkl_version(), "onnx": model.hash, "variables": model.variables,
+        "visibility": vis.to_json(), "target": target, "max_logrows": max_logrows, "scales": scales,
+        "options": opts, "calibration": data_id}).encode())[:40]
+
+    def fill(d: Path) -> None:
+        _build_dir(d, model, batch, vis, target, max_logrows, scales, opts, key, private_data)
+
+    entry, built = store.get_or_build("circuits", key, fill)
+    return load_circuit(entry, cached=not built)
+
+
+def _ops(model: Model) -> list[str]:
+    onnx = need("onnx")
+    return [n.op_type for n in onnx.load_model_from_string(model.onnx_bytes).graph.node]
+
+
+def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None,
+               scales: list[int] | None, opts: Mapping[str, Any], key: str, private_data: bool) -> None:
+    onnx_path, settings_path, compiled = d / "network.onnx", d / "settings.json", d / "network.compiled"
+    onnx_path.write_bytes(model.onnx_bytes)
+    n = next(iter(batch.values())).shape[0]
+    with private_tempdir() as tmp:
+        # settings, calibration (the data may be private: it only ever lives in the private temp dir), compile
+        cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
+        engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables), cal,
+                             target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
+                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=_ops(model))
+        circuit_for_report = _Partial(model, compiled)
+        # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
+        if private_data:
+            report = CalibrationReport.of_private_input()
+        else:
+            abs_errs, rel_errs, agree, scored = [], [], 0, 0
+            for i in range(min(n, REPORT_SAMPLES)):
+                feeds = {name: arr[i] for name, arr in batch.items()}
+                ref = model.run(feeds)
+                got, _ = witness_outputs(circuit_for_report, feeds, tmp / f"w{i}")
+                cmp = compare(ref, got)
+                abs_errs.append(cmp.max_abs_error)
+                rel_errs.append(cmp.max_rel_error)
+                if looks_like_scores(model):
+                    scored += 1
+                    agree += int(need("numpy").argmax(ref[0]) == need("numpy").argmax(got[0]))
+            report = CalibrationReport(
+                samples=min(n, REPORT_SAMPLES), max_abs_error=max(abs_errs, default=0.0), max_rel_error=max(rel_errs, default=0.0),
+                mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0, top1_agreement=(agree / scored) if scored else None)
+    meta = {"format": ZKML_FORMAT, "kind": "circuit", "key": key, "ezkl_version": ezkl_version(),
+            "model": model.meta(), "visibility": vis.to_json(), "target": target, "options": dict(opts),
+            "report": report.to_json(), "settings_sha256": sha256_file(settings_path)}
+    (d / "circuit.json").write_text(json.dumps(meta, indent=2))
+
+
+@dataclass(frozen=True)
+class _Partial:  # what witness_outputs needs of a circuit that is still being built
+    model: Model
+    compiled_path: Path
+
+
+def looks_like_scores(model: Model) -> bool:
+    return len(model.outputs) == 1 and model.outputs[0].size >= 2 and model.outputs[0].size == max(model.outputs[0].shape)
+
+
+def witness_outputs(circuit: Circuit | _Partial, feeds: Mapping, base: Path, stage_error: type = CompileError,
+                    vk: Path | None = None, srs: Path | None = None) -> tuple[list, dict]:
+    """A witness for one sample (in a private dir, ``base`` names its files) and its rescaled outputs as arrays."""
+    np = need("numpy")
+    model = circuit.model
+    inp = write_private_json(base.with_suffix(".input.json"), ezkl_input_json(model, feeds))
+    w = engine.gen_witness(stage_error, inp, circuit.compiled_path, base.with_suffix(".witness.json"), vk, srs)
+    rescaled = w["pretty_elements"]["rescaled_outputs"]
+    return [np.asarray([float(v) for v in vals], dtype=np.float64).reshape(spec.shape)
+            for vals, spec in zip(rescaled, model.outputs)], w

@@ -1,0 +1,12 @@
+"""The one documented internal surface: what zkml's own zoo (``models/``) and benchmarks (``benchmarks/``) use
+beyond the public API, to drive ezkl's reference flow with the same inputs and SRS. Stable within a
+release; not for applications (their needs belong in the public API)."""
+
+from __future__ import annotations
+
+from .model.inputs import ezkl_input_json, load_input_file, to_batch
+from .srs import dev_srs
+from .support.deps import ezkl_version
+from .support.files import private_tempdir
+
+__all__ = ["dev_srs", "ezkl_input_json", "ezkl_version", "load_input_file", "private_tempdir", "to_batch"]

@@ -1,0 +1,1 @@
+"""Keys: setup, authenticated proving and verifying keys, proving."""

@@ -1,0 +1,1 @@
+"""Models: load ONNX, turn user inputs into arrays, export from torch, scikit-learn and boosters."""

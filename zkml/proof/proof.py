@@ -1,0 +1,281 @@
+"""``Proof``: proof bytes and public instances, decoded only with a verifying key's own settings.
+
+A proof file also carries a ``zkml`` section written by the prover (model, key, scales, layout). None of
+it is trusted: outputs, public inputs and hashes are decoded from the verifying key's settings, which
+are bound to the key's identity hash, and a verifier refuses a proof whose section disagrees with its key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ArtifactError, VerifyError
+from ..support.deps import ezkl_version, need
+from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
+
+FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617  # BN254 r
+
+
+def felt_to_int(h: str) -> int:
+    """ezkl's instance encoding (32-byte little-endian hex) to a signed integer."""
+    v = int.from_bytes(bytes.fromhex(h), "little")
+    return v - FIELD_MODULUS if v > FIELD_MODULUS // 2 else v
+
+
+def int_to_felt(v: int) -> str:
+    return (v % FIELD_MODULUS).to_bytes(32, "little").hex()
+
+
+BASE_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583  # BN254 p
+
+
+def _is_g1(chunk: bytes) -> bool:
+    x, y = int.from_bytes(chunk[:32], "big"), int.from_bytes(chunk[32:], "big")
+    if x >= BASE_MODULUS or y >= BASE_MODULUS:
+        return False
+    if x == 0 and y == 0:  # the point at infinity, as the EVM encodes it
+        return True
+    # on y^2 = x^3 + 3; BN254's G1 has cofactor 1, so every point on the curve is in the group
+    return (y * y - x * x * x - 3) % BASE_MODULUS == 0
+
+
+def check_proof_encoding(data: bytes) -> str | None:
+    """A cheap structural check before any pairing: why ``data`` cannot be a proof, or None.
+
+    ezkl's EVM transcript is a run of G1 commitments (64-byte x, y), then scalars (32 bytes, < r),
+    then the two opening commitments. The last two must be BN254 points, the scalars canonical.
+    """
+    if len(data) % 32 or len(data) < 192:
+        return f"the proof is {len(data)} bytes: not a whole number of 32-byte words"
+    for off in (len(data) - 128, len(data) - 64):
+        if not _is_g1(data[off : off + 64]):
+            return f"the commitment at byte {off} is not a valid BN254 G1 point"
+    i = 0
+    while i + 64 <= len(data) - 128 and _is_g1(data[i : i + 64]):
+        i += 64
+    if i == 0:
+        return "the first commitment is not a valid BN254 G1 point"
+    for off in range(i, len(data) - 128, 32):
+        if int.from_bytes(data[off : off + 32], "big") >= FIELD_MODULUS:
+            return f"the scalar at byte {off} is not a canonical BN254 field element"
+    return None
+# what a verifying key says about its public instances
+_VIS_NAMES = {"public": "public", "private": "private", "hashed": "hashed", "fixed": "fixed", "polycommit": "committed"}
+
+
+def key_visibility(settings: Mapping) -> dict:
+    """Visibility as the key's settings (``run_args``) state it, in zkml's names."""
+    out = {}
+    for field_, key in (("input", "input_visibility"), ("output", "output_visibility"), ("params", "param_visibility")):
+        v = settings["run_args"][key]
+        name = next(iter(v)) if isinstance(v, Mapping) else v
+        out[field_] = _VIS_NAMES.get(str(name).lower(), str(name).lower())
+    return out
+
+
+def key_layout(settings: Mapping, n_inputs: int, n_outputs: int) -> dict:
+    """How many public instances belong to the input, the params and the output, in that order, from the settings.
+
+    Plain public tensors are the settings' ``model_instance_shapes`` (inputs first); a hashed tensor is one
+    Poseidon hash (``module_sizes.poseidon``); committed (polycommit) parts have no instance at all.
+    """
+    vis = key_visibility(settings)
+    shapes = [list(s) for s in settings.get("model_instance_shapes") or []]
+    sizes = [_prod(s) for s in shapes]
+    poseidon = (settings.get("module_sizes") or {}).get("poseidon") or [0, [0]]
+    hashes = int(sum(poseidon[1])) if len(poseidon) > 1 and poseidon[1] else 0
+    lay = {"input": 0, "params": 0, "output": 0}
+    if vis["input"] == "public":
+        lay["input"] = sum(sizes[:n_inputs])
+    if vis["output"] == "public":
+        lay["output"] = sum(sizes[n_inputs:] if vis["input"] == "public" else sizes)
+    if vis["input"] == "hashed":
+        lay["input"] = n_inputs
+    if vis["output"] == "hashed":
+        lay["output"] = n_outputs
+    if vis["params"] == "hashed":
+        lay["params"] = hashes - (vis["input"] == "hashed") * n_inputs - (vis["output"] == "hashed") * n_outputs
+    return lay
+
+
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Public values of a proof as its verifying key reads them."""
+
+    public_inputs: list
+    outputs: list
+    hashes: dict
+    layout: dict
+
+
+def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list) -> Decoded:
+    """Decode ``instances`` with a key's ``settings`` and its input/output specs (``{"name", "shape"}`` dicts)."""
+    np = need("numpy")
+    vis = key_visibility(settings)
+    lay = key_layout(settings, len(inputs), len(outputs))
+    flat = [h for col in instances for h in col]
+    start = {"input": 0, "params": lay["input"], "output": lay["input"] + lay["params"]}
+
+    def part(name: str) -> list[str]:
+        return flat[start[name] : start[name] + lay[name]]
+
+    def values(name: str, specs: list, scales: list) -> list:
+        if vis[name] != "public":
+            return []
+        vals, out, pos = part(name), [], 0
+        for spec, scale in zip(specs, scales):
+            size = _prod(spec["shape"])
+            chunk = vals[pos : pos + size]
+            pos += size
+            out.append(np.asarray([felt_to_int(h) / 2.0 ** int(scale) for h in chunk], dtype=np.float64).reshape(spec["shape"]))
+        return out
+
+    hashes = {k: ["0x" + bytes.fromhex(h)[::-1].hex() for h in part(k)] for k in ("input", "params", "output") if vis[k] == "hashed"}
+    return Decoded(values("input", inputs, settings.get("model_input_scales", [])),
+                   values("output", outputs, settings.get("model_output_scales", [])), hashes, lay)
+
+
+def expected_instances(settings: Mapping, n_inputs: int, n_outputs: int) -> int:
+    return sum(key_layout(settings, n_inputs, n_outputs).values())
+
+
+@dataclass(frozen=True, eq=False)
+class Proof:
+    """A proof with its public instances. Holds no private data.
+
+    ``meta`` is what the prover wrote (informational). ``outputs``, ``public_inputs`` and ``hashes`` are
+    decoded with a verifying key: the one it was made with (``keys.prove``), or one bound with
+    :meth:`bind` / ``Proof.load(path, vk=...)``; :func:`zkml.verify` returns them too.
+    """
+
+    proof: bytes = field(repr=False)
+    instances: tuple[tuple[str, ...], ...] = field(repr=False)
+    meta: Mapping[str, Any] = field(repr=False)
+    vk: Any = field(default=None, repr=False)
+
+    # identity, as the proof file claims it (informational)
+    @property
+    def model_hash(self) -> str:
+        return self.meta.get("model_sha256", "")
+
+    @property
+    def model_id(self) -> str:
+        return self.vk.id if self.vk is not None else self.meta.get("model_id", "")
+
+    @property
+    def vk_hash(self) -> str:
+        return self.meta.get("vk_sha256", "")
+
+    @property
+    def dev_srs(self) -> bool:
+        if self.vk is not None:
+            return self.vk.dev_srs
+        return bool(self.meta.get("srs", {}).get("dev", True))
+
+    @property
+    def timings(self) -> dict:
+        return dict(self.meta.get("timings", {}))
+
+    # public values, decoded with the bound verifying key
+    def bind(self, vk) -> "Proof":
+        """This proof with ``vk`` as the key its public values are decoded with (checks nothing: verify does)."""
+        return Proof(self.proof, self.instances, self.meta, vk)
+
+    def decoded(self, vk=None) -> Decoded:
+        vk = vk if vk is not None else self.vk
+        if vk is None:
+            raise VerifyError("a proof's public values are read with a verifying key, not from the proof file", where="proof",
+                              hint="use zkml.verify(proof, vk).outputs, proof.bind(vk), or Proof.load(path, vk=...)")
+        return decode(self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"])
+
+    @property
+    def outputs(self) -> list:
+        """Public outputs decoded to float arrays (empty when outputs are private, hashed or committed)."""
+        return self.decoded().outputs
+
+    @property
+    def public_inputs(self) -> list:
+        return self.decoded().public_inputs
+
+    @property
+    def hashes(self) -> dict:
+        """Poseidon hashes (0x big-endian hex) of the parts whose visibility is ``hashed``."""
+        return self.decoded().hashes
+
+    def __repr__(self) -> str:
+        warn = ", INSECURE dev SRS" if self.dev_srs else ""
+        return f"Proof(model={self.model_id[:12] or '?'}, {len(self.proof)} bytes, {sum(map(len, self.instances))} public values{warn})"
+
+    # (de)serialisation: ezkl's proof JSON plus a "zkml" section, so `ezkl verify` reads it too
+    def to_json(self) -> dict:
+        return {"protocol": None, "instances": [list(c) for c in self.instances], "proof": list(self.proof),
+                "version": self.meta.get("ezkl_version"), "zkml": dict(self.meta)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return atomic_write_text(path, json.dumps(self.to_json()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, vk=None) -> "Proof":
+        hint = "pass a proof file written by Proof.save or prove-model prove"
+        raw = read_json(path, error_cls=ArtifactError, stage="verify", hint=hint)
+        return cls.from_json(raw, where=path, vk=vk)
+
+    @classmethod
+    def from_json(cls, raw: Any, where: object = "<proof>", vk=None) -> "Proof":
+        hint = "pass a proof file written by Proof.save or prove-model prove"
+        try:
+            proof = bytes(raw["proof"]) if isinstance(raw["proof"], list) else bytes.fromhex(raw["proof"].removeprefix("0x"))
+            instances = tuple(tuple(str(h) for h in col) for col in raw["instances"])
+            for col in instances:
+                for h in col:
+                    if len(h) != 64:
+                        raise ValueError("an instance is not a 32-byte hex field element")
+                    int(h, 16)
+            meta = raw.get("zkml") or {}
+            if not isinstance(meta, dict):
+                raise ValueError("'zkml' section is not an object")
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ArtifactError(f"not a valid proof file: {err}", stage="verify", where=where, hint=hint) from err
+        if not proof:
+            raise ArtifactError("the proof is empty", stage="verify", where=where, hint=hint)
+        return cls(proof, instances, meta, vk)
+
+    @classmethod
+    def from_ezkl(cls, raw: Mapping, *, vk, timings: Mapping) -> "Proof":
+        """A fresh proof from ezkl's JSON, bound to the key it was made with; ``meta`` records what that key says."""
+        instances = tuple(tuple(c) for c in raw["instances"])
+        return cls(bytes(raw["proof"]), instances, {**claims_of(vk), "created": time.time(), "timings": dict(timings)}, vk)
+
+
+def claims_of(vk) -> dict:
+    """The ``zkml`` section a proof made with ``vk`` carries; a verifier compares it with the key's own."""
+    settings = vk.settings
+    return {"format": ZKML_FORMAT, "kind": "proof", "ezkl_version": ezkl_version(), "model_id": vk.id,
+            "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"],
+            "bundle_cid": vk.core_cid, "srs": dict(vk.meta["srs"]), "visibility": key_visibility(settings),
+            "layout": key_layout(settings, len(vk.meta["inputs"]), len(vk.meta["outputs"])),
+            "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"],
+            "input_scales": settings.get("model_input_scales", []), "output_scales": settings.get("model_output_scales", []),
+            "logrows": settings["run_args"]["logrows"]}
+
+
+CLAIMED_FIELDS = ("model_id", "model_sha256", "vk_sha256", "settings_sha256", "bundle_cid", "srs", "visibility", "layout",
+                  "inputs", "outputs", "input_scales", "output_scales", "logrows")
+
+
+def disagreements(meta: Mapping, vk) -> list[str]:
+    """The fields of a proof's ``zkml`` section that disagree with what ``vk`` says (absent fields are not claims)."""
+    own = json.loads(json.dumps(claims_of(vk)))
+    return [k for k in CLAIMED_FIELDS if k in meta and json.loads(json.dumps(meta[k])) != own[k]]

@@ -1,0 +1,197 @@
+"""The content-addressed cache under ``$ZKML_HOME`` (default ``~/.cache/zkml``).
+
+An entry is a directory ``<home>/<kind>/<key>``. It is built in ``<home>/tmp`` and renamed
+into place, so an entry is complete or absent. A file lock per entry makes concurrent
+builders of the same entry wait for the first one instead of building twice.
+
+Entries can be listed and pruned (``prove-model cache``); ``$ZKML_CACHE_MAX`` (e.g. ``20G``) caps the
+cache: after each new entry, the least recently used others go until it fits. An entry's last use is
+its directory's mtime, touched on every hit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import StoreError
+
+from .deps import need
+from .files import publish_dir, store_error
+
+
+def zkml_home() -> Path:
+    env = os.environ.get("ZKML_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "zkml"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """One cache root. ``Store()`` uses ``$ZKML_HOME`` as it is when called."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else zkml_home()
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def get(self, kind: str, key: str) -> Path | None:
+        p = self.path(kind, key)
+        if not p.is_dir():
+            return None
+        with contextlib.suppress(OSError):  # last use, for pruning; a read-only cache still serves
+            os.utime(p)
+        return p
+
+    def _mkdirs(self) -> None:
+        for sub in ("tmp", "locks"):
+            try:
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise store_error(err, self.root) from err
+
+    def _sweep_tmp(self) -> None:
+        """Remove build dirs left by processes that died (e.g. SIGKILL mid-compile)."""
+        tmp = self.root / "tmp"
+        for d in tmp.iterdir() if tmp.is_dir() else ():
+            try:
+                pid = int(d.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def get_or_build(self, kind: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
+        """Return ``(entry_dir, built)``; ``build(tmpdir)`` fills a fresh dir when the entry is absent."""
+        found = self.get(kind, key)
+        if found is not None:
+            return found, False
+        self._mkdirs()
+        filelock = need("filelock")
+        with filelock.FileLock(str(self.root / "locks" / f"{kind}-{key}.lock")):
+            found = self.get(kind, key)  # someone else built it while we waited
+            if found is not None:
+                return found, False
+            self._sweep_tmp()
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f"{kind}-{os.getpid()}-", dir=self.root / "tmp"))
+            except OSError as err:
+                raise store_error(err, self.root / "tmp") from err
+            try:
+                build(tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, 0o755)
+            entry = publish_dir(tmp, self.path(kind, key))
+        cap = os.environ.get("ZKML_CACHE_MAX")
+        if cap:
+            self.prune(max_bytes=parse_size(cap), keep={entry})
+        return entry, True
+
+    # listing and pruning
+    def entries(self) -> list["Entry"]:
+        """Every entry, least recently used first."""
+        out = []
+        for kind in KINDS:
+            d = self.root / kind
+            for e in d.iterdir() if d.is_dir() else ():
+                if e.is_dir():
+                    with contextlib.suppress(OSError):
+                        out.append(Entry(kind, e.name, e, _du(e), e.stat().st_mtime))
+        return sorted(out, key=lambda e: e.last_used)
+
+    def prune(self, *, older_than: float | None = None, max_bytes: int | None = None, keep: set | None = None) -> list["Entry"]:
+        """Remove entries unused for ``older_than`` seconds, then the least recently used until the cache holds
+        at most ``max_bytes``. Each removal holds the entry's build lock and renames it away first, so a reader
+        sees a complete entry or none; ``keep`` entries stay."""
+        keep = keep or set()
+        entries = [e for e in self.entries() if e.path not in keep]
+        total = sum(e.size for e in self.entries())
+        removed = []
+        now = time.time()
+        for e in entries:
+            old = older_than is not None and now - e.last_used > older_than
+            over = max_bytes is not None and total > max_bytes
+            if not (old or over):
+                continue
+            if self._remove(e):
+                removed.append(e)
+                total -= e.size
+        return removed
+
+    def _remove(self, e: "Entry") -> bool:
+        self._mkdirs()
+        filelock = need("filelock")
+        try:
+            with filelock.FileLock(str(self.root / "locks" / f"{e.kind}-{e.key}.lock"), timeout=0):
+                gone = Path(tempfile.mkdtemp(prefix=f"pruned-{os.getpid()}-", dir=self.root / "tmp"))
+                os.rename(e.path, gone / e.key)
+                shutil.rmtree(gone, ignore_errors=True)
+                return True
+        except filelock.Timeout:  # being built or pruned by another process right now
+            return False
+        except OSError as err:
+            raise store_error(err, e.path) from err
+
+
+KINDS = ("models", "circuits", "tune", "srs", "keys", "contracts", "bundles")
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    key: str
+    path: Path
+    size: int
+    last_used: float
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "key": self.key, "path": str(self.path), "bytes": self.size, "last_used": self.last_used}
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, f)).st_size
+    return total
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_AGES = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``20G``, ``1.5T`` or a byte count."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([BKMGT]?)(?:I?B)?\s*", str(text).upper())
+    if not m:
+        raise StoreError(f"cannot read the size {text!r}", where="ZKML_CACHE_MAX / --max-size",
+                         hint="write a number with an optional unit: 500M, 20G")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``2w``, ``90m`` or seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
+    if not m:
+        raise StoreError(f"cannot read the age {text!r}", where="--older-than", hint="write a number with a unit: 30d, 12h")
+    return float(m.group(1)) * _AGES[m.group(2) or "s"]

@@ -1,0 +1,114 @@
+"""``verify()`` and ``Verification``: a proof checked against a verifying key, and what the key says it proves."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import engine
+from ..errors import InvalidProofError, VerifyError
+from ..keys.keys import Keys, VerifyingKey
+from ..proof.proof import FIELD_MODULUS, Proof, check_proof_encoding, decode, disagreements, expected_instances
+from ..support.files import private_tempdir
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Truthy iff the proof verified. ``reason`` says why not.
+
+    ``outputs``, ``public_inputs`` and ``hashes`` are decoded with the verifying key's own settings (empty
+    when the proof did not verify); ``model_id`` is the key's identity.
+    """
+
+    ok: bool
+    reason: str | None = None
+    model_hash: str = ""
+    dev_srs: bool = True
+    seconds: float = 0.0
+    model_id: str = ""
+    outputs: list = field(default_factory=list, repr=False)
+    public_inputs: list = field(default_factory=list, repr=False)
+    hashes: dict = field(default_factory=dict, repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def raise_for_invalid(self) -> "Verification":
+        if not self.ok:
+            raise InvalidProofError(f"proof is invalid: {self.reason}", hint="the proof, its public values or the key do not match")
+        return self
+
+
+def as_proof(proof: Any) -> Proof:
+    if isinstance(proof, Proof):
+        return proof
+    if isinstance(proof, (str, os.PathLike)):
+        return Proof.load(proof)
+    raise VerifyError(f"expected a zkml.Proof or a proof file path, got {type(proof).__name__}", where="proof",
+                      hint="pass the value returned by keys.prove() or a saved proof file")
+
+
+def as_vk(vk: Any) -> VerifyingKey:
+    """A VerifyingKey from a VerifyingKey, Keys, a directory, or anything with ``verifying_key()`` (a Bundle)."""
+    if isinstance(vk, VerifyingKey):
+        return vk
+    if isinstance(vk, Keys):
+        return vk.vk
+    if isinstance(vk, (str, os.PathLike)):
+        return VerifyingKey.load(vk)
+    if callable(getattr(vk, "verifying_key", None)):
+        return vk.verifying_key()
+    raise VerifyError(f"expected a zkml.VerifyingKey (or Keys, a Bundle, or a directory), got {type(vk).__name__}", where="vk",
+                      hint="pass keys.vk or a saved verifying-key directory")
+
+
+def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
+    """Check ``proof`` against a verifying key or a ``Bundle`` (vk, settings and SRS; never the proving key).
+
+    Everything reported is read with the key: the proof file's own ``zkml`` section only has to agree.
+    """
+    proof = as_proof(proof)
+    t0 = time.perf_counter()
+    vk = as_vk(vk)
+
+    def fail(reason: str) -> Verification:
+        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id)
+
+    wrong = disagreements(proof.meta, vk)
+    if wrong:
+        if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256")):
+            return fail(f"the proof file says it was made for model {str(proof.meta.get('model_id', '?'))[:12]}, "
+                        f"not for this key ({vk.id[:12]})")
+        return fail(f"the proof file's metadata disagrees with the verifying key on {', '.join(wrong)}: "
+                    "its values are decoded with the key's settings, so these fields were edited")
+    flat = [h for col in proof.instances for h in col]
+    want = expected_instances(vk.settings, len(vk.meta["inputs"]), len(vk.meta["outputs"]))
+    if len(flat) != want:
+        return fail(f"the proof has {len(flat)} public values, the key's circuit has {want}")
+    for i, h in enumerate(flat):
+        if int.from_bytes(bytes.fromhex(h), "little") >= FIELD_MODULUS:
+            return fail(f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value")
+    bad = check_proof_encoding(proof.proof)
+    if bad:
+        return fail(bad)
+    with private_tempdir() as tmp:
+        ok, reason = _ezkl_verify(proof, vk, tmp / "proof.json")
+        if not ok:
+            return fail(reason or "ezkl rejected the proof")
+        # halo2 reads the transcript it needs and ignores the rest: a proof with bytes appended would
+        # still verify. Only the exact encoding is accepted: without its last byte it must fail.
+        if len(proof.proof) > 1 and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]:
+            return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
+    d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"])
+    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs, d.public_inputs,
+                        d.hashes)
+
+
+def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:
+    # ezkl reads only "proof" and "instances"; the zkml section is left out
+    path.write_text(json.dumps({"protocol": None, "instances": [list(c) for c in proof.instances], "proof": list(proof.proof)}))
+    return engine.verify(path, vk.path / "settings.json", vk.path / "vk.key", vk.srs.path)
