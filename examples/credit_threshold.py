@@ -12,17 +12,18 @@ import _path  # noqa: F401
 import argparse
 import json
 
-
 import zkml
 from models import zoo
-from zkml.evm import InProcessChain, RpcChain, app_contract, decode_output, function_calldata
+from zkml.evm import InProcessChain, RpcChain, app_contract, decode_output
+
+THRESHOLD = 0.0  # the application accepts scores (logits) at or above this
+OUTPUT_INDEX = 0  # the score is the first public instance
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rpc-url")
     args = ap.parse_args(argv)
-    spec = zoo.spec("credit_logreg")
     model, calibration, applicant, _ = zoo.load("credit_logreg")
     circuit = zoo.compile_zoo("credit_logreg")
     keys = circuit.setup()
@@ -34,18 +35,17 @@ def main(argv=None) -> int:
     verifier = chain.deploy(zkml.verifier_contract(keys.vk))
     registry = app_contract("VerifiedOutputRegistry")
     scale = circuit.settings["model_output_scales"][0]
-    threshold = int(round(spec["contract"]["threshold"] * 2**scale))
-    app = chain.deploy_code(registry["bytecode"], registry["abi"],
-                            [verifier, spec["contract"]["output_index"], threshold, True, bytes.fromhex(model.hash)])
-    instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
-    res = chain.transact(app, function_calldata(registry["abi"], "submit", [proof.proof, instances]))
+    threshold = int(round(THRESHOLD * 2**scale))
+    # the registry records outputs under the model's id: its verifying key's identity
+    app = chain.deploy_code(registry["bytecode"], registry["abi"], [verifier, OUTPUT_INDEX, threshold, True, bytes.fromhex(keys.id)])
+    res = chain.record(app, proof)  # a transaction: the registry verifies the proof, then records the score
     if res.ok:
         (recorded,) = decode_output(registry["abi"], "submit", res.output)
         print(f"accepted by the application contract on {chain.name}: recorded score {recorded / 2**scale:.3f}, gas {res.gas_used}")
     else:
         print(f"refused by the application contract: {res.reason}")
     print(json.dumps({"accepted": res.ok, "score": score, "gas_used": res.gas_used}))
-    return 0 if res.ok == (score >= spec["contract"]["threshold"]) else 1
+    return 0 if res.ok == (score >= THRESHOLD) else 1
 
 
 if __name__ == "__main__":

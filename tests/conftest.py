@@ -140,6 +140,17 @@ def _which_node_tool(name: str) -> Path | None:
     return p if p.exists() else None
 
 
+@pytest.fixture(scope="session")
+def anvil_node():
+    """A real anvil on a free loopback port (polled until it answers), for the whole session."""
+    import zkml
+
+    if _which_node_tool("anvil") is None:
+        pytest.skip("npm anvil not installed (run npm ci)")
+    with zkml.evm.anvil() as node:
+        yield node
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "requires_anvil" in item.keywords and _which_node_tool("anvil") is None:

@@ -56,7 +56,7 @@ def test_tampered_bundles_are_refused(car, tmp_path):
 
 
 def test_private_weights_stay_out(mlp_model, mlp_cal):
-    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=private").setup()
+    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=committed").setup()
     b = zkml.bundle(keys)
     assert "network.onnx" not in b.files and "network.compiled" not in b.files
     assert zkml.verify(keys.prove(mlp_cal[0]), b)

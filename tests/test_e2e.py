@@ -72,7 +72,8 @@ def test_verify_needs_no_proving_key(tmp_path, mlp_keys, mlp_proof):
     "input=hashed,output=public,params=fixed",
     "input=private,output=hashed,params=fixed",
     "input=private,output=public,params=hashed",
-    "input=private,output=public,params=private",
+    "input=private,output=public,params=private-unbound",
+    "input=private,output=public,params=committed",
     "input=private,output=private,params=fixed",
 ])
 def test_visibility_modes(vis, mlp_model, mlp_cal, mlp_x, mlp_torch):

@@ -261,7 +261,7 @@ def test_private_input_leaves_no_trace(tmp_path, monkeypatch, mlp_model, mlp_cal
 
 
 def test_private_weights_are_not_in_the_proof(tmp_path, mlp_model, mlp_cal, mlp_x, mlp_torch):
-    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=private").setup()
+    keys = zkml.compile(mlp_model, mlp_cal, visibility="params=committed").setup()
     text = keys.prove(mlp_x).save(tmp_path / "p.json").read_text().lower()
     scale = keys.circuit.settings["run_args"]["param_scale"]
     w = mlp_torch[0].weight.detach().numpy()

@@ -21,6 +21,7 @@ from .errors import ZKMLError
 _LAZY = {
     "BatchError": ".batch.common", "prove_many": ".batch.many",
     "Bundle": ".verifier.bundles", "bundle": ".verifier.bundles",
+    "Client": ".client",
     "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
     "compile": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
     "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
@@ -61,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .circuit.report import CalibrationReport
     from .circuit.tuner import TuneResult, tune
     from .circuit.visibility import Visibility
+    from .client import Client
     from .evm._contract import VerifierContract, verifier_contract
     from .keys.keys import Keys, VerifyingKey, setup
     from .model.export import export
@@ -78,6 +80,7 @@ __all__ = [
     "Bundle",
     "CalibrationReport",
     "Circuit",
+    "Client",
     "Keys",
     "Model",
     "Proof",

@@ -29,13 +29,16 @@ builtin, so ``except ValueError`` keeps working::
     ├── VerifyError                          a proof that cannot be checked at all
     │   └── InvalidProofError                raised by ``Verification.raise_for_invalid()``
     ├── ContractError                        verifier contract generation / compilation
-    └── ChainError                           deployment or calls on a chain
+    ├── ChainError                           deployment or calls on a chain
+    ├── AuthError (PermissionError)          the proving service refused a missing or wrong token
+    └── ServiceError                         the proving service is unreachable, busy or failed a job
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ArtifactError",
+    "AuthError",
     "ChainError",
     "CompileError",
     "ContractError",
@@ -52,6 +55,7 @@ __all__ = [
     "ParityError",
     "ProveError",
     "SRSError",
+    "ServiceError",
     "SetupError",
     "StoreError",
     "UnsupportedModelError",
@@ -181,3 +185,15 @@ class ContractError(ZKMLError):
 
 class ChainError(ZKMLError):
     stage = "deploy"
+
+
+class AuthError(ZKMLError, PermissionError):
+    stage = "serve"
+
+
+class ServiceError(ZKMLError):
+    """``status``: the HTTP status when the service answered; ``retry_after``: seconds to wait (429, 503)."""
+
+    stage = "serve"
+    status: int | None = None
+    retry_after: float | None = None

@@ -211,7 +211,7 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
-    if calibration is None and not st.quiet and not as_json:
+    if calibration is None and not st.quiet:
         click.echo("note: calibrated on the private input (no --calibration): nothing of it is kept, but the public "
                    "settings were chosen for it and reveal its scale", err=True)
     _emit(as_json, summary, lines)
@@ -677,6 +677,12 @@ def _size(n: int) -> str:
 def _age(t: float) -> str:
     days = (time.time() - t) / 86400
     return f"used {days:.1f} days ago" if days >= 1 else f"used {days * 24:.1f} hours ago"
+
+
+from .page_cmd import page_cmd  # noqa: E402
+cli.add_command(page_cmd)
+from .serve_cmd import serve_cmd  # noqa: E402
+cli.add_command(serve_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

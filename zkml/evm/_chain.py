@@ -236,6 +236,9 @@ class RpcChain(_Chain):
         self._resolved: tuple[Any, str] | None = None  # (local account or None, address), on first transaction
         if isinstance(account, str) and _HEX_KEY.match(account):
             _resolve_account(self.w3, account)  # refuses at once
+        if account is None and (os.environ.get("ZKML_PRIVATE_KEY") or os.environ.get("ZKML_KEYSTORE")):
+            local = load_env_account()  # configured: a broken key or keystore is an error now, not at the first send
+            self._resolved = (local, local.address)
 
     @property
     def account(self) -> str:

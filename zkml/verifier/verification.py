@@ -80,9 +80,10 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
 
     wrong = disagreements(proof.meta, vk)
     if wrong:
-        if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256")):
-            return fail(f"the proof file says it was made for model {str(proof.meta.get('model_id', '?'))[:12]}, "
-                        f"not for this key ({vk.id[:12]})")
+        if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256", "bundle_cid")):
+            where = (f" (bundle {proof.meta['bundle_cid']}, not {vk.core_cid})" if "bundle_cid" in wrong else "")
+            return fail(f"the proof file says it was made for another verifying key: model "
+                        f"{str(proof.meta.get('model_id', '?'))[:12]}, not this key's {vk.id[:12]}{where}")
         return fail(f"the proof file's metadata disagrees with the verifying key on {', '.join(wrong)}: "
                     "its values are decoded with the key's settings, so these fields were edited")
     flat = [h for col in proof.instances for h in col]

@@ -1,0 +1,311 @@
+"""The browser verifier (`prove-model page`): a real headless Chromium runs the page's in-browser EVM.
+
+Chromium is Debian's package (installed here when missing and possible), driven by playwright with that
+executable: no browser download. The page's verdict must agree with zkml.verify on the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import zkml
+from zkml.proof.proof import FIELD_MODULUS, expected_instances
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.requires_chromium
+
+DONE = "() => ['valid','invalid','error'].includes(document.getElementById('verdict').dataset.verdict)"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    # the test setup installs Debian's package when it can (make env does the same)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], capture_output=True,
+                       env=env, timeout=1200)
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get: apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(mlp_keys, tmp_path_factory):
+    """The tiny MLP's page, written from its bundle (the way a publisher ships it)."""
+    d = tmp_path_factory.mktemp("page")
+    car = zkml.bundle(mlp_keys).save(d / "tiny-mlp.car")
+    index = zkml.page.write_page(car, d / "site")
+    assert index == d / "site" / "index.html"
+    return index.parent
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    """The site over http on a free loopback port (for #proof=, which file:// pages may not fetch)."""
+    handler = partial(_QuietHandler, directory=str(site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class Page:
+    """One browser tab on the site, with every request it made."""
+
+    def __init__(self, browser, url: str):
+        self.tab = browser.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.tab.on("request", lambda r: self.requests.append(r.url))
+        self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.tab.goto(url)
+
+    def pick(self, path: Path) -> dict:
+        """Load ``path`` through the file picker and wait for the verdict."""
+        self.tab.evaluate("document.getElementById('verdict').dataset.verdict = 'pending'")
+        self.tab.set_input_files("#proof-file", str(path))
+        return self.result()
+
+    def result(self) -> dict:
+        self.tab.wait_for_function(DONE, timeout=120_000)
+        v = self.tab.locator("#verdict")
+        outs = self.tab.locator("#outputs").text_content()
+        return {"verdict": v.get_attribute("data-verdict"), "message": v.locator(".message").text_content(),
+                "outputs": json.loads(outs) if outs else None, "ms": v.get_attribute("data-ms")}
+
+    def close(self):
+        assert not self.errors, self.errors
+        self.tab.close()
+
+
+@pytest.fixture
+def tab(browser, site):
+    p = Page(browser, site.joinpath("index.html").as_uri())
+    yield p
+    p.close()
+
+
+def _tampered(proof: zkml.Proof, path: Path, *, proof_bytes=None, instances=None, meta=None) -> Path:
+    raw = proof.to_json()
+    if proof_bytes is not None:
+        raw["proof"] = list(proof_bytes)
+    if instances is not None:
+        raw["instances"] = instances
+    if meta is not None:
+        raw["zkml"] = meta
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _close(page_outputs: list, outputs: list) -> bool:
+    import numpy as np
+
+    return len(page_outputs) == len(outputs) and all(
+        np.allclose(np.asarray(p["values"], dtype=float), o, rtol=0, atol=1e-9) and list(p["shape"]) == list(o.shape)
+        for p, o in zip(page_outputs, outputs))
+
+
+# ---- the site -----------------------------------------------------------------------------------------------
+
+def test_site_is_static_and_relative(site, mlp_keys):
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "model.json", "verify.js"]
+    html = (site / "index.html").read_text()
+    assert '<script src="verify.js">' in html and "http://" not in html and "https://" not in html
+    data = json.loads((site / "model.json").read_text())
+    assert data["model_id"] == mlp_keys.vk.id and data["dev_srs"] is True
+    assert data["decode"]["instances"] == expected_instances(mlp_keys.vk.settings, 1, 1) == 3
+    # the decoding numbers come from the key, not from any proof
+    assert data["decode"]["outputs"] == [{"name": "output", "shape": [1, 3], "scale": mlp_keys.vk.settings["model_output_scales"][0]}]
+    assert data["verifier"]["bytecode"] == "0x" + zkml.verifier_contract(mlp_keys.vk).bytecode.hex()
+    assert (site / "verify.js").stat().st_size < 1_000_000
+
+
+def test_cli_page_from_keys_dir(mlp_keys, tmp_path):
+    r = run_cli("page", mlp_keys.path, "-o", tmp_path / "site", "--name", "tiny <mlp>", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["model_id"] == mlp_keys.vk.id and info["files"] == ["index.html", "model.json", "verify.js"]
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "tiny &lt;mlp&gt;" in html and "tiny <mlp>" not in html  # the name cannot inject markup
+
+
+def test_cli_page_refuses_a_missing_source(tmp_path):
+    r = run_cli("page", tmp_path / "nothing.car", "-o", tmp_path / "site")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+# ---- verdicts in the browser --------------------------------------------------------------------------------
+
+def test_valid_proof_via_file_picker(tab, mlp_keys, mlp_proof, tmp_path, site):
+    path = mlp_proof.save(tmp_path / "proof.json")
+    want = zkml.verify(path, mlp_keys.vk)
+    assert want
+    got = tab.pick(path)
+    assert got["verdict"] == "valid", got["message"]
+    assert _close(got["outputs"], want.outputs)
+    assert float(got["ms"]) > 0
+    t = tab.tab
+    assert t.locator("#model-id").text_content() == mlp_keys.vk.id
+    assert t.locator("#visibility").text_content() == "input private, output public, weights fixed"
+    assert t.locator("#dev-srs-warning").is_visible()  # made with a dev SRS: the page says so
+    # the page read nothing but its own folder
+    folder = site.as_uri() + "/"
+    assert tab.requests and all(u.startswith(folder) for u in tab.requests), tab.requests
+
+
+def test_flipped_proof_byte_is_invalid(tab, mlp_proof, tmp_path):
+    data = bytearray(mlp_proof.proof)
+    data[len(data) // 2] ^= 0x01
+    got = tab.pick(_tampered(mlp_proof, tmp_path / "flipped.json", proof_bytes=data))
+    assert got["verdict"] == "invalid" and "rejected" in got["message"]
+    assert got["outputs"] is None
+
+
+def test_changed_public_output_is_invalid(tab, mlp_proof, tmp_path):
+    inst = [list(c) for c in mlp_proof.instances]
+    v = int.from_bytes(bytes.fromhex(inst[-1][-1]), "little")
+    inst[-1][-1] = ((v + 1) % FIELD_MODULUS).to_bytes(32, "little").hex()
+    got = tab.pick(_tampered(mlp_proof, tmp_path / "output.json", instances=inst))
+    assert got["verdict"] == "invalid", got["message"]
+
+
+def test_aliased_and_miscounted_instances_are_invalid(tab, mlp_proof, tmp_path):
+    inst = [list(c) for c in mlp_proof.instances]
+    v = int.from_bytes(bytes.fromhex(inst[0][0]), "little")
+    aliased = [[(v + FIELD_MODULUS).to_bytes(32, "little").hex(), *inst[0][1:]], *inst[1:]]
+    got = tab.pick(_tampered(mlp_proof, tmp_path / "aliased.json", instances=aliased))
+    assert got["verdict"] == "invalid" and "canonical" in got["message"]
+    got = tab.pick(_tampered(mlp_proof, tmp_path / "short.json", instances=[inst[0][:-1], *inst[1:]]))
+    assert got["verdict"] == "invalid" and "public values" in got["message"]
+
+
+def test_another_models_proof_is_invalid(tab, other_keys, mlp_cal, tmp_path):
+    other = other_keys.prove(mlp_cal[0])
+    got = tab.pick(other.save(tmp_path / "other.json"))
+    assert got["verdict"] == "invalid" and "not for this key" in got["message"]
+    # without the file's own claims the verifier contract itself refuses it
+    got = tab.pick(_tampered(other, tmp_path / "other-bare.json", meta={}))
+    assert got["verdict"] == "invalid" and "rejected" in got["message"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("this is not JSON", "not JSON"),
+    ('{"hello": "world"}', 'no "proof"'),
+    ('{"proof": [1, 2, 300], "instances": []}', "list of bytes"),
+    ('{"proof": [1, 2], "instances": [["xyz"]]}', "instances"),
+])
+def test_not_a_proof_is_an_error(tab, tmp_path, text, words):
+    path = tmp_path / "not-a-proof.json"
+    path.write_text(text)
+    got = tab.pick(path)
+    assert got["verdict"] == "error" and words in got["message"], got
+
+
+def test_proof_from_the_address_over_http(browser, server, site, mlp_keys, mlp_proof):
+    mlp_proof.save(site / "proof.json")
+    try:
+        p = Page(browser, server + "index.html#proof=proof.json")
+        got = p.result()
+        assert got["verdict"] == "valid", got["message"]
+        assert _close(got["outputs"], zkml.verify(site / "proof.json", mlp_keys.vk).outputs)
+        assert sorted({u.removeprefix(server) for u in p.requests}) == ["index.html", "proof.json", "verify.js"]
+        p.close()
+    finally:
+        (site / "proof.json").unlink()
+
+
+def test_proof_from_the_address_stays_in_the_folder(browser, server):
+    p = Page(browser, server + "index.html#proof=https://example.com/proof.json")
+    got = p.result()
+    assert got["verdict"] == "error" and "relative URL" in got["message"]
+    assert all(u.startswith(server) for u in p.requests), p.requests
+    p.close()
+
+
+def test_proof_from_the_address_on_file_url(browser, site, mlp_proof):
+    """From file:// Chromium refuses to let the page read other files: the page says what to do instead."""
+    mlp_proof.save(site / "proof.json")
+    try:
+        p = Page(browser, site.joinpath("index.html").as_uri() + "#proof=proof.json")
+        got = p.result()
+        if got["verdict"] != "valid":  # browsers that allow it verify; Chromium by default does not
+            assert got["verdict"] == "error" and "file picker" in got["message"], got
+        p.close()
+    finally:
+        (site / "proof.json").unlink()
+
+
+# ---- the page agrees with zkml.verify ------------------------------------------------------------------------
+
+_tampering = st.one_of(
+    st.tuples(st.just("flip"), st.integers(0, 10**6), st.integers(0, 7)),
+    st.tuples(st.just("instance"), st.integers(0, 10**6), st.integers(1, 2**64)),
+    st.tuples(st.just("alias"), st.integers(0, 10**6), st.just(0)),
+    st.tuples(st.just("truncate"), st.integers(1, 64), st.just(0)),
+    st.tuples(st.just("append"), st.integers(1, 64), st.just(0)),
+    st.tuples(st.just("none"), st.just(0), st.just(0)),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(change=_tampering)
+def test_page_agrees_with_zkml_verify(browser, site, mlp_keys, mlp_proof, tmp_path, change):
+    kind, where, how = change
+    data, inst = bytearray(mlp_proof.proof), [list(c) for c in mlp_proof.instances]
+    flat = [(i, j) for i, c in enumerate(inst) for j in range(len(c))]
+    if kind == "flip":
+        data[where % len(data)] ^= 1 << how
+    elif kind in ("instance", "alias"):
+        i, j = flat[where % len(flat)]
+        v = int.from_bytes(bytes.fromhex(inst[i][j]), "little")
+        v = v + FIELD_MODULUS if kind == "alias" else (v + how) % FIELD_MODULUS
+        inst[i][j] = v.to_bytes(32, "little").hex()
+    elif kind == "truncate":
+        data = data[:-where]
+    elif kind == "append":
+        data += bytes(where)
+    path = _tampered(mlp_proof, tmp_path / f"t-{kind}-{where}-{how}.json", proof_bytes=data, instances=inst)
+    want = zkml.verify(path, mlp_keys.vk)
+    p = Page(browser, site.joinpath("index.html").as_uri())
+    try:
+        got = p.pick(path)
+    finally:
+        p.close()
+    assert got["verdict"] == ("valid" if want else "invalid"), (kind, got["message"], want.reason)
+    if want:
+        assert _close(got["outputs"], want.outputs)

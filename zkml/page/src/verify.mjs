@@ -1,0 +1,325 @@
+// zkml's browser verifier: runs the model's own verifier contract in an in-browser EVM (@ethereumjs/evm,
+// Cancun rules, BN254 precompiles from @noble/curves) and decodes the public outputs with the numbers that
+// `prove-model page` derived from the authenticated verifying key (the <script id="zkml-model"> block).
+// It reads a proof from a dropped file, the file picker or `#proof=RELATIVE_URL`, and sends nothing anywhere.
+//
+// Built into one classic script (verify.js) by esbuild at `prove-model page` time: a classic script, not a
+// module, so the page also works when opened from file://.
+
+import { createEVM } from '@ethereumjs/evm'
+import { Common, Hardfork, Mainnet } from '@ethereumjs/common'
+
+const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n // BN254 scalar field
+const GAS = 30_000_000n
+
+// ---- helpers ----------------------------------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id)
+
+function hexToBytes(hex) {
+  const h = hex.startsWith('0x') ? hex.slice(2) : hex
+  const out = new Uint8Array(h.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.substr(2 * i, 2), 16)
+  return out
+}
+
+function bytesToHex(b) {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+}
+
+function leHexToBigInt(h) {
+  // ezkl's instance encoding: 32 bytes, little-endian
+  let v = 0n
+  for (let i = h.length - 2; i >= 0; i -= 2) v = (v << 8n) | BigInt(parseInt(h.substr(i, 2), 16))
+  return v
+}
+
+const word = (v) => {
+  const out = new Uint8Array(32)
+  let x = BigInt(v)
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(x & 0xffn)
+    x >>= 8n
+  }
+  return out
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let pos = 0
+  for (const p of parts) {
+    out.set(p, pos)
+    pos += p.length
+  }
+  return out
+}
+
+// keccak256(signature)[:4]
+const SELECTORS = {
+  'verifyProof(bytes,uint256[])': '1e8e1e13',
+  'verifyProof(bytes,uint256[],bytes32[])': '3409fc9f',
+  'registerVka(bytes32[])': 'dc8b4094',
+}
+const selector = (signature) => hexToBytes(SELECTORS[signature])
+
+// ABI encoding of (bytes, uint256[] [, bytes32[]]): the heads are offsets, the tails length-prefixed
+function encodeArgs(args) {
+  const tails = args.map(([type, value]) => {
+    if (type === 'bytes') {
+      const padded = new Uint8Array(Math.ceil(value.length / 32) * 32)
+      padded.set(value)
+      return concat([word(value.length), padded])
+    }
+    return concat([word(value.length), ...value.map((v) => (v instanceof Uint8Array ? v : word(v)))])
+  })
+  let offset = 32 * args.length
+  const heads = tails.map((t) => {
+    const h = word(offset)
+    offset += t.length
+    return h
+  })
+  return concat([...heads, ...tails])
+}
+
+// canonical JSON (sorted keys) for comparing the proof file's claims with the key's
+function canon(v) {
+  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']'
+  if (v && typeof v === 'object') return '{' + Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + canon(v[k])).join(',') + '}'
+  return JSON.stringify(v)
+}
+
+class NotAProof extends Error {}
+
+// ---- the proof file ---------------------------------------------------------------------------------------
+
+// the same rules as zkml.Proof.from_json: "proof" as a byte list or hex, "instances" as lists of 32-byte hex
+function parseProof(text) {
+  let raw
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new NotAProof(`not a proof file: it is not JSON (${err.message})`)
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new NotAProof('not a proof file: expected a JSON object')
+  if (!('proof' in raw) || !('instances' in raw)) throw new NotAProof('not a proof file: it has no "proof" and "instances"')
+  let proof
+  if (Array.isArray(raw.proof)) {
+    if (!raw.proof.every((b) => Number.isInteger(b) && b >= 0 && b < 256)) throw new NotAProof('not a proof file: "proof" is not a list of bytes')
+    proof = Uint8Array.from(raw.proof)
+  } else if (typeof raw.proof === 'string' && /^(0x)?([0-9a-fA-F]{2})*$/.test(raw.proof)) {
+    proof = hexToBytes(raw.proof)
+  } else {
+    throw new NotAProof('not a proof file: "proof" is neither a byte list nor hex')
+  }
+  if (proof.length === 0) throw new NotAProof('not a proof file: the proof is empty')
+  if (!Array.isArray(raw.instances) || !raw.instances.every((c) => Array.isArray(c) && c.every((h) => typeof h === 'string' && /^[0-9a-fA-F]{64}$/.test(h)))) {
+    throw new NotAProof('not a proof file: "instances" is not a list of lists of 32-byte hex field elements')
+  }
+  const meta = raw.zkml == null ? {} : raw.zkml
+  if (typeof meta !== 'object' || Array.isArray(meta)) throw new NotAProof('not a proof file: its "zkml" section is not an object')
+  return { proof, instances: raw.instances.flat().map((h) => h.toLowerCase()), meta }
+}
+
+// ---- decoding with the key's numbers (never the proof file's) ---------------------------------------------
+
+function signed(h) {
+  const v = leHexToBigInt(h)
+  return v > R / 2n ? v - R : v
+}
+
+function reshape(flat, shape) {
+  if (shape.length <= 1) return flat
+  const step = flat.length / shape[0]
+  return Array.from({ length: shape[0] }, (_, i) => reshape(flat.slice(i * step, (i + 1) * step), shape.slice(1)))
+}
+
+function decode(model, instances) {
+  const { layout, visibility } = model.decode
+  const start = { input: 0, params: layout.input, output: layout.input + layout.params }
+  const part = (name) => instances.slice(start[name], start[name] + layout[name])
+  const values = (name, specs) => {
+    if (visibility[name] !== 'public') return []
+    const vals = part(name)
+    let pos = 0
+    return specs.map((spec) => {
+      const size = spec.shape.reduce((a, b) => a * b, 1)
+      const chunk = vals.slice(pos, pos + size).map((h) => Number(signed(h)) / 2 ** spec.scale)
+      pos += size
+      return { name: spec.name, shape: spec.shape, values: reshape(chunk, spec.shape) }
+    })
+  }
+  const hashes = {}
+  for (const k of ['input', 'params', 'output']) {
+    if (visibility[k] === 'hashed') hashes[k] = part(k).map((h) => '0x' + bytesToHex(hexToBytes(h).reverse()))
+  }
+  return { outputs: values('output', model.decode.outputs), public_inputs: values('input', model.decode.inputs), hashes }
+}
+
+// ---- the EVM ----------------------------------------------------------------------------------------------
+
+let verifierPromise = null
+
+async function deployVerifier(model) {
+  const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
+  const evm = await createEVM({ common })
+  const deployed = await evm.runCall({ data: hexToBytes(model.verifier.bytecode), gasLimit: GAS })
+  if (deployed.execResult.exceptionError || !deployed.createdAddress) {
+    throw new Error(`the verifier contract could not be deployed in the in-browser EVM: ${deployed.execResult.exceptionError?.error}`)
+  }
+  const address = deployed.createdAddress
+  if (model.verifier.reusable) {
+    const vka = model.verifier.vka.map(hexToBytes)
+    const reg = await evm.runCall({ to: address, data: concat([selector('registerVka(bytes32[])'), encodeArgs([['bytes32[]', vka]])]), gasLimit: GAS })
+    if (reg.execResult.exceptionError) throw new Error(`registerVka reverted in the in-browser EVM: ${reg.execResult.exceptionError.error}`)
+    return { evm, address, vka }
+  }
+  return { evm, address, vka: null }
+}
+
+function verifier(model) {
+  verifierPromise ??= deployVerifier(model)
+  return verifierPromise
+}
+
+async function evmVerify(model, proof, instances) {
+  const { evm, address, vka } = await verifier(model)
+  const nums = instances.map(leHexToBigInt)
+  const data = vka
+    ? concat([selector('verifyProof(bytes,uint256[],bytes32[])'), encodeArgs([['bytes', proof], ['uint256[]', nums], ['bytes32[]', vka]])])
+    : concat([selector('verifyProof(bytes,uint256[])'), encodeArgs([['bytes', proof], ['uint256[]', nums]])])
+  const res = await evm.runCall({ to: address, data, gasLimit: GAS })
+  const err = res.execResult.exceptionError
+  if (err) return { ok: false, reason: `the verifier contract rejected the proof (${err.error})` }
+  const out = res.execResult.returnValue
+  const ok = out.length >= 32 && out.slice(0, 31).every((b) => b === 0) && out[31] === 1
+  return { ok, reason: ok ? null : 'the verifier contract returned false', gas: res.execResult.executionGasUsed }
+}
+
+// ---- checking a proof -------------------------------------------------------------------------------------
+
+// the same checks, in the same order, as zkml.verify; the EVM verifier itself checks the proof's encoding
+export async function check(model, text) {
+  const p = parseProof(text)
+  const wrong = Object.keys(model.claims).filter((k) => k in p.meta && canon(p.meta[k]) !== canon(model.claims[k]))
+  if (wrong.length) {
+    if (wrong.some((k) => ['model_id', 'vk_sha256', 'model_sha256'].includes(k))) {
+      return { verdict: 'invalid', reason: `the proof file says it was made for model ${String(p.meta.model_id ?? '?').slice(0, 12)}, not for this key (${model.model_id.slice(0, 12)})` }
+    }
+    return { verdict: 'invalid', reason: `the proof file's metadata disagrees with the verifying key on ${wrong.join(', ')}` }
+  }
+  if (p.instances.length !== model.decode.instances) {
+    return { verdict: 'invalid', reason: `the proof has ${p.instances.length} public values, the key's circuit has ${model.decode.instances}` }
+  }
+  const aliased = p.instances.findIndex((h) => leHexToBigInt(h) >= R)
+  if (aliased >= 0) {
+    return { verdict: 'invalid', reason: `public value #${aliased} is not a canonical field element (>= the BN254 scalar modulus): an aliased value` }
+  }
+  const t0 = performance.now()
+  const res = await evmVerify(model, p.proof, p.instances)
+  const ms = performance.now() - t0
+  if (!res.ok) return { verdict: 'invalid', reason: res.reason, ms }
+  return { verdict: 'valid', ms, gas: res.gas, ...decode(model, p.instances) }
+}
+
+// ---- the page ---------------------------------------------------------------------------------------------
+
+function show(result) {
+  const v = $('verdict')
+  v.dataset.verdict = result.verdict
+  v.className = 'verdict ' + result.verdict
+  const title = { valid: 'Valid proof', invalid: 'Invalid proof', error: 'Cannot check this file', checking: 'Checking…' }[result.verdict]
+  v.querySelector('.title').textContent = title
+  v.querySelector('.message').textContent = result.message
+  const outs = $('outputs')
+  // valid JSON, one output per line
+  outs.textContent = result.verdict === 'valid' ? '[\n' + result.outputs.map((o) => ' ' + JSON.stringify(o)).join(',\n') + '\n]' : ''
+  $('outputs-box').hidden = result.verdict !== 'valid'
+  const extra = []
+  if (result.verdict === 'valid') {
+    if (result.public_inputs.length) extra.push('public inputs: ' + JSON.stringify(result.public_inputs.map((x) => x.values)))
+    for (const [k, hs] of Object.entries(result.hashes)) extra.push(`${k} hash: ${hs.join(', ')}`)
+  }
+  $('public').textContent = extra.join('\n')
+  $('public').hidden = !extra.length
+  if (result.ms != null) v.dataset.ms = result.ms.toFixed(1)
+  else delete v.dataset.ms
+}
+
+async function run(model, label, read) {
+  show({ verdict: 'checking', message: `Checking ${label} with the model's verifier contract…` })
+  $('verdict').dataset.verdict = 'checking'
+  let text
+  try {
+    text = await read()
+  } catch (err) {
+    show({ verdict: 'error', message: `${label}: ${err.message}` })
+    return
+  }
+  try {
+    const r = await check(model, text)
+    if (r.verdict === 'valid') {
+      show({ ...r, message: `${label} verified in ${r.ms.toFixed(0)} ms in this browser (${r.gas} gas): the model's verifier contract accepted it.` })
+    } else {
+      show({ ...r, message: `${label}: ${r.reason}.` })
+    }
+  } catch (err) {
+    show({ verdict: 'error', message: `${label}: ${err instanceof NotAProof ? err.message : 'the check failed: ' + err.message}` })
+  }
+}
+
+function proofFromHash(model) {
+  const m = /(?:^#|&)proof=([^&]+)/.exec(location.hash)
+  if (!m) return
+  const rel = decodeURIComponent(m[1])
+  run(model, rel, async () => {
+    const folder = new URL('.', location.href)
+    const url = new URL(rel, location.href)
+    // only the site's own files: a page that fetched anything else would tell someone which proof was checked
+    if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || rel.startsWith('//') || !url.href.startsWith(folder.href)) {
+      throw new Error('#proof= takes a relative URL inside this page\'s folder; nothing else is fetched')
+    }
+    let resp
+    try {
+      resp = await fetch(url, { credentials: 'omit', cache: 'no-store' })
+    } catch (err) {
+      const hint = location.protocol === 'file:' ? ' (a page opened from file:// may not read other files: serve the folder over http, or use the file picker)' : ''
+      throw new Error(`could not read the proof: ${err.message}${hint}`)
+    }
+    if (!resp.ok) throw new Error(`could not read the proof: HTTP ${resp.status}`)
+    return resp.text()
+  })
+}
+
+function init() {
+  const model = JSON.parse($('zkml-model').textContent)
+  $('model-name').textContent = model.name
+  $('model-id').textContent = model.model_id
+  $('model-cid').textContent = model.bundle_cid || '—'
+  const vis = model.visibility
+  $('visibility').textContent = `input ${vis.input}, output ${vis.output}, weights ${vis.params}`
+  $('verifier-info').textContent = `${model.verifier.name}${model.verifier.reusable ? ' (reusable, with this model\'s VKA)' : ''}, ${model.verifier.deployed_size} bytes, solc ${model.verifier.solc_version}, EVM ${model.verifier.evm_version}`
+  $('dev-srs-warning').hidden = !model.dev_srs
+  const file = $('proof-file')
+  const read = (f) => run(model, f.name, () => f.text())
+  file.addEventListener('change', () => file.files.length && read(file.files[0]))
+  const drop = $('drop')
+  document.addEventListener('dragover', (e) => {
+    e.preventDefault()
+    drop.classList.add('over')
+  })
+  document.addEventListener('dragleave', () => drop.classList.remove('over'))
+  document.addEventListener('drop', (e) => {
+    e.preventDefault()
+    drop.classList.remove('over')
+    const f = e.dataTransfer?.files?.[0]
+    if (f) read(f)
+  })
+  window.addEventListener('hashchange', () => proofFromHash(model))
+  $('verdict').dataset.verdict = 'none'
+  verifier(model).catch((err) => show({ verdict: 'error', message: err.message }))
+  proofFromHash(model)
+  window.zkmlPage = { check: (text) => check(model, text), model }
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init)
+else init()

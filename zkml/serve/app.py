@@ -1,0 +1,237 @@
+"""The HTTP face of the service (FastAPI): routes, bearer auth, the body-size limit and problem details."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import ZKMLError
+from . import problems
+from .auth import token_ok
+from .service import Busy, Service
+
+log = logging.getLogger("zkml.serve")
+OPEN_PATHS = frozenset({"/healthz"})
+MAX_WAIT_S = 600.0
+
+_PROVE_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["input"],
+    "properties": {"input": {"description": "one sample in any form the library takes: a nested list of numbers of "
+                                            "the model's input shape (or flat), or {input name: nested list}"}}}}}}
+_VERIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "a proof as Proof.to_json() writes it, or {\"proof\": that object}"}}}}
+_PROBLEM = {"content": {problems.MEDIA_TYPE: {"schema": {"type": "object", "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+    "error": {"type": "string"}, "stage": {"type": "string"}, "hint": {"type": "string"}}}}}}
+
+
+class Problem(Exception):
+    def __init__(self, body: dict, headers: dict | None = None):
+        self.body, self.headers = body, headers or {}
+
+
+def problem_response(body: dict, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=problems.MEDIA_TYPE)
+
+
+class Guard:
+    """Outermost ASGI layer of the app: the token check, the body-size limit, and no traceback ever reaching a client."""
+
+    def __init__(self, app, tokens: list[str], max_body: int):
+        self.app, self.tokens, self.max_body = app, tokens, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # auth (before the body is read)
+        if self.tokens and scope["path"] not in OPEN_PATHS and not token_ok(headers.get("authorization"), self.tokens):
+            why = "no bearer token was sent" if "authorization" not in headers else "the bearer token is not accepted"
+            body = problems.problem(401, why, error="AuthError", stage="serve",
+                                    hint="send 'Authorization: Bearer <token>' with a token from the server's ZKML_SERVE_TOKEN "
+                                         "or token file")
+            return await problem_response(body, {"WWW-Authenticate": 'Bearer realm="zkml"'})(scope, receive, send)
+        # body size: the declared length, then what actually arrives
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            too_big = problems.problem(413, f"the request body is larger than this server's limit of {self.max_body} bytes",
+                                       error="PayloadTooLarge", hint="send a smaller input, or start the server with a "
+                                                                     "larger --max-body")
+            try:
+                declared = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                declared = 0
+            if declared > self.max_body:
+                return await problem_response(too_big, {"Connection": "close"})(scope, receive, send)
+            chunks, size = [], 0
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                chunk = msg.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body:
+                    return await problem_response(too_big, {"Connection": "close"})(scope, receive, send)
+                chunks.append(chunk)
+                if not msg.get("more_body", False):
+                    break
+            body_bytes, replayed = b"".join(chunks), False
+
+            async def replay():
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body_bytes, "more_body": False}
+                return await receive()
+
+            receive = replay
+        started = False
+
+        async def watch(msg):
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as err:  # a bug: one scrubbed line in the log, a problem to the client, no traceback
+            body = problems.from_error(err)
+            log.error("internal error on %s %s: %s", scope["method"], scope["path"], body["detail"])
+            if not started:
+                await problem_response(body)(scope, receive, send)
+
+
+def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        import asyncio
+
+        service.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(title="zkml proving service", version="1", lifespan=lifespan,
+                  description="Zero-knowledge proofs of ML inference with keys kept loaded: submit an input, get a proof "
+                              "that verifies against the model's verifying key. Errors are RFC 9457 problem details.")
+
+    # errors: problem details, never a traceback
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return problem_response(exc.body, exc.headers)
+
+    @app.exception_handler(ZKMLError)
+    async def _zkml(request: Request, exc: ZKMLError):
+        headers = {"Retry-After": str(int(exc.retry_after))} if getattr(exc, "retry_after", None) else None
+        return problem_response(problems.from_error(exc), headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return problem_response(problems.problem(exc.status_code, str(exc.detail)), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        # pydantic's errors quote the offending value: name the field and the rule only
+        where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors())
+        return problem_response(problems.problem(422, f"invalid request ({where})", error="RequestValidationError"))
+
+    def served(model_id: str):
+        try:
+            return service.model(model_id)
+        except KeyError:
+            raise Problem(problems.problem(404, "no model with this id is served here", error="UnknownModel",
+                                           hint="GET /v1/models lists the served models' ids")) from None
+
+    async def json_body(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as err:  # its message names a position, never the content
+            raise Problem(problems.problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
+                                                f"{err.colno})", error="MalformedJSON")) from None
+        except UnicodeDecodeError:
+            raise Problem(problems.problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
+
+    @app.get("/healthz", tags=["service"], summary="Liveness (open without a token)")
+    async def healthz():
+        return {"status": "ok", "workers": service.n_workers if service.provers else 0,
+                "workers_ready": service.workers_ready, "models": len(service.models)}
+
+    @app.get("/v1/models", tags=["models"], summary="The served models")
+    async def models():
+        return {"models": [m.to_json() for m in service.models.values()]}
+
+    @app.get("/v1/models/{model_id}", tags=["models"], summary="One served model", responses={404: _PROBLEM})
+    async def model(model_id: str):
+        return served(model_id).to_json()
+
+    @app.post("/v1/models/{model_id}/prove", tags=["proofs"], status_code=202,
+              summary="Submit an input: 202 with a job id, or 200 with the proof when it is ready within ?wait",
+              openapi_extra={"requestBody": _PROVE_BODY},
+              responses={200: {"description": "the finished job (as GET /v1/jobs/{job_id})"}, 400: _PROBLEM,
+                         404: _PROBLEM, 409: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM})
+    async def prove(model_id: str, request: Request,
+                    wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S, description="seconds to wait for the proof")):
+        m = served(model_id)
+        body = await json_body(request)
+        if not isinstance(body, dict) or "input" not in body:
+            raise Problem(problems.problem(422, 'the body must be a JSON object {"input": ...}', error="InputShapeError",
+                                           hint="put the sample under the key 'input'"))
+        try:
+            job_id = await run_in_threadpool(service.submit, m.id, body["input"])
+        except Busy as err:
+            raise Problem(problems.from_error(err), {"Retry-After": str(int(err.retry_after or 1))}) from None
+        del body
+        if wait > 0:
+            await service.wait(job_id, wait)
+            job = service.job_json(job_id)
+            if job["status"] == "done":
+                return JSONResponse(job, status_code=200)
+            if job["status"] == "failed":
+                raise Problem({**job["error"], "job_id": job_id})
+        return JSONResponse({"job_id": job_id, "status": "queued", "location": f"/v1/jobs/{job_id}"}, status_code=202,
+                            headers={"Location": f"/v1/jobs/{job_id}"})
+
+    @app.get("/v1/jobs/{job_id}", tags=["proofs"], summary="A job's status; when done, its proof and decoded outputs",
+             responses={404: _PROBLEM})
+    async def job(job_id: str, wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S,
+                                                   description="seconds to wait for the job to end")):
+        if wait > 0:
+            await service.wait(job_id, wait)
+        body = service.job_json(job_id)
+        if body is None:
+            raise Problem(problems.problem(404, "no job with this id", error="UnknownJob"))
+        return body
+
+    @app.post("/v1/models/{model_id}/verify", tags=["proofs"], summary="Verify a proof against the model's key",
+              openapi_extra={"requestBody": _VERIFY_BODY}, responses={400: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM})
+    async def verify(model_id: str, request: Request):
+        from ..proof.proof import Proof
+        from ..verifier.verification import verify as zkml_verify
+
+        m = served(model_id)
+        body = await json_body(request)
+        if isinstance(body, dict) and isinstance(body.get("proof"), dict):
+            body = body["proof"]
+        proof = Proof.from_json(body, where="request body", vk=m.vk)
+        v = await run_in_threadpool(zkml_verify, proof, m.vk)
+        return {"ok": bool(v), "reason": v.reason, "model_id": v.model_id, "dev_srs": v.dev_srs,
+                "outputs": [o.tolist() for o in v.outputs], "hashes": v.hashes}
+
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
+    async def metrics():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(Guard, tokens=list(tokens), max_body=max_body)
+    return app
