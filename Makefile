@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYSTAMP   := $(VENV)/.zkml-installed
 NODESTAMP := node_modules/.zkml-installed
+CHROMIUMSTAMP := $(VENV)/.zkml-chromium
 
 .PHONY: demo test test-slow test-all bench env clean-cache
 
@@ -18,7 +19,16 @@ $(NODESTAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-env: $(PYSTAMP) $(NODESTAMP)
+# Debian's chromium runs the browser-page tests (playwright drives it; no browser download). Without root or
+# apt-get the tests marked requires_chromium skip themselves and say why.
+$(CHROMIUMSTAMP): $(PYSTAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "chromium is not installed and cannot be installed here (needs root and apt-get): the browser tests will skip"; fi
+	@touch $@
+
+env: $(PYSTAMP) $(NODESTAMP) $(CHROMIUMSTAMP)
 
 ## make demo: a zoo model exported, compiled, proved, verified off-chain and on an in-process EVM
 demo: env

@@ -42,14 +42,15 @@ def main() -> int:
     onchain = chain.verify(address, proof)
     t["evm"] = time.perf_counter() - t0
 
-    label = int(np.argmax(proof.outputs[0]))
+    label = int(np.argmax(offchain.outputs[0]))
     cached = circuit.cached and keys.cached
     print(f"zkml demo: {NAME} ({meta['dataset']})")
     print(f"  model        {model}")
-    print(f"  accuracy     float model {meta['float_test_accuracy']:.1%} on {meta['test_rows']} held-out digits; "
-          f"circuit agrees on {meta['circuit_top1_agreement']:.1%}")
+    print(f"  accuracy     float model {meta['float_test_accuracy']:.1%} on {meta['test_rows']} held-out digits "
+          f"(recorded at training, models/{NAME}/metadata.json); circuit agrees with it on "
+          f"{circuit.report.top1_agreement:.1%} of {circuit.report.samples} calibration digits (measured at compile)")
     print(f"  circuit      2^{circuit.logrows} rows ({circuit.num_rows} used), {circuit.visibility}")
-    print(f"  proof        {len(proof.proof)} bytes, public label {label}, input kept private")
+    print(f"  proof        {len(proof.proof)} bytes, public label {label}, input kept private, model id {keys.id[:16]}")
     print(f"  off-chain    {'valid' if offchain else 'INVALID: ' + str(offchain.reason)}")
     print(f"  on-chain     {'accepted' if onchain else 'REJECTED: ' + str(onchain.reason)} by {contract.name} "
           f"({contract.deployed_size:,} bytes) on pyrevm, gas {onchain.gas_used:,}")

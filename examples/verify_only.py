@@ -19,8 +19,9 @@ def main(argv=None) -> int:
     proof = zkml.Proof.load(argv[0])
     vk = zkml.VerifyingKey.load(argv[1])
     result = zkml.verify(proof, vk)
-    print(f"{'VALID' if result else 'INVALID: ' + str(result.reason)}  model {vk.model_hash[:16]}")
-    print(f"public outputs: {[o.reshape(-1).round(4).tolist() for o in proof.outputs]}")
+    print(f"{'VALID' if result else 'INVALID: ' + str(result.reason)}  model id {vk.id}")
+    # decoded with the verifying key's settings: the proof file's own metadata is not trusted
+    print(f"public outputs: {[o.reshape(-1).round(4).tolist() for o in result.outputs]}")
     if vk.dev_srs:
         print("warning: this key was made with an INSECURE dev SRS")
     return 0 if result else 1

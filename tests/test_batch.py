@@ -4,8 +4,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -45,25 +43,48 @@ def test_resume_proves_only_what_is_missing(mlp_keys, mlp_cal, tmp_path):
     assert (tmp_path / "0.proof.json").stat().st_mtime_ns == before
 
 
-def test_killed_worker_items_are_retried(mlp_keys, mlp_cal):
+@pytest.fixture
+def deaths(monkeypatch):
+    """Every worker death the batch noticed (and retried), recorded as it happens."""
+    from zkml.batch.common import Run
+
+    seen = []
+    real = Run.worker_died
+    monkeypatch.setattr(Run, "worker_died", lambda self, i, what: seen.append(i) or real(self, i, what))
+    return seen
+
+
+def test_killed_worker_items_are_retried(mlp_keys, mlp_cal, deaths):
     killed = []
 
-    def killer():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed:
-            kids = mp.active_children()
-            if kids:
-                time.sleep(1.0)  # let the worker load its key and start proving
-                os.kill(kids[0].pid, signal.SIGKILL)
-                killed.append(kids[0].pid)
-            time.sleep(0.02)
+    def on_result(i, res):  # the first proof is back: the workers are up and the rest are in flight
+        if not killed:
+            kid = mp.active_children()[0]
+            os.kill(kid.pid, signal.SIGKILL)
+            killed.append(kid.pid)
 
-    t = threading.Thread(target=killer)
-    t.start()
-    results = zkml.prove_many(mlp_keys, list(mlp_cal[:6]), workers=2)
-    t.join()
+    results = zkml.prove_many(mlp_keys, list(mlp_cal[:6]), workers=2, on_result=on_result)
     assert killed, "no worker was killed"
+    assert deaths, "the batch never saw the worker die, so nothing was retried"
     assert all(results) and all(zkml.verify(r, mlp_keys.vk) for r in results)
+
+
+def test_a_script_without_a_main_guard_is_explained(keys_dir, tmp_path):
+    """Spawned workers import the main script again: without the guard, every one would start the batch."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "batch.py"
+    script.write_text(f"import numpy as np, zkml\nkeys = zkml.Keys.load({str(keys_dir)!r})\n"
+                      "print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n")
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "ProveError" in res.stderr and "__main__" in res.stderr
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("import numpy as np, zkml\n\nif __name__ == '__main__':\n"
+                       f"    keys = zkml.Keys.load({str(keys_dir)!r})\n"
+                       "    print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n")
+    res = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "1", res.stderr
 
 
 def test_batch_arguments_are_checked(mlp_keys):
@@ -95,6 +116,7 @@ def ray_cluster():
     import socket
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     pytest.importorskip("ray")
@@ -104,6 +126,12 @@ def ray_cluster():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # isolated from the user's ~/.ray (an auth token left by another cluster would be refused here)
+    home = Path(tempfile.mkdtemp(prefix="ray-home-"))
+    saved = {k: os.environ.get(k) for k in ("HOME", "RAY_AUTH_TOKEN", "RAY_ADDRESS")}
+    os.environ["HOME"] = str(home)
+    os.environ.pop("RAY_AUTH_TOKEN", None)
+    os.environ.pop("RAY_ADDRESS", None)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
                     "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
@@ -112,9 +140,15 @@ def ray_cluster():
 
     ray.shutdown()
     subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    shutil.rmtree(home, ignore_errors=True)
 
 
-def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_cal, tmp_path):
+def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_cal, tmp_path, deaths):
     import subprocess
 
     killed = []
@@ -129,6 +163,7 @@ def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_ca
     inputs = [mlp_cal[0], np.zeros(7), *mlp_cal[1:6]]
     results = zkml.prove_many(mlp_keys, inputs, cluster=ray_cluster, workers=2, out_dir=tmp_path, on_result=on_result)
     assert killed, "no Ray actor was killed"
+    assert deaths, "the batch never saw the actor die, so nothing was retried"
     assert [bool(r) for r in results] == [True, False] + [True] * 5
     assert results[1].error == "InputShapeError"
     for r, x in zip(results, inputs):

@@ -1,6 +1,7 @@
 """The real prove-model console script, driven in subprocesses."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +112,12 @@ def test_circuit_spec_file(files, tmp_path):
 def test_every_zoo_circuit_spec_is_a_valid_spec():
     from conftest import ROOT
 
-    from zkml.cli import _compile_args
+    from zkml.cli.main import _compile_args
 
     specs = sorted((ROOT / "circuits").glob("*.json"))
     assert len(specs) >= 5
     for f in specs:
-        vis, target, options = _compile_args(str(f), None, None)
+        vis, target, options, tolerance = _compile_args(str(f), None, None)
         assert zkml.Visibility.parse(vis) and target in ("resources", "accuracy", "fastest"), f
         assert options == json.loads(f.read_text()).get("options", {}), f
 
@@ -213,7 +214,7 @@ def test_deploy_and_verify_on_anvil(files, tmp_path):
         ok = run_cli("verify-onchain", tmp_path / "o" / "proof.json", "--address", address, "--rpc-url", node.url, "--json")
         assert ok.returncode == 0, ok.stderr
         out = json.loads(ok.stdout)
-        assert out["ok"] and out["tx_hash"].startswith("0x") and out["gas_used"] > 400_000
+        assert out["ok"] and out["tx_hash"] is None and out["gas_used"] > 400_000  # a read: no transaction
 
 
 def test_more_bad_inputs_through_the_cli(files, tmp_path, other_keys, mlp_keys):
@@ -288,3 +289,103 @@ def test_batch_progress_bar_on_a_terminal(files, tmp_path, mlp_cal):
     res = subprocess.run(["script", "-qec", f"{exe} prove {keys} --batch {d} -o {tmp_path / 'out'} --workers 1", "/dev/null"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "proving" in res.stdout and "proved 3 of 3" in res.stdout
+
+
+def test_visibility_overrides_the_spec_field_by_field(files, tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"visibility": {"input": "public", "output": "public", "params": "fixed"}}))
+    res = run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "--spec", spec,
+                  "--visibility", "output=hashed", "-o", tmp_path / "c", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["visibility"] == {"input": "public", "output": "hashed", "params": "fixed"}
+
+
+def test_spec_tolerance_is_honoured(files, tmp_path):
+    spec = tmp_path / "strict.json"
+    spec.write_text(json.dumps({"tolerance": {"max_abs_error": 1e-12}}))
+    line = _one_line_error(run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "--spec", spec,
+                                   "-o", tmp_path / "c"), "CompileError")
+    assert "max_abs_error" in line
+    assert not (tmp_path / "c").exists()  # refused: nothing written
+    # without calibration data nothing is measured: a tolerance cannot be checked, so it is refused
+    spec.write_text(json.dumps({"tolerance": {"max_abs_error": 1.0}}))
+    line = _one_line_error(run_cli("run", files["onnx"], "--input", files["dir"] / "input.json", "--spec", spec,
+                                   "-o", tmp_path / "o"), "CompileError")
+    assert "--calibration" in line
+    spec.write_text(json.dumps({"tolerance": {"max_error": 1.0}}))
+    _one_line_error(run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "--spec", spec,
+                            "-o", tmp_path / "c"), "CompileError")
+
+
+def test_max_error_is_refused_where_it_would_be_ignored(files, tmp_path):
+    for cmd in (("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "-o", tmp_path / "c"),
+                ("run", files["onnx"], "--input", files["dir"] / "input.json", "-o", tmp_path / "o")):
+        line = _one_line_error(run_cli(*cmd, "--max-error", "0.1"), "CompileError")
+        assert "fastest" in line
+
+
+def test_params_private_needs_the_explicit_opt_in(files, tmp_path):
+    line = _one_line_error(run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json",
+                                   "--visibility", "params=private", "-o", tmp_path / "c"), "VisibilityError")
+    assert "committed" in line and "private-unbound" in line
+    res = run_cli("compile", files["onnx"], "--calibration", files["dir"] / "cal.json", "--visibility", "params=private-unbound",
+                  "-o", tmp_path / "c", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["visibility"]["params"] == "private", res.stderr
+
+
+def test_every_writing_subcommand_takes_dash_o():
+    from zkml.cli.main import cli
+
+    writers = {"run", "export", "compile", "setup", "prove", "bundle", "contract"}
+    for name in writers:
+        opts = {o for p in cli.commands[name].params for o in getattr(p, "opts", [])}
+        assert {"-o", "--output"} <= opts, name
+
+
+def test_cache_list_and_prune(files, tmp_path, fresh_home):
+    res = run_cli("run", files["onnx"], "--input", files["dir"] / "input.json", "--calibration", files["dir"] / "cal.json",
+                  "-o", tmp_path / "o", "--json")
+    assert res.returncode == 0, res.stderr
+    listed = json.loads(run_cli("cache", "list", "--json").stdout)
+    kinds = {e["kind"] for e in listed["entries"]}
+    assert {"circuits", "keys", "srs"} <= kinds and listed["bytes"] > 0
+    keys_bytes = sum(e["bytes"] for e in listed["entries"] if e["kind"] == "keys")
+    res = run_cli("cache", "prune", "--max-size", str(listed["bytes"] - 1), "--json")
+    pruned = json.loads(res.stdout)
+    assert res.returncode == 0 and pruned["removed"] and pruned["bytes_freed"] >= 1
+    assert json.loads(run_cli("cache", "list", "--json").stdout)["bytes"] <= listed["bytes"] - 1
+    assert keys_bytes > 0
+    # the dev SRS registry is not a cache entry: pruning everything keeps the record that the SRS was dev
+    run_cli("cache", "prune", "--older-than", "0s")
+    assert json.loads(run_cli("cache", "list", "--json").stdout)["entries"] == []
+    assert any((fresh_home / "registry" / "dev-srs").iterdir())
+    _one_line_error(run_cli("cache", "prune", "--max-size", "lots"), "StoreError")
+
+
+def test_cache_cap_applies_after_each_build(files, tmp_path, fresh_home, other_keys):
+    """With ZKML_CACHE_MAX, a build prunes least recently used entries, never the ones the running command uses."""
+    first = run_cli("run", files["onnx"], "--input", files["dir"] / "input.json", "--calibration", files["dir"] / "cal.json",
+                    "-o", tmp_path / "a", "--json")
+    assert first.returncode == 0, first.stderr
+    before = {e["path"] for e in json.loads(run_cli("cache", "list", "--json").stdout)["entries"]}
+    other = other_keys.circuit.model.save(tmp_path / "other.onnx")
+    second = run_cli("run", other, "--input", files["dir"] / "input.json", "--calibration", files["dir"] / "cal.json",
+                     "-o", tmp_path / "b", "--json", env={"ZKML_CACHE_MAX": "1"})
+    assert second.returncode == 0, second.stderr
+    after = {e["path"]: e["kind"] for e in json.loads(run_cli("cache", "list", "--json").stdout)["entries"]}
+    gone = before - set(after)
+    assert any("/circuits/" in p for p in gone) and any("/keys/" in p for p in gone)  # the first model's
+    assert {"circuits", "keys", "srs"} <= set(after.values())  # what the second run used stays
+
+
+def test_bench_refuses_outside_a_checkout(tmp_path):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    # an installed copy of the package (not the checkout): no benchmarks/ beside it or above the cwd
+    site = tmp_path / "site"
+    shutil.copytree(Path(zkml.__file__).parent, site / "zkml")
+    code = ("import sys; sys.path.insert(0, %r); from zkml.cli import main; main(['bench'])" % str(site))
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 1 and "DependencyError" in res.stderr and "checkout" in res.stderr

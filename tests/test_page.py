@@ -24,8 +24,6 @@ from zkml.proof.proof import FIELD_MODULUS, expected_instances
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.requires_chromium
-
 DONE = "() => ['valid','invalid','error'].includes(document.getElementById('verdict').dataset.verdict)"
 
 
@@ -82,6 +80,9 @@ def server(site):
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+chromium = pytest.mark.requires_chromium
 
 
 class Page:
@@ -164,6 +165,16 @@ def test_cli_page_from_keys_dir(mlp_keys, tmp_path):
     assert "tiny &lt;mlp&gt;" in html and "tiny <mlp>" not in html  # the name cannot inject markup
 
 
+def test_page_without_node_modules_says_what_to_do(monkeypatch):
+    from zkml.page import _script
+
+    monkeypatch.delenv("ZKML_NODE_MODULES", raising=False)
+    monkeypatch.setattr(_script, "find_upwards", lambda relative: None)
+    with pytest.raises(zkml.errors.DependencyError, match="esbuild") as info:
+        _script.page_script()
+    assert "npm ci" in info.value.hint
+
+
 def test_cli_page_refuses_a_missing_source(tmp_path):
     r = run_cli("page", tmp_path / "nothing.car", "-o", tmp_path / "site")
     assert r.returncode == 2 and "does not exist" in r.stderr
@@ -171,6 +182,7 @@ def test_cli_page_refuses_a_missing_source(tmp_path):
 
 # ---- verdicts in the browser --------------------------------------------------------------------------------
 
+@chromium
 def test_valid_proof_via_file_picker(tab, mlp_keys, mlp_proof, tmp_path, site):
     path = mlp_proof.save(tmp_path / "proof.json")
     want = zkml.verify(path, mlp_keys.vk)
@@ -188,6 +200,56 @@ def test_valid_proof_via_file_picker(tab, mlp_keys, mlp_proof, tmp_path, site):
     assert tab.requests and all(u.startswith(folder) for u in tab.requests), tab.requests
 
 
+@chromium
+def test_valid_proof_by_drag_and_drop(tab, mlp_proof):
+    text = json.dumps(mlp_proof.to_json())
+    dt = tab.tab.evaluate_handle("""(text) => {
+        const dt = new DataTransfer()
+        dt.items.add(new File([text], 'dropped.json', { type: 'application/json' }))
+        return dt
+    }""", text)
+    tab.tab.evaluate("document.getElementById('verdict').dataset.verdict = 'pending'")
+    tab.tab.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+    got = tab.result()
+    assert got["verdict"] == "valid" and "dropped.json" in got["message"], got
+
+
+@chromium
+def test_reusable_verifier_page(browser, mlp_keys, mlp_proof, tmp_path):
+    """ezkl's reusable verifier with the model's VKA (what models over EIP-170 use on chain) runs in the page too."""
+    zkml.page.write_page(mlp_keys, tmp_path / "site", reusable=True)
+    data = json.loads((tmp_path / "site" / "model.json").read_text())
+    assert data["verifier"]["reusable"] and data["verifier"]["vka"]
+    p = Page(browser, (tmp_path / "site" / "index.html").as_uri())
+    path = mlp_proof.save(tmp_path / "proof.json")
+    got = p.pick(path)
+    assert got["verdict"] == "valid", got["message"]
+    assert _close(got["outputs"], zkml.verify(path, mlp_keys.vk).outputs)
+    data = bytearray(mlp_proof.proof)
+    data[100] ^= 0x10
+    assert p.pick(_tampered(mlp_proof, tmp_path / "bad.json", proof_bytes=data))["verdict"] == "invalid"
+    p.close()
+
+
+@chromium
+def test_public_input_and_hashed_output_are_decoded_with_the_key(browser, mlp_model, mlp_cal, tmp_path):
+    keys = zkml.compile(mlp_model, mlp_cal, visibility="input=public,output=hashed").setup()
+    path = keys.prove(mlp_cal[1]).save(tmp_path / "proof.json")
+    want = zkml.verify(path, keys.vk)
+    assert want and want.hashes["output"]
+    zkml.page.write_page(keys, tmp_path / "site")
+    p = Page(browser, (tmp_path / "site" / "index.html").as_uri())
+    got = p.pick(path)
+    assert got["verdict"] == "valid" and got["outputs"] == []
+    public = p.tab.locator("#public").text_content()
+    assert "no public outputs: the output is hashed" in p.tab.locator("#outputs-human").text_content()
+    p.close()
+    assert f"output hash: {want.hashes['output'][0]}" in public
+    shown = json.loads(public.split("\n")[0].removeprefix("public inputs: "))
+    assert _close(shown, want.public_inputs)
+
+
+@chromium
 def test_flipped_proof_byte_is_invalid(tab, mlp_proof, tmp_path):
     data = bytearray(mlp_proof.proof)
     data[len(data) // 2] ^= 0x01
@@ -196,6 +258,7 @@ def test_flipped_proof_byte_is_invalid(tab, mlp_proof, tmp_path):
     assert got["outputs"] is None
 
 
+@chromium
 def test_changed_public_output_is_invalid(tab, mlp_proof, tmp_path):
     inst = [list(c) for c in mlp_proof.instances]
     v = int.from_bytes(bytes.fromhex(inst[-1][-1]), "little")
@@ -204,6 +267,7 @@ def test_changed_public_output_is_invalid(tab, mlp_proof, tmp_path):
     assert got["verdict"] == "invalid", got["message"]
 
 
+@chromium
 def test_aliased_and_miscounted_instances_are_invalid(tab, mlp_proof, tmp_path):
     inst = [list(c) for c in mlp_proof.instances]
     v = int.from_bytes(bytes.fromhex(inst[0][0]), "little")
@@ -214,6 +278,7 @@ def test_aliased_and_miscounted_instances_are_invalid(tab, mlp_proof, tmp_path):
     assert got["verdict"] == "invalid" and "public values" in got["message"]
 
 
+@chromium
 def test_another_models_proof_is_invalid(tab, other_keys, mlp_cal, tmp_path):
     other = other_keys.prove(mlp_cal[0])
     got = tab.pick(other.save(tmp_path / "other.json"))
@@ -223,6 +288,7 @@ def test_another_models_proof_is_invalid(tab, other_keys, mlp_cal, tmp_path):
     assert got["verdict"] == "invalid" and "rejected" in got["message"]
 
 
+@chromium
 @pytest.mark.parametrize("text, words", [
     ("this is not JSON", "not JSON"),
     ('{"hello": "world"}', 'no "proof"'),
@@ -236,6 +302,7 @@ def test_not_a_proof_is_an_error(tab, tmp_path, text, words):
     assert got["verdict"] == "error" and words in got["message"], got
 
 
+@chromium
 def test_proof_from_the_address_over_http(browser, server, site, mlp_keys, mlp_proof):
     mlp_proof.save(site / "proof.json")
     try:
@@ -249,6 +316,7 @@ def test_proof_from_the_address_over_http(browser, server, site, mlp_keys, mlp_p
         (site / "proof.json").unlink()
 
 
+@chromium
 def test_proof_from_the_address_stays_in_the_folder(browser, server):
     p = Page(browser, server + "index.html#proof=https://example.com/proof.json")
     got = p.result()
@@ -257,6 +325,7 @@ def test_proof_from_the_address_stays_in_the_folder(browser, server):
     p.close()
 
 
+@chromium
 def test_proof_from_the_address_on_file_url(browser, site, mlp_proof):
     """From file:// Chromium refuses to let the page read other files: the page says what to do instead."""
     mlp_proof.save(site / "proof.json")
@@ -282,6 +351,7 @@ _tampering = st.one_of(
 )
 
 
+@chromium
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(change=_tampering)
 def test_page_agrees_with_zkml_verify(browser, site, mlp_keys, mlp_proof, tmp_path, change):

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .errors import CompileError, ContractError, SRSError, UnsupportedModelError, VerifyError
 from .support.deps import need
@@ -75,11 +75,12 @@ def captured_native_output() -> Iterator[list[str]]:
         lines.extend(scrub(ln) for ln in [*logged, *text.splitlines()] if ln.strip())
 
 
-def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None, ops: Sequence[str] = ()) -> Any:
+def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None,
+         ops: Callable[[], Sequence[tuple[str, str]]] | None = None) -> Any:
     """``ezkl.<fn>(*args)`` with its output captured; a failure becomes ``stage_error`` (scrubbed, with context).
 
-    ``ops`` are the model's op types: a failure that names one of them as unsupported becomes an
-    :class:`UnsupportedModelError` naming that op.
+    ``ops()`` gives the model's nodes as (op type, node name), read only on failure: a failure that names one of the op types as
+    unsupported becomes an :class:`UnsupportedModelError` naming that op and its nodes (from the model).
     """
     ezkl = need("ezkl")
     with captured_native_output() as native:
@@ -95,20 +96,23 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
     msg = scrub(raw)
     if native:
         msg += " [ezkl log: " + scrub(" | ".join(native[-3:]), 200) + "]"
-    _raise_if_unsupported(ops, msg)
+    _raise_if_unsupported(ops, raw, msg)
     # not chained: ezkl's own exception text is unscrubbed and may quote witness values
     raise stage_error(f"ezkl {fn} failed during {what}: {msg}", where=where,
                       hint="run with ZKML_DEBUG=1 for ezkl's full output; report the model if this looks like an ezkl bug") from None
 
 
-def _raise_if_unsupported(ops: Sequence[str], msg: str) -> None:
-    low = msg.lower()
-    if not ops or not any(s in low for s in ("unsupported", "not supported", "unknown op", "unimplemented")):
+def _raise_if_unsupported(ops: Callable[[], Sequence[tuple[str, str]]] | None, raw: str, msg: str) -> None:
+    low = raw.lower()
+    if ops is None or not any(s in low for s in ("unsupported", "not supported", "unknown op", "unimplemented")):
         return
-    hits = [op for op in dict.fromkeys(ops) if re.search(rf"\b{re.escape(op)}\b", msg)]
+    ops = ops()
+    hits = [op for op in dict.fromkeys(t for t, _ in ops) if re.search(rf"\b{re.escape(op)}\b", raw)]
     if hits:
-        raise UnsupportedModelError(f"ezkl cannot compile op '{hits[0]}'", where=f"model -> {hits[0]}",
-                                    hint=f"replace '{hits[0]}' with supported ops, or remove it from the model; ezkl said: {msg[:200]}")
+        op = hits[0]
+        names = [name or f"#{i}" for i, (t, name) in enumerate(ops) if t == op][:5]
+        raise UnsupportedModelError(f"ezkl cannot compile op '{op}' (node {', '.join(names)})", where=f"model -> {names[0]}",
+                                    hint=f"replace '{op}' with supported ops, or remove it from the model; ezkl said: {msg[:200]}")
     raise UnsupportedModelError(f"ezkl cannot compile this model: {msg}", where="model",
                                 hint="replace the unsupported operation with supported ones")
 
@@ -131,7 +135,8 @@ def run_args(visibility: Mapping[str, str], options: Mapping[str, Any], variable
 
 
 def compile_model(onnx: Path, settings: Path, compiled: Path, ra, calibration: Path, *, target: str, margin: float,
-                  scales: list[int] | None, rebase: int, max_logrows: int | None, ops: Sequence[str]) -> None:
+                  scales: list[int] | None, rebase: int, max_logrows: int | None,
+                  ops: Callable[[], Sequence[tuple[str, str]]]) -> None:
     """gen_settings, calibrate_settings (on a private calibration file) and compile_circuit."""
     call(CompileError, "settings", "gen_settings", str(onnx), str(settings), ra, ops=ops)
     call(CompileError, "calibration", "calibrate_settings", str(calibration), str(onnx), str(settings), target,

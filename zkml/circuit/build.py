@@ -141,9 +141,10 @@ def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrow
     return load_circuit(entry, cached=not built)
 
 
-def _ops(model: Model) -> list[str]:
+def _ops(model: Model) -> list[tuple[str, str]]:
+    """(op type, node name) of every node: the model's own structure, to name an op ezkl refuses."""
     onnx = need("onnx")
-    return [n.op_type for n in onnx.load_model_from_string(model.onnx_bytes).graph.node]
+    return [(n.op_type, n.name) for n in onnx.load_model_from_string(model.onnx_bytes).graph.node]
 
 
 def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None,
@@ -156,7 +157,7 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
         cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
         engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables), cal,
                              target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
-                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=_ops(model))
+                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=lambda: _ops(model))
         circuit_for_report = _Partial(model, compiled)
         # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
         if private_data:

@@ -16,7 +16,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import ServiceError, StoreError
 
@@ -132,7 +131,3 @@ class Journal:
 
     def counts(self) -> dict[str, int]:
         return dict(self._exec("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
-
-
-def loads_input(text: str) -> Any:
-    return json.loads(text)

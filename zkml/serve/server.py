@@ -58,7 +58,7 @@ def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port:
     models = [load_served(p) for p in paths]  # every file authenticated once, before the port opens
     jpath = Path(journal) if journal is not None else default_journal()
     jpath.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = FileLock(str(jpath) + ".lock")
+    lock = FileLock(str(jpath) + ".lock", mode=0o600)
     try:
         lock.acquire(timeout=0)
     except Timeout:

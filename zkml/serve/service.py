@@ -260,6 +260,8 @@ class Service:
             try:
                 self._run(w, job_id)
             except Exception as err:  # a bug here must not stop the dispatcher; the job ends failed
+                if self._stopping.is_set():  # the journal may be closed: the job stays unfinished, resumed next start
+                    return
                 log.error("job %s: internal error %s", job_id, problems.from_error(err)["detail"])
                 self._end(job_id, error=err)
             finally:
@@ -283,6 +285,8 @@ class Service:
             try:
                 kind, value = w.prove(model_id, input_json, self.job_timeout)
             except WorkerDied:
+                if self._stopping.is_set():  # stopped by the server's shutdown: resumed on the next start
+                    return
                 log.warning("job %s: its worker died (attempt %d of %d); replacing the worker", job_id, attempt, MAX_ATTEMPTS)
                 if not self._restart(w):
                     return

@@ -57,6 +57,7 @@ class Store:
             return None
         with contextlib.suppress(OSError):  # last use, for pruning; a read-only cache still serves
             os.utime(p)
+        _IN_USE.add(p)
         return p
 
     def _mkdirs(self) -> None:
@@ -101,9 +102,10 @@ class Store:
             with contextlib.suppress(OSError):
                 os.chmod(tmp, 0o755)
             entry = publish_dir(tmp, self.path(kind, key))
+        _IN_USE.add(entry)
         cap = os.environ.get("ZKML_CACHE_MAX")
-        if cap:
-            self.prune(max_bytes=parse_size(cap), keep={entry})
+        if cap:  # never what this process is using (its circuit, keys and SRS): least recently used others first
+            self.prune(max_bytes=parse_size(cap), keep=set(_IN_USE))
         return entry, True
 
     # listing and pruning
@@ -153,6 +155,7 @@ class Store:
 
 
 KINDS = ("models", "circuits", "tune", "srs", "keys", "contracts", "bundles")
+_IN_USE: set[Path] = set()  # entries this process got or built: the automatic cap leaves them alone
 
 
 @dataclass(frozen=True)

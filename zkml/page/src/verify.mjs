@@ -218,10 +218,19 @@ export async function check(model, text) {
   const res = await evmVerify(model, p.proof, p.instances)
   const ms = performance.now() - t0
   if (!res.ok) return { verdict: 'invalid', reason: res.reason, ms }
-  return { verdict: 'valid', ms, gas: res.gas, ...decode(model, p.instances) }
+  return { verdict: 'valid', ms, gas: res.gas, visibility: model.visibility, ...decode(model, p.instances) }
 }
 
 // ---- the page ---------------------------------------------------------------------------------------------
+
+// one line per output for people: rounded values and, for several scores, which one is largest
+function human(o) {
+  const flat = [o.values].flat(Infinity)
+  const shown = flat.slice(0, 16).map((x) => (Number.isInteger(x) ? String(x) : x.toFixed(4))).join(', ')
+  let line = `${o.name} [${o.shape.join('×')}]: ${shown}${flat.length > 16 ? ', …' : ''}`
+  if (flat.length > 1) line += `  → largest at index ${flat.indexOf(Math.max(...flat))}`
+  return line
+}
 
 function show(result) {
   const v = $('verdict')
@@ -233,10 +242,13 @@ function show(result) {
   const outs = $('outputs')
   // valid JSON, one output per line
   outs.textContent = result.verdict === 'valid' ? '[\n' + result.outputs.map((o) => ' ' + JSON.stringify(o)).join(',\n') + '\n]' : ''
+  $('outputs-human').textContent = result.verdict !== 'valid' ? ''
+    : result.outputs.length ? result.outputs.map(human).join('\n')
+      : `no public outputs: the output is ${result.visibility.output} (its hash, if any, is below)`
   $('outputs-box').hidden = result.verdict !== 'valid'
   const extra = []
   if (result.verdict === 'valid') {
-    if (result.public_inputs.length) extra.push('public inputs: ' + JSON.stringify(result.public_inputs.map((x) => x.values)))
+    if (result.public_inputs.length) extra.push('public inputs: ' + JSON.stringify(result.public_inputs))
     for (const [k, hs] of Object.entries(result.hashes)) extra.push(`${k} hash: ${hs.join(', ')}`)
   }
   $('public').textContent = extra.join('\n')
@@ -301,7 +313,11 @@ function init() {
   $('dev-srs-warning').hidden = !model.dev_srs
   const file = $('proof-file')
   const read = (f) => run(model, f.name, () => f.text())
-  file.addEventListener('change', () => file.files.length && read(file.files[0]))
+  file.addEventListener('change', () => {
+    if (!file.files.length) return
+    read(file.files[0])
+    file.value = '' // picking the same file again (after editing it) checks it again
+  })
   const drop = $('drop')
   document.addEventListener('dragover', (e) => {
     e.preventDefault()

@@ -1,0 +1,388 @@
+"""prove-model serve: a real uvicorn server in a subprocess on a free loopback port, real HTTP (httpx)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zkml
+from zkml.errors import AuthError, InputRangeError, InputShapeError, ServiceError
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+pytest.importorskip("prometheus_client")
+
+TOKEN = "s3cret-token-for-tests"
+SECRET = 0.123456789  # a distinctive private input value: it must appear nowhere once its job ended
+START_S = 60.0
+JOB_S = 120.0
+
+
+class Server:
+    """``prove-model serve`` in a subprocess; its stdout/stderr go to files (searched for private values)."""
+
+    def __init__(self, tmp: Path, sources: list[Path], home: Path, *args: str, token: str | None = TOKEN):
+        self.tmp, self.home = tmp, home
+        self.out, self.err = tmp / f"serve-{time.monotonic_ns()}.out", tmp / f"serve-{time.monotonic_ns()}.err"
+        env = {**os.environ, "ZKML_HOME": str(home)}
+        env.pop("ZKML_SERVE_TOKEN", None)
+        if token:
+            env["ZKML_SERVE_TOKEN"] = token
+        cmd = [sys.executable, "-c", "from zkml.cli import main; main()", "serve", *map(str, sources), "--port", "0", *args]
+        with open(self.out, "wb") as o, open(self.err, "wb") as e:
+            self.proc = subprocess.Popen(cmd, stdout=o, stderr=e, env=env, cwd=tmp)
+        self.url = self._wait_url()
+        self.http = httpx.Client(base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {token}"} if token else {})
+        deadline = time.monotonic() + START_S
+        while True:  # poll until the server answers and its workers have loaded their keys
+            try:
+                h = self.http.get("/healthz").json()
+                if h["workers_ready"] >= h["workers"]:
+                    break
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, self.logs()
+            assert time.monotonic() < deadline, "the server did not become ready\n" + self.logs()
+            time.sleep(0.05)
+
+    def _wait_url(self) -> str:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            for line in self.err.read_text(errors="replace").splitlines():
+                if "listening on " in line:
+                    return line.split("listening on ", 1)[1].split()[0]
+            assert self.proc.poll() is None, self.logs()
+            time.sleep(0.05)
+        raise AssertionError("the server never said where it listens\n" + self.logs())
+
+    def logs(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+    def journal_bytes(self) -> bytes:
+        d = self.home / "serve"
+        return b"".join(p.read_bytes() for p in sorted(d.glob("journal.sqlite3*")) if p.is_file())
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.http.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def job_until(http, job_id: str, statuses: tuple[str, ...], timeout: float = JOB_S) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = http.get(f"/v1/jobs/{job_id}", params={"wait": 1} if "done" in statuses else None).json()
+        if body["status"] in statuses:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.02)
+
+
+def assert_problem(resp, status: int) -> dict:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
+    assert "Traceback" not in resp.text and 'File "' not in resp.text
+    return body
+
+
+@pytest.fixture(scope="module")
+def keys_dir(mlp_keys, tmp_path_factory):
+    return mlp_keys.save(tmp_path_factory.mktemp("serve-keys") / "keys")
+
+
+@pytest.fixture(scope="module")
+def server(keys_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    s = Server(tmp, [keys_dir], tmp / "home", "--workers", "2", "--max-body", "65536")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def responses():
+    """Every response body the tests read from the main server (searched for the private value at the end)."""
+    return []
+
+
+def test_models_health_and_openapi(server, mlp_keys):
+    assert httpx.get(server.url + "/healthz").json()["status"] == "ok"  # open without a token
+    models = server.http.get("/v1/models").json()["models"]
+    assert [m["id"] for m in models] == [mlp_keys.id]
+    m = models[0]
+    assert m["inputs"] == [{"name": "input", "shape": [1, 4], "dtype": "float32"}]
+    assert m["visibility"] == {"input": "private", "output": "public", "params": "fixed"}
+    assert m["dev_srs"] is True and m["can_prove"] is True
+    paths = server.http.get("/openapi.json").json()["paths"]
+    assert {"/v1/models", "/v1/models/{model_id}/prove", "/v1/jobs/{job_id}", "/v1/models/{model_id}/verify",
+            "/metrics"} <= set(paths)
+    assert_problem(server.http.get("/v1/models/" + "ab" * 32), 404)
+    assert_problem(server.http.post("/v1/models/" + "ab" * 32 + "/prove", json={"input": [1, 2, 3, 4]}), 404)
+    assert_problem(server.http.get("/v1/jobs/nope"), 404)
+
+
+def test_tokens_missing_and_wrong(server, mlp_keys):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+        r = httpx.get(server.url + "/v1/models", headers=headers)
+        body = assert_problem(r, 401)
+        assert r.headers["www-authenticate"].startswith("Bearer") and TOKEN not in r.text and body["error"] == "AuthError"
+        r = httpx.post(server.url + f"/v1/models/{mlp_keys.id}/prove", json={"input": [1, 2, 3, 4]}, headers=headers)
+        assert r.status_code == 401
+    with zkml.Client(server.url, token="wrong") as c, pytest.raises(AuthError):
+        c.models()
+    with zkml.Client(server.url, token="") as c, pytest.raises(AuthError):
+        c.models()
+    with zkml.Client(server.url, token=TOKEN) as c:
+        assert c.models() == [mlp_keys.id]
+
+
+def test_bad_bodies_are_problems(server, mlp_keys, responses):
+    url = f"/v1/models/{mlp_keys.id}/prove"
+    r = server.http.post(url, content=b'{"input": [0.1, 0.2', headers={"content-type": "application/json"})
+    assert assert_problem(r, 400)["error"] == "MalformedJSON"
+    body = assert_problem(server.http.post(url, json={"input": [SECRET, 0.2, 0.3]}), 422)
+    assert body["error"] == "InputShapeError" and "[1, 4]" in body["detail"]
+    responses.append(body)
+    assert assert_problem(server.http.post(url, json={"inputs": [1, 2, 3, 4]}), 422)["status"] == 422
+    assert assert_problem(server.http.post(url, content=b'{"input": [NaN, 1, 2, 3]}'), 422)["error"] == "InputValueError"
+    big = json.dumps({"input": [SECRET] * 6000}).encode()
+    assert len(big) > 65536
+    assert assert_problem(server.http.post(url, content=big), 413)["error"] == "PayloadTooLarge"
+    # no Content-Length (chunked): the size of what arrives is checked too
+    r = server.http.post(url, content=iter([big[:40000], big[40000:]]))
+    assert "content-length" not in r.request.headers
+    assert_problem(r, 413)
+    with zkml.Client(server.url, token=TOKEN) as c, pytest.raises(InputShapeError, match=r"\[1, 4\]"):
+        c.submit(mlp_keys.id, np.zeros((2, 3)))
+
+
+def test_concurrent_clients_get_their_own_proofs(server, mlp_keys, mlp_torch, responses):
+    import torch
+
+    xs = [np.random.default_rng(100 + i).normal(size=4) for i in range(8)]
+    got: dict[int, zkml.Proof] = {}
+    errors = []
+
+    def client(k: int) -> None:
+        try:
+            with zkml.Client(server.url, token=TOKEN) as c:
+                for i in (2 * k, 2 * k + 1):
+                    got[i] = c.prove(mlp_keys.id, xs[i], timeout=JOB_S)
+        except Exception as err:  # reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(2 * JOB_S)
+    assert not errors and sorted(got) == list(range(8)), errors
+    with torch.no_grad():
+        want = [mlp_torch(torch.tensor(x, dtype=torch.float32)[None]).numpy() for x in xs]
+    for i, proof in got.items():
+        v = zkml.verify(proof, mlp_keys.vk)
+        assert v, v.reason
+        # its own input's outputs: close to the float model on x_i, and not to any other input's
+        dist = [float(np.abs(v.outputs[0] - w).max()) for w in want]
+        assert dist[i] < 0.05 and dist[i] == min(dist), (i, dist)
+    for i in (0, 5):  # bit-exact against a local proof of the same input
+        local = mlp_keys.prove(xs[i])
+        assert np.array_equal(zkml.verify(got[i], mlp_keys.vk).outputs[0], local.outputs[0])
+    # the jobs endpoint: outputs decoded with the key, the proof JSON the library reads
+    with zkml.Client(server.url, token=TOKEN) as c:
+        job_id = c.submit(mlp_keys.id, {"input": xs[3].reshape(1, 4)})
+        body = c.job(job_id, wait=JOB_S)
+        assert body["status"] == "done" and np.allclose(body["outputs"][0], zkml.verify(got[3], mlp_keys.vk).outputs[0])
+        assert zkml.verify(zkml.Proof.from_json(body["proof"]), mlp_keys.vk)
+        assert c.result(job_id).proof == zkml.Proof.from_json(body["proof"]).proof
+
+
+def test_verify_endpoint(server, mlp_keys, mlp_proof):
+    with zkml.Client(server.url, token=TOKEN) as c:
+        v = c.verify(mlp_keys.id, mlp_proof)
+        assert v and v.model_id == mlp_keys.id and np.allclose(v.outputs[0], mlp_proof.outputs[0])
+        raw = mlp_proof.to_json()
+        raw["instances"][0][-1] = raw["instances"][0][0] if raw["instances"][0][0] != raw["instances"][0][-1] else "00" * 32
+        bad = c.verify(mlp_keys.id, raw)
+        assert not bad and bad.reason
+    r = server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": "not a proof"})
+    assert assert_problem(r, 422)["error"] == "ArtifactError"
+
+
+def test_failed_job_and_metrics(server, mlp_keys, responses):
+    with zkml.Client(server.url, token=TOKEN) as c:
+        job_id = c.submit(mlp_keys.id, [1e7, -1e7, 1e7, SECRET])  # outside the calibrated range
+        with pytest.raises(InputRangeError, match="refusing to prove"):
+            c.result(job_id, timeout=JOB_S)
+        body = c.job(job_id)
+        responses.append(body)
+        assert body["status"] == "failed" and body["error"]["status"] == 422 and "proof" not in body
+        r = server.http.post(f"/v1/models/{mlp_keys.id}/prove", params={"wait": JOB_S},
+                             json={"input": [1e7, 1e7, 1e7, SECRET]})
+        responses.append(assert_problem(r, 422))
+    metrics = server.http.get("/metrics").text
+    responses.append(metrics)
+    assert "zkml_serve_queue_depth" in metrics and "zkml_serve_job_seconds_bucket" in metrics
+    assert 'zkml_serve_failures_total{kind="input"}' in metrics
+    assert "zkml_serve_prove_seconds_count" in metrics and "zkml_serve_prove_seconds_count 0.0" not in metrics
+
+
+def test_private_input_appears_nowhere(server, mlp_keys, responses):
+    x = [SECRET, -0.5, 0.25, 1.5]
+    with zkml.Client(server.url, token=TOKEN) as c:
+        job_id = c.submit(mlp_keys.id, x)
+        responses.append(c.job(job_id))
+        assert c.result(job_id, timeout=JOB_S)
+        responses.append(c.job(job_id))
+    # every job of this server has ended
+    deadline = time.monotonic() + JOB_S
+    while True:
+        m = server.http.get("/metrics").text
+        if "zkml_serve_queue_depth 0.0" in m and "zkml_serve_jobs_running 0.0" in m:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with sqlite3.connect(server.home / "serve" / "journal.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM jobs WHERE input IS NOT NULL").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0] >= 1
+        public = {h for (raw,) in db.execute("SELECT proof FROM jobs WHERE proof IS NOT NULL")
+                  for col in json.loads(raw)["instances"] for h in col}
+    assert (server.home / "serve" / "journal.sqlite3").stat().st_mode & 0o777 == 0o600
+    scale = int(mlp_keys.circuit.settings["run_args"]["input_scale"])
+    fixed = round(SECRET * 2 ** scale)
+    felt = fixed.to_bytes(32, "little").hex()
+    texts = {repr(SECRET), "0.123456789", repr(float(np.float32(SECRET))), str(np.float32(SECRET)), SECRET.hex()}
+    if felt not in public:  # (the same field element could be some proof's public output)
+        texts.add(felt)
+    blobs = {"journal": server.journal_bytes(), "logs": server.logs().encode(),
+             "responses": json.dumps(responses).encode()}
+    for name, blob in blobs.items():
+        for t in texts:
+            assert t.encode() not in blob, (name, t)
+    for raw in (struct.pack("<d", SECRET), struct.pack(">d", SECRET), struct.pack("<f", SECRET)):
+        assert raw not in blobs["journal"]
+    assert TOKEN not in server.logs()
+
+
+def test_full_queue_answers_429(keys_dir, mlp_keys, tmp_path):
+    s = Server(tmp_path, [keys_dir], tmp_path / "home", "--workers", "1", "--queue-size", "1")
+    try:
+        url = f"/v1/models/{mlp_keys.id}/prove"
+        # 1 proving + 1 waiting fit; a proof takes far longer than these requests, so the rest must be refused
+        codes = [s.http.post(url, json={"input": [0.1 * i, 0.2, 0.3, 0.4]}) for i in range(5)]
+        assert [r.status_code for r in codes[:2]] == [202, 202], [r.text for r in codes]
+        full = [r for r in codes if r.status_code == 429]
+        assert len(full) == 3
+        assert int(full[0].headers["retry-after"]) >= 1 and assert_problem(full[0], 429)["error"] == "Busy"
+        with zkml.Client(s.url, token=TOKEN) as c:
+            with pytest.raises(ServiceError) as info:
+                c.submit(mlp_keys.id, [0.5, 0.5, 0.5, 0.5])
+            assert info.value.status == 429 and info.value.retry_after >= 1
+            for r in codes[:2]:  # the accepted ones still finish
+                assert zkml.verify(c.result(r.json()["job_id"], timeout=JOB_S), mlp_keys.vk)
+    finally:
+        s.stop()
+
+
+def _worker_pids(server_pid: int) -> list[int]:
+    # a child belongs to the thread that started it: look through every thread of the server
+    kids = [k for t in Path(f"/proc/{server_pid}/task").iterdir() for k in (t / "children").read_text().split()]
+    return [int(k) for k in kids if b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def test_sigkill_mid_job_then_restart_completes(keys_dir, mlp_keys, tmp_path):
+    home = tmp_path / "home"
+    s = Server(tmp_path, [keys_dir], home, "--workers", "1")
+    try:
+        ids = [s.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.3, -0.1 * i, 0.2, 0.9]}).json()["job_id"]
+               for i in range(2)]
+        first = job_until(s.http, ids[0], ("running",))  # mid-job: the worker holds it, the second waits
+        assert first["status"] == "running" and s.http.get(f"/v1/jobs/{ids[1]}").json()["status"] == "queued"
+    finally:
+        s.stop(signal.SIGKILL)
+    assert s.proc.returncode == -signal.SIGKILL
+    s2 = Server(tmp_path, [keys_dir], home, "--workers", "1")
+    try:
+        for job_id in ids:
+            body = job_until(s2.http, job_id, ("done", "failed"))
+            assert body["status"] == "done", body
+            assert zkml.verify(zkml.Proof.from_json(body["proof"]), mlp_keys.vk)
+        assert s2.http.get(f"/v1/jobs/{ids[0]}").json()["attempts"] == 2  # the killed attempt counts
+        # a worker that dies mid-job is replaced and the job retried
+        job_id = s2.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.7, 0.1, 0.2, 0.3]}).json()["job_id"]
+        job_until(s2.http, job_id, ("running",))
+        (worker,) = _worker_pids(s2.proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        body = job_until(s2.http, job_id, ("done", "failed"))
+        assert body["status"] == "done" and body["attempts"] == 2, body
+        assert zkml.verify(zkml.Proof.from_json(body["proof"]), mlp_keys.vk)
+        assert "zkml_serve_worker_restarts_total 1.0" in s2.http.get("/metrics").text
+    finally:
+        s2.stop()
+
+
+def test_non_loopback_without_token_is_refused(keys_dir, tmp_path):
+    env = {**os.environ, "ZKML_HOME": str(tmp_path / "home")}
+    env.pop("ZKML_SERVE_TOKEN", None)
+    res = subprocess.run([sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--host",
+                          "0.0.0.0", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "ServiceError" in res.stderr and "without a token" in res.stderr, res.stderr
+    res = subprocess.run([sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--token",
+                          "x"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and "No such option" in res.stderr
+
+
+def test_client_unreachable_server_is_a_service_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with zkml.Client(f"http://127.0.0.1:{port}") as c, pytest.raises(ServiceError, match="cannot connect") as info:
+        c.models()
+    assert "prove-model serve" in info.value.hint
+
+
+def test_verify_only_sources_and_job_timeout(keys_dir, mlp_keys, mlp_proof, tmp_path):
+    # a verifying key (no proving key): listed, verifies, refuses to prove (409)
+    vk_dir = mlp_keys.vk.save(tmp_path / "vk")
+    s = Server(tmp_path, [vk_dir], tmp_path / "home-vk")
+    try:
+        assert s.http.get("/v1/models").json()["models"][0]["can_prove"] is False
+        with zkml.Client(s.url, token=TOKEN) as c:
+            assert c.verify(mlp_keys.id, mlp_proof)
+            with pytest.raises(ServiceError, match="verification only") as info:
+                c.submit(mlp_keys.id, [0.1, 0.2, 0.3, 0.4])
+            assert info.value.status == 409
+    finally:
+        s.stop()
+    # a job that runs past --job-timeout fails (504) and its worker is replaced
+    s = Server(tmp_path, [keys_dir], tmp_path / "home-timeout", "--workers", "1", "--job-timeout", "0.05")
+    try:
+        with zkml.Client(s.url, token=TOKEN) as c:
+            job_id = c.submit(mlp_keys.id, [0.1, 0.2, 0.3, 0.4])
+            with pytest.raises(ServiceError, match="timeout") as info:
+                c.result(job_id, timeout=JOB_S)
+            assert info.value.status == 504
+        metrics = s.http.get("/metrics").text
+        assert 'zkml_serve_failures_total{kind="timeout"} 1.0' in metrics
+        assert "zkml_serve_worker_restarts_total 1.0" in metrics
+    finally:
+        s.stop()
