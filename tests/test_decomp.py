@@ -35,7 +35,7 @@ def test_large_circuit_keeps_the_smaller_decomposition(digits_cnn, rows_bound_at
     model, cal = digits_cnn
     zkml_own = zkml.compile(model, cal, **ZKML_DECOMP)
     chosen = zkml.compile(model, cal)
-    assert zkml_own.logrows == 14
+    assert zkml_own.logrows >= _circuit.ALT_DECOMP_FROM_LOGROWS  # the situation the fixture sets up
     assert (chosen.options["decomp_base"], chosen.options["decomp_legs"]) == (4096, 2)
     assert chosen.logrows < zkml_own.logrows
     assert chosen.report.max_abs_error <= zkml_own.report.max_abs_error

@@ -96,7 +96,7 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
     msg = scrub(raw)
     if native:
         msg += " [ezkl log: " + scrub(" | ".join(native[-3:]), 200) + "]"
-    _raise_if_unsupported(ops, raw, msg)
+    _raise_if_unsupported(ops, raw + " " + msg, msg)
     # not chained: ezkl's own exception text is unscrubbed and may quote witness values
     raise stage_error(f"ezkl {fn} failed during {what}: {msg}", where=where,
                       hint="run with ZKML_DEBUG=1 for ezkl's full output; report the model if this looks like an ezkl bug") from None
