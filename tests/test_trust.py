@@ -172,7 +172,7 @@ def _representations(x: np.ndarray) -> set[bytes]:
         reps |= {repr(float(v)), f"{v:.6f}", f"{v:.5f}", repr(float(f32)), str(f32)}
         for scale in range(7, 15):
             q = int(round(float(v) * 2**scale))
-            if abs(q) >= 1000:
+            if abs(q) >= 10000:  # shorter decimal strings turn up by chance in hex and binary files
                 reps.add(str(q))
     blobs = {r.encode() for r in reps}
     for v in x:
@@ -180,7 +180,7 @@ def _representations(x: np.ndarray) -> set[bytes]:
             q = int(round(float(v) * 2**scale))
             blobs.add(bytes.fromhex(int_to_felt(q)))
             blobs.add(int_to_felt(q).encode())
-    for arr in (x.astype(np.float64), x.astype(np.float32), x.reshape(1, 4).astype(np.float64)):
+    for arr in (x.astype(np.float64), x.astype(np.float32), x.reshape(1, -1).astype(np.float32)):
         blobs.add(hashlib.sha256(arr.tobytes()).hexdigest().encode())
         blobs.add(arr.tobytes())
     return blobs

@@ -25,7 +25,7 @@ _LAZY = {
     "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
     "compile": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
     "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
-    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.keys",
+    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.keys", "commit": ".keys.commit",
     "Proof": ".proof.proof",
     "Verification": ".verifier.verification", "verify": ".verifier.verification",
     "SRSInfo": ".srs", "check_srs": ".srs",
@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .circuit.visibility import Visibility
     from .client import Client
     from .evm._contract import VerifierContract, verifier_contract
+    from .keys.commit import commit
     from .keys.keys import Keys, VerifyingKey, setup
     from .model.export import export
     from .model.model import Model, TensorSpec, load_model
@@ -95,6 +96,7 @@ __all__ = [
     "ZKMLError",
     "bundle",
     "check_srs",
+    "commit",
     "compile",
     "errors",
     "export",

@@ -195,6 +195,7 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
         "srs": keys.srs.kind, "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
         "calibration": circuit.report.to_json(), "proof_bytes": len(proof.proof), "timings": dict(st.timings),
+        "weights_commitment": result.weights_commitment,
     }
     from ..support.files import atomic_write_text
 
@@ -305,16 +306,22 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None,
 @click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
 @click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores).")
 @click.option("--ray-address", help="Prove --batch on this Ray cluster (host:port, or 'auto') instead of local processes.")
+@click.option("--weights", "weights_path", type=click.Path(dir_okay=False),
+              help="Keys with committed weights: prove with this model's weights (same graph) under the same key.")
 @_json_opt
 @click.pass_obj
 def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | None, output: str, workers: int | None,
-              ray_address: str | None, as_json: bool) -> None:
+              ray_address: str | None, weights_path: str | None, as_json: bool) -> None:
     """Prove the model in KEYS on INPUT (or on every input of --batch, resumably)."""
     import zkml
 
     if bool(input_path) == bool(batch_path):
         raise click.UsageError("give exactly one of --input and --batch")
     k = zkml.Keys.load(keys)
+    if weights_path:
+        if batch_path:
+            raise click.UsageError("--weights works with --input (a batch proves the keys' own model)")
+        k = k.with_weights(weights_path)
     if batch_path:
         ids, xs = _batch_inputs(Path(batch_path))
         with st.stage("prove-batch"), _progress(st, len(xs)) as advance:
@@ -333,7 +340,8 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
         proof = k.prove(x)
     proof.save(output)
     info = {"ok": True, "proof": output, "model_id": k.id, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
-            "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows, "timings": {**st.timings, **proof.timings}}
+            "weights_commitment": proof.weights_commitment, "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows,
+            "timings": {**st.timings, **proof.timings}}
     _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
                           f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
                           *_dev_warning(proof.dev_srs)])
@@ -381,9 +389,12 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 @click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
 @click.option("--vk-id", help="The model id (verifying-key identity) you trust: a key with another identity is refused.")
+@click.option("--weights-commitment", help="Committed weights: accept only a proof made with the weights of this published "
+                                           "fingerprint (read from the proof bytes).")
 @_json_opt
 @click.pass_obj
-def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, vk_id: str | None, as_json: bool) -> None:
+def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, vk_id: str | None,
+               weights_commitment: str | None, as_json: bool) -> None:
     """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not.
 
     Everything shown is decoded with the key; the proof file's own metadata is only compared with it."""
@@ -406,15 +417,34 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
     else:
         against = VerifyingKey.load(vk, id=vk_id)
     with st.stage("verify"):
-        result = verify(p, against)
+        result = verify(p, against, weights_commitment=weights_commitment)
     info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "outputs": [o.tolist() for o in result.outputs],
-            "hashes": result.hashes, "dev_srs": result.dev_srs, "model_sha256": result.model_hash,
+            "hashes": result.hashes, "weights_commitment": result.weights_commitment, "dev_srs": result.dev_srs,
+            "model_sha256": result.model_hash,
             "bundle_cid": against.core_cid, "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
     _emit(as_json, info, [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}",
                           *_dev_warning(result.dev_srs)])
     if not result:
         sys.exit(1)
+
+
+@cli.command("commit")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("keys", type=click.Path(file_okay=False))
+@_json_opt
+@click.pass_obj
+def commit_cmd(st: _State, model: str, keys: str, as_json: bool) -> None:
+    """Print the public fingerprint of MODEL's weights under KEYS (committed weights), without proving.
+
+    Publish it once; every proof made with these weights carries it, and `verify --weights-commitment` checks it."""
+    import zkml
+
+    k = zkml.Keys.load(keys)
+    with st.stage("commit"):
+        c = zkml.commit(model, k)
+    info = {"ok": True, "weights_commitment": c, "model_id": k.id, "dev_srs": k.dev_srs, "timings": st.timings}
+    _emit(as_json, info, [c, f"  model id  {k.id} (the key: one per architecture)", *_dev_warning(k.dev_srs)])
 
 
 @cli.command("bundle")

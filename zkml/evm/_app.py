@@ -31,3 +31,27 @@ def app_contract(name: str = "VerifiedOutputRegistry", *, evm_version: str = DEF
     if name not in compiled:
         raise ContractError(f"{path.name} does not define contract {name}", where=path, hint="check the contract name")
     return compiled[name]
+
+
+def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str, *,
+                              evm_version: str = DEFAULT_EVM_VERSION) -> str:
+    """Deploy a ``CommittedWeightsVerifier`` in front of ``verifier``: it accepts only proofs whose committed
+    weights are ``weights_commitment`` (compared with the proof bytes in calldata). Returns its address; it has
+    the verifier's interface (``chain.verify(address, proof)``, a registry's verifier)."""
+    from ..proof.proof import COMMIT_ORDER, normalize_commitment
+
+    counts = vk.meta.get("commitments") or {}
+    if not counts.get("params"):
+        raise ContractError("this key's weights are not committed", where="vk",
+                            hint="compile with visibility params=committed")
+    try:
+        c = bytes.fromhex(normalize_commitment(weights_commitment)[2:])
+    except ValueError as err:
+        raise ContractError(f"cannot read the weights commitment: {err}", where="weights_commitment",
+                            hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+    if len(c) != 64 * counts["params"]:
+        raise ContractError(f"the commitment has {len(c) // 64} points, this key's weights have {counts['params']}",
+                            where="weights_commitment", hint="pass the fingerprint made with this key")
+    offset = 64 * sum(counts.get(p, 0) for p in COMMIT_ORDER[: COMMIT_ORDER.index("params")])
+    art = app_contract("CommittedWeightsVerifier", evm_version=evm_version)
+    return chain.deploy_code(art["bytecode"], art["abi"], [verifier, c, offset])

@@ -21,18 +21,19 @@ from ..circuit.build import CIRCUIT_FILES, Circuit, check_versions, load_circuit
 from ..errors import ArtifactError, InputRangeError, ProveError, SetupError, SRSError
 from ..model.compare import compare
 from ..model.inputs import to_feeds
-from ..proof.proof import Proof, expected_instances, key_visibility
+from ..proof.proof import Proof, expected_instances, key_visibility, witness_commitments
 from ..srs import DEV_MARKER, SRS_FILE, SRSInfo, ceremony_srs, dev_srs, is_dev_digest
 from ..support.deps import ezkl_version
 from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.ipld import core_cid
 from ..support.store import Store
+from .commit import with_weights
 
 VK_FILES = ["vk.key", "settings.json", SRS_FILE, "vk.json", "core.cid"]
 CORE_FILES = ("vk.key", "settings.json", "vk.json")  # what a bundle's core node holds
 IDENTITY_FIELDS = ("format", "ezkl_version", "vk_sha256", "settings_sha256", "srs", "model_sha256", "visibility",
-                   "inputs", "outputs")
+                   "inputs", "outputs", "commitments")
 TOLERANCE_FACTOR = 4.0  # outputs may differ from onnxruntime by 4x the calibration error (+ 4 quanta)
 UNMEASURED_QUANTA = 16  # when no error was measured (calibrated on a private input)
 TOLERANCE_RTOL = 0.02
@@ -187,6 +188,10 @@ class Keys:
         """Prove the model on ``x``; ``check`` compares the circuit's outputs with onnxruntime first."""
         return prove(self, x, check=check)
 
+    def with_weights(self, model: Any) -> "Keys":
+        """These keys proving with ``model``'s weights (committed weights only): :func:`zkml.keys.commit.with_weights`."""
+        return with_weights(self, model)
+
 
 def _load_keys(p: Path, cached: bool = False) -> Keys:
     hint = "run setup again (circuit.setup() or prove-model setup)"
@@ -242,7 +247,8 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
         meta = {"format": ZKML_FORMAT, "kind": "verifying_key", "ezkl_version": ezkl_version(), "srs": info.to_json(),
                 "vk_sha256": sha256_file(vk_dir / "vk.key"), "settings_sha256": sha256_file(circuit.settings_path),
                 "model_sha256": circuit.model.hash, "visibility": key_visibility(circuit.settings),
-                "inputs": [t.to_json() for t in circuit.model.inputs], "outputs": [t.to_json() for t in circuit.model.outputs]}
+                "inputs": [t.to_json() for t in circuit.model.inputs], "outputs": [t.to_json() for t in circuit.model.outputs],
+                "commitments": _commitment_counts(circuit, vk_dir / "vk.key", info.path)}
         meta["id"] = identity(meta)
         (vk_dir / "vk.json").write_text(json.dumps(meta, indent=2))
         cid = core_cid({name: (vk_dir / name).read_bytes() for name in CORE_FILES}, bundle_meta(meta))
@@ -254,6 +260,23 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
 
     entry, built = store.get_or_build("keys", key, build)
     return _load_keys(entry, cached=not built)
+
+
+def _commitment_counts(circuit: Circuit, vk: Path, srs: Path) -> dict:
+    """How many G1 points each committed part has at the start of every proof (ezkl splits a long tensor into
+    chunks by the key's usable rows): measured once on a witness of zeros, recorded in vk.json."""
+    if "committed" not in key_visibility(circuit.settings).values():
+        return {}
+    import numpy as np
+
+    zeros = {t.name: np.zeros(t.shape) for t in circuit.model.inputs}
+    with private_tempdir() as tmp:
+        _, w = witness_outputs(circuit, zeros, tmp / "zeros", SetupError, vk=vk, srs=srs)
+    counts = {part: len(points) for part, points in witness_commitments(w).items()}
+    if not counts:
+        raise SetupError("ezkl computed no commitment for the committed parts", where=circuit.path,
+                         hint="report this: the circuit's polycommit columns gave no KZG commitment")
+    return counts
 
 
 def tolerance(circuit: Circuit) -> tuple[float, float]:

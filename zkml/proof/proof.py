@@ -64,8 +64,64 @@ def check_proof_encoding(data: bytes) -> str | None:
         if int.from_bytes(data[off : off + 32], "big") >= FIELD_MODULUS:
             return f"the scalar at byte {off} is not a canonical BN254 field element"
     return None
+# KZG commitments of committed (polycommit) parts: the proof's first G1 points, inputs then params then outputs.
+# Each point is 64 bytes, x then y, big-endian and uncompressed. The witness holds the same points
+# compressed: x little-endian with flags in the top bits of its last byte (0x80: y is odd, 0x40: infinity).
+COMMIT_ORDER = ("input", "params", "output")
+
+
+def witness_point(c: str | list) -> bytes:
+    """A witness's compressed commitment as the 64 bytes (x || y) the proof carries."""
+    b = bytearray(bytes.fromhex(c.removeprefix("0x")) if isinstance(c, str) else bytes(c))
+    if len(b) != 32:
+        raise ValueError("a compressed commitment is 32 bytes")
+    odd, infinity = b[31] >> 7 & 1, b[31] >> 6 & 1
+    b[31] &= 0x3F
+    x = int.from_bytes(bytes(b[::-1]), "big")
+    if infinity:
+        return bytes(64)
+    y2 = (pow(x, 3, BASE_MODULUS) + 3) % BASE_MODULUS
+    y = pow(y2, (BASE_MODULUS + 1) // 4, BASE_MODULUS)  # p = 3 mod 4
+    if y * y % BASE_MODULUS != y2:
+        raise ValueError("the commitment is not on BN254")
+    if y & 1 != odd:
+        y = BASE_MODULUS - y
+    return x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+def witness_commitments(witness: Mapping) -> dict:
+    """How many commitment points each committed part has, and the points, from a witness: {part: [64-byte points]}."""
+    keys = {"input": "processed_inputs", "params": "processed_params", "output": "processed_outputs"}
+    out = {}
+    for part in COMMIT_ORDER:
+        tensors = (witness.get(keys[part]) or {}).get("polycommit") or []
+        points = [witness_point(c) for t in tensors for c in t]
+        if points:
+            out[part] = points
+    return out
+
+
+def read_commitments(proof: bytes, counts: Mapping[str, int]) -> dict:
+    """The committed parts' points read from the proof bytes themselves, by the key's counts: {part: "0x" + hex}."""
+    out, pos = {}, 0
+    for part in COMMIT_ORDER:
+        n = int(counts.get(part, 0))
+        if n:
+            out[part] = "0x" + proof[pos : pos + 64 * n].hex()
+            pos += 64 * n
+    return out
+
+
+def normalize_commitment(c: str) -> str:
+    text = str(c).strip().lower().removeprefix("0x")
+    if not text or len(text) % 128 or any(ch not in "0123456789abcdef" for ch in text):
+        raise ValueError("a weights commitment is 0x followed by 128 hex digits per G1 point")
+    return "0x" + text
+
+
 # what a verifying key says about its public instances
-_VIS_NAMES = {"public": "public", "private": "private", "hashed": "hashed", "fixed": "fixed", "polycommit": "committed"}
+_VIS_NAMES = {"public": "public", "private": "private", "hashed": "hashed", "fixed": "fixed", "polycommit": "committed",
+              "kzgcommit": "committed"}
 
 
 def key_visibility(settings: Mapping) -> dict:
@@ -112,16 +168,19 @@ def _prod(shape) -> int:
 
 @dataclass(frozen=True)
 class Decoded:
-    """Public values of a proof as its verifying key reads them."""
+    """Public values of a proof as its verifying key reads them (``commitments``: from the proof bytes)."""
 
     public_inputs: list
     outputs: list
     hashes: dict
     layout: dict
+    commitments: dict = field(default_factory=dict)
 
 
-def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list) -> Decoded:
-    """Decode ``instances`` with a key's ``settings`` and its input/output specs (``{"name", "shape"}`` dicts)."""
+def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list, proof: bytes = b"",
+           commitments: Mapping[str, int] | None = None) -> Decoded:
+    """Decode ``instances`` with a key's ``settings`` and its input/output specs (``{"name", "shape"}`` dicts);
+    with ``commitments`` (the key's point counts), read the committed parts' commitments from ``proof``."""
     np = need("numpy")
     vis = key_visibility(settings)
     lay = key_layout(settings, len(inputs), len(outputs))
@@ -144,7 +203,8 @@ def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list) -> 
 
     hashes = {k: ["0x" + bytes.fromhex(h)[::-1].hex() for h in part(k)] for k in ("input", "params", "output") if vis[k] == "hashed"}
     return Decoded(values("input", inputs, settings.get("model_input_scales", [])),
-                   values("output", outputs, settings.get("model_output_scales", [])), hashes, lay)
+                   values("output", outputs, settings.get("model_output_scales", [])), hashes, lay,
+                   read_commitments(proof, commitments or {}))
 
 
 def expected_instances(settings: Mapping, n_inputs: int, n_outputs: int) -> int:
@@ -198,7 +258,8 @@ class Proof:
         if vk is None:
             raise VerifyError("a proof's public values are read with a verifying key, not from the proof file", where="proof",
                               hint="use zkml.verify(proof, vk).outputs, proof.bind(vk), or Proof.load(path, vk=...)")
-        return decode(self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"])
+        return decode(self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], self.proof,
+                      vk.meta.get("commitments"))
 
     @property
     def outputs(self) -> list:
@@ -213,6 +274,11 @@ class Proof:
     def hashes(self) -> dict:
         """Poseidon hashes (0x big-endian hex) of the parts whose visibility is ``hashed``."""
         return self.decoded().hashes
+
+    @property
+    def weights_commitment(self) -> str | None:
+        """The KZG commitment to committed weights, read from the proof bytes with the key (None otherwise)."""
+        return self.decoded().commitments.get("params")
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ""
@@ -255,8 +321,12 @@ class Proof:
     @classmethod
     def from_ezkl(cls, raw: Mapping, *, vk, timings: Mapping) -> "Proof":
         """A fresh proof from ezkl's JSON, bound to the key it was made with; ``meta`` records what that key says."""
-        instances = tuple(tuple(c) for c in raw["instances"])
-        return cls(bytes(raw["proof"]), instances, {**claims_of(vk), "created": time.time(), "timings": dict(timings)}, vk)
+        instances, data = tuple(tuple(c) for c in raw["instances"]), bytes(raw["proof"])
+        meta = {**claims_of(vk), "created": time.time(), "timings": dict(timings)}
+        committed = read_commitments(data, vk.meta.get("commitments") or {}).get("params")
+        if committed:  # informational, like the rest: a verifier reads it from the bytes
+            meta["weights_commitment"] = committed
+        return cls(data, instances, meta, vk)
 
 
 def claims_of(vk) -> dict:

@@ -37,6 +37,7 @@ class Bundle:
     metadata: Mapping[str, Any] = field(repr=False)
     contract: Mapping[str, Any] | None = field(default=None, repr=False)
     blocks: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    weights_commitment: str | None = None  # committed weights: the published fingerprint this bundle vouches for
 
     @property
     def dev_srs(self) -> bool:
@@ -80,7 +81,7 @@ class Bundle:
         return vk
 
 
-def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
+def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment: str | None = None) -> Bundle:
     """Bundle ``keys`` (a Keys, VerifyingKey or directory) and, optionally, a VerifierContract.
 
     The core (vk, settings, metadata) is the same whatever else is included; the SRS file, the
@@ -99,10 +100,22 @@ def bundle(keys, contract=None, *, include_srs: bool = True) -> Bundle:
     if contract is not None:
         con = {"name": contract.name, "reusable": contract.reusable, "source": contract.source,
                "abi": json.dumps(contract.abi), "bytecode": contract.bytecode, "evm_version": contract.meta.get("evm_version")}
-    return _build(groups, meta, con)
+    if weights_commitment is not None:
+        from ..proof.proof import normalize_commitment
+
+        if not (vk.meta.get("commitments") or {}).get("params"):
+            raise ArtifactError("a weights commitment only goes with keys whose weights are committed", stage="bundle",
+                                where="weights_commitment", hint="compile with visibility params=committed")
+        try:
+            weights_commitment = normalize_commitment(weights_commitment)
+        except ValueError as err:
+            raise ArtifactError(f"cannot read the weights commitment: {err}", stage="bundle", where="weights_commitment",
+                                hint="pass the fingerprint printed by zkml.commit") from None
+    return _build(groups, meta, con, weights_commitment)
 
 
-def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None) -> Bundle:
+def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None,
+           weights: str | None = None) -> Bundle:
     cbor = need("dag_cbor")
     b = Blocks()
     core = b.core(groups["core"], meta)
@@ -112,9 +125,11 @@ def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: M
             root_node[name] = b.put("dag-cbor", cbor.encode({"files": b.files(groups[name])}))
     if contract is not None:
         root_node["contract"] = b.put("dag-cbor", cbor.encode(cborable(contract)))
+    if weights is not None:  # beside the core: the key serves every set of weights, the root names one
+        root_node["weights_commitment"] = weights
     root = b.put("dag-cbor", cbor.encode(root_node))
     files = {n: d for g in groups.values() for n, d in g.items()}
-    return Bundle(_s(root), _s(core), files, dict(meta), contract, b.blocks)
+    return Bundle(_s(root), _s(core), files, dict(meta), contract, b.blocks, weights)
 
 
 def _load_car(path: Path) -> Bundle:
@@ -164,7 +179,7 @@ def _load_car(path: Path) -> Bundle:
         raise ArtifactError(f"the bundle is missing block {err}", stage="load", where=path, hint=hint) from err
     except Exception as err:
         raise ArtifactError(f"not a valid zkml bundle (CAR): {err}", stage="load", where=path, hint=hint) from err
-    return Bundle(_s(root), _s(core), files, dict(core_node["metadata"]), contract, blocks)
+    return Bundle(_s(root), _s(core), files, dict(core_node["metadata"]), contract, blocks, root_node.get("weights_commitment"))
 
 
 def _split_cid(mf, body: bytes):

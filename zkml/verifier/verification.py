@@ -12,7 +12,8 @@ from typing import Any
 from .. import engine
 from ..errors import InvalidProofError, VerifyError
 from ..keys.keys import Keys, VerifyingKey
-from ..proof.proof import FIELD_MODULUS, Proof, check_proof_encoding, decode, disagreements, expected_instances
+from ..proof.proof import (FIELD_MODULUS, Proof, check_proof_encoding, decode, disagreements, expected_instances,
+                           normalize_commitment, read_commitments)
 from ..support.files import private_tempdir
 
 
@@ -33,6 +34,7 @@ class Verification:
     outputs: list = field(default_factory=list, repr=False)
     public_inputs: list = field(default_factory=list, repr=False)
     hashes: dict = field(default_factory=dict, repr=False)
+    weights_commitment: str | None = None  # read from the proof bytes with the key, when the weights are committed
 
     def __bool__(self) -> bool:
         return self.ok
@@ -66,13 +68,17 @@ def as_vk(vk: Any) -> VerifyingKey:
                       hint="pass keys.vk or a saved verifying-key directory")
 
 
-def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
+def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str | None = None) -> Verification:
     """Check ``proof`` against a verifying key or a ``Bundle`` (vk, settings and SRS; never the proving key).
 
     Everything reported is read with the key: the proof file's own ``zkml`` section only has to agree.
+    ``weights_commitment``: accept only a proof whose committed weights have this commitment (read from the
+    proof bytes, never from a field the prover writes): the fingerprint the model's owner published.
     """
     proof = as_proof(proof)
     t0 = time.perf_counter()
+    if weights_commitment is None:  # a bundle can vouch for one set of committed weights
+        weights_commitment = getattr(vk, "weights_commitment", None)
     vk = as_vk(vk)
 
     def fail(reason: str) -> Verification:
@@ -96,6 +102,17 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
     bad = check_proof_encoding(proof.proof)
     if bad:
         return fail(bad)
+    committed = read_commitments(proof.proof, vk.meta.get("commitments") or {}).get("params")
+    if weights_commitment is not None:
+        try:
+            want = normalize_commitment(weights_commitment)
+        except ValueError as err:
+            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
+                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        if committed is None:
+            return fail("this key's weights are not committed: there is no weights commitment to compare")
+        if committed != want:
+            return fail("the proof's weights commitment is not the expected one: another set of weights produced it")
     with private_tempdir() as tmp:
         ok, reason = _ezkl_verify(proof, vk, tmp / "proof.json")
         if not ok:
@@ -104,9 +121,9 @@ def verify(proof: Proof | str | os.PathLike, vk: Any) -> Verification:
         # still verify. Only the exact encoding is accepted: without its last byte it must fail.
         if len(proof.proof) > 1 and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]:
             return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
-    d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"])
+    d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments"))
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs, d.public_inputs,
-                        d.hashes)
+                        d.hashes, committed)
 
 
 def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:
