@@ -1,9 +1,10 @@
 import sys
 
-from . import batch, corpus, gas, harness
+from . import batch, committed, corpus, gas, harness, page, serve
 
-BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main, "corpus": corpus.main}
-TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main}
+BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main, "corpus": corpus.main, "committed": committed.main,
+           "serve": serve.main, "page": page.main}
+TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main, "committed": committed.main}
 
 if __name__ == "__main__":
     args = sys.argv[1:]

@@ -57,7 +57,7 @@ def _start_server(keys_dir: Path, workers: int, home: Path, log: Path):
         time.sleep(0.05)
 
 
-def run(repeats: int = 5, clients: int = 8, per_client: int = 2, workers: int | None = None, rounds: int = 2) -> dict:
+def run(repeats: int = 5, clients: int = 8, per_client: int = 2, workers: int | None = None, rounds: int = 3) -> dict:
     sys.path.insert(0, str(ROOT))
     import ezkl
 
