@@ -215,3 +215,32 @@ def test_saving_over_an_artifact_is_atomic(tmp_path, mlp_keys, monkeypatch):
     assert "disk" in ei.value.hint
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before  # nothing lost
     assert [p.name for p in tmp_path.iterdir()] == ["vk"]  # no half-written sibling left
+
+
+_HOLD = """
+import sys
+from zkml.support.store import Store
+Store().get_or_build("circuits", "held", lambda d: (d / "x").write_text("1"))
+print("HOLDING", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_prune_leaves_entries_a_live_process_uses(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("ZKML_HOME", str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "ZKML_HOME": str(tmp_path)})
+    try:
+        assert proc.stdout.readline().startswith("HOLDING")  # the other process got the entry (observed)
+        store = Store(tmp_path)
+        store.get_or_build("circuits", "idle", lambda d: (d / "x").write_text("1"))
+        removed = Store(tmp_path).prune(older_than=-1)  # everything is old enough
+        names = {e.key for e in removed}
+        assert "held" not in names and (tmp_path / "circuits" / "held").is_dir()
+    finally:
+        proc.communicate("\n", timeout=60)
+    removed = Store(tmp_path).prune(older_than=-1)
+    assert "held" in {e.key for e in removed}  # its process is gone: now it can go

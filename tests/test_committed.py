@@ -162,3 +162,26 @@ def test_private_weights_appear_in_no_artifact(committed, twins, tmp_path):
     leaks = [f"{p}: {n[:30]!r}" for p in d.rglob("*") if p.is_file() for n in needles if n in p.read_bytes()]
     assert not leaks, leaks[:5]
     assert np.float32(0.8765432).tobytes() in twins[1][1].onnx_bytes  # the needle is real: the model does hold it
+
+
+def test_keys_with_other_weights_save_load_and_batch(committed, twins, tmp_path, mlp_cal):
+    keys, _, (cb, _) = committed
+    _, (_, mb) = twins
+    kb = keys.with_weights(mb)
+    with pytest.raises(errors.ProveError, match="save them first"):
+        zkml.prove_many(kb, [mlp_cal[0]], workers=1)  # workers would load the original weights from disk
+    kb.save(tmp_path / "kb")
+    loaded = zkml.Keys.load(tmp_path / "kb")
+    assert loaded.id == keys.id and loaded.circuit.model.hash == mb.hash
+    (proof,) = zkml.prove_many(loaded, [mlp_cal[0]], workers=1)
+    assert proof.weights_commitment == cb and zkml.verify(proof, keys.vk, weights_commitment=cb)
+
+
+def test_cli_verify_with_a_bundle_checks_its_fingerprint(committed, tmp_path):
+    keys, (ca, pa), (cb, pb) = committed
+    zkml.bundle(keys, weights_commitment=cb).save(tmp_path / "b.car")
+    pa.save(tmp_path / "pa.json")
+    pb.save(tmp_path / "pb.json")
+    assert run_cli("verify", tmp_path / "pb.json", "--bundle", tmp_path / "b.car").returncode == 0
+    res = run_cli("verify", tmp_path / "pa.json", "--bundle", tmp_path / "b.car")
+    assert res.returncode == 1 and "weights commitment" in res.stdout

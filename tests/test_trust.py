@@ -66,12 +66,18 @@ def test_outputs_come_from_the_key_not_the_file(mlp_proof, mlp_keys, tmp_path):
 
 
 def test_onchain_outputs_are_decoded_with_the_key(mlp_proof, mlp_keys, tmp_path):
-    """verify-onchain shows outputs decoded with --vk, whatever the proof file claims about its scales."""
+    """verify-onchain shows outputs decoded with --vk; a proof file whose claims disagree with --vk is refused."""
+    raw = mlp_proof.to_json()
+    raw.pop("zkml")
+    (tmp_path / "bare.json").write_text(json.dumps(raw))
+    res = run_cli("verify-onchain", tmp_path / "bare.json", "--vk", mlp_keys.path, "--json")
+    info = json.loads(res.stdout)
+    assert res.returncode == 0 and info["ok"], res.stderr  # no claims at all: the key decodes
+    np.testing.assert_allclose(info["outputs"][0], mlp_proof.outputs[0].tolist())
     path = _edited(mlp_proof, tmp_path, "scales.json", EDITS["output_scales"])
     res = run_cli("verify-onchain", path, "--vk", mlp_keys.path, "--json")
     info = json.loads(res.stdout)
-    assert res.returncode == 0 and info["ok"], res.stderr  # the chain sees proof bytes and instances only
-    np.testing.assert_allclose(info["outputs"][0], mlp_proof.outputs[0].tolist())
+    assert res.returncode == 1 and not info["ok"] and "output_scales" in info["reason"]
 
 
 def test_public_value_count_must_match_the_key(mlp_proof, mlp_keys):
@@ -247,10 +253,12 @@ def test_the_scanner_finds_a_leak(tmp_path):
 
 
 def test_calibrating_on_the_private_input_keys_no_hash_of_it(mlp_model, fresh_home):
-    """Two private inputs give the same cache entry (nothing of either is in the key), no error statistics."""
+    """A circuit calibrated on a private input is keyed by nothing of it, and never reused: not for another
+    input (whose proof would then carry settings chosen for the first), not even for the same one."""
     a = zkml.compile(mlp_model, SECRET, private_data=True)
     b = zkml.compile(mlp_model, SECRET * 0.5, private_data=True)
-    assert a.path == b.path and b.cached
+    c = zkml.compile(mlp_model, SECRET, private_data=True)
+    assert len({a.path, b.path, c.path}) == 3 and not (b.cached or c.cached)
     assert a.report.private and a.report.max_abs_error is None
     meta = json.loads((a.path / "circuit.json").read_text())
     assert "input_ranges" not in json.dumps(meta) and meta["report"]["max_abs_error"] is None
@@ -290,3 +298,73 @@ def test_verify_onchain_with_a_node_sends_no_transaction(anvil_node, mlp_keys, m
     assert int(rpc_request(anvil_node.url, "eth_blockNumber"), 16) == block  # nothing was mined
     bad = zkml.Proof(bytes(len(mlp_proof.proof)), mlp_proof.instances, {})
     assert not reader.verify(address, bad)
+
+
+# --- what a review found: each forger's move, refused -----------------------------------------------------
+
+
+@pytest.mark.requires_anvil
+def test_verify_onchain_checks_the_code_at_the_address(anvil_node, mlp_keys, other_keys, mlp_proof, tmp_path):
+    """A contract that is not this key's verifier (here: another model's) at --address is refused before any
+    output decoded with --vk is shown."""
+    from zkml.evm import RpcChain
+
+    other = RpcChain(anvil_node.url).deploy(zkml.verifier_contract(other_keys.vk))
+    mlp_proof.save(tmp_path / "p.json")
+    res = run_cli("verify-onchain", tmp_path / "p.json", "--rpc-url", anvil_node.url, "--address", other,
+                  "--vk", mlp_keys.vk.path)
+    assert res.returncode == 1 and "ChainError" in res.stderr and "not the verifier" in res.stderr
+
+
+def test_a_shared_reusable_verifier_needs_the_expected_model(mlp_keys, other_keys, mlp_proof):
+    from zkml.evm import InProcessChain
+
+    chain = InProcessChain()
+    mine, theirs = zkml.verifier_contract(mlp_keys.vk, reusable=True), zkml.verifier_contract(other_keys.vk, reusable=True)
+    address = chain.deploy(mine)
+    assert chain.deploy(theirs) == address  # one shared verifier, two models registered
+    with pytest.raises(errors.ChainError, match="several models"):
+        chain.verify(address, mlp_proof)  # which model? not the proof file's say-so
+    assert chain.verify(address, mlp_proof, contract=mine)
+    assert not chain.verify(address, mlp_proof, contract=theirs)
+
+
+def test_malformed_instances_are_an_artifact_error(mlp_proof, mlp_keys, tmp_path):
+    raw = mlp_proof.to_json()
+    h = raw["instances"][0][0]
+    raw["instances"][0][0] = h[:30] + "_" + h[31:]  # int(h, 16) would accept an underscore
+    (tmp_path / "u.json").write_text(json.dumps(raw))
+    with pytest.raises(errors.ArtifactError, match="hex"):
+        zkml.verify(tmp_path / "u.json", mlp_keys.vk)
+
+
+def test_edited_core_cid_and_swapped_circuit_files_are_named(key_dirs, other_keys):
+    keys, other = key_dirs
+    (keys / "vk" / "core.cid").unlink()
+    (keys / "vk" / "core.cid").write_text("bafyforged")
+    with pytest.raises(errors.ArtifactError, match=r"core\.cid"):
+        zkml.VerifyingKey.load(keys / "vk").core_cid  # noqa: B018
+    compiled = keys / "circuit" / "network.compiled"
+    compiled.unlink()
+    shutil.copyfile(other / "circuit" / "network.compiled", compiled)
+    with pytest.raises(errors.ArtifactError, match=r"network\.compiled"):
+        zkml.Circuit.load(keys / "circuit")
+
+
+def test_a_bundle_node_cannot_replace_core_files(mlp_keys, other_keys, tmp_path):
+    """A CAR whose srs node lists vk.key (another model's) is refused, and leaves nothing in the cache."""
+    import dag_cbor
+
+    from zkml.support.ipld import Blocks, cid_str
+    from zkml.verifier.bundles import Bundle
+
+    good = zkml.bundle(mlp_keys)
+    b = Blocks()
+    b.blocks.update(good.blocks)
+    root = dag_cbor.decode(good.blocks[good.root])
+    srs_node = b.put("dag-cbor", dag_cbor.encode({"files": b.files({"kzg.srs": good.files["kzg.srs"],
+                                                                     "vk.key": (other_keys.vk.path / "vk.key").read_bytes()})}))
+    forged_root = b.put("dag-cbor", dag_cbor.encode({**root, "srs": srs_node}))
+    Bundle(cid_str(forged_root), good.core, {}, good.metadata, None, b.blocks).save(tmp_path / "forged.car")
+    with pytest.raises(errors.ArtifactError, match="outside"):
+        Bundle.load(tmp_path / "forged.car")

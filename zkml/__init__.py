@@ -23,9 +23,10 @@ _LAZY = {
     "Bundle": ".verifier.bundles", "bundle": ".verifier.bundles",
     "Client": ".client",
     "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
-    "compile": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
+    "compile": ".circuit.compiler", "estimate": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
     "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
-    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.keys", "commit": ".keys.commit",
+    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.split", "commit": ".keys.commit",
+    "SplitCircuit": ".circuit.split", "SplitKeys": ".keys.split", "SplitVerifyingKey": ".keys.split",
     "Proof": ".proof.proof",
     "Verification": ".verifier.verification", "verify": ".verifier.verification",
     "SRSInfo": ".srs", "check_srs": ".srs",
@@ -58,14 +59,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .batch.common import BatchError
     from .batch.many import prove_many
     from .circuit.build import Circuit
-    from .circuit.compiler import compile
+    from .circuit.compiler import compile, estimate
     from .circuit.report import CalibrationReport
     from .circuit.tuner import TuneResult, tune
     from .circuit.visibility import Visibility
     from .client import Client
     from .evm._contract import VerifierContract, verifier_contract
     from .keys.commit import commit
-    from .keys.keys import Keys, VerifyingKey, setup
+    from .circuit.split import SplitCircuit
+    from .keys.keys import Keys, VerifyingKey
+    from .keys.split import SplitKeys, SplitVerifyingKey, setup
     from .model.export import export
     from .model.model import Model, TensorSpec, load_model
     from .proof.proof import Proof
@@ -86,6 +89,9 @@ __all__ = [
     "Model",
     "Proof",
     "SRSInfo",
+    "SplitCircuit",
+    "SplitKeys",
+    "SplitVerifyingKey",
     "Store",
     "TensorSpec",
     "TuneResult",
@@ -99,6 +105,7 @@ __all__ = [
     "commit",
     "compile",
     "errors",
+    "estimate",
     "export",
     "load_model",
     "prove_many",

@@ -136,11 +136,19 @@ def run_args(visibility: Mapping[str, str], options: Mapping[str, Any], variable
 
 def compile_model(onnx: Path, settings: Path, compiled: Path, ra, calibration: Path, *, target: str, margin: float,
                   scales: list[int] | None, rebase: int, max_logrows: int | None,
-                  ops: Callable[[], Sequence[tuple[str, str]]]) -> None:
-    """gen_settings, calibrate_settings (on a private calibration file) and compile_circuit."""
+                  ops: Callable[[], Sequence[tuple[str, str]]], min_logrows: int | None = None) -> None:
+    """gen_settings, calibrate_settings (on a private calibration file) and compile_circuit.
+
+    ``min_logrows`` raises the calibrated logrows to at least that (linked split segments must share one
+    row count: their KZG commitments are taken over the same Lagrange basis)."""
     call(CompileError, "settings", "gen_settings", str(onnx), str(settings), ra, ops=ops)
     call(CompileError, "calibration", "calibrate_settings", str(calibration), str(onnx), str(settings), target,
          float(margin), scales, [int(rebase)], max_logrows, ops=ops)
+    if min_logrows is not None:
+        s = json.loads(settings.read_text())
+        if int(s["run_args"]["logrows"]) < int(min_logrows):
+            s["run_args"]["logrows"] = int(min_logrows)
+            settings.write_text(json.dumps(s))
     call(CompileError, "compile", "compile_circuit", str(onnx), str(compiled), str(settings), ops=ops)
 
 

@@ -220,6 +220,8 @@ def ceremony_srs(path: str | os.PathLike, min_logrows: int, store: Store | None 
         raise SRSError(f"the SRS file's sha256 is {digest}, not the pinned {want}", where=src,
                        hint="the file is not the ceremony file you pinned: get it again from the ceremony")
     dev = is_dev_digest(digest, store) or Path(str(src) + DEV_MARKER).exists()
+    if dev:
+        _remember_dev(digest, store)  # recognised by its marker: this home remembers it from now on
     pinned = not dev and (digest == want or digest in known_ceremony_digests())
     if production and not pinned:
         why = ("it is a dev SRS that zkml generated (INSECURE: whoever generated it can forge proofs)" if dev else

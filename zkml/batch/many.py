@@ -9,10 +9,8 @@ completes, and a rerun proves only the inputs without a valid proof there.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,6 +18,7 @@ from ..errors import ProveError, ZKMLError
 from ..keys.keys import Keys
 from ..proof.proof import Proof
 from ..support.files import atomic_write_text
+from ..support.spawn import check_main_guard
 from ..verifier.verification import verify
 from .common import BatchError, Run
 
@@ -34,6 +33,12 @@ def prove_many(keys: Keys, inputs: Sequence[Any], *, workers: int | None = None,
     cluster this machine belongs to): Ray actors load the keys once each, from ``keys.path``, which must be
     readable on every node (a shared file system).
     """
+    if getattr(keys, "segments", None) is not None:
+        raise ProveError("prove_many proves many inputs of one circuit; a split model's inference already spreads over "
+                         "workers", where="keys", hint="call split_keys.prove(x, workers=N) for each input")
+    if keys.circuit.path != keys.path / "circuit":
+        raise ProveError("these keys prove with other weights (with_weights): workers load keys from disk", where="keys",
+                         hint="save them first (keys.save(dir)) and pass zkml.Keys.load(dir)")
     inputs = list(inputs)
     ids = [str(i) for i in (ids if ids is not None else range(len(inputs)))]
     if len(ids) != len(inputs) or len(set(ids)) != len(ids):
@@ -49,7 +54,7 @@ def prove_many(keys: Keys, inputs: Sequence[Any], *, workers: int | None = None,
         else:
             from .pool import run_pool
 
-            check_main_guard()
+            check_main_guard()  # the pool spawns its workers
             n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
             while todo:
                 todo = run_pool(keys, inputs, todo, n, run)
@@ -73,23 +78,3 @@ def _resume(keys: Keys, out: Path, run: Run) -> list[int]:
                 continue
         todo.append(i)
     return todo
-
-
-def check_main_guard() -> None:
-    """Worker processes are spawned: each one imports the main script again. A script whose top level calls
-    prove_many without an ``if __name__ == "__main__":`` guard would start a batch in every worker."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or not path or getattr(main, "__spec__", None) is not None:  # REPL, -c, -m: nothing re-runs
-        return
-    try:
-        tree = ast.parse(Path(path).read_text())
-    except (OSError, SyntaxError, ValueError):
-        return
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and any(
-                isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test)):
-            return
-    raise ProveError("prove_many starts worker processes that import your script again, and this script has no "
-                     "`if __name__ == \"__main__\":` guard: every worker would start the batch anew", where=path,
-                     hint="put the code that calls prove_many under `if __name__ == \"__main__\":` (or pass cluster= for Ray)")

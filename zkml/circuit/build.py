@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,7 +27,7 @@ CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.j
 # range (2^30) than ezkl's 16384 x 2 and lets small circuits run at 2^11 rows instead of 2^15.
 DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "lookup_safety_margin": 2.0,
                                    "num_inner_cols": 2, "scale_rebase_multiplier": 1}
-EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows")
+EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows", "min_logrows")
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,9 +92,11 @@ def load_circuit(path: Path, cached: bool = False) -> Circuit:
     for name in CIRCUIT_FILES:
         if not (path / name).is_file():
             raise ArtifactError(f"missing {name}", where=path / name, hint=hint)
-    if sha256_file(path / "settings.json") != meta.get("settings_sha256"):
-        raise ArtifactError("settings.json does not match the hash recorded in circuit.json: it was edited or replaced",
-                            where=path / "settings.json", hint=hint)
+    for name, field_ in (("settings.json", "settings_sha256"), ("network.compiled", "compiled_sha256"),
+                         ("network.onnx", "onnx_sha256")):
+        if sha256_file(path / name) != meta.get(field_):
+            raise ArtifactError(f"{name} does not match the hash recorded in circuit.json: it was edited or replaced",
+                                where=path / name, hint=hint)
     settings = read_json(path / "settings.json", error_cls=ArtifactError, stage="load", hint=hint)
     model = load_model(path / "network.onnx", variables=dict(meta["model"]["variables"]))
     return Circuit(path=path, model=model, settings=settings, visibility=Visibility.from_json(meta["visibility"]),
@@ -121,11 +124,13 @@ def check_options(options: Mapping[str, Any]) -> None:
 def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None, scales: list[int] | None,
           options: Mapping[str, Any], store: Store, *, private_data: bool = False) -> Circuit:
     """One compile with fixed options, cached by the ONNX bytes, the options, the ezkl version and the
-    calibration data's hash, or, for ``private_data``, by no trace of the data at all."""
+    calibration data's hash. For ``private_data`` the key holds no trace of the data but a fresh random
+    salt: a circuit calibrated on one private input is never reused for another (its settings were chosen
+    for that input, and would tell about it in another's proof)."""
     check_options(options)
     opts = {**DEFAULT_OPTIONS, **options}
     if private_data:
-        data_id: str = "private input (not recorded)"
+        data_id: str = "private input, never reused: " + secrets.token_hex(16)
     else:
         np = need("numpy")
         data_id = sha256_bytes(b"".join(np.asarray(batch[t.name], dtype=np.float64).tobytes() for t in model.inputs))
@@ -157,7 +162,8 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
         cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
         engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables), cal,
                              target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
-                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=lambda: _ops(model))
+                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=lambda: _ops(model),
+                             min_logrows=opts.get("min_logrows"))
         circuit_for_report = _Partial(model, compiled)
         # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
         if private_data:
@@ -179,7 +185,8 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
                 mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0, top1_agreement=(agree / scored) if scored else None)
     meta = {"format": ZKML_FORMAT, "kind": "circuit", "key": key, "ezkl_version": ezkl_version(),
             "model": model.meta(), "visibility": vis.to_json(), "target": target, "options": dict(opts),
-            "report": report.to_json(), "settings_sha256": sha256_file(settings_path)}
+            "report": report.to_json(), "settings_sha256": sha256_file(settings_path),
+            "compiled_sha256": sha256_file(compiled), "onnx_sha256": sha256_file(onnx_path)}
     (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 
 

@@ -10,6 +10,8 @@ from ..model.inputs import to_batch
 from ..model.model import Model, load_model
 from ..support.store import Store
 from .build import DEFAULT_OPTIONS, Circuit, build, check_options
+from .estimate import Estimate, auto_max_logrows, for_settings, for_split
+from .split import SplitCircuit, split_compile
 from .tuner import tune
 from .visibility import Visibility
 
@@ -19,9 +21,15 @@ ALT_DECOMP_FROM_LOGROWS = 16
 
 
 def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibility: Visibility | str | Mapping | None = None,
-            target: str = "resources", max_logrows: int | None = None, scales: list[int] | None = None,
-            store: Store | None = None, max_error: float | None = None, private_data: bool = False, **options: Any) -> Circuit:
+            target: str = "resources", max_logrows: int | str | None = None, scales: list[int] | None = None,
+            store: Store | None = None, max_error: float | None = None, private_data: bool = False,
+            **options: Any) -> Circuit | SplitCircuit:
     """Compile ``model`` into a circuit calibrated on ``calibration_data`` (one or many samples).
+
+    ``max_logrows=K``: a circuit over ``2^K`` rows is split into the fewest segments that each fit (a
+    :class:`SplitCircuit`, proved as one inference); a model that fits stays one circuit. ``"auto"``: the
+    largest K whose proof fits this machine's memory (:func:`zkml.estimate`'s cost model). Without it, a
+    circuit whose predicted peak memory exceeds the machine's is refused with the numbers.
 
     ``target`` is ``"resources"`` (smallest circuit), ``"accuracy"``, or ``"fastest"`` (search the settings
     for the fastest proof within ``max_error``; :func:`zkml.tune`). ``options`` override ezkl run arguments
@@ -31,7 +39,7 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
 
     ``private_data=True`` says the calibration data is a private input (``prove-model run`` without
     ``--calibration``): nothing of it is kept, neither its hash in the cache key nor any error measured on it,
-    and a later compile of the same model with ``private_data=True`` reuses this circuit.
+    and the circuit is never reused for another compile (its settings were chosen for this input).
     """
     if not isinstance(model, Model):
         model = load_model(model)
@@ -51,11 +59,31 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
         return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
     batch = to_batch(model, calibration_data)
     if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
-        return _smaller_of_decomps(model, batch, vis, max_logrows, scales, store, options, private_data)
-    return build(model, batch, vis, target, max_logrows, scales, options, store, private_data=private_data)
+        whole = _smaller_of_decomps(model, batch, vis, scales, store, options, private_data)
+    else:
+        whole = build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
+    if max_logrows == "auto":
+        max_logrows = auto_max_logrows(whole.settings)
+    elif max_logrows is not None and not isinstance(max_logrows, int):
+        raise CompileError(f"max_logrows must be a number of rows' log2 or 'auto', not {max_logrows!r}",
+                           where="max_logrows", hint="pass e.g. max_logrows=17, or max_logrows='auto'")
+    if max_logrows is None:
+        cost = for_settings(whole.settings)
+        if not cost.fits:
+            raise CompileError(f"this circuit would not fit this machine: {cost}", where="max_logrows",
+                               hint="split it: compile(..., max_logrows='auto') (CLI --max-logrows auto), or use a "
+                                    "machine with more memory")
+        return whole
+    if whole.logrows <= max_logrows:
+        return whole  # a model that fits stays one circuit
+    if private_data:
+        raise CompileError(f"the circuit needs 2^{whole.logrows} rows, over max_logrows {max_logrows}; splitting it "
+                           "calibrates every segment on intermediate values, which would be those of a private input",
+                           where="max_logrows", hint="pass separate calibration data (CLI --calibration FILE) to split")
+    return split_compile(model, batch, vis, max_logrows, scales, options, store)
 
 
-def _smaller_of_decomps(model, batch, vis, max_logrows, scales, store, options, private_data) -> Circuit:
+def _smaller_of_decomps(model, batch, vis, scales, store, options, private_data) -> Circuit:
     """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
     lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
     there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
@@ -63,7 +91,7 @@ def _smaller_of_decomps(model, batch, vis, max_logrows, scales, store, options, 
     or more, compile that too (a cached circuit like any other) and keep the smaller circuit; on a tie,
     or when it is less accurate, the default stays."""
     def one(base: int, legs: int) -> Circuit:
-        return build(model, batch, vis, "resources", max_logrows, scales,
+        return build(model, batch, vis, "resources", None, scales,
                      {**options, "decomp_base": base, "decomp_legs": legs}, store, private_data=private_data)
 
     default = one(DEFAULT_OPTIONS["decomp_base"], DEFAULT_OPTIONS["decomp_legs"])
@@ -79,3 +107,20 @@ def _smaller_of_decomps(model, batch, vis, max_logrows, scales, store, options, 
         return alt
     better = alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
     return alt if better else default
+
+
+def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_options: Any) -> Estimate:
+    """Predicted logrows, rows, proving-key size, peak memory, setup and prove time, and verifier size on this
+    machine (:mod:`zkml.circuit.estimate` states the cost model and its error).
+
+    Takes a Circuit, a SplitCircuit (its largest segment's memory; sizes and times add up), or a Model with
+    its calibration data, which is compiled first (cached, and cheap next to setup).
+    """
+    if isinstance(model_or_circuit, SplitCircuit):
+        return for_split(model_or_circuit.segments)
+    if isinstance(model_or_circuit, Circuit):
+        return for_settings(model_or_circuit.settings)
+    if calibration_data is None:
+        raise CompileError("estimating a model compiles it first: pass calibration data", where="calibration_data",
+                           hint="zkml.estimate(model, calibration_data) or zkml.estimate(circuit)")
+    return estimate(compile(model_or_circuit, calibration_data, **compile_options))

@@ -7,7 +7,8 @@ from typing import Mapping
 
 from ..errors import VisibilityError
 
-IO_MODES = ("private", "public", "hashed")
+# committed input/output: private, bound to a KZG commitment in the proof (how split segments are linked)
+IO_MODES = ("private", "public", "hashed", "committed")
 # committed: private weights bound to a public KZG commitment (ezkl's polycommit), at no extra rows
 PARAM_MODES = ("fixed", "committed", "private", "hashed")
 FIELDS = ("input", "output", "params")
@@ -15,7 +16,7 @@ FIELDS = ("input", "output", "params")
 
 @dataclass(frozen=True)
 class Visibility:
-    """``input``/``output``: private, public or hashed; ``params``: fixed, committed, private or hashed.
+    """``input``/``output``: private, public, hashed or committed; ``params``: fixed, committed, private or hashed.
 
     ``params="private"`` binds nothing (any weights of this shape satisfy the proof), so it is refused
     unless ``allow_unbound_params=True`` says that is what is wanted; ``committed`` is the way to keep

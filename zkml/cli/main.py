@@ -138,6 +138,18 @@ def _check_tolerance(circuit, tolerance: dict, spec_path: str | None) -> None:
                            hint="use --target accuracy or other scales")
 
 
+def _max_logrows(value: str | None):
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter("a number (log2 of the rows each segment may use) or 'auto'") from None
+
+
+_max_logrows_opt = click.option("--max-logrows", "max_logrows", callback=lambda ctx, p, v: _max_logrows(v),
+                                help="Split the model into segments of at most 2^K rows when it does not fit (K, or "
+                                     "'auto': what fits this machine's memory). A model that fits stays one circuit.")
 _max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed "
                               "(refused with any other target, where it would be ignored).")
 
@@ -159,15 +171,17 @@ def _load_input(path: str):
 @_vis_opt
 @_target_opt
 @_max_error_opt
+@_max_logrows_opt
 @_spec_opt
 @_srs_opt
 @_srs_sha_opt
 @_setup_prod_opt
+@click.option("--workers", type=int, help="A split model: prove its segments on this many processes at once.")
 @_json_opt
 @click.pass_obj
 def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str | None, target: str | None,
-        max_error: float | None, spec_path: str | None, srs: str | None, srs_sha256: str | None, production: bool,
-        as_json: bool) -> None:
+        max_error: float | None, max_logrows, spec_path: str | None, srs: str | None, srs_sha256: str | None, production: bool,
+        workers: int | None, as_json: bool) -> None:
     """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
     import zkml
 
@@ -178,12 +192,13 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         cal = _load_input(calibration) if calibration else x
     with st.stage("compile"):
         circuit = zkml.compile(m, cal, visibility=vis, target=target, max_error=max_error, private_data=calibration is None,
-                               **options)
+                               max_logrows=max_logrows, **options)
     _check_tolerance(circuit, tolerance, spec_path)
     with st.stage("setup"):
         keys = circuit.setup(srs=srs, production=production, srs_sha256=srs_sha256)
+    segments = len(getattr(circuit, "segments", ())) or 1
     with st.stage("prove"):
-        proof = keys.prove(x)
+        proof = keys.prove(x, workers=workers) if segments > 1 else keys.prove(x)
     with st.stage("verify"):
         result = zkml.verify(proof, keys.vk)
     out = Path(out_dir)
@@ -195,7 +210,7 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
         "srs": keys.srs.kind, "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
         "calibration": circuit.report.to_json(), "proof_bytes": len(proof.proof), "timings": dict(st.timings),
-        "weights_commitment": result.weights_commitment,
+        "weights_commitment": result.weights_commitment, "segments": segments,
     }
     from ..support.files import atomic_write_text
 
@@ -206,15 +221,16 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         f"{'verified' if result else 'NOT verified: ' + str(result.reason)}  {model}",
         f"  outputs   {_shown(result)}",
         f"  model id  {keys.id}",
-        f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used), {reuse}",
+        f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used"
+        + (f", {segments} segments linked by commitments" if segments > 1 else "") + f"), {reuse}",
         f"  accuracy  {circuit.report}",
         f"  proof     {out / 'proof.json'} ({len(proof.proof)} bytes)",
         "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
     if calibration is None and not st.quiet:
-        click.echo("note: calibrated on the private input (no --calibration): nothing of it is kept, but the public "
-                   "settings were chosen for it and reveal its scale", err=True)
+        click.echo("note: calibrated on the private input (no --calibration): nothing of it is kept and the circuit is "
+                   "never reused, but its public settings were chosen for this input and reveal its scale", err=True)
     _emit(as_json, summary, lines)
     if not result:
         sys.exit(1)
@@ -255,23 +271,25 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, a
 @click.option("--calibration", required=True, type=click.Path(dir_okay=False), help="Calibration samples (N x input shape).")
 @_target_opt
 @_max_error_opt
+@_max_logrows_opt
 @_vis_opt
 @_spec_opt
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
 @_json_opt
 @click.pass_obj
-def compile_cmd(st: _State, model: str, calibration: str, target: str | None, max_error: float | None, visibility: str | None,
-                spec_path: str | None, output: str, as_json: bool) -> None:
+def compile_cmd(st: _State, model: str, calibration: str, target: str | None, max_error: float | None, max_logrows,
+                visibility: str | None, spec_path: str | None, output: str, as_json: bool) -> None:
     """Compile MODEL into a circuit calibrated on DATA."""
     import zkml
 
     vis, target, options, tolerance = _compile_args(spec_path, visibility, target)
     with st.stage("compile"):
         c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=vis, target=target,
-                         max_error=max_error, **options)
+                         max_error=max_error, max_logrows=max_logrows, **options)
     _check_tolerance(c, tolerance, spec_path)
     c.save(output)
     info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
+            "segments": len(getattr(c, "segments", ())) or 1,
             "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}
     _emit(as_json, info, [f"wrote {output}: 2^{c.logrows} rows ({c.num_rows} used){' [cached]' if c.cached else ''}",
                           f"  accuracy  {c.report}"])
@@ -291,7 +309,8 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None,
     import zkml
 
     with st.stage("setup"):
-        keys = zkml.Circuit.load(circuit).setup(srs=srs, production=production, srs_sha256=srs_sha256)
+        c = zkml.SplitCircuit.load(circuit) if (Path(circuit) / "split.json").exists() else zkml.Circuit.load(circuit)
+        keys = c.setup(srs=srs, production=production, srs_sha256=srs_sha256)
     keys.save(output)
     info = {"ok": True, "keys": output, "vk": str(Path(output) / "vk"), "model_id": keys.id, "dev_srs": keys.dev_srs,
             "cached": keys.cached, "srs": {**keys.srs.to_json(), "kind": keys.srs.kind}, "timings": st.timings}
@@ -304,7 +323,8 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None,
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One input.")
 @click.option("--batch", "batch_path", type=click.Path(exists=True), help="Many inputs: a .jsonl file (one per line) or a directory of input files.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
-@click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores).")
+@click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores), or for the segments "
+                                          "of one split inference.")
 @click.option("--ray-address", help="Prove --batch on this Ray cluster (host:port, or 'auto') instead of local processes.")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False),
               help="Keys with committed weights: prove with this model's weights (same graph) under the same key.")
@@ -317,7 +337,9 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
 
     if bool(input_path) == bool(batch_path):
         raise click.UsageError("give exactly one of --input and --batch")
-    k = zkml.Keys.load(keys)
+    from ..keys.split import load_keys
+
+    k = load_keys(keys)
     if weights_path:
         if batch_path:
             raise click.UsageError("--weights works with --input (a batch proves the keys' own model)")
@@ -337,10 +359,11 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
         return
     x = _load_input(input_path)
     with st.stage("prove"):
-        proof = k.prove(x)
+        proof = k.prove(x, workers=workers) if isinstance(k, zkml.SplitKeys) else k.prove(x)
     proof.save(output)
     info = {"ok": True, "proof": output, "model_id": k.id, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
             "weights_commitment": proof.weights_commitment, "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows,
+            "segments": len(proof.segments) or 1,
             "timings": {**st.timings, **proof.timings}}
     _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
                           f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
@@ -408,25 +431,58 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
     if bundle_path:
         from ..verifier.bundles import Bundle
 
-        against = Bundle.load(bundle_path).verifying_key()
+        bundle = Bundle.load(bundle_path)
+        against = bundle.verifying_key()
+        if weights_commitment is None:
+            weights_commitment = bundle.weights_commitment  # the set of weights this bundle vouches for
         if vk_id and against.id != vk_id.lower().removeprefix("0x"):
             from ..errors import ArtifactError
 
             raise ArtifactError(f"the bundle's model id is {against.id}, not the expected {vk_id}", stage="verify",
                                 where=bundle_path, hint="you were given another model's bundle")
     else:
-        against = VerifyingKey.load(vk, id=vk_id)
+        from ..keys.split import load_vk
+
+        against = load_vk(vk, id=vk_id)
     with st.stage("verify"):
         result = verify(p, against, weights_commitment=weights_commitment)
     info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "outputs": [o.tolist() for o in result.outputs],
             "hashes": result.hashes, "weights_commitment": result.weights_commitment, "dev_srs": result.dev_srs,
             "model_sha256": result.model_hash,
-            "bundle_cid": against.core_cid, "timings": st.timings}
+            "bundle_cid": getattr(against, "core_cid", None), "segments": len(p.segments) or 1, "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
-    _emit(as_json, info, [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}",
-                          *_dev_warning(result.dev_srs)])
+    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}"]
+    if result.weights_commitment:
+        checked = "checked" if weights_commitment else "NOT checked: pass --weights-commitment with the published fingerprint"
+        lines.append(f"  weights   {result.weights_commitment[:18]}… ({checked})")
+    _emit(as_json, info, [*lines, *_dev_warning(result.dev_srs)])
     if not result:
         sys.exit(1)
+
+
+@cli.command("estimate")
+@click.argument("model", type=click.Path())
+@click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration samples (needed when MODEL is an ONNX file).")
+@_vis_opt
+@_max_logrows_opt
+@_json_opt
+@click.pass_obj
+def estimate_cmd(st: _State, model: str, calibration: str | None, visibility: str | None, max_logrows, as_json: bool) -> None:
+    """Predict rows, proving-key size, peak memory, setup and prove time of MODEL (an .onnx with --calibration, or a
+    compiled circuit directory) on this machine, before spending them."""
+    import zkml
+
+    p = Path(model)
+    if p.is_dir():
+        target = zkml.SplitCircuit.load(p) if (p / "split.json").exists() else zkml.Circuit.load(p)
+        est = zkml.estimate(target)
+    else:
+        if not calibration:
+            raise click.UsageError("an ONNX model needs --calibration (it is compiled first, cached)")
+        with st.stage("compile"):
+            est = zkml.estimate(zkml.load_model(p), _load_input(calibration), visibility=visibility, max_logrows=max_logrows)
+    _emit(as_json, {"ok": True, **est.to_json(), "timings": st.timings},
+          [str(est), "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto"])
 
 
 @cli.command("commit")
@@ -579,11 +635,29 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
     p = Proof.load(proof, vk=vk)
     source = contract_dir or vk_dir
     c = _contract_from(source, reusable, False, evm_version) if source else None
+    if c is not None and vk is not None and c.meta.get("model_id") != vk.id:
+        raise ChainError("the contract was made for another model than --vk", stage="verify", where=contract_dir or vk_dir,
+                         hint="generate the contract from this verifying key (prove-model contract KEYS)")
+    wrong = []
+    if vk is not None:
+        from ..proof.proof import disagreements
+
+        wrong = disagreements(p.meta, vk)
+    if wrong:  # a falsy verdict, as zkml.verify gives: the chain is not asked
+        info = {"ok": False, "reason": f"the proof file's metadata disagrees with --vk on {', '.join(wrong)}",
+                "gas_used": None, "tx_hash": None, "address": address, "chain": "rpc" if rpc_url else "in-process",
+                "outputs": [], "timings": st.timings}
+        _emit(as_json, info, [f"REJECTED: {info['reason']}"])
+        sys.exit(1)
     with st.stage("verify-onchain"):
         if rpc_url:
             if not address:
                 raise ChainError("--address is needed with --rpc-url", where="--address", hint="pass the address printed by `prove-model deploy`")
             chain = RpcChain(list(rpc_url), quorum=quorum)
+            if c is not None and chain.code_at(address) != c.deployed_bytecode:
+                # outputs decoded with --vk mean something only if the contract there is this key's verifier
+                raise ChainError(f"the code at {address} is not the verifier built from --vk/--contract", stage="verify",
+                                 where=address, hint="pass the address of this model's verifier (prove-model deploy prints it)")
         else:
             if c is None:
                 raise ChainError("the in-process chain needs the contract to deploy", where="--vk/--contract",
@@ -596,7 +670,9 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
     info = {"ok": bool(res), "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "address": address,
             "chain": "rpc" if rpc_url else "in-process", "outputs": outputs, "timings": st.timings}
     word = "accepted" if res else f"REJECTED: {res.reason}"
-    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain (a read: no transaction)",
+    unchecked = ["  note      the code at this address was not compared with a verifier you trust: pass --vk"] if rpc_url and c is None else []
+    info["code_checked"] = not unchecked
+    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain (a read: no transaction)", *unchecked,
                           f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
                           f"  outputs   {outputs if outputs else '(pass --vk to decode them)'}"])
     if not res:

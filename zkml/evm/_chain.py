@@ -134,9 +134,15 @@ class _Chain:
         return res
 
     def _vka_for(self, address: str, proof, contract: VerifierContract | None):
+        """The VKA of the model the caller expects: from ``contract``, or the only one registered here at ``address``.
+        Never chosen by what the proof file claims."""
         if contract is not None and contract.reusable:
             return contract.vka
-        return self._vkas.get((address.lower(), proof.vk_hash))
+        registered = [v for (a, _), v in self._vkas.items() if a == address.lower()]
+        if len(registered) > 1:
+            raise ChainError("several models share this reusable verifier: say which one you expect", stage="verify",
+                             where=address, hint="pass contract=the model's VerifierContract (CLI: --vk or --contract)")
+        return registered[0] if registered else None
 
     def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
         """Call ``verifyProof`` at ``address`` as a read (eth_call): no account, no transaction, no gas spent.
@@ -180,6 +186,9 @@ class InProcessChain(_Chain):
         self.evm = pyrevm.EVM(spec_id=spec_id)
         self.account = "0x" + "5a" * 20
         self.evm.set_balance(self.account, 10**24)
+
+    def code_at(self, address: str) -> bytes:
+        return bytes(self.evm.get_code(address) or b"")
 
     def call(self, address: str, data: bytes) -> TxResult:
         checkpoint = self.evm.snapshot()
@@ -298,7 +307,23 @@ class RpcChain(_Chain):
             said = "; ".join(f"{u}: {_describe(a)}" for u, a in answers.items())
             raise ChainError(f"endpoints disagree about the verification: {said}", stage="verify", where=", ".join(answers),
                              hint="one endpoint holds other code or state at this address, or lies; do not trust its answer")
-        return _Chain.verify(self, address, proof, contract)
+        return _verdict(next(iter(answers.values())), self._vka_for(address, proof, contract) is not None)  # the agreed answer
+
+    def code_at(self, address: str) -> bytes:
+        """The runtime code at ``address``; with several endpoints, every one that answers must agree."""
+        codes = {}
+        for u in self.urls:
+            try:
+                codes[u] = bytes(self._w3s[u].eth.get_code(address))
+            except Exception as err:
+                if not _is_connection_error(err):
+                    raise
+        if not codes:
+            raise ChainError("no endpoint answered eth_getCode", stage="verify", where=", ".join(self.urls), hint="check the nodes")
+        if len(set(codes.values())) > 1:
+            raise ChainError("endpoints disagree about the code at this address", stage="verify", where=address,
+                             hint="one endpoint lies or is on another chain; do not trust its answer")
+        return next(iter(codes.values()))
 
     @staticmethod
     def _call_on(w3, address: str, data: bytes) -> "TxResult":

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from .. import engine
 from ..errors import ArtifactError, ContractError
+from ..keys.keys import Keys
 from ..support.deps import ezkl_version, need
 from ..support.files import ZKML_FORMAT, atomic_write_bytes, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -83,8 +84,13 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
     ``reusable=True`` gives ezkl's shared verifier plus this model's VKA to register on chain.
     ``production=True`` refuses keys made with an insecure dev SRS.
     """
+    if isinstance(vk, (str, os.PathLike)) and (Path(vk) / "keys.json").exists():
+        vk = Keys.load(vk)  # the key's maker: its own setup record says whether the SRS digest was pinned
+    if not isinstance(vk, Keys):
+        vk = as_vk(vk)
+    pinned = vk.srs.pinned
     vk = as_vk(vk)
-    if production and (vk.dev_srs or not vk.srs.pinned):
+    if production and (vk.dev_srs or not pinned):
         what = "an INSECURE dev SRS" if vk.dev_srs else "an SRS whose digest was not pinned"
         raise ContractError(f"refusing a production verifier for keys made with {what}", where=vk.path,
                             hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)")

@@ -80,8 +80,8 @@ def with_weights(keys: Keys, model: Model | str | os.PathLike, *, store: Store |
         engine.call(CompileError, "compile", "compile_circuit", str(d / "network.onnx"), str(d / "network.compiled"),
                     str(d / "settings.json"))
         meta = json.loads((base.path / "circuit.json").read_text())
-        meta.update(key=key, model=model.meta(), settings_sha256=sha256_file(d / "settings.json"),
-                    weights_of=base.key)
+        meta.update(key=key, model=model.meta(), settings_sha256=sha256_file(d / "settings.json"), weights_of=base.key,
+                    compiled_sha256=sha256_file(d / "network.compiled"), onnx_sha256=sha256_file(d / "network.onnx"))
         (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 
     entry, _ = store.get_or_build("circuits", key, build)

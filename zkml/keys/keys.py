@@ -8,6 +8,7 @@ input/output shapes, dev or ceremony SRS). Every load re-hashes each file; a swa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from ..errors import ArtifactError, InputRangeError, ProveError, SetupError, SRS
 from ..model.compare import compare
 from ..model.inputs import to_feeds
 from ..proof.proof import Proof, expected_instances, key_visibility, witness_commitments
-from ..srs import DEV_MARKER, SRS_FILE, SRSInfo, ceremony_srs, dev_srs, is_dev_digest
+from ..srs import DEV_MARKER, SRS_FILE, SRSInfo, ceremony_srs, dev_srs, is_dev_digest, known_ceremony_digests
 from ..support.deps import ezkl_version
 from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
@@ -79,6 +80,14 @@ class VerifyingKey:
         return bool(self.meta["srs"]["dev"]) or is_dev_digest(self.meta["srs"]["sha256"])
 
     @property
+    def ceremony_srs(self) -> bool:
+        """Decided here, on the verifier's side: the SRS digest is one zkml lists as a ceremony's, or the one this
+        verifier pinned (``$ZKML_SRS_SHA256``). What vk.json says about pinning is the key maker's word only."""
+        digest = self.meta["srs"]["sha256"]
+        return not self.dev_srs and (digest in known_ceremony_digests() or
+                                     digest == os.environ.get("ZKML_SRS_SHA256", "").strip().lower().removeprefix("0x"))
+
+    @property
     def model_hash(self) -> str:
         return self.meta["model_sha256"]
 
@@ -86,15 +95,20 @@ class VerifyingKey:
     def visibility(self) -> dict:
         return dict(self.meta["visibility"])
 
-    @property
+    @functools.cached_property
     def core_cid(self) -> str:
-        """The CID of this key's bundle core (computed at setup)."""
-        return (self.path / "core.cid").read_text().strip()
+        """The CID of this key's bundle core: stored at setup, recomputed from the authenticated files on first use."""
+        stored = (self.path / "core.cid").read_text().strip()
+        cid = core_cid({name: (self.path / name).read_bytes() for name in CORE_FILES}, bundle_meta(self.meta))
+        if cid != stored:
+            raise ArtifactError("core.cid is not the CID of this key's files", stage="verify", where=self.path / "core.cid",
+                                hint="copy the verifying key again from its publisher")
+        return cid
 
     @property
     def srs(self) -> SRSInfo:
         s = self.meta["srs"]
-        return SRSInfo(self.path / SRS_FILE, s["sha256"], s["logrows"], self.dev_srs, bool(s.get("pinned")) and not self.dev_srs)
+        return SRSInfo(self.path / SRS_FILE, s["sha256"], s["logrows"], self.dev_srs, self.ceremony_srs)
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ""
@@ -170,14 +184,19 @@ class Keys:
 
     @property
     def srs(self) -> SRSInfo:
-        return self.vk.srs
+        """As this key's maker set it up: pinned when setup was given the ceremony's digest (keys.json records it)."""
+        s = self.vk.srs
+        return SRSInfo(s.path, s.sha256, s.logrows, s.dev, s.pinned or (bool(self.meta.get("srs_pinned")) and not s.dev))
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ", " + self.srs.kind + " SRS"
         return f"Keys(id={self.id[:12]}, logrows={self.circuit.logrows}{warn}, cached={self.cached})"
 
     def save(self, path: str | os.PathLike) -> Path:
-        return save_dir(self.path, Path(path), ["pk.key", "keys.json", "circuit", "vk"])
+        dest = save_dir(self.path, Path(path), ["pk.key", "keys.json", "circuit", "vk"])
+        if self.circuit.path != self.path / "circuit":  # proving with other weights (with_weights): that circuit
+            self.circuit.save(dest / "circuit")
+        return dest
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Keys":
@@ -208,7 +227,9 @@ def _load_keys(p: Path, cached: bool = False) -> Keys:
     if vk.id != meta.get("id"):
         raise ArtifactError("the verifying key is not the one these keys were made with", where=p / "vk", hint=hint)
     circuit = load_circuit(p / "circuit")
-    if circuit.key != meta.get("circuit_key") or sha256_file(circuit.settings_path) != vk.meta["settings_sha256"]:
+    own = circuit.key == meta.get("circuit_key") or json.loads((p / "circuit" / "circuit.json").read_text()).get(
+        "weights_of") == meta.get("circuit_key")  # the same settings with other committed weights (with_weights)
+    if not own or sha256_file(circuit.settings_path) != vk.meta["settings_sha256"]:
         raise ArtifactError("the circuit is not the one these keys were made from", where=p / "circuit", hint=hint)
     return Keys(p, circuit, vk, meta, cached=cached)
 
@@ -254,7 +275,7 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
         cid = core_cid({name: (vk_dir / name).read_bytes() for name in CORE_FILES}, bundle_meta(meta))
         (vk_dir / "core.cid").write_text(cid)
         keys_meta = {"format": ZKML_FORMAT, "kind": "keys", "ezkl_version": ezkl_version(), "key": key, "id": meta["id"],
-                     "core_cid": cid, "circuit_key": circuit.key, "setup_seconds": seconds,
+                     "core_cid": cid, "circuit_key": circuit.key, "setup_seconds": seconds, "srs_pinned": info.pinned,
                      "pk_bytes": (d / "pk.key").stat().st_size, "pk_sha256": sha256_file(d / "pk.key")}
         (d / "keys.json").write_text(json.dumps(keys_meta, indent=2))
 
@@ -290,6 +311,12 @@ def tolerance(circuit: Circuit) -> tuple[float, float]:
 
 
 def prove(keys: Keys, x: Any, *, check: bool = True) -> Proof:
+    return prove_with_outputs(keys, x, check=check)[0]
+
+
+def prove_with_outputs(keys: Keys, x: Any, *, check: bool = True) -> tuple[Proof, list]:
+    """The proof, and the circuit's outputs as the witness holds them (private when the outputs are: a split
+    proof hands them to the next segment in memory, nowhere else)."""
     circuit, model = keys.circuit, keys.circuit.model
     feeds = to_feeds(model, x)
     timings: dict[str, float] = {}
@@ -320,7 +347,7 @@ def prove(keys: Keys, x: Any, *, check: bool = True) -> Proof:
     if sum(map(len, proof.instances)) != want:
         raise ProveError(f"ezkl returned {sum(map(len, proof.instances))} public values where the key's settings "
                          f"lay out {want}", where=keys.path, hint="report this: zkml cannot decode this circuit's instances")
-    return proof
+    return proof, got
 
 
 def _range_error(model, detail: str) -> InputRangeError:

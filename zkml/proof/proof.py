@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..support.deps import ezkl_version, need
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617  # BN254 r
+_HEX32 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def felt_to_int(h: str) -> int:
@@ -224,6 +226,7 @@ class Proof:
     instances: tuple[tuple[str, ...], ...] = field(repr=False)
     meta: Mapping[str, Any] = field(repr=False)
     vk: Any = field(default=None, repr=False)
+    segments: tuple["Proof", ...] = field(default=(), repr=False)  # a split proof: each segment's proof, in order
 
     # identity, as the proof file claims it (informational)
     @property
@@ -251,13 +254,23 @@ class Proof:
     # public values, decoded with the bound verifying key
     def bind(self, vk) -> "Proof":
         """This proof with ``vk`` as the key its public values are decoded with (checks nothing: verify does)."""
-        return Proof(self.proof, self.instances, self.meta, vk)
+        if self.segments and len(getattr(vk, "segments", ())) == len(self.segments):
+            return Proof(self.proof, self.instances, self.meta, vk, tuple(p.bind(v) for p, v in zip(self.segments, vk.segments)))
+        return Proof(self.proof, self.instances, self.meta, vk, self.segments)
 
     def decoded(self, vk=None) -> Decoded:
         vk = vk if vk is not None else self.vk
         if vk is None:
             raise VerifyError("a proof's public values are read with a verifying key, not from the proof file", where="proof",
                               hint="use zkml.verify(proof, vk).outputs, proof.bind(vk), or Proof.load(path, vk=...)")
+        if self.segments:  # the model's input is the first segment's, its output the last one's
+            segs = getattr(vk, "segments", ())
+            if len(segs) != len(self.segments):
+                raise VerifyError(f"the proof has {len(self.segments)} segments, the key {len(segs) or 'none'}",
+                                  where="proof", hint="decode a split proof with its split verifying key")
+            first, last = self.segments[0].decoded(segs[0]), self.segments[-1].decoded(segs[-1])
+            return Decoded(first.public_inputs, last.outputs, {**first.hashes, **last.hashes}, last.layout,
+                           {k: v for k, v in {**first.commitments, **last.commitments}.items() if k == "params"})
         return decode(self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], self.proof,
                       vk.meta.get("commitments"))
 
@@ -286,6 +299,8 @@ class Proof:
 
     # (de)serialisation: ezkl's proof JSON plus a "zkml" section, so `ezkl verify` reads it too
     def to_json(self) -> dict:
+        if self.segments:  # one file: each segment's ezkl proof object, in order
+            return {"segments": [p.to_json() for p in self.segments], "zkml": dict(self.meta)}
         return {"protocol": None, "instances": [list(c) for c in self.instances], "proof": list(self.proof),
                 "version": self.meta.get("ezkl_version"), "zkml": dict(self.meta)}
 
@@ -301,14 +316,21 @@ class Proof:
     @classmethod
     def from_json(cls, raw: Any, where: object = "<proof>", vk=None) -> "Proof":
         hint = "pass a proof file written by Proof.save or prove-model prove"
+        if isinstance(raw, dict) and "segments" in raw:
+            if not isinstance(raw["segments"], list) or not raw["segments"]:
+                raise ArtifactError("not a valid split proof: 'segments' must be a non-empty list", stage="verify",
+                                    where=where, hint=hint)
+            segs = tuple(cls.from_json(s, where=f"{where} -> segments[{i}]") for i, s in enumerate(raw["segments"]))
+            meta = raw.get("zkml") if isinstance(raw.get("zkml"), dict) else {}
+            proof = cls(b"", (), meta, None, segs)
+            return proof.bind(vk) if vk is not None else proof
         try:
             proof = bytes(raw["proof"]) if isinstance(raw["proof"], list) else bytes.fromhex(raw["proof"].removeprefix("0x"))
             instances = tuple(tuple(str(h) for h in col) for col in raw["instances"])
             for col in instances:
                 for h in col:
-                    if len(h) != 64:
-                        raise ValueError("an instance is not a 32-byte hex field element")
-                    int(h, 16)
+                    if not _HEX32.fullmatch(h):
+                        raise ValueError("an instance is not a 32-byte hex field element (64 hex digits)")
             meta = raw.get("zkml") or {}
             if not isinstance(meta, dict):
                 raise ValueError("'zkml' section is not an object")

@@ -57,8 +57,33 @@ class Store:
             return None
         with contextlib.suppress(OSError):  # last use, for pruning; a read-only cache still serves
             os.utime(p)
-        _IN_USE.add(p)
+        self._lease(kind, key, p)
         return p
+
+    def _lease(self, kind: str, key: str, entry: Path) -> None:
+        """Mark ``entry`` as in use by this process: pruning (here or in another process) leaves it alone
+        while this process lives."""
+        if entry in _IN_USE:
+            return
+        _IN_USE.add(entry)
+        with contextlib.suppress(OSError):  # a read-only cache cannot be pruned by us either
+            (self.root / "leases").mkdir(parents=True, exist_ok=True)
+            (self.root / "leases" / f"{kind}-{key}.{os.getpid()}").touch()
+
+    def _leased(self, kind: str, key: str) -> bool:
+        """Whether a live process holds ``kind/key`` (leases of dead processes are removed on the way)."""
+        held = False
+        for lease in (self.root / "leases").glob(f"{kind}-{key}.*") if (self.root / "leases").is_dir() else ():
+            try:
+                pid = int(lease.suffix[1:])
+            except ValueError:
+                continue
+            if pid != os.getpid() and _pid_alive(pid):
+                held = True
+            elif pid != os.getpid():
+                with contextlib.suppress(OSError):
+                    lease.unlink()
+        return held
 
     def _mkdirs(self) -> None:
         for sub in ("tmp", "locks"):
@@ -102,7 +127,7 @@ class Store:
             with contextlib.suppress(OSError):
                 os.chmod(tmp, 0o755)
             entry = publish_dir(tmp, self.path(kind, key))
-        _IN_USE.add(entry)
+        self._lease(kind, key, entry)
         cap = os.environ.get("ZKML_CACHE_MAX")
         if cap:  # never what this process is using (its circuit, keys and SRS): least recently used others first
             self.prune(max_bytes=parse_size(cap), keep=set(_IN_USE))
@@ -132,7 +157,7 @@ class Store:
         for e in entries:
             old = older_than is not None and now - e.last_used > older_than
             over = max_bytes is not None and total > max_bytes
-            if not (old or over):
+            if not (old or over) or self._leased(e.kind, e.key):  # in use by a live process: left alone
                 continue
             if self._remove(e):
                 removed.append(e)

@@ -165,9 +165,14 @@ def _load_car(path: Path) -> Bundle:
         core = root_node["core"]
         core_node = cbor.decode(blocks[_s(core)])
         listing = dict(core_node["files"])
-        for name in ("srs", "model"):
+        if set(listing) - set(CORE_FILES):
+            raise ValueError(f"the core node lists files outside {list(CORE_FILES)}")
+        for name, allowed in (("srs", {SRS_FILE}), ("model", {"network.onnx", "network.compiled"})):
             if name in root_node:
-                listing.update(cbor.decode(blocks[_s(root_node[name])])["files"])
+                extra = dict(cbor.decode(blocks[_s(root_node[name])])["files"])
+                if set(extra) - allowed:  # a node may not replace the core's files (or anything else)
+                    raise ValueError(f"the {name} node lists files outside {sorted(allowed)}")
+                listing.update(extra)
         files = {name: b"".join(blocks[_s(c)] for c in e["chunks"]) for name, e in listing.items()}
         for name, e in listing.items():
             if len(files[name]) != e["size"]:

@@ -12,6 +12,7 @@ from typing import Any
 from .. import engine
 from ..errors import InvalidProofError, VerifyError
 from ..keys.keys import Keys, VerifyingKey
+from ..keys.split import SplitKeys, SplitVerifyingKey, load_vk
 from ..proof.proof import (FIELD_MODULUS, Proof, check_proof_encoding, decode, disagreements, expected_instances,
                            normalize_commitment, read_commitments)
 from ..support.files import private_tempdir
@@ -56,12 +57,12 @@ def as_proof(proof: Any) -> Proof:
 
 def as_vk(vk: Any) -> VerifyingKey:
     """A VerifyingKey from a VerifyingKey, Keys, a directory, or anything with ``verifying_key()`` (a Bundle)."""
-    if isinstance(vk, VerifyingKey):
+    if isinstance(vk, (VerifyingKey, SplitVerifyingKey)):
         return vk
-    if isinstance(vk, Keys):
+    if isinstance(vk, (Keys, SplitKeys)):
         return vk.vk
     if isinstance(vk, (str, os.PathLike)):
-        return VerifyingKey.load(vk)
+        return load_vk(vk)
     if callable(getattr(vk, "verifying_key", None)):
         return vk.verifying_key()
     raise VerifyError(f"expected a zkml.VerifyingKey (or Keys, a Bundle, or a directory), got {type(vk).__name__}", where="vk",
@@ -83,6 +84,9 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
 
     def fail(reason: str) -> Verification:
         return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id)
+
+    if proof.segments or isinstance(vk, SplitVerifyingKey):
+        return _verify_split(proof, vk, weights_commitment, fail, t0)
 
     wrong = disagreements(proof.meta, vk)
     if wrong:
@@ -124,6 +128,43 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments"))
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs, d.public_inputs,
                         d.hashes, committed)
+
+
+def _verify_split(proof: Proof, vk, weights_commitment: str | None, fail, t0: float) -> Verification:
+    """Every segment against its own key, and every link: the output commitment of segment i, read from its
+    proof bytes, equals the input commitment of segment i+1, read from its proof bytes."""
+    if not proof.segments or not isinstance(vk, SplitVerifyingKey):
+        return fail("a split proof needs a split verifying key and the other way round")
+    if len(proof.segments) != len(vk.segments):
+        return fail(f"the proof has {len(proof.segments)} segments, the key's model has {len(vk.segments)}")
+    claimed = proof.meta.get("model_id")
+    if claimed is not None and claimed != vk.id:
+        return fail(f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}")
+    for i, (seg, key) in enumerate(zip(proof.segments, vk.segments)):
+        r = verify(seg, key)
+        if not r:
+            return fail(f"segment {i}: {r.reason}")
+    for i in range(len(vk.segments) - 1):
+        out = read_commitments(proof.segments[i].proof, vk.segments[i].meta.get("commitments") or {}).get("output")
+        nxt = read_commitments(proof.segments[i + 1].proof, vk.segments[i + 1].meta.get("commitments") or {}).get("input")
+        if out is None or nxt is None:
+            return fail(f"segments {i} and {i + 1} are not linked by commitments in their keys")
+        if out != nxt:
+            return fail(f"segment {i + 1} did not take segment {i}'s output: their link commitments differ "
+                        "(a segment from another inference, or segments out of order)")
+    d = proof.decoded(vk)
+    committed = [read_commitments(p.proof, k.meta.get("commitments") or {}).get("params") for p, k in zip(proof.segments, vk.segments)]
+    fingerprint = "0x" + "".join(c[2:] for c in committed) if all(committed) else None
+    if weights_commitment is not None:
+        try:
+            want = normalize_commitment(weights_commitment)
+        except ValueError as err:
+            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
+                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        if fingerprint != want:
+            return fail("the proof's weights commitment is not the expected one: another set of weights produced it")
+    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs,
+                        d.public_inputs, d.hashes, fingerprint)
 
 
 def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:

@@ -1,0 +1,154 @@
+"""Split proving: a model over max_logrows becomes linked segments; one Proof, one verdict; estimates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+import zkml
+from zkml import errors
+
+
+@pytest.fixture(scope="module")
+def deep():
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    return net, zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
+
+
+@pytest.fixture(scope="module")
+def split(deep):
+    _, model, cal = deep
+    whole = zkml.compile(model, cal)
+    sc = zkml.compile(model, cal, max_logrows=whole.logrows - 1)
+    keys = sc.setup()
+    return whole, sc, keys, keys.prove(cal[0]), keys.prove(cal[1])
+
+
+def test_a_model_over_max_logrows_is_split_into_fitting_linked_segments(split):
+    whole, sc, keys, p0, _ = split
+    assert isinstance(sc, zkml.SplitCircuit) and len(sc.segments) >= 2
+    k = whole.logrows - 1
+    assert all(c.logrows <= k for c in sc.segments)
+    assert len({c.logrows for c in sc.segments}) == 1  # one Lagrange basis: the link commitments can be equal
+    assert sc.segments[0].visibility.output == "committed" and sc.segments[-1].visibility.input == "committed"
+    assert sc.segments[0].visibility.input == "private" and sc.segments[-1].visibility.output == "public"
+    assert len(sc.cuts) == len(sc.segments) - 1
+
+
+def test_a_model_that_fits_stays_one_circuit(deep):
+    _, model, cal = deep
+    whole = zkml.compile(model, cal)
+    assert isinstance(zkml.compile(model, cal, max_logrows=whole.logrows), zkml.Circuit)
+
+
+def test_split_and_unsplit_give_the_same_outputs(split, deep):
+    whole, sc, keys, p0, _ = split
+    _, _, cal = deep
+    result = zkml.verify(p0, keys.vk)
+    assert result and result.model_id == keys.id and len(p0.segments) == len(sc.segments)
+    unsplit = whole.run(cal[0])[0]
+    quantum = 2.0 ** -min(int(s) for s in sc.segments[-1].settings["model_output_scales"])
+    bound = 4 * (sc.report.max_abs_error + whole.report.max_abs_error) + 4 * quantum
+    np.testing.assert_allclose(result.outputs[0], unsplit, atol=bound)
+    ref = np.asarray(whole.model.run({whole.model.inputs[0].name: cal[0].reshape(1, 16)})[0])
+    np.testing.assert_allclose(result.outputs[0], ref, atol=bound)
+
+
+def _bare(*segments):
+    return zkml.Proof(b"", (), {}, None, tuple(segments))
+
+
+def test_link_tampering_is_refused(split, other_keys, mlp_proof):
+    _, sc, keys, p0, p1 = split
+    a, b = p0.segments, p1.segments
+    cases = {
+        "another inference's segment": _bare(a[0], *b[1:]),
+        "reordered": _bare(*reversed(a)),
+        "repeated": _bare(a[0], a[0], *a[2:]) if len(a) > 2 else _bare(a[0], a[0]),
+        "missing": _bare(*a[:-1]),
+        "another model's segment": _bare(a[0], mlp_proof, *a[2:]),
+    }
+    for what, forged in cases.items():
+        r = zkml.verify(forged, keys.vk)
+        assert not r and r.reason, what
+    assert "did not take" in zkml.verify(cases["another inference's segment"], keys.vk).reason
+    assert "segments" in zkml.verify(cases["missing"], keys.vk).reason
+    assert not zkml.verify(p0, other_keys.vk) and not zkml.verify(mlp_proof, keys.vk)
+
+
+def test_a_split_proof_is_one_file_with_segments(split, tmp_path):
+    _, sc, keys, p0, _ = split
+    p0.save(tmp_path / "p.json")
+    raw = json.loads((tmp_path / "p.json").read_text())
+    assert isinstance(raw["segments"], list) and len(raw["segments"]) == len(sc.segments)
+    assert all("proof" in s and "instances" in s for s in raw["segments"])
+    keys.save(tmp_path / "keys")
+    assert zkml.verify(tmp_path / "p.json", tmp_path / "keys")
+    res = run_cli("verify", tmp_path / "p.json", "--vk", tmp_path / "keys", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["segments"] == len(sc.segments), res.stderr
+    raw["segments"][1]["proof"][100] ^= 1
+    (tmp_path / "bad.json").write_text(json.dumps(raw))
+    assert run_cli("verify", tmp_path / "bad.json", "--vk", tmp_path / "keys").returncode == 1
+
+
+def test_segments_on_two_workers(split, deep):
+    _, sc, keys, _, _ = split
+    _, _, cal = deep
+    proof = keys.prove(cal[2], workers=2)
+    assert zkml.verify(proof, keys.vk)
+    np.testing.assert_array_equal(proof.outputs[0], keys.prove(cal[2]).outputs[0])
+
+
+def test_cli_run_reports_segments(deep, tmp_path, split):
+    whole, sc, _, _, _ = split
+    _, model, cal = deep
+    model.save(tmp_path / "m.onnx")
+    np.save(tmp_path / "cal.npy", cal)
+    (tmp_path / "x.json").write_text(json.dumps(cal[0].tolist()))
+    res = run_cli("run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--calibration", tmp_path / "cal.npy",
+                  "--max-logrows", str(whole.logrows - 1), "-o", tmp_path / "out", "--json")
+    info = json.loads(res.stdout)
+    assert res.returncode == 0 and info["ok"] and info["segments"] == len(sc.segments), res.stderr
+    assert info["logrows"] == max(c.logrows for c in sc.segments)
+    assert run_cli("verify", tmp_path / "out" / "proof.json", "--vk", tmp_path / "out" / "vk").returncode == 0
+    bad = run_cli("run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--max-logrows", "lots", "-o", tmp_path / "o2")
+    assert bad.returncode == 2
+
+
+def test_splitting_needs_calibration_data_and_a_cut(deep, mlp_model, mlp_cal):
+    _, model, cal = deep
+    with pytest.raises(errors.CompileError, match="calibration"):
+        zkml.compile(model, cal[0], max_logrows=10, private_data=True)
+    with pytest.raises(errors.CompileError, match="does not fit"):
+        zkml.compile(model, cal, max_logrows=3)
+
+
+def test_compile_refuses_what_this_machine_cannot_hold(deep, monkeypatch):
+    from zkml.circuit import estimate as est
+
+    _, model, cal = deep
+    monkeypatch.setattr(est, "machine_memory", lambda: 64 << 20)  # a 64 MB machine
+    with pytest.raises(errors.CompileError, match="would not fit this machine") as ei:
+        zkml.compile(model, cal)
+    assert "GB" in ei.value.message and "max-logrows auto" in ei.value.hint
+
+
+def test_estimate_predicts_the_proving_key_size(mlp_keys, split):
+    e = zkml.estimate(mlp_keys.circuit)
+    actual = mlp_keys.pk_path.stat().st_size
+    assert 0.7 * actual <= e.pk_bytes <= 1.3 * actual
+    assert e.logrows == mlp_keys.circuit.logrows and e.prove_s > 0 and e.setup_s > 0 and e.fits
+    _, sc, keys, _, _ = split
+    es = zkml.estimate(sc)
+    assert es.segments == len(sc.segments)
+    total = sum(k.pk_path.stat().st_size for k in keys.segments)
+    assert 0.7 * total <= es.pk_bytes <= 1.3 * total
+    res = run_cli("estimate", mlp_keys.circuit.path, "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["logrows"] == mlp_keys.circuit.logrows

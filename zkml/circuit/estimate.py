@@ -1,0 +1,112 @@
+"""``estimate()``: what setting up and proving a circuit will cost on this machine, before spending it.
+
+The cost model is fitted to measurements made here (2 cores, ``benchmarks/results/harness.json``: the zoo,
+an MLP at 2^16 and LeNet-5 at 2^19, through ezkl 23.0.5). Everything scales with the circuit's rows
+(2^logrows) times its *width*: how many columns a row carries compared with a plain MLP. Width is read from
+the settings: extra range checks, lookup tables and shuffles each add columns (the attention model, with
+one lookup and 13 shuffles, is about 4 wide). Measured error of the fit on those circuits: proving time
+within -20%..+10%, peak memory within -10%..+25% from 2^15 rows up (it overestimates small circuits,
+which is the safe side), proving key within ±6%.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+PK_BYTES_PER_ROW = 4227       # a plain MLP's proving key per row (2 range checks, no lookups)
+PROVE_S_PER_ROW = 205e-6      # seconds per row on 2 cores, width 1
+PROVE_S_FIXED = 0.25          # witness, transcript and I/O around a proof
+SETUP_FRACTION = 0.78         # setup time / proving time (LeNet-5, the 2^16 MLP)
+RSS_BASE = 200 << 20          # the interpreter, numpy, onnxruntime and ezkl loaded
+RSS_BYTES_PER_ROW = 9.6 * 1024
+VERIFIER_BYTES = 13_400       # the per-model Solidity verifier, width 1
+MEMORY_HEADROOM = 0.8         # of this machine's memory, what one proof may use
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Predicted cost of one circuit (or the largest segment of a split one) on this machine."""
+
+    logrows: int
+    rows: int
+    width: float
+    pk_bytes: int
+    peak_memory_bytes: int
+    setup_s: float
+    prove_s: float
+    verifier_bytes: int
+    segments: int = 1
+    machine_memory_bytes: int = 0
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_memory_bytes <= MEMORY_HEADROOM * self.machine_memory_bytes
+
+    def to_json(self) -> dict:
+        return {**self.__dict__, "fits": self.fits}
+
+    def __str__(self) -> str:
+        gb = 1 << 30
+        return (f"2^{self.logrows} rows ({self.rows} used, width {self.width:.1f}{f', {self.segments} segments' if self.segments > 1 else ''}): "
+                f"proving key {self.pk_bytes / gb:.2f} GB, peak memory {self.peak_memory_bytes / gb:.2f} GB "
+                f"of {self.machine_memory_bytes / gb:.1f} GB, setup ~{self.setup_s:.0f} s, prove ~{self.prove_s:.0f} s, "
+                f"verifier ~{self.verifier_bytes / 1024:.1f} KB")
+
+
+def machine_memory() -> int:
+    """This machine's memory in bytes (cgroup limit if lower)."""
+    total = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    total = int(line.split()[1]) * 1024
+    except OSError:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total
+
+
+def width(settings: Mapping[str, Any]) -> float:
+    """Columns per row relative to a plain MLP, from what the settings say the circuit needs."""
+    ranges = len(settings.get("required_range_checks") or [])
+    lookups = len(settings.get("required_lookups") or [])
+    shuffles = int(settings.get("num_shuffles") or 0) + int(settings.get("num_dynamic_lookups") or 0)
+    cols = int(settings.get("run_args", {}).get("num_inner_cols", 2))
+    return (1 + 0.136 * max(ranges - 2, 0) + 0.2 * lookups + 0.2 * shuffles) * (1 + 0.1 * max(cols - 2, 0))
+
+
+def for_settings(settings: Mapping[str, Any]) -> Estimate:
+    k = int(settings["run_args"]["logrows"])
+    w = width(settings)
+    rows = 2**k
+    prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**0.9
+    return Estimate(k, int(settings.get("num_rows", rows)), round(w, 2), int(PK_BYTES_PER_ROW * rows * w),
+                    int(RSS_BASE + RSS_BYTES_PER_ROW * rows * w), round(SETUP_FRACTION * prove, 2), round(prove, 2),
+                    int(VERIFIER_BYTES * w**0.5), 1, machine_memory())
+
+
+def for_split(segments) -> Estimate:
+    """A split circuit: its largest segment's memory (segments are proved in turn), summed sizes and times."""
+    parts = [for_settings(c.settings) for c in segments]
+    big = max(parts, key=lambda e: e.peak_memory_bytes)
+    return Estimate(big.logrows, big.rows, big.width, sum(e.pk_bytes for e in parts), big.peak_memory_bytes,
+                    round(sum(e.setup_s for e in parts), 2), round(sum(e.prove_s for e in parts), 2),
+                    max(e.verifier_bytes for e in parts), len(parts), big.machine_memory_bytes)
+
+
+def auto_max_logrows(settings: Mapping[str, Any]) -> int:
+    """The largest logrows whose circuit of this width fits this machine's memory (with headroom)."""
+    w, mem = width(settings), MEMORY_HEADROOM * machine_memory()
+    k = 10
+    while RSS_BASE + RSS_BYTES_PER_ROW * 2 ** (k + 1) * w <= mem and k < 26:
+        k += 1
+    return k

@@ -1,0 +1,188 @@
+"""Split compile: a model too big for one circuit becomes a chain of segments, each its own circuit.
+
+The graph is cut at single-tensor boundaries into the fewest segments that each fit ``2^max_logrows``
+rows (greedy, farthest cut first by binary search). Each segment is calibrated on the real intermediate
+activations; the tensor between two segments is *committed* (KZG, ezkl's polycommit) on both sides, so a
+verifier checks that the output commitment of segment i equals the input commitment of segment i+1.
+Segment i+1 takes segment i's output scale as its input scale (the handed-over values are exact), and
+every segment is padded to the same logrows: commitments match only over the same Lagrange basis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ArtifactError, CompileError, ZKMLError
+from ..model.compare import compare
+from ..model.graph import activations, cuts, extract
+from ..model.model import Model, TensorSpec
+from ..support.deps import need
+from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
+from ..support.store import Store
+from .build import Circuit, build, load_circuit, looks_like_scores, witness_outputs
+from .report import CalibrationReport
+from .visibility import Visibility
+
+REPORT_SAMPLES = 8
+
+
+@dataclass(frozen=True, eq=False)
+class SplitCircuit:
+    """A chain of segment circuits computing one model; ``cuts`` are the tensors handed from one to the next."""
+
+    segments: tuple[Circuit, ...]
+    model: Model = field(repr=False)
+    cuts: tuple[str, ...]
+    visibility: Visibility
+    report: CalibrationReport
+
+    @property
+    def logrows(self) -> int:
+        return max(c.logrows for c in self.segments)
+
+    @property
+    def num_rows(self) -> int:
+        return max(c.num_rows for c in self.segments)
+
+    @property
+    def cached(self) -> bool:
+        return all(c.cached for c in self.segments)
+
+    @property
+    def target(self) -> str:
+        return self.segments[0].target
+
+    def setup(self, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
+              srs_sha256: str | None = None):
+        """Keys for every segment on one SRS: :func:`zkml.setup` (reached through the package facade)."""
+        from .. import setup
+
+        return setup(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+
+    def run(self, x: Any) -> list:
+        """What the chain of circuits computes on ``x``: each segment's output handed to the next."""
+        from ..model.inputs import to_feeds
+
+        feeds = to_feeds(self.model, x, stage="compile")
+        with private_tempdir() as tmp:
+            for i, c in enumerate(self.segments):
+                got, _ = witness_outputs(c, feeds, tmp / f"s{i}")
+                if i + 1 < len(self.segments):
+                    feeds = {self.segments[i + 1].model.inputs[0].name: got[0]}
+        return got
+
+    def save(self, path: str | os.PathLike) -> Path:
+        d = Path(path)
+        for i, c in enumerate(self.segments):
+            c.save(d / f"seg{i:03d}")
+        atomic_write_text(d / "split.json", json.dumps(self._meta(), indent=1))
+        return d
+
+    def _meta(self) -> dict:
+        return {"format": ZKML_FORMAT, "kind": "split_circuit", "segments": len(self.segments), "cuts": list(self.cuts),
+                "visibility": self.visibility.to_json(), "report": self.report.to_json(), "model": self.model.meta()}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SplitCircuit":
+        d = Path(path)
+        hint = "compile the model again with max_logrows (zkml.compile or prove-model compile --max-logrows)"
+        meta = read_json(d / "split.json", error_cls=ArtifactError, stage="load", hint=hint)
+        if not isinstance(meta, dict) or meta.get("kind") != "split_circuit" or meta.get("format") != ZKML_FORMAT:
+            raise ArtifactError("not a zkml split circuit directory", where=d, hint=hint)
+        segments = tuple(load_circuit(d / f"seg{i:03d}") for i in range(int(meta["segments"])))
+        whole = segments[0].model  # the whole model is not needed to prove; the first segment's stands in
+        return cls(segments, whole, tuple(meta["cuts"]), Visibility.from_json(meta["visibility"]),
+                   CalibrationReport.from_json(meta["report"]))
+
+
+def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
+                  options: Mapping[str, Any], store: Store) -> SplitCircuit:
+    """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring)."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise CompileError("split proving takes models with one input and one output", where="model",
+                           hint="compile without max_logrows, or wrap the model so it has one input and one output")
+    points = cuts(model)
+    if not points:
+        raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where one tensor carries "
+                           "everything forward, so it cannot be split", where="max_logrows",
+                           hint="raise max_logrows, or compile without it")
+    acts = activations(model, batch, points)
+    specs = [model.inputs[0]] + [TensorSpec(p, tuple(acts[p].shape[1:]), "float32") for p in points]
+    data = [batch[model.inputs[0].name]] + [acts[p] for p in points]
+    last = len(specs)  # boundary index of the model's output
+
+    def segment(a: int, b: int, in_scale: list[int] | None, min_logrows: int | None = None) -> Circuit:
+        out = model.outputs[0] if b == last else specs[b]
+        sub = extract(model, [specs[a]], [TensorSpec(out.name, out.shape, "float32")])
+        sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == last else "committed", vis.params,
+                        allow_unbound_params=vis.allow_unbound_params)
+        opts = {**options, **({"min_logrows": min_logrows} if min_logrows else {})}
+        return build(sub, {sub.inputs[0].name: data[a]}, sv, "resources", None, in_scale, opts, store)
+
+    def fits(c: Circuit) -> bool:
+        return c.logrows <= max_logrows
+
+    # greedy: from each boundary, the farthest end that still fits (binary search over the boundaries)
+    chosen: list[tuple[int, int, Circuit]] = []
+    a, in_scale = 0, scales
+    while a < last:
+        lo, hi, best, why = a + 1, last, None, ""
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            try:
+                c = segment(a, mid, in_scale)
+            except ZKMLError as err:
+                c, why = None, f" ({type(err).__name__}: {err.message[:200]})"
+            if c is not None and fits(c):
+                best, lo = (mid, c), mid + 1
+            else:
+                hi = mid - 1
+                why = why if c is None else f" (2^{c.logrows})"
+        if best is None:
+            where = model.inputs[0].name if a == 0 else points[a - 1]
+            raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{max_logrows} rows{why}",
+                               where="max_logrows", hint="raise max_logrows (each segment must fit it)")
+        b, c = best
+        chosen.append((a, b, c))
+        in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
+        a = b
+    # one row count for all: linked commitments are over the same Lagrange basis
+    rows = max(c.logrows for _, _, c in chosen)
+    segments, in_scale = [], scales
+    for a, b, c in chosen:
+        seg = c if c.logrows == rows else segment(a, b, in_scale, min_logrows=rows)
+        segments.append(seg)
+        in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
+    for prev, nxt in zip(segments, segments[1:]):
+        if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
+            raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
+                               hint="report this model; compile with explicit scales=[s] meanwhile")
+    cut_names = tuple(points[b - 1] for _, b, _ in chosen[:-1])
+    return SplitCircuit(tuple(segments), model, cut_names, vis, _report(model, batch, segments))
+
+
+def _report(model: Model, batch: Mapping, segments: list[Circuit]) -> CalibrationReport:
+    """End to end: the chain of circuits against onnxruntime on the whole model, on calibration samples."""
+    np = need("numpy")
+    name = model.inputs[0].name
+    n = min(next(iter(batch.values())).shape[0], REPORT_SAMPLES)
+    abs_errs, rel_errs, agree = [], [], 0
+    with private_tempdir() as tmp:
+        for i in range(n):
+            feeds = {name: batch[name][i]}
+            ref = model.run(feeds)
+            x = feeds
+            for j, c in enumerate(segments):
+                got, _ = witness_outputs(c, x, tmp / f"r{i}-{j}")
+                if j + 1 < len(segments):
+                    x = {segments[j + 1].model.inputs[0].name: got[0]}
+            cmp = compare(ref, got)
+            abs_errs.append(cmp.max_abs_error)
+            rel_errs.append(cmp.max_rel_error)
+            agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
+    return CalibrationReport(n, max(abs_errs), max(rel_errs), sum(abs_errs) / n,
+                             agree / n if looks_like_scores(model) else None)

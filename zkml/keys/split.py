@@ -1,0 +1,221 @@
+"""Keys for a split circuit: one Keys per segment on one SRS, proved as one inference, one Proof.
+
+The split key's identity is a hash over its segments' identities in order, so a verifier that trusts it
+trusts exactly that chain. Proving computes the chain of witnesses in order (each segment's output is
+the next one's input, private, in memory), then proves the segments in sequence or on ``workers``
+processes at once (peak memory: the largest segment per worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..circuit.split import SplitCircuit
+from ..errors import ArtifactError, ProveError
+from ..model.inputs import to_feeds
+from ..proof.proof import Proof
+from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
+from ..support.hashing import canonical_json, sha256_bytes
+from ..support.spawn import spawn_context
+from ..support.store import Store
+from .keys import Keys, VerifyingKey, prove_with_outputs
+from .keys import setup as setup_one
+
+
+def split_id(segment_ids: list[str]) -> str:
+    return sha256_bytes(canonical_json({"kind": "split", "segments": list(segment_ids)}).encode())
+
+
+@dataclass(frozen=True, eq=False)
+class SplitVerifyingKey:
+    """The verifying keys of every segment, in order. ``id`` binds the chain."""
+
+    path: Path | None
+    segments: tuple[VerifyingKey, ...]
+
+    @property
+    def id(self) -> str:
+        return split_id([v.id for v in self.segments])
+
+    @property
+    def dev_srs(self) -> bool:
+        return any(v.dev_srs for v in self.segments)
+
+    @property
+    def model_hash(self) -> str:
+        return split_id([v.model_hash for v in self.segments])
+
+    @property
+    def srs(self):
+        return self.segments[0].srs
+
+    @property
+    def visibility(self) -> dict:
+        return {"input": self.segments[0].visibility["input"], "output": self.segments[-1].visibility["output"],
+                "params": self.segments[0].visibility["params"]}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        d = Path(path)
+        for i, v in enumerate(self.segments):
+            v.save(d / f"seg{i:03d}")
+        atomic_write_text(d / "split.json", json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
+                                                        "segments": [v.id for v in self.segments], "id": self.id}, indent=1))
+        return d
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, id: str | None = None) -> "SplitVerifyingKey":
+        d = Path(path)
+        if (d / "vk" / "split.json").exists():
+            d = d / "vk"
+        hint = "pass the verifying-key directory of a split model (Keys.save / prove-model setup)"
+        meta = read_json(d / "split.json", error_cls=ArtifactError, stage="verify", hint=hint)
+        if not isinstance(meta, dict) or meta.get("kind") != "split_verifying_key":
+            raise ArtifactError("not a zkml split verifying key", stage="verify", where=d, hint=hint)
+        segs = tuple(VerifyingKey.load(d / f"seg{i:03d}", id=sid) for i, sid in enumerate(meta["segments"]))
+        vk = cls(d, segs)
+        if vk.id != meta.get("id") or (id is not None and id.lower().removeprefix("0x") != vk.id):
+            raise ArtifactError("the split key's segments are not the chain its identity names", stage="verify",
+                                where=d / "split.json", hint="get the verifying key again from its publisher")
+        return vk
+
+
+@dataclass(frozen=True, eq=False)
+class SplitKeys:
+    """Keys of every segment of a split circuit."""
+
+    circuit: SplitCircuit = field(repr=False)
+    segments: tuple[Keys, ...]
+
+    @property
+    def vk(self) -> SplitVerifyingKey:
+        return SplitVerifyingKey(None, tuple(k.vk for k in self.segments))
+
+    @property
+    def id(self) -> str:
+        return self.vk.id
+
+    @property
+    def dev_srs(self) -> bool:
+        return any(k.dev_srs for k in self.segments)
+
+    @property
+    def srs(self):
+        return self.segments[0].srs
+
+    @property
+    def cached(self) -> bool:
+        return all(k.cached for k in self.segments)
+
+    @property
+    def path(self) -> Path:
+        return self.segments[0].path.parent
+
+    def __repr__(self) -> str:
+        return f"SplitKeys(id={self.id[:12]}, {len(self.segments)} segments, logrows={self.circuit.logrows})"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        d = Path(path)
+        for i, k in enumerate(self.segments):
+            k.save(d / f"seg{i:03d}")
+        self.circuit.save(d / "circuit")
+        self.vk.save(d / "vk")
+        atomic_write_text(d / "split.json", json.dumps({"format": ZKML_FORMAT, "kind": "split_keys",
+                                                        "segments": len(self.segments), "id": self.id}, indent=1))
+        return d
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SplitKeys":
+        d = Path(path)
+        hint = "run setup again (circuit.setup() or prove-model setup)"
+        meta = read_json(d / "split.json", error_cls=ArtifactError, stage="load", hint=hint)
+        if not isinstance(meta, dict) or meta.get("kind") != "split_keys":
+            raise ArtifactError("not a zkml split keys directory", where=d, hint=hint)
+        segs = tuple(Keys.load(d / f"seg{i:03d}") for i in range(int(meta["segments"])))
+        keys = cls(SplitCircuit.load(d / "circuit"), segs)
+        if keys.id != meta.get("id"):
+            raise ArtifactError("the segments are not the chain these keys were made with", where=d / "split.json", hint=hint)
+        return keys
+
+    def prove(self, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
+        """One inference through every segment: one Proof holding each segment's proof, in order."""
+        return prove_split(self, x, check=check, workers=workers)
+
+
+def setup_split(circuit: SplitCircuit, srs: str | os.PathLike | None = None, *, store: Store | None = None,
+                production: bool = False, srs_sha256: str | None = None) -> SplitKeys:
+    """Every segment on one SRS (all segments share one logrows, so one SRS file serves them all)."""
+    return SplitKeys(circuit, tuple(setup_one(c, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+                                    for c in circuit.segments))
+
+
+def setup(circuit, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
+          srs_sha256: str | None = None):
+    """Proving and verifying keys for a Circuit (Keys) or a SplitCircuit (SplitKeys): ``zkml.setup``.
+
+    ``srs=None``: a dev SRS (INSECURE, cached). ``production=True`` refuses anything but a ceremony SRS whose
+    digest is pinned (``srs_sha256`` or ``$ZKML_SRS_SHA256``) or known to zkml."""
+    if isinstance(circuit, SplitCircuit):
+        return setup_split(circuit, srs, store=store, production=production, srs_sha256=srs_sha256)
+    return setup_one(circuit, srs, store=store, production=production, srs_sha256=srs_sha256)
+
+
+def load_keys(path: str | os.PathLike):
+    """Keys or SplitKeys, whichever the directory holds."""
+    return SplitKeys.load(path) if (Path(path) / "split.json").exists() else Keys.load(path)
+
+
+def load_vk(path: str | os.PathLike, *, id: str | None = None):
+    """A VerifyingKey or SplitVerifyingKey, whichever the directory (or a keys directory's vk/) holds."""
+    p = Path(path)
+    if (p / "split.json").exists() and read_json(p / "split.json", error_cls=ArtifactError, stage="verify",
+                                                 hint="pass a verifying-key directory").get("kind") == "split_keys":
+        p = p / "vk"
+    if (p / "split.json").exists():
+        return SplitVerifyingKey.load(p, id=id)
+    return VerifyingKey.load(p, id=id)
+
+
+def _prove_segment(keys_path: str, home: str | None, feeds: Mapping, check: bool) -> Proof:
+    if home:
+        os.environ["ZKML_HOME"] = home
+    return Keys.load(keys_path).prove(feeds, check=check)
+
+
+def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
+    segs = keys.segments
+    feeds = to_feeds(keys.circuit.segments[0].model, x)
+    if not workers or workers <= 1:
+        proofs = []
+        for i, k in enumerate(segs):
+            proof, got = prove_with_outputs(k, feeds, check=check)
+            proofs.append(proof)
+            if i + 1 < len(segs):
+                feeds = {segs[i + 1].circuit.model.inputs[0].name: got[0]}
+    else:
+        # the chain of witnesses first (cheap, in order), then the proofs side by side
+        inputs = [feeds]
+        for i, k in enumerate(segs[:-1]):
+            got = k.circuit.run(inputs[-1])
+            inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
+        with ProcessPoolExecutor(max_workers=min(workers, len(segs)), mp_context=spawn_context()) as pool:
+            futures = [pool.submit(_prove_segment, str(k.path), os.environ.get("ZKML_HOME"), f, check)
+                       for k, f in zip(segs, inputs)]
+            try:
+                proofs = [f.result().bind(k.vk) for f, k in zip(futures, segs)]
+            except ProveError:
+                raise
+            except Exception as err:
+                raise ProveError(f"a segment's prover failed: {type(err).__name__}", where=keys.path,
+                                 hint="prove in sequence (workers=None) to see which segment and why") from err
+    meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": keys.id, "segments": len(proofs),
+            "created": proofs[-1].meta.get("created"),
+            "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
+    return Proof(b"", (), meta, keys.vk, tuple(proofs))
+
+
+__all__ = ["SplitKeys", "SplitVerifyingKey", "load_keys", "load_vk", "setup", "setup_split", "split_id"]
