@@ -1,10 +1,11 @@
 import sys
 
-from . import batch, committed, corpus, gas, harness, page, serve
+from . import batch, committed, corpus, gas, harness, page, serve, split
 
 BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main, "corpus": corpus.main, "committed": committed.main,
-           "serve": serve.main, "page": page.main}
-TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main, "committed": committed.main}
+           "serve": serve.main, "page": page.main, "split": split.main}
+TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main, "committed": committed.main, "split": split.main,
+              "page": page.main}
 
 if __name__ == "__main__":
     args = sys.argv[1:]

@@ -152,3 +152,21 @@ def test_estimate_predicts_the_proving_key_size(mlp_keys, split):
     assert 0.7 * total <= es.pk_bytes <= 1.3 * total
     res = run_cli("estimate", mlp_keys.circuit.path, "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["logrows"] == mlp_keys.circuit.logrows
+
+
+@pytest.mark.parametrize("node", ["inprocess", pytest.param("anvil", marks=pytest.mark.requires_anvil)])
+def test_a_split_proof_verifies_on_chain_in_one_call(split, node, request):
+    from zkml.evm import InProcessChain, RpcChain, deploy_split_verifier
+
+    _, sc, keys, p0, p1 = split
+    chain = InProcessChain() if node == "inprocess" else RpcChain(request.getfixturevalue("anvil_node").url)
+    address = deploy_split_verifier(chain, keys.vk)
+    ok = chain.verify(address, p0)
+    assert ok and ok.gas_used > 500_000 * len(sc.segments) and ok.tx_hash is None
+    mixed = _bare(p0.segments[0], *p1.segments[1:])  # every segment valid on its own: only the link is wrong
+    assert all(chain.verify(chain.deploy(zkml.verifier_contract(v)), s) for v, s in zip(keys.vk.segments, mixed.segments))
+    assert not chain.verify(address, mixed)
+    flipped = bytearray(p0.segments[-1].proof)
+    flipped[200] ^= 1
+    assert not chain.verify(address, _bare(*p0.segments[:-1], zkml.Proof(bytes(flipped), p0.segments[-1].instances, {})))
+    assert not chain.verify(address, _bare(*p0.segments[:-1]))

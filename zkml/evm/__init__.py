@@ -7,7 +7,7 @@
 """
 
 from ._anvil import AnvilNode, anvil, rpc_request
-from ._app import app_contract, deploy_committed_verifier
+from ._app import app_contract, deploy_committed_verifier, deploy_split_verifier
 from ._chain import InProcessChain, OnchainVerification, RpcChain, TxResult, decode_output, function_calldata
 from ._contract import VerifierContract, calldata, decode_reusable_return, verifier_contract
 from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity
@@ -26,6 +26,7 @@ __all__ = [
     "calldata",
     "compile_solidity",
     "deploy_committed_verifier",
+    "deploy_split_verifier",
     "decode_output",
     "decode_reusable_return",
     "function_calldata",

@@ -55,3 +55,32 @@ def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str,
     offset = 64 * sum(counts.get(p, 0) for p in COMMIT_ORDER[: COMMIT_ORDER.index("params")])
     art = app_contract("CommittedWeightsVerifier", evm_version=evm_version)
     return chain.deploy_code(art["bytecode"], art["abi"], [verifier, c, offset])
+
+
+def split_links(vk) -> list[tuple[int, int, int]]:
+    """For a split verifying key: (output offset in proof i, input offset in proof i+1, length) of every link,
+    from the segments' commitment counts (points 64 bytes each, inputs then params then outputs)."""
+    from ..proof.proof import COMMIT_ORDER
+
+    links = []
+    for a, b in zip(vk.segments, vk.segments[1:]):
+        ca, cb = a.meta.get("commitments") or {}, b.meta.get("commitments") or {}
+        n_out, n_in = int(ca.get("output", 0)), int(cb.get("input", 0))
+        if not n_out or n_out != n_in:
+            raise ContractError("two segments are not linked by commitments of the same size", where="vk",
+                                hint="compile the model again with max_logrows")
+        before = sum(int(ca.get(p, 0)) for p in COMMIT_ORDER[: COMMIT_ORDER.index("output")])
+        links.append((64 * before, 0, 64 * n_out))
+    return links
+
+
+def deploy_split_verifier(chain, vk, *, evm_version: str = DEFAULT_EVM_VERSION) -> str:
+    """Deploy each segment's verifier and a ``SplitVerifier`` over them: one call verifies a split proof,
+    every segment and every link (``chain.verify(address, split_proof)``, gas reported). Returns its address."""
+    from ._contract import verifier_contract
+
+    links = split_links(vk)
+    verifiers = [chain.deploy(verifier_contract(v, evm_version=evm_version)) for v in vk.segments]
+    art = app_contract("SplitVerifier", evm_version=evm_version)
+    return chain.deploy_code(art["bytecode"], art["abi"], [verifiers, [o for o, _, _ in links], [i for _, i, _ in links],
+                                                        [n for _, _, n in links]])

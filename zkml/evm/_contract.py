@@ -147,9 +147,15 @@ def _read_vka(path: Path) -> tuple[bytes, ...]:
 
 
 def calldata(proof, contract: VerifierContract | None = None, vka: tuple[bytes, ...] | None = None) -> bytes:
-    """ABI-encoded ``verifyProof`` calldata for ``proof`` (with the VKA for a reusable verifier)."""
+    """ABI-encoded ``verifyProof`` calldata for ``proof`` (with the VKA for a reusable verifier); for a split
+    proof, the ``SplitVerifier``'s ``verifyProof(bytes[],uint256[][])`` with every segment."""
     eth_abi = need("eth_abi")
     from eth_utils import keccak
+
+    if proof.segments:
+        insts = [[int.from_bytes(bytes.fromhex(h), "little") for col in p.instances for h in col] for p in proof.segments]
+        return keccak(text="verifyProof(bytes[],uint256[][])")[:4] + eth_abi.encode(
+            ["bytes[]", "uint256[][]"], [[p.proof for p in proof.segments], insts])
 
     instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
     vka = vka if vka is not None else (contract.vka if contract is not None and contract.reusable else None)

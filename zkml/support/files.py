@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from ..errors import StoreError
 
-ZKML_FORMAT = 2  # bump when the layout of saved artifacts changes (2: keys carry an identity, proofs decode from it)
+ZKML_FORMAT = 3  # bump when the layout of saved artifacts changes (3: keys carry an identity, proofs decode from it, circuit files hashed)
 
 
 def store_error(err: OSError, path: str | os.PathLike, stage: str = "store") -> StoreError:
