@@ -70,7 +70,7 @@ def test_reusable_before_registration_reverts(chain, contracts, mlp_proof, other
     res = chain.verify(address, mlp_proof, contract=contracts[True])
     assert not res and "not registered" in res.reason.lower()
     assert chain.deploy(contracts[True]) == address  # the shared verifier is deployed once per chain
-    assert chain.verify(address, mlp_proof)
+    assert chain.verify(address, mlp_proof, contract=contracts[True])
 
 
 def test_calldata_matches_ezkl_encoder(tmp_path, mlp_proof, contracts):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,7 +20,6 @@ from ..model.inputs import to_feeds
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
-from ..support.spawn import spawn_context
 from ..support.store import Store
 from .keys import Keys, VerifyingKey, prove_with_outputs
 from .keys import setup as setup_one
@@ -202,6 +200,9 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
         for i, k in enumerate(segs[:-1]):
             got = k.circuit.run(inputs[-1])
             inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
+        from concurrent.futures import ProcessPoolExecutor  # here: a single proof never loads multiprocessing
+
+        
         with ProcessPoolExecutor(max_workers=min(workers, len(segs)), mp_context=spawn_context()) as pool:
             futures = [pool.submit(_prove_segment, str(k.path), os.environ.get("ZKML_HOME"), f, check)
                        for k, f in zip(segs, inputs)]

@@ -369,5 +369,8 @@ CLAIMED_FIELDS = ("model_id", "model_sha256", "vk_sha256", "settings_sha256", "b
 
 def disagreements(meta: Mapping, vk) -> list[str]:
     """The fields of a proof's ``zkml`` section that disagree with what ``vk`` says (absent fields are not claims)."""
+    claimed = [k for k in CLAIMED_FIELDS if k in meta]
+    if not claimed:
+        return []
     own = json.loads(json.dumps(claims_of(vk)))
-    return [k for k in CLAIMED_FIELDS if k in meta and json.loads(json.dumps(meta[k])) != own[k]]
+    return [k for k in claimed if json.loads(json.dumps(meta[k])) != own[k]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import multiprocessing as mp
 import sys
 from pathlib import Path
 
@@ -32,5 +31,7 @@ def check_main_guard() -> None:
 
 def spawn_context():
     """The spawn context, after checking that the main script can be imported again safely."""
+    import multiprocessing
+
     check_main_guard()
-    return mp.get_context("spawn")
+    return multiprocessing.get_context("spawn")

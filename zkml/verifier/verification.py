@@ -107,16 +107,9 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     if bad:
         return fail(bad)
     committed = read_commitments(proof.proof, vk.meta.get("commitments") or {}).get("params")
-    if weights_commitment is not None:
-        try:
-            want = normalize_commitment(weights_commitment)
-        except ValueError as err:
-            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
-                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
-        if committed is None:
-            return fail("this key's weights are not committed: there is no weights commitment to compare")
-        if committed != want:
-            return fail("the proof's weights commitment is not the expected one: another set of weights produced it")
+    wrong_weights = _weights_mismatch(committed, weights_commitment)
+    if wrong_weights:
+        return fail(wrong_weights)
     with private_tempdir() as tmp:
         ok, reason = _ezkl_verify(proof, vk, tmp / "proof.json")
         if not ok:
@@ -128,6 +121,22 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments"))
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs, d.public_inputs,
                         d.hashes, committed)
+
+
+def _weights_mismatch(found: str | None, expected: str | None) -> str | None:
+    """Why the commitment read from the proof bytes is not the expected fingerprint (None: it is, or none was asked)."""
+    if expected is None:
+        return None
+    try:
+        want = normalize_commitment(expected)
+    except ValueError as err:
+        raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
+                          hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+    if found is None:
+        return "this key's weights are not committed: there is no weights commitment to compare"
+    if found != want:
+        return "the proof's weights commitment is not the expected one: another set of weights produced it"
+    return None
 
 
 def _verify_split(proof: Proof, vk, weights_commitment: str | None, fail, t0: float) -> Verification:
@@ -155,14 +164,9 @@ def _verify_split(proof: Proof, vk, weights_commitment: str | None, fail, t0: fl
     d = proof.decoded(vk)
     committed = [read_commitments(p.proof, k.meta.get("commitments") or {}).get("params") for p, k in zip(proof.segments, vk.segments)]
     fingerprint = "0x" + "".join(c[2:] for c in committed) if all(committed) else None
-    if weights_commitment is not None:
-        try:
-            want = normalize_commitment(weights_commitment)
-        except ValueError as err:
-            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
-                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
-        if fingerprint != want:
-            return fail("the proof's weights commitment is not the expected one: another set of weights produced it")
+    wrong_weights = _weights_mismatch(fingerprint, weights_commitment)
+    if wrong_weights:
+        return fail(wrong_weights)
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs,
                         d.public_inputs, d.hashes, fingerprint)
 
