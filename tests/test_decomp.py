@@ -7,7 +7,7 @@ import pytest
 
 import zkml
 from zkml import errors
-from zkml.circuit import compiler as _circuit
+from zkml.circuit import build as _circuit
 
 from conftest import ROOT
 

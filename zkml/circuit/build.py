@@ -28,6 +28,8 @@ CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.j
 DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "lookup_safety_margin": 2.0,
                                    "num_inner_cols": 2, "scale_rebase_multiplier": 1}
 EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows", "min_logrows")
+ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
+ALT_DECOMP_FROM_LOGROWS = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,3 +212,30 @@ def witness_outputs(circuit: Circuit | _Partial, feeds: Mapping, base: Path, sta
     rescaled = w["pretty_elements"]["rescaled_outputs"]
     return [np.asarray([float(v) for v in vals], dtype=np.float64).reshape(spec.shape)
             for vals, spec in zip(rescaled, model.outputs)], w
+
+
+def build_smallest(model: Model, batch: Mapping, vis: Visibility, scales: list[int] | None, options: Mapping[str, Any],
+                   store: Store, *, private_data: bool = False) -> Circuit:
+    """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
+    lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
+    there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
+    rows: LeNet-5 fits 2^19 rows with it and 2^20 with zkml's. So when the default lands at 2^16 rows
+    or more, compile that too (a cached circuit like any other) and keep the smaller circuit; on a tie,
+    or when it is less accurate, the default stays."""
+    def one(base: int, legs: int) -> Circuit:
+        return build(model, batch, vis, "resources", None, scales,
+                     {**options, "decomp_base": base, "decomp_legs": legs}, store, private_data=private_data)
+
+    default = one(DEFAULT_OPTIONS["decomp_base"], DEFAULT_OPTIONS["decomp_legs"])
+    if default.logrows < ALT_DECOMP_FROM_LOGROWS:
+        return default
+    try:
+        alt = one(*ALT_DECOMP)
+    except CompileError:  # the alternative is an optimisation: the default circuit is complete and valid
+        return default
+    if alt.logrows >= default.logrows:
+        return default
+    if private_data:  # no error was measured on a private input: fewer rows decide
+        return alt
+    better = alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
+    return alt if better else default

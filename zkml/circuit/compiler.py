@@ -9,15 +9,13 @@ from ..errors import CompileError
 from ..model.inputs import to_batch
 from ..model.model import Model, load_model
 from ..support.store import Store
-from .build import DEFAULT_OPTIONS, Circuit, build, check_options
+from .build import Circuit, build, build_smallest, check_options
 from .estimate import Estimate, auto_max_logrows, for_settings, for_split
 from .split import SplitCircuit, split_compile
 from .tuner import tune
 from .visibility import Visibility
 
 TARGETS = ("resources", "accuracy", "fastest")
-ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
-ALT_DECOMP_FROM_LOGROWS = 16
 
 
 def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibility: Visibility | str | Mapping | None = None,
@@ -59,7 +57,7 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
         return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
     batch = to_batch(model, calibration_data)
     if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
-        whole = _smaller_of_decomps(model, batch, vis, scales, store, options, private_data)
+        whole = build_smallest(model, batch, vis, scales, options, store, private_data=private_data)
     else:
         whole = build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
     if max_logrows == "auto":
@@ -82,31 +80,6 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
                            where="max_logrows", hint="pass separate calibration data (CLI --calibration FILE) to split")
     return split_compile(model, batch, vis, max_logrows, scales, options, store)
 
-
-def _smaller_of_decomps(model, batch, vis, scales, store, options, private_data) -> Circuit:
-    """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
-    lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
-    there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
-    rows: LeNet-5 fits 2^19 rows with it and 2^20 with zkml's. So when the default lands at 2^16 rows
-    or more, compile that too (a cached circuit like any other) and keep the smaller circuit; on a tie,
-    or when it is less accurate, the default stays."""
-    def one(base: int, legs: int) -> Circuit:
-        return build(model, batch, vis, "resources", None, scales,
-                     {**options, "decomp_base": base, "decomp_legs": legs}, store, private_data=private_data)
-
-    default = one(DEFAULT_OPTIONS["decomp_base"], DEFAULT_OPTIONS["decomp_legs"])
-    if default.logrows < ALT_DECOMP_FROM_LOGROWS:
-        return default
-    try:
-        alt = one(*ALT_DECOMP)
-    except CompileError:  # the alternative is an optimisation: the default circuit is complete and valid
-        return default
-    if alt.logrows >= default.logrows:
-        return default
-    if private_data:  # no error was measured on a private input: fewer rows decide
-        return alt
-    better = alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
-    return alt if better else default
 
 
 def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_options: Any) -> Estimate:

@@ -23,7 +23,7 @@ from ..model.model import Model, TensorSpec
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
 from ..support.store import Store
-from .build import Circuit, build, load_circuit, looks_like_scores, witness_outputs
+from .build import Circuit, build, build_smallest, load_circuit, looks_like_scores, witness_outputs
 from .report import CalibrationReport
 from .visibility import Visibility
 
@@ -115,13 +115,19 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
     data = [batch[model.inputs[0].name]] + [acts[p] for p in points]
     last = len(specs)  # boundary index of the model's output
 
-    def segment(a: int, b: int, in_scale: list[int] | None, min_logrows: int | None = None) -> Circuit:
+    def segment(a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None) -> Circuit:
         out = model.outputs[0] if b == last else specs[b]
         sub = extract(model, [specs[a]], [TensorSpec(out.name, out.shape, "float32")])
         sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == last else "committed", vis.params,
                         allow_unbound_params=vis.allow_unbound_params)
-        opts = {**options, **({"min_logrows": min_logrows} if min_logrows else {})}
-        return build(sub, {sub.inputs[0].name: data[a]}, sv, "resources", None, in_scale, opts, store)
+        batch_a = {sub.inputs[0].name: data[a]}
+        if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
+            if {"decomp_base", "decomp_legs"} & set(options):
+                return build(sub, batch_a, sv, "resources", None, in_scale, options, store)
+            return build_smallest(sub, batch_a, sv, in_scale, options, store)
+        # padded to the chain's logrows, with the decomposition chosen for it
+        opts = {**options, "min_logrows": rows, "decomp_base": pad.options["decomp_base"], "decomp_legs": pad.options["decomp_legs"]}
+        return build(sub, batch_a, sv, "resources", None, in_scale, opts, store)
 
     def fits(c: Circuit) -> bool:
         return c.logrows <= max_logrows
@@ -154,7 +160,7 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
     rows = max(c.logrows for _, _, c in chosen)
     segments, in_scale = [], scales
     for a, b, c in chosen:
-        seg = c if c.logrows == rows else segment(a, b, in_scale, min_logrows=rows)
+        seg = c if c.logrows == rows else segment(a, b, in_scale, pad=c, rows=rows)
         segments.append(seg)
         in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
     for prev, nxt in zip(segments, segments[1:]):

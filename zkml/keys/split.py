@@ -202,7 +202,8 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
             inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
         from concurrent.futures import ProcessPoolExecutor  # here: a single proof never loads multiprocessing
 
-        
+        from ..support.spawn import spawn_context
+
         with ProcessPoolExecutor(max_workers=min(workers, len(segs)), mp_context=spawn_context()) as pool:
             futures = [pool.submit(_prove_segment, str(k.path), os.environ.get("ZKML_HOME"), f, check)
                        for k, f in zip(segs, inputs)]
