@@ -170,3 +170,25 @@ def test_a_split_proof_verifies_on_chain_in_one_call(split, node, request):
     flipped[200] ^= 1
     assert not chain.verify(address, _bare(*p0.segments[:-1], zkml.Proof(bytes(flipped), p0.segments[-1].instances, {})))
     assert not chain.verify(address, _bare(*p0.segments[:-1]))
+
+
+def test_committed_weights_across_segments(deep):
+    """Each segment's weights are committed; the model's fingerprint covers them all, in order."""
+    import torch
+
+    net, model, cal = deep
+    whole = zkml.compile(model, cal, visibility="params=committed")
+    keys = zkml.compile(model, cal, visibility="params=committed", max_logrows=whole.logrows - 1).setup()
+    fingerprint = zkml.commit(model, keys)
+    assert len(fingerprint) == 2 + 128 * sum(k.vk.meta["commitments"]["params"] for k in keys.segments)
+    proof = keys.prove(cal[0])
+    r = zkml.verify(proof, keys.vk, weights_commitment=fingerprint)
+    assert r and r.weights_commitment == fingerprint
+    torch.manual_seed(9)
+    other = zkml.export(torch.nn.Sequential(*[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else []))
+                                              for m in net]), torch.zeros(1, 16))
+    theirs = zkml.commit(other, keys)
+    assert theirs != fingerprint
+    proof_b = keys.with_weights(other).prove(cal[0])
+    assert zkml.verify(proof_b, keys.vk, weights_commitment=theirs)
+    assert not zkml.verify(proof_b, keys.vk, weights_commitment=fingerprint)

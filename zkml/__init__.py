@@ -25,7 +25,7 @@ _LAZY = {
     "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
     "compile": ".circuit.compiler", "estimate": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
     "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
-    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.split", "commit": ".keys.commit",
+    "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.split", "commit": ".keys.split",
     "SplitCircuit": ".circuit.split", "SplitKeys": ".keys.split", "SplitVerifyingKey": ".keys.split",
     "Proof": ".proof.proof",
     "Verification": ".verifier.verification", "verify": ".verifier.verification",
@@ -65,10 +65,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .circuit.visibility import Visibility
     from .client import Client
     from .evm._contract import VerifierContract, verifier_contract
-    from .keys.commit import commit
     from .circuit.split import SplitCircuit
     from .keys.keys import Keys, VerifyingKey
-    from .keys.split import SplitKeys, SplitVerifyingKey, setup
+    from .keys.split import SplitKeys, SplitVerifyingKey, commit, setup
     from .model.export import export
     from .model.model import Model, TensorSpec, load_model
     from .proof.proof import Proof

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..circuit.split import SplitCircuit
+from ..model.graph import extract
+from ..model.model import Model, load_model
 from ..errors import ArtifactError, ProveError
 from ..model.inputs import to_feeds
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
 from ..support.store import Store
+from .commit import commit as commit_one
+from .commit import with_weights
 from .keys import Keys, VerifyingKey, prove_with_outputs
 from .keys import setup as setup_one
 
@@ -142,6 +146,40 @@ class SplitKeys:
     def prove(self, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
         """One inference through every segment: one Proof holding each segment's proof, in order."""
         return prove_split(self, x, check=check, workers=workers)
+
+    def with_weights(self, model: Any) -> "SplitKeys":
+        """These keys proving with ``model``'s weights (committed weights, the same graph)."""
+        return split_with_weights(self, model)
+
+
+def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> SplitKeys:
+    """SplitKeys proving with ``model``'s weights (committed weights; the same graph): each segment's Keys with
+    the matching piece of ``model``, cut where the keys' model was cut."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    pieces = [extract(model, list(c.model.inputs), list(c.model.outputs)) for c in keys.circuit.segments]
+    segs = tuple(with_weights(k, piece) for k, piece in zip(keys.segments, pieces))
+    return SplitKeys(replace(keys.circuit, segments=tuple(k.circuit for k in segs), model=model), segs)
+
+
+def commit_split(model: Model | str | os.PathLike, keys: SplitKeys) -> str:
+    """The fingerprint of ``model``'s weights under split keys: every segment's weights commitment, in order."""
+    other = split_with_weights(keys, model)
+    return "0x" + "".join(commit_one(k.circuit.model, k)[2:] for k in other.segments)
+
+
+def commit(model: Model | str | os.PathLike, circuit_or_keys, *, srs: str | os.PathLike | None = None,
+           store: Store | None = None) -> str:
+    """The public fingerprint of ``model``'s weights (committed weights), without proving: ``zkml.commit``.
+
+    Takes Keys, SplitKeys (every segment's commitment, in order), or a Circuit / SplitCircuit, set up first
+    (cached; ``srs`` as for setup): the commitment depends on the SRS. It equals the ``weights_commitment``
+    that every proof with these weights exposes."""
+    if isinstance(circuit_or_keys, SplitCircuit):
+        circuit_or_keys = setup_split(circuit_or_keys, srs, store=store)
+    if isinstance(circuit_or_keys, SplitKeys):
+        return commit_split(model, circuit_or_keys)
+    return commit_one(model, circuit_or_keys, srs=srs, store=store)
 
 
 def setup_split(circuit: SplitCircuit, srs: str | os.PathLike | None = None, *, store: Store | None = None,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ZKMLError
-from . import problems
+from .problems import MEDIA_TYPE, from_error, problem
 from .auth import token_ok
 from .service import Busy, Service
 
@@ -28,7 +28,7 @@ _PROVE_BODY = {"required": True, "content": {"application/json": {"schema": {
                                             "the model's input shape (or flat), or {input name: nested list}"}}}}}}
 _VERIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "description": "a proof as Proof.to_json() writes it, or {\"proof\": that object}"}}}}
-_PROBLEM = {"content": {problems.MEDIA_TYPE: {"schema": {"type": "object", "properties": {
+_PROBLEM = {"content": {MEDIA_TYPE: {"schema": {"type": "object", "properties": {
     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
     "error": {"type": "string"}, "stage": {"type": "string"}, "hint": {"type": "string"}}}}}}
 
@@ -39,7 +39,7 @@ class Problem(Exception):
 
 
 def problem_response(body: dict, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=problems.MEDIA_TYPE)
+    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=MEDIA_TYPE)
 
 
 class Guard:
@@ -55,13 +55,13 @@ class Guard:
         # auth (before the body is read)
         if self.tokens and scope["path"] not in OPEN_PATHS and not token_ok(headers.get("authorization"), self.tokens):
             why = "no bearer token was sent" if "authorization" not in headers else "the bearer token is not accepted"
-            body = problems.problem(401, why, error="AuthError", stage="serve",
+            body = problem(401, why, error="AuthError", stage="serve",
                                     hint="send 'Authorization: Bearer <token>' with a token from the server's ZKML_SERVE_TOKEN "
                                          "or token file")
             return await problem_response(body, {"WWW-Authenticate": 'Bearer realm="zkml"'})(scope, receive, send)
         # body size: the declared length, then what actually arrives
         if scope["method"] in ("POST", "PUT", "PATCH"):
-            too_big = problems.problem(413, f"the request body is larger than this server's limit of {self.max_body} bytes",
+            too_big = problem(413, f"the request body is larger than this server's limit of {self.max_body} bytes",
                                        error="PayloadTooLarge", hint="send a smaller input, or start the server with a "
                                                                      "larger --max-body")
             try:
@@ -103,7 +103,7 @@ class Guard:
         try:
             await self.app(scope, receive, watch)
         except Exception as err:  # a bug: one scrubbed line in the log, a problem to the client, no traceback
-            body = problems.from_error(err)
+            body = from_error(err)
             log.error("internal error on %s %s: %s", scope["method"], scope["path"], body["detail"])
             if not started:
                 await problem_response(body)(scope, receive, send)
@@ -132,23 +132,23 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
     @app.exception_handler(ZKMLError)
     async def _zkml(request: Request, exc: ZKMLError):
         headers = {"Retry-After": str(int(exc.retry_after))} if getattr(exc, "retry_after", None) else None
-        return problem_response(problems.from_error(exc), headers)
+        return problem_response(from_error(exc), headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return problem_response(problems.problem(exc.status_code, str(exc.detail)), getattr(exc, "headers", None))
+        return problem_response(problem(exc.status_code, str(exc.detail)), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         # pydantic's errors quote the offending value: name the field and the rule only
         where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors())
-        return problem_response(problems.problem(422, f"invalid request ({where})", error="RequestValidationError"))
+        return problem_response(problem(422, f"invalid request ({where})", error="RequestValidationError"))
 
     def served(model_id: str):
         try:
             return service.model(model_id)
         except KeyError:
-            raise Problem(problems.problem(404, "no model with this id is served here", error="UnknownModel",
+            raise Problem(problem(404, "no model with this id is served here", error="UnknownModel",
                                            hint="GET /v1/models lists the served models' ids")) from None
 
     async def json_body(request: Request) -> Any:
@@ -156,10 +156,10 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         try:
             return json.loads(raw)
         except json.JSONDecodeError as err:  # its message names a position, never the content
-            raise Problem(problems.problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
+            raise Problem(problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
                                                 f"{err.colno})", error="MalformedJSON")) from None
         except UnicodeDecodeError:
-            raise Problem(problems.problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
+            raise Problem(problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
 
     @app.get("/healthz", tags=["service"], summary="Liveness (open without a token)")
     async def healthz():
@@ -184,12 +184,12 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         m = served(model_id)
         body = await json_body(request)
         if not isinstance(body, dict) or "input" not in body:
-            raise Problem(problems.problem(422, 'the body must be a JSON object {"input": ...}', error="InputShapeError",
+            raise Problem(problem(422, 'the body must be a JSON object {"input": ...}', error="InputShapeError",
                                            hint="put the sample under the key 'input'"))
         try:
             job_id = await run_in_threadpool(service.submit, m.id, body["input"])
         except Busy as err:
-            raise Problem(problems.from_error(err), {"Retry-After": str(int(err.retry_after or 1))}) from None
+            raise Problem(from_error(err), {"Retry-After": str(int(err.retry_after or 1))}) from None
         del body
         if wait > 0:
             await service.wait(job_id, wait)
@@ -209,7 +209,7 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
             await service.wait(job_id, wait)
         body = service.job_json(job_id)
         if body is None:
-            raise Problem(problems.problem(404, "no job with this id", error="UnknownJob"))
+            raise Problem(problem(404, "no job with this id", error="UnknownJob"))
         return body
 
     @app.post("/v1/models/{model_id}/verify", tags=["proofs"], summary="Verify a proof against the model's key",

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ServiceError, ZKMLError
 from ..keys.keys import Keys, VerifyingKey
 from ..model.inputs import to_feeds
-from . import problems
+from .problems import from_error, kind_of
 from .journal import Journal
 from .workers import JobTimeout, LocalWorker, RayWorker, WorkerDied
 
@@ -262,7 +262,7 @@ class Service:
             except Exception as err:  # a bug here must not stop the dispatcher; the job ends failed
                 if self._stopping.is_set():  # the journal may be closed: the job stays unfinished, resumed next start
                     return
-                log.error("job %s: internal error %s", job_id, problems.from_error(err)["detail"])
+                log.error("job %s: internal error %s", job_id, from_error(err)["detail"])
                 self._end(job_id, error=err)
             finally:
                 with self._lock:
@@ -309,10 +309,10 @@ class Service:
             self.journal.finish(job_id, proof=proof)
             self.m_jobs.labels("done").inc()
         else:
-            body = problems.from_error(error)
+            body = from_error(error)
             self.journal.finish(job_id, error=body)
             self.m_jobs.labels("failed").inc()
-            self.m_failures.labels(kind or problems.kind_of(error)).inc()
+            self.m_failures.labels(kind or kind_of(error)).inc()
             log.info("job %s failed: %s", job_id, body["error"])
         job = self.journal.get(job_id)
         if job is not None and job.finished and proof is not None:
