@@ -132,7 +132,8 @@ def _check_tolerance(circuit, tolerance: dict, spec_path: str | None) -> None:
     if "max_abs_error" in tolerance and r.max_abs_error > float(tolerance["max_abs_error"]):
         raise CompileError(f"the circuit's max abs error {r.max_abs_error:.4g} is over the spec's {tolerance['max_abs_error']}",
                            where=f"{spec_path} -> tolerance -> max_abs_error", hint="use --target accuracy or other scales")
-    if "min_top1_agreement" in tolerance and (r.top1_agreement or 0.0) < float(tolerance["min_top1_agreement"]):
+    # top-1 agreement is measured on class-score outputs; a single score (a logit) has none to compare
+    if "min_top1_agreement" in tolerance and r.top1_agreement is not None and r.top1_agreement < float(tolerance["min_top1_agreement"]):
         raise CompileError(f"the circuit's top-1 agreement {r.top1_agreement} is under the spec's "
                            f"{tolerance['min_top1_agreement']}", where=f"{spec_path} -> tolerance -> min_top1_agreement",
                            hint="use --target accuracy or other scales")
@@ -515,6 +516,11 @@ def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_
     import zkml
 
     p = Path(keys)
+    if (p / "split.json").exists():
+        from ..errors import ArtifactError
+
+        raise ArtifactError("bundles of split keys are not supported yet", stage="bundle", where=p,
+                            hint="share the verifying-key directory (keys/vk) with the proof instead")
     src = zkml.Keys.load(p) if (p / "keys.json").exists() else zkml.VerifyingKey.load(p)
     c = zkml.VerifierContract.load(contract_dir) if contract_dir else None
     with st.stage("bundle"):
