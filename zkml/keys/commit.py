@@ -26,8 +26,7 @@ from ..support.files import ZKML_FORMAT, private_tempdir
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.store import Store
 
-# Keys come from keys.py, which imports this module for Keys.with_weights: they are used by duck type here
-Keys = Any
+# Keys (keys.py) imports this module for Keys.with_weights, so Keys are taken here by duck type (typed Any)
 
 
 def _structure(model: Model) -> str:
@@ -52,7 +51,7 @@ def _structure(model: Model) -> str:
     return sha256_bytes(proto.SerializeToString(deterministic=True))
 
 
-def with_weights(keys: Keys, model: Model | str | os.PathLike, *, store: Store | None = None) -> Keys:
+def with_weights(keys: Any, model: Model | str | os.PathLike, *, store: Store | None = None) -> Any:
     """``keys`` proving with ``model``'s weights: the same proving and verifying key, another compiled circuit.
 
     ``model`` must be the same graph as the keys' model with other weight values. Its circuit is compiled
@@ -90,7 +89,7 @@ def with_weights(keys: Keys, model: Model | str | os.PathLike, *, store: Store |
     return replace(keys, circuit=replace(circuit, report=base.report))
 
 
-def commit(model: Model | str | os.PathLike, circuit_or_keys: Circuit | Keys, *, srs: str | os.PathLike | None = None,
+def commit(model: Model | str | os.PathLike, circuit_or_keys: Any, *, srs: str | os.PathLike | None = None,
            store: Store | None = None) -> str:
     """The public fingerprint of ``model``'s weights under ``circuit_or_keys`` (committed weights), without proving.
 
