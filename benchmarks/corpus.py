@@ -5,7 +5,10 @@ The corpus (``shared/corpus/ezkl-examples``, beside the clone; ``ZKML_CORPUS`` o
 measured status. For each model, in its own process with a time cap, zkml loads the ONNX, compiles
 it calibrated on the sample input, sets up keys (dev SRS), proves the sample and verifies the proof.
 
-    python -m benchmarks corpus [--models a,b] [--cap 120]   -> results/corpus.{json,md}
+    python -m benchmarks corpus [--models a,b] [--cap 120] [--max-logrows K|auto]   -> results/corpus.{json,md}
+
+With ``--max-logrows``, a model over 2^K rows is split into linked segments (split proving); the record
+then says how many segments, and the child's peak RSS.
 """
 
 from __future__ import annotations
@@ -53,9 +56,10 @@ def prove_example(example: Path) -> dict:
     t0 = time.perf_counter()
     model = zkml.load_model(example / "network.onnx")
     x = load_input_file(example / "input.json")
-    circuit = zkml.compile(model, x)
+    k = os.environ.get("ZKML_CORPUS_MAX_LOGROWS")
+    circuit = zkml.compile(model, x, **({"max_logrows": k if k == "auto" else int(k)} if k else {}))
     r.update(compile_s=round(time.perf_counter() - t0, 2), logrows=circuit.logrows, rows=circuit.num_rows,
-             max_abs_error=circuit.report.max_abs_error)
+             max_abs_error=circuit.report.max_abs_error, segments=len(getattr(circuit, "segments", ())) or 1)
     t0 = time.perf_counter()
     keys = circuit.setup()
     r["setup_s"] = round(time.perf_counter() - t0, 2)
@@ -66,6 +70,9 @@ def prove_example(example: Path) -> dict:
     r["verified"] = bool(v)
     if not v:
         r["reason"] = v.reason
+    import resource
+
+    r["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return r
 
 
@@ -103,7 +110,10 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default="", help="comma-separated names (default: all)")
     ap.add_argument("--cap", type=float, default=120.0, help="seconds per model")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--max-logrows", help="split models over 2^K rows (K, or auto)")
     args = ap.parse_args(argv)
+    if args.max_logrows:
+        os.environ["ZKML_CORPUS_MAX_LOGROWS"] = args.max_logrows
     corpus = corpus_dir()
     if corpus is None:
         sys.exit("no corpus: set ZKML_CORPUS to the ezkl-examples folder")
@@ -130,11 +140,12 @@ def write(rows: dict, cap: float, out: Path) -> None:
     counts = {k: sum(r["zkml"] == k for r in ordered) for k in ("proved", "refused", "timeout", "crashed", "invalid proof")}
     lines = [f"{len(ordered)} models, {cap:g} s cap each (compile + setup + prove + verify, 2 cores): "
              + ", ".join(f"{v} {k}" for k, v in counts.items() if v), "",
-             "| model | ezkl 23.0.5 (mock, its recommended flow) | zkml (compile, setup, prove, verify) | logrows | rows | prove s |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| model | ezkl 23.0.5 (mock, its recommended flow) | zkml (compile, setup, prove, verify) | logrows | rows | segments | prove s | peak MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in ordered:
         detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
-        lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | {r.get('prove_s', '-')} |")
+        lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
+                     f"{r.get('segments', 1)} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
     (out / "corpus.md").write_text("\n".join(lines) + "\n")
 
 

@@ -192,3 +192,34 @@ def test_committed_weights_across_segments(deep):
     proof_b = keys.with_weights(other).prove(cal[0])
     assert zkml.verify(proof_b, keys.vk, weights_commitment=theirs)
     assert not zkml.verify(proof_b, keys.vk, weights_commitment=fingerprint)
+
+
+def test_a_killed_segment_worker_is_retried(split, deep, monkeypatch):
+    import multiprocessing as mp
+    import os
+    import signal
+    import threading
+    import time
+
+    from zkml.keys import split as split_mod
+
+    _, sc, keys, _, _ = split
+    _, _, cal = deep
+    deaths, killed = [], []
+    monkeypatch.setattr(split_mod, "on_worker_death", lambda i: deaths.append(i))
+
+    def killer():  # the first worker process that appears is killed (observed, bounded)
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            kids = mp.active_children()
+            if kids:
+                os.kill(kids[0].pid, signal.SIGKILL)
+                killed.append(kids[0].pid)
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    proof = keys.prove(cal[3], workers=2)
+    t.join()
+    assert killed and deaths, "no worker died, so nothing was retried"
+    assert zkml.verify(proof, keys.vk)

@@ -222,6 +222,47 @@ def _prove_segment(keys_path: str, home: str | None, feeds: Mapping, check: bool
     return Keys.load(keys_path).prove(feeds, check=check)
 
 
+MAX_ATTEMPTS = 3
+
+
+def _prove_on_workers(keys: SplitKeys, inputs: list, workers: int, check: bool) -> list[Proof]:
+    """Each segment on a spawned worker; a worker that dies (OOM, SIGKILL) breaks the pool, and the segments
+    without a proof yet are proved again on a new one, up to MAX_ATTEMPTS times each."""
+    from concurrent.futures import ProcessPoolExecutor  # here: a single proof never loads multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ..support.spawn import spawn_context
+
+    segs = keys.segments
+    done: dict[int, Proof] = {}
+    attempts = {i: 0 for i in range(len(segs))}
+    while len(done) < len(segs):
+        todo = [i for i in range(len(segs)) if i not in done]
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=spawn_context()) as pool:
+            futures = {i: pool.submit(_prove_segment, str(segs[i].path), os.environ.get("ZKML_HOME"), inputs[i], check)
+                       for i in todo}
+            for i, fut in futures.items():
+                try:
+                    done[i] = fut.result().bind(segs[i].vk)
+                except BrokenProcessPool:
+                    attempts[i] += 1
+                    on_worker_death(i)
+                    if attempts[i] >= MAX_ATTEMPTS:
+                        raise ProveError(f"the worker proving segment {i} died {MAX_ATTEMPTS} times", where=keys.path,
+                                         hint="the machine may be out of memory: use fewer workers, or a smaller "
+                                              "max_logrows") from None
+                except ProveError:
+                    raise
+                except Exception as err:
+                    raise ProveError(f"segment {i}'s prover failed: {type(err).__name__}", where=keys.path,
+                                     hint="prove in sequence (workers=None) to see why") from err
+    return [done[i] for i in range(len(segs))]
+
+
+def on_worker_death(segment: int) -> None:
+    """Called in this process each time a segment's worker died and the segment is retried (tests observe it)."""
+
+
 def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
     segs = keys.segments
     feeds = to_feeds(keys.circuit.segments[0].model, x)
@@ -238,20 +279,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
         for i, k in enumerate(segs[:-1]):
             got = k.circuit.run(inputs[-1])
             inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
-        from concurrent.futures import ProcessPoolExecutor  # here: a single proof never loads multiprocessing
-
-        from ..support.spawn import spawn_context
-
-        with ProcessPoolExecutor(max_workers=min(workers, len(segs)), mp_context=spawn_context()) as pool:
-            futures = [pool.submit(_prove_segment, str(k.path), os.environ.get("ZKML_HOME"), f, check)
-                       for k, f in zip(segs, inputs)]
-            try:
-                proofs = [f.result().bind(k.vk) for f, k in zip(futures, segs)]
-            except ProveError:
-                raise
-            except Exception as err:
-                raise ProveError(f"a segment's prover failed: {type(err).__name__}", where=keys.path,
-                                 hint="prove in sequence (workers=None) to see which segment and why") from err
+        proofs = _prove_on_workers(keys, inputs, workers, check)
     meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": keys.id, "segments": len(proofs),
             "created": proofs[-1].meta.get("created"),
             "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
