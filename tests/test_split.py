@@ -223,3 +223,21 @@ def test_a_killed_segment_worker_is_retried(split, deep, monkeypatch):
     t.join()
     assert killed and deaths, "no worker died, so nothing was retried"
     assert zkml.verify(proof, keys.vk)
+
+
+def test_a_bundle_carries_every_segment_key(split, tmp_path, other_keys, mlp_proof):
+    _, sc, keys, p0, p1 = split
+    b = zkml.bundle(keys)
+    b.save(tmp_path / "split.car")
+    loaded = zkml.Bundle.load(tmp_path / "split.car")
+    assert loaded.model_id == keys.id and len(loaded.metadata["segments"]) == len(sc.segments)
+    assert sum(n.endswith("/vk.key") for n in loaded.files) == len(sc.segments)
+    vk = loaded.verifying_key()
+    assert isinstance(vk, zkml.SplitVerifyingKey) and vk.id == keys.id
+    assert zkml.verify(p0, loaded) and zkml.verify(p1, loaded)
+    assert not zkml.verify(_bare(p0.segments[0], *p1.segments[1:]), loaded)
+    assert not zkml.verify(mlp_proof, loaded)
+    p0.save(tmp_path / "p.json")
+    keys.save(tmp_path / "keys")
+    assert run_cli("bundle", tmp_path / "keys", "-o", tmp_path / "cli.car").returncode == 0
+    assert run_cli("verify", tmp_path / "p.json", "--bundle", tmp_path / "cli.car").returncode == 0

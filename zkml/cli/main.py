@@ -459,13 +459,10 @@ def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_
     """Write everything a verifier needs (and nothing private) as a CAR file; print its root CID."""
     import zkml
 
-    p = Path(keys)
-    if (p / "split.json").exists():
-        from ..errors import ArtifactError
+    from ..keys.split import load_keys, load_vk
 
-        raise ArtifactError("bundles of split keys are not supported yet", stage="bundle", where=p,
-                            hint="share the verifying-key directory (keys/vk) with the proof instead")
-    src = zkml.Keys.load(p) if (p / "keys.json").exists() else zkml.VerifyingKey.load(p)
+    p = Path(keys)
+    src = load_keys(p) if (p / "keys.json").exists() or (p / "split.json").exists() else load_vk(p)
     c = zkml.VerifierContract.load(contract_dir) if contract_dir else None
     with st.stage("bundle"):
         b = zkml.bundle(src, c, include_srs=not no_srs)

@@ -17,10 +17,13 @@ from typing import Any, Mapping
 
 from ..errors import ArtifactError
 from ..keys.keys import CORE_FILES, Keys, VerifyingKey, bundle_meta
+from ..keys.split import SplitVerifyingKey, split_id
 from ..srs import SRS_FILE
 from ..support.deps import need
-from ..support.files import atomic_write_bytes
-from ..support.ipld import Blocks, cborable, cid_str as _s, make_cid as _cid
+from ..support.files import ZKML_FORMAT, atomic_write_bytes
+from ..support.ipld import Blocks, cborable, core_cid
+from ..support.ipld import cid_str as _s
+from ..support.ipld import make_cid as _cid
 from ..support.store import Store
 from .verification import as_vk
 
@@ -62,11 +65,13 @@ class Bundle:
     def model_id(self) -> str:
         return str(self.metadata.get("model_id", ""))
 
-    def verifying_key(self) -> VerifyingKey:
+    def verifying_key(self) -> VerifyingKey | SplitVerifyingKey:
         """The bundle's verifying key, materialised (once) under $ZKML_HOME/bundles/<core CID> and authenticated."""
         if SRS_FILE not in self.files:
             raise ArtifactError("the bundle carries no SRS file", stage="verify", where=self.root,
                                 hint="make the bundle with include_srs=True, or verify with the verifying-key directory")
+        if self.metadata.get("kind") == "split":
+            return self._split_verifying_key()
 
         def build(d: Path) -> None:
             for name in (*CORE_FILES, SRS_FILE):
@@ -81,6 +86,43 @@ class Bundle:
         return vk
 
 
+    def _split_verifying_key(self) -> SplitVerifyingKey:
+        segments = list(self.metadata.get("segments") or [])
+
+        def build(d: Path) -> None:
+            for i, seg_meta in enumerate(segments):
+                sd = d / f"seg{i:03d}"
+                sd.mkdir()
+                files = {name: self.files[f"seg{i:03d}/{name}"] for name in CORE_FILES}
+                for name, data in files.items():
+                    (sd / name).write_bytes(data)
+                (sd / SRS_FILE).write_bytes(self.files[SRS_FILE])
+                (sd / "core.cid").write_text(core_cid(files, seg_meta))
+            ids = [m["model_id"] for m in segments]
+            (d / "split.json").write_text(json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
+                                                      "segments": ids, "id": split_id(ids)}))
+
+        entry, _ = Store().get_or_build("bundles", self.core, build)
+        vk = SplitVerifyingKey.load(entry, id=self.model_id or None)
+        if [bundle_meta(v.meta) for v in vk.segments] != segments:
+            raise ArtifactError("the bundle's metadata disagrees with its verifying keys", stage="verify", where=self.root,
+                                hint="get the bundle again from its publisher")
+        return vk
+
+
+def _split_groups(vk: SplitVerifyingKey, include_srs: bool) -> tuple[dict, dict]:
+    """A split model's bundle: every segment's core files (``segNNN/...``) in one core, one SRS for all."""
+    digests = {v.meta["srs"]["sha256"] for v in vk.segments}
+    if len(digests) != 1:
+        raise ArtifactError("the segments were set up on different SRS files", stage="bundle", where=vk.path,
+                            hint="set the split circuit up again (every segment on one SRS)")
+    core = {f"seg{i:03d}/{name}": (v.path / name).read_bytes() for i, v in enumerate(vk.segments) for name in CORE_FILES}
+    groups = {"core": core, **({"srs": {SRS_FILE: vk.segments[0].srs.path.read_bytes()}} if include_srs else {})}
+    meta = {"zkml_bundle": ZKML_FORMAT, "kind": "split", "model_id": vk.id, "srs": dict(vk.segments[0].meta["srs"]),
+            "segments": [bundle_meta(v.meta) for v in vk.segments]}
+    return groups, meta
+
+
 def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment: str | None = None) -> Bundle:
     """Bundle ``keys`` (a Keys, VerifyingKey or directory) and, optionally, a VerifierContract.
 
@@ -90,6 +132,13 @@ def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment:
     """
     k = keys if isinstance(keys, Keys) else None
     vk = as_vk(keys)
+    if isinstance(vk, SplitVerifyingKey):
+        if contract is not None or weights_commitment is not None:
+            raise ArtifactError("a split model's bundle carries its keys only (no contract or fingerprint yet)",
+                                stage="bundle", where="contract / weights_commitment",
+                                hint="deploy with zkml.evm.deploy_split_verifier; publish the fingerprint beside the bundle")
+        groups, meta = _split_groups(vk, include_srs)
+        return _build(groups, meta, None)
     groups: dict[str, dict[str, bytes]] = {"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}
     if include_srs:
         groups["srs"] = {SRS_FILE: vk.srs.path.read_bytes()}
@@ -165,8 +214,8 @@ def _load_car(path: Path) -> Bundle:
         core = root_node["core"]
         core_node = cbor.decode(blocks[_s(core)])
         listing = dict(core_node["files"])
-        if set(listing) - set(CORE_FILES):
-            raise ValueError(f"the core node lists files outside {list(CORE_FILES)}")
+        if any(not _core_name(n) for n in listing):
+            raise ValueError(f"the core node lists files outside {list(CORE_FILES)} (or segNNN/ of them)")
         for name, allowed in (("srs", {SRS_FILE}), ("model", {"network.onnx", "network.compiled"})):
             if name in root_node:
                 extra = dict(cbor.decode(blocks[_s(root_node[name])])["files"])
@@ -196,3 +245,9 @@ def _split_cid(mf, body: bytes):
     length, k, _ = mf.varint.decode_raw(body[pos : pos + 10])
     pos += k + length
     return mf.CID.decode(body[:pos]), body[pos:]
+
+
+def _core_name(name: str) -> bool:
+    """A core file: vk.key, settings.json, vk.json, or the same under a split segment's segNNN/."""
+    seg, _, base = name.rpartition("/")
+    return base in CORE_FILES and (not seg or (len(seg) == 6 and seg.startswith("seg") and seg[3:].isdigit()))
