@@ -171,3 +171,20 @@ def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_ca
             assert zkml.verify(r, mlp_keys.vk)
             np.testing.assert_array_equal(r.outputs[0], mlp_keys.prove(x).outputs[0])
     assert len(list(tmp_path.glob("*.proof.json"))) == 6
+
+
+def test_one_split_inference_on_ray(ray_cluster, tmp_path):
+    """The segments of one inference as Ray tasks: one Proof, every link checked."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    model = zkml.export(net, torch.zeros(1, 16))
+    cal = np.random.default_rng(0).normal(size=(8, 16))
+    whole = zkml.compile(model, cal)
+    keys = zkml.compile(model, cal, max_logrows=whole.logrows - 1).setup()
+    proof = keys.prove(cal[0], cluster=ray_cluster)
+    assert len(proof.segments) == len(keys.segments) >= 2
+    assert zkml.verify(proof, keys.vk)
+    np.testing.assert_array_equal(proof.outputs[0], keys.prove(cal[0]).outputs[0])

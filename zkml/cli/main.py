@@ -270,7 +270,8 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None,
 @click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
 @click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores), or for the segments "
                                           "of one split inference.")
-@click.option("--ray-address", help="Prove --batch on this Ray cluster (host:port, or 'auto') instead of local processes.")
+@click.option("--ray-address", help="Prove --batch (or the segments of one split inference) on this Ray cluster "
+                                    "(host:port, or 'auto') instead of local processes.")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False),
               help="Keys with committed weights: prove with this model's weights (same graph) under the same key.")
 @_json_opt
@@ -302,9 +303,12 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
         if errs:
             sys.exit(1)
         return
+    if ray_address and not isinstance(k, zkml.SplitKeys):
+        raise click.UsageError("--ray-address spreads a --batch, or the segments of a split model; one proof of one "
+                               "circuit runs here")
     x = _load_input(input_path)
     with st.stage("prove"):
-        proof = k.prove(x, workers=workers) if isinstance(k, zkml.SplitKeys) else k.prove(x)
+        proof = k.prove(x, workers=workers, cluster=ray_address) if isinstance(k, zkml.SplitKeys) else k.prove(x)
     proof.save(output)
     info = {"ok": True, "proof": output, "model_id": k.id, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
             "weights_commitment": proof.weights_commitment, "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows,

@@ -143,9 +143,11 @@ class SplitKeys:
             raise ArtifactError("the segments are not the chain these keys were made with", where=d / "split.json", hint=hint)
         return keys
 
-    def prove(self, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
-        """One inference through every segment: one Proof holding each segment's proof, in order."""
-        return prove_split(self, x, check=check, workers=workers)
+    def prove(self, x: Any, *, check: bool = True, workers: int | None = None, cluster: str | None = None) -> Proof:
+        """One inference through every segment: one Proof holding each segment's proof, in order. ``workers=N``
+        proves the segments on local processes at once; ``cluster=ADDR`` on a Ray cluster (one task per segment,
+        one CPU each; keys must be readable on every node)."""
+        return prove_split(self, x, check=check, workers=workers, cluster=cluster)
 
     def with_weights(self, model: Any) -> "SplitKeys":
         """These keys proving with ``model``'s weights (committed weights, the same graph)."""
@@ -263,10 +265,29 @@ def on_worker_death(segment: int) -> None:
     """Called in this process each time a segment's worker died and the segment is retried (tests observe it)."""
 
 
-def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None) -> Proof:
+def _prove_on_ray(keys: SplitKeys, inputs: list, cluster: str, check: bool) -> list[Proof]:
+    """One Ray task per segment (one CPU each). Ray retries a task whose worker died (3 times)."""
+    from ..support.ray import connect
+
+    ray = connect(cluster)
+    task = ray.remote(num_cpus=1, max_retries=MAX_ATTEMPTS)(_prove_segment)
+    refs = [task.remote(str(k.path), os.environ.get("ZKML_HOME"), f, check) for k, f in zip(keys.segments, inputs)]
+    try:
+        results = ray.get(refs)
+    except Exception as err:  # a task that failed for good: its ZKMLError arrives wrapped by Ray
+        cause = getattr(err, "cause", None)
+        if isinstance(cause, ProveError):
+            raise cause from None
+        raise ProveError(f"a segment failed on the Ray cluster: {type(err).__name__}", where=cluster,
+                         hint="prove in sequence (no cluster) to see which segment and why") from None
+    return [p.bind(k.vk) for p, k in zip(results, keys.segments)]
+
+
+def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None,
+                cluster: str | None = None) -> Proof:
     segs = keys.segments
     feeds = to_feeds(keys.circuit.segments[0].model, x)
-    if not workers or workers <= 1:
+    if cluster is None and (not workers or workers <= 1):
         proofs = []
         for i, k in enumerate(segs):
             proof, got = prove_with_outputs(k, feeds, check=check)
@@ -279,7 +300,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
         for i, k in enumerate(segs[:-1]):
             got = k.circuit.run(inputs[-1])
             inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
-        proofs = _prove_on_workers(keys, inputs, workers, check)
+        proofs = _prove_on_ray(keys, inputs, cluster, check) if cluster else _prove_on_workers(keys, inputs, workers, check)
     meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": keys.id, "segments": len(proofs),
             "created": proofs[-1].meta.get("created"),
             "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}

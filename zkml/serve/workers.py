@@ -161,7 +161,7 @@ class RayWorker:
         self.pid: int | None = None
 
     def start(self) -> None:
-        from ..batch.ray_backend import connect
+        from ..support.ray import connect
 
         ray = connect(self.cluster)
         self.actor = _actor_class(ray).remote(self.keys_paths, os.environ.get("ZKML_HOME"))
@@ -173,7 +173,7 @@ class RayWorker:
                                where="cluster", hint="check the cluster's resources and logs") from None
 
     def prove(self, model_id: str, input_json: str, timeout: float | None) -> tuple[str, Any]:
-        from ..batch.ray_backend import connect
+        from ..support.ray import connect
 
         ray = connect(self.cluster)
         ref = self.actor.prove.remote(model_id, input_json)
@@ -189,7 +189,7 @@ class RayWorker:
     def stop(self) -> None:
         if self.actor is not None:
             try:
-                from ..batch.ray_backend import connect
+                from ..support.ray import connect
 
                 connect(self.cluster).kill(self.actor)
             except Exception:  # already gone: nothing to stop
