@@ -145,7 +145,7 @@ def write(rows: dict, cap: float, out: Path) -> None:
     for r in ordered:
         detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
         lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
-                     f"{r.get('segments', 1)} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
+                     f"{r.get('segments', '-')} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
     (out / "corpus.md").write_text("\n".join(lines) + "\n")
 
 
