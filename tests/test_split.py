@@ -241,3 +241,7 @@ def test_a_bundle_carries_every_segment_key(split, tmp_path, other_keys, mlp_pro
     keys.save(tmp_path / "keys")
     assert run_cli("bundle", tmp_path / "keys", "-o", tmp_path / "cli.car").returncode == 0
     assert run_cli("verify", tmp_path / "p.json", "--bundle", tmp_path / "cli.car").returncode == 0
+    shown = run_cli("inspect", tmp_path / "cli.car", "--json")
+    info = json.loads(shown.stdout)
+    assert shown.returncode == 0 and info["model_id"] == keys.id and info["segments"] == len(sc.segments), shown.stderr
+    assert "ceremony SRS" not in run_cli("inspect", tmp_path / "cli.car").stdout  # dev keys: never shown as ceremony

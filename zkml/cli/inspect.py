@@ -25,7 +25,7 @@ def describe(p: Path) -> tuple[dict, list[str]]:
             vk = VerifyingKey.load(p)
             info = {"kind": "verifying_key", "model_id": vk.id, "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "dev_srs": vk.dev_srs,
                     "visibility": vk.meta["visibility"]}
-            return info, [f"verifying key: model id {vk.id}",  f"  srs        {vk.srs.describe()}"]
+            return info, [f"verifying key: model id {vk.id}", f"  srs        {vk.srs.describe()}"]
         if (p / "circuit.json").exists():
             c = Circuit.load(p)
             info = {"kind": "circuit", "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": c.num_rows,
@@ -47,10 +47,14 @@ def describe(p: Path) -> tuple[dict, list[str]]:
         from ..verifier.bundles import Bundle
 
         b = Bundle.load(p)
-        info = {"kind": "bundle", "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files),
-                "model_sha256": b.metadata["model_sha256"], "dev_srs": b.dev_srs, "contract": (b.contract or {}).get("name")}
-        return info, [f"bundle {b.root}: model {b.metadata['model_sha256'][:16]}, files {', '.join(info['files'])}",
-                      f"  core       {b.core}", f"  srs        {'INSECURE dev SRS' if b.dev_srs else 'ceremony SRS'}"]
+        # the blocks match their CIDs; the metadata is the publisher's word until a verifier loads the key
+        srs = "INSECURE dev SRS" if b.dev_srs else f"SRS sha256 {str(b.metadata['srs'].get('sha256', '?'))[:16]} (not a " \
+              "ceremony SRS unless you pin its digest: ZKML_SRS_SHA256)"
+        info = {"kind": "bundle", "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files), "model_id": b.model_id,
+                "segments": len(b.metadata.get("segments") or []) or 1, "dev_srs": b.dev_srs,
+                "contract": (b.contract or {}).get("name"), "weights_commitment": b.weights_commitment}
+        return info, [f"bundle {b.root}: model id {b.model_id[:16]}, files {', '.join(info['files'])}",
+                      f"  core       {b.core}", f"  srs        {srs}"]
     if suffix == ".srs":
         k = srs_logrows(p)
         return {"kind": "srs", "logrows": k}, [f"KZG SRS with 2^{k} points (run zkml.check_srs for a pairing check)"]
