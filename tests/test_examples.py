@@ -40,6 +40,15 @@ def test_credit_threshold_on_anvil():
     assert out["accepted"] is True and out["gas_used"] > 400_000
 
 
+def test_tiny_gpt_story_at_toy_size():
+    """The split-proving story on the zoo GPT's architecture at a toy size (the full model takes minutes)."""
+    res = _run("tiny_gpt.py", "--small")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "one circuit: 2^" in out and "segments of 2^" in out
+    assert "verified: True; public next character:" in out and "reordered: verified False" in out
+
+
 def test_hashed_weights():
     res = _run("hashed_weights.py")
     assert res.returncode == 0, res.stderr

@@ -138,6 +138,9 @@ def test_compile_refuses_what_this_machine_cannot_hold(deep, monkeypatch):
     with pytest.raises(errors.CompileError, match="would not fit this machine") as ei:
         zkml.compile(model, cal)
     assert "GB" in ei.value.message and "max-logrows auto" in ei.value.hint
+    # the estimate is how a user learns this before compiling: it reports, it does not refuse
+    e = zkml.estimate(model, cal)
+    assert not e.fits and e.peak_memory_bytes > e.machine_memory_bytes == 64 << 20
 
 
 def test_estimate_predicts_the_proving_key_size(mlp_keys, split):

@@ -55,11 +55,7 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
                                where="target", hint="pass separate calibration data (CLI --calibration FILE) to use target fastest")
         fixed = {**options, **({"scales": scales} if scales else {}), **({"max_logrows": max_logrows} if max_logrows else {})}
         return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
-    batch = to_batch(model, calibration_data)
-    if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
-        whole = build_smallest(model, batch, vis, scales, options, store, private_data=private_data)
-    else:
-        whole = build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
+    whole = _whole(model, calibration_data, vis, target, scales, options, store, private_data)
     if max_logrows == "auto":
         max_logrows = auto_max_logrows(whole.settings)
     elif max_logrows is not None and not isinstance(max_logrows, int):
@@ -78,7 +74,16 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
         raise CompileError(f"the circuit needs 2^{whole.logrows} rows, over max_logrows {max_logrows}; splitting it "
                            "calibrates every segment on intermediate values, which would be those of a private input",
                            where="max_logrows", hint="pass separate calibration data (CLI --calibration FILE) to split")
-    return split_compile(model, batch, vis, max_logrows, scales, options, store)
+    return split_compile(model, to_batch(model, calibration_data), vis, max_logrows, scales, options, store)
+
+
+def _whole(model: Model, calibration_data: Any, vis: Visibility, target: str, scales: list[int] | None,
+           options: Mapping[str, Any], store: Store, private_data: bool) -> Circuit:
+    """The model as one circuit, however big (``compile`` decides whether to keep, refuse or split it)."""
+    batch = to_batch(model, calibration_data)
+    if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
+        return build_smallest(model, batch, vis, scales, options, store, private_data=private_data)
+    return build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
 
 
 
@@ -96,4 +101,12 @@ def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_opti
     if calibration_data is None:
         raise CompileError("estimating a model compiles it first: pass calibration data", where="calibration_data",
                            hint="zkml.estimate(model, calibration_data) or zkml.estimate(circuit)")
+    if compile_options.get("max_logrows") is None and compile_options.get("target", "resources") != "fastest":
+        # one circuit, even one this machine cannot hold: the estimate is what says so
+        model = model_or_circuit if isinstance(model_or_circuit, Model) else load_model(model_or_circuit)
+        opts = {k: v for k, v in compile_options.items() if k not in ("visibility", "target", "scales", "store", "max_logrows")}
+        check_options(opts)
+        return for_settings(_whole(model, calibration_data, Visibility.parse(compile_options.get("visibility")),
+                                   compile_options.get("target", "resources"), compile_options.get("scales"), opts,
+                                   compile_options.get("store") or Store(), False).settings)
     return estimate(compile(model_or_circuit, calibration_data, **compile_options))

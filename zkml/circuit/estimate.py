@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 PK_BYTES_PER_ROW = 4227       # a plain MLP's proving key per row (2 range checks, no lookups)
-PROVE_S_PER_ROW = 205e-6      # seconds per row on 2 cores, width 1
+PROVE_S_PER_ROW = 228e-6      # seconds per row on 1 core, width 1 (LeNet-5 in two 2^18 segments: 119.6 s)
+CORE_SCALING = 0.89           # n cores prove n^0.89 times faster (LeNet-5 at 2^19 on 2 cores: 64.7 s, 1.85x)
+TIME_WIDTH_EXP = 0.8          # proving time grows as width^0.8 (tiny_gpt's 2^18 segments, widths 5.5 and 2.6)
+MEMORY_WIDTH_SLOPE = 0.8      # memory per row grows by 0.8 of a plain row per unit of width past 1
 PROVE_S_FIXED = 0.25          # witness, transcript and I/O around a proof
 SETUP_FRACTION = 0.78         # setup time / proving time (LeNet-5, the 2^16 MLP)
 RSS_BASE = 200 << 20          # the interpreter, numpy, onnxruntime and ezkl loaded
@@ -78,6 +81,18 @@ def machine_memory() -> int:
     return total
 
 
+def cores() -> int:
+    """The cores this process may run on (taskset, cgroup cpusets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _memory(rows: int, w: float) -> int:
+    return int(RSS_BASE + RSS_BYTES_PER_ROW * rows * (1 + MEMORY_WIDTH_SLOPE * max(w - 1, 0)))
+
+
 def width(settings: Mapping[str, Any]) -> float:
     """Columns per row relative to a plain MLP, from what the settings say the circuit needs.
 
@@ -95,9 +110,9 @@ def for_settings(settings: Mapping[str, Any]) -> Estimate:
     k = int(settings["run_args"]["logrows"])
     w = width(settings)
     rows = 2**k
-    prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**0.9
+    prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**TIME_WIDTH_EXP / cores() ** CORE_SCALING
     return Estimate(k, int(settings.get("num_rows", rows)), round(w, 2), int(PK_BYTES_PER_ROW * rows * w),
-                    int(RSS_BASE + RSS_BYTES_PER_ROW * rows * w), round(SETUP_FRACTION * prove, 2), round(prove, 2),
+                    _memory(rows, w), round(SETUP_FRACTION * prove, 2), round(prove, 2),
                     int(VERIFIER_BYTES * w**0.5), 1, machine_memory())
 
 
@@ -114,6 +129,6 @@ def auto_max_logrows(settings: Mapping[str, Any]) -> int:
     """The largest logrows whose circuit of this width fits this machine's memory (with headroom)."""
     w, mem = width(settings), MEMORY_HEADROOM * machine_memory()
     k = 10
-    while RSS_BASE + RSS_BYTES_PER_ROW * 2 ** (k + 1) * w <= mem and k < 26:
+    while _memory(2 ** (k + 1), w) <= mem and k < 26:
         k += 1
     return k

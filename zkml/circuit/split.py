@@ -100,8 +100,9 @@ class SplitCircuit:
 
 
 def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
-                  options: Mapping[str, Any], store: Store) -> SplitCircuit:
-    """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring)."""
+                  options: Mapping[str, Any], store: Store) -> SplitCircuit | Circuit:
+    """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring); one circuit if the
+    whole model fits at a coarser scale than its own calibration chose."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise CompileError("split proving takes models with one input and one output", where="model",
                            hint="compile without max_logrows, or wrap the model so it has one input and one output")
@@ -132,33 +133,56 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
     def fits(c: Circuit) -> bool:
         return c.logrows <= max_logrows
 
-    # greedy: from each boundary, the farthest end that still fits (binary search over the boundaries)
-    chosen: list[tuple[int, int, Circuit]] = []
-    a, in_scale = 0, scales
-    while a < last:
-        lo, hi, best, why = a + 1, last, None, ""
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            try:
-                c = segment(a, mid, in_scale)
-            except ZKMLError as err:
-                c, why = None, f" ({type(err).__name__}: {err.message[:200]})"
-            if c is not None and fits(c):
-                best, lo = (mid, c), mid + 1
-            else:
-                hi = mid - 1
-                why = why if c is None else f" (2^{c.logrows})"
-        if best is None:
-            where = model.inputs[0].name if a == 0 else points[a - 1]
-            raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{max_logrows} rows{why}",
-                               where="max_logrows", hint="raise max_logrows (each segment must fit it)")
-        b, c = best
-        chosen.append((a, b, c))
-        in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
-        a = b
+    def chain(first_scales: list[int] | None) -> list[tuple[int, int, Circuit]]:
+        """Greedy: from each boundary, the farthest end that still fits (binary search over the boundaries).
+        Raises _Rescale when a segment only fits at a lower scale than the one handed to it."""
+        chosen: list[tuple[int, int, Circuit]] = []
+        a, in_scale = 0, first_scales
+        while a < last:
+            lo, hi, best, why = a + 1, last, None, ""
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                try:
+                    c = segment(a, mid, in_scale)
+                except ZKMLError as err:
+                    c, why = None, f" ({type(err).__name__}: {err.message[:200]})"
+                if c is not None and fits(c):
+                    best, lo = (mid, c), mid + 1
+                else:
+                    hi = mid - 1
+                    why = why if c is None else f" (2^{c.logrows})"
+            if best is None:
+                where = model.inputs[0].name if a == 0 else points[a - 1]
+                lower = _fitting_scale(lambda t: segment(a, a + 1, [t]), fits, in_scale) if a and not scales else None
+                if lower is not None:
+                    raise _Rescale(lower)
+                raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{max_logrows} rows{why}",
+                                   where="max_logrows", hint="raise max_logrows (each segment must fit it)"
+                                   + (", or pass lower scales" if scales else ""))
+            b, c = best
+            chosen.append((a, b, c))
+            in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
+            a = b
+        return chosen
+
+    # The scale handed over a cut is fixed by the segment before it; a later segment whose lookups only fit at a
+    # lower scale (softmax's exp table doubles with every bit) restarts the chain at that scale.
+    first, chosen = scales, None
+    while chosen is None:
+        try:
+            chosen = chain(first)
+        except _Rescale as r:
+            first = [min(r.scale, first[0] - 1) if first else r.scale]  # strictly lower each time
+            if first[0] < MIN_SCALE:
+                break
+    if chosen is None:
+        raise CompileError(f"no scale from {MIN_SCALE} up lets every segment fit 2^{max_logrows} rows", where="max_logrows",
+                           hint="raise max_logrows")
+    if len(chosen) == 1:
+        return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
     # one row count for all: linked commitments are over the same Lagrange basis
     rows = max(c.logrows for _, _, c in chosen)
-    segments, in_scale = [], scales
+    segments, in_scale = [], first
     for a, b, c in chosen:
         seg = c if c.logrows == rows else segment(a, b, in_scale, pad=c, rows=rows)
         segments.append(seg)
@@ -169,6 +193,26 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
                                hint="report this model; compile with explicit scales=[s] meanwhile")
     cut_names = tuple(points[b - 1] for _, b, _ in chosen[:-1])
     return SplitCircuit(tuple(segments), model, cut_names, vis, _report(model, batch, segments))
+
+
+class _Rescale(Exception):
+    def __init__(self, scale: int):
+        self.scale = scale
+
+
+MIN_SCALE = 4
+
+
+def _fitting_scale(build_at, fits, in_scale: list[int] | None) -> int | None:
+    """The highest scale below the handed-over one at which a segment fits (None if none down to MIN_SCALE)."""
+    top = int(in_scale[0]) if in_scale else 0
+    for t in range(top - 1, MIN_SCALE - 1, -1):
+        try:
+            if fits(build_at(t)):
+                return t
+        except ZKMLError:
+            continue
+    return None
 
 
 def _report(model: Model, batch: Mapping, segments: list[Circuit]) -> CalibrationReport:

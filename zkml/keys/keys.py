@@ -285,14 +285,23 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
 
 def _commitment_counts(circuit: Circuit, vk: Path, srs: Path) -> dict:
     """How many G1 points each committed part has at the start of every proof (ezkl splits a long tensor into
-    chunks by the key's usable rows): measured once on a witness of zeros, recorded in vk.json."""
+    chunks by the key's usable rows): measured once on a witness of zeros, recorded in vk.json. Where zeros
+    have no witness (a layernorm divides by their zero variance), on small seeded values instead."""
     if "committed" not in key_visibility(circuit.settings).values():
         return {}
     import numpy as np
 
-    zeros = {t.name: np.zeros(t.shape) for t in circuit.model.inputs}
+    rng = np.random.default_rng(0)
+    probes = [{t.name: np.zeros(t.shape) for t in circuit.model.inputs},
+              {t.name: rng.uniform(-0.5, 0.5, size=t.shape) for t in circuit.model.inputs}]
     with private_tempdir() as tmp:
-        _, w = witness_outputs(circuit, zeros, tmp / "zeros", SetupError, vk=vk, srs=srs)
+        for i, probe in enumerate(probes):
+            try:
+                _, w = witness_outputs(circuit, probe, tmp / f"probe{i}", SetupError, vk=vk, srs=srs)
+                break
+            except SetupError:
+                if i == len(probes) - 1:
+                    raise
     counts = {part: len(points) for part, points in witness_commitments(w).items()}
     if not counts:
         raise SetupError("ezkl computed no commitment for the committed parts", where=circuit.path,

@@ -23,7 +23,12 @@ def cuts(model: Model) -> list[str]:
     """The tensors at which the graph can be cut, in order: each is the only value that nodes before it
     pass to nodes after it (and no graph output is produced before it)."""
     g = _proto(model).graph
+    # constants travel with the segment that reads them, like weights: a value computed from weights and
+    # constants only (a Constant node, an Identity of a shared initializer) is not state crossing a cut
     inits = {i.name for i in g.initializer}
+    for n in g.node:
+        if all(x in inits for x in n.input if x):
+            inits |= set(n.output)
     outputs = {o.name for o in g.output}
     produced_at = {}
     for i, n in enumerate(g.node):

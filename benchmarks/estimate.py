@@ -1,0 +1,116 @@
+"""The estimator against measurements, in one run: predicted vs measured peak memory and prove time.
+
+    python -m benchmarks estimate [--models digits_mlp,...,lenet_5,tiny_gpt]
+
+For each model two child processes run on the same two cores (taskset -c 0,1): one compiles and sets up
+(the keys are cached), the other loads them and proves one input. Each child reports its own peak RSS
+(ezkl runs in-process); the flow's peak memory is the larger of the two, which is what
+``zkml.estimate(...).peak_memory_bytes`` predicts. The zoo models use their circuit specs (``tiny_gpt``
+is split by its spec's max_logrows: the estimate is of its largest segment's memory and of all segments'
+time); LeNet-5 is one 2^19 circuit. Writes benchmarks/results/estimate.json and estimate.md with each
+ratio predicted / measured; the target is every ratio within 0.7..1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+DEFAULT = ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest", "wine_attention", "lenet_5", "tiny_gpt"]
+
+_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import zkml
+from models import zoo
+from benchmarks.harness import _model_and_data
+name, phase = {name!r}, {phase!r}
+model, cal = _model_and_data(name)
+t0 = time.perf_counter()
+c = zkml.compile(model, cal) if name not in zoo.NAMES + zoo.SPLIT_NAMES else zoo.compile_zoo(name)
+compile_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+keys = c.setup()
+setup_s = time.perf_counter() - t0
+rec = {{"compile_s": compile_s, "setup_s": setup_s}}
+if phase == "prove":
+    x = cal[0]
+    t0 = time.perf_counter()
+    proof = keys.prove(x)
+    rec["prove_s"] = time.perf_counter() - t0
+    rec["ok"] = bool(zkml.verify(proof, keys.vk))
+    est = zkml.estimate(c)
+    segs = getattr(keys, "segments", None) or [keys]
+    rec.update(predicted=est.to_json(), pk_bytes=sum(k.pk_path.stat().st_size for k in segs),
+               segments=len(segs), logrows=c.logrows)
+rec["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT " + json.dumps(rec))
+"""
+
+
+def _child(name: str, phase: str, home: str) -> dict:
+    cmd = [sys.executable, "-c", _CHILD.format(root=str(ROOT), name=name, phase=phase)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0,1", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ZKML_HOME": home})
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        return {"error": proc.stderr.strip()[-400:]}
+    return json.loads(line[7:])
+
+
+def measure(name: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="zkml-estimate-") as home:  # a cold cache: setup is really done
+        setup = _child(name, "setup", home)  # compiles and sets up; the keys land in the cache
+        prove = _child(name, "prove", home)  # loads them (setup is a cache hit) and proves
+    if "error" in setup or "error" in prove:
+        return {"model": name, "error": setup.get("error") or prove.get("error")}
+    p = prove["predicted"]
+    peak = max(setup["peak_rss_mb"], prove["peak_rss_mb"])
+    return {"model": name, "segments": prove["segments"], "logrows": prove["logrows"], "width": p["width"],
+            "ok": prove["ok"], "setup_s": round(setup["setup_s"], 1), "predicted_setup_s": p["setup_s"],
+            "prove_s": round(prove["prove_s"], 2), "predicted_prove_s": p["prove_s"],
+            "peak_mb": round(peak), "setup_peak_mb": round(setup["peak_rss_mb"]), "prove_peak_mb": round(prove["peak_rss_mb"]),
+            "predicted_peak_mb": round(p["peak_memory_bytes"] / 2**20), "pk_bytes": prove["pk_bytes"],
+            "predicted_pk_bytes": p["pk_bytes"],
+            "memory_ratio": round(p["peak_memory_bytes"] / 2**20 / peak, 2),
+            "prove_ratio": round(p["prove_s"] / prove["prove_s"], 2),
+            "setup_ratio": round(p["setup_s"] / setup["setup_s"], 2) if setup["setup_s"] > 1 else None}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks estimate")
+    ap.add_argument("--models", default=",".join(DEFAULT))
+    args = ap.parse_args(argv)
+    rows = []
+    for name in args.models.split(","):
+        rows.append(measure(name))
+        print(json.dumps(rows[-1]), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in rows if "error" not in r]
+    worst = {k: max((abs(r[k] - 1) for r in ok if r.get(k) is not None), default=None) for k in ("memory_ratio", "prove_ratio")}
+    (OUT / "estimate.json").write_text(json.dumps({"benchmark": "estimator vs measured", "rows": rows,
+                                                   "worst_abs_ratio_error": worst, "target": 0.3}, indent=1))
+    lines = ["| model | segments | logrows | width | peak MB (measured / predicted) | prove s (measured / predicted) | "
+             "setup s (measured / predicted) | memory ratio | prove ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | error: {r['error'][:80]} | | | | | | | |")
+            continue
+        lines.append(f"| {r['model']} | {r['segments']} | {r['logrows']} | {r['width']} | {r['peak_mb']} / {r['predicted_peak_mb']} | "
+                     f"{r['prove_s']} / {r['predicted_prove_s']} | {r['setup_s']} / {r['predicted_setup_s']} | "
+                     f"{r['memory_ratio']} | {r['prove_ratio']} |")
+    (OUT / "estimate.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
