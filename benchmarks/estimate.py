@@ -47,9 +47,8 @@ if phase == "prove":
     proof = keys.prove(x)
     rec["prove_s"] = time.perf_counter() - t0
     rec["ok"] = bool(zkml.verify(proof, keys.vk))
-    est = zkml.estimate(c)
     segs = getattr(keys, "segments", None) or [keys]
-    rec.update(predicted=est.to_json(), pk_bytes=sum(k.pk_path.stat().st_size for k in segs),
+    rec.update(settings=[k.circuit.settings for k in segs], pk_bytes=sum(k.pk_path.stat().st_size for k in segs),
                segments=len(segs), logrows=c.logrows)
 rec["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps(rec))
@@ -73,27 +72,47 @@ def measure(name: str) -> dict:
         prove = _child(name, "prove", home)  # loads them (setup is a cache hit) and proves
     if "error" in setup or "error" in prove:
         return {"model": name, "error": setup.get("error") or prove.get("error")}
-    p = prove["predicted"]
-    peak = max(setup["peak_rss_mb"], prove["peak_rss_mb"])
-    return {"model": name, "segments": prove["segments"], "logrows": prove["logrows"], "width": p["width"],
-            "ok": prove["ok"], "setup_s": round(setup["setup_s"], 1), "predicted_setup_s": p["setup_s"],
-            "prove_s": round(prove["prove_s"], 2), "predicted_prove_s": p["prove_s"],
-            "peak_mb": round(peak), "setup_peak_mb": round(setup["peak_rss_mb"]), "prove_peak_mb": round(prove["peak_rss_mb"]),
-            "predicted_peak_mb": round(p["peak_memory_bytes"] / 2**20), "pk_bytes": prove["pk_bytes"],
-            "predicted_pk_bytes": p["pk_bytes"],
-            "memory_ratio": round(p["peak_memory_bytes"] / 2**20 / peak, 2),
-            "prove_ratio": round(p["prove_s"] / prove["prove_s"], 2),
-            "setup_ratio": round(p["setup_s"] / setup["setup_s"], 2) if setup["setup_s"] > 1 else None}
+    return {"model": name, "segments": prove["segments"], "logrows": prove["logrows"], "ok": prove["ok"],
+            "setup_s": round(setup["setup_s"], 1), "prove_s": round(prove["prove_s"], 2),
+            "peak_mb": round(max(setup["peak_rss_mb"], prove["peak_rss_mb"])), "setup_peak_mb": round(setup["peak_rss_mb"]),
+            "prove_peak_mb": round(prove["peak_rss_mb"]), "pk_bytes": prove["pk_bytes"], "settings": prove["settings"]}
+
+
+def predict(row: dict, cores: int = 2) -> dict:
+    """The estimator's prediction for a measured row, from the circuit settings it recorded (on ``cores`` cores,
+    as measured): re-run with --repredict after changing the cost model, without measuring again."""
+    from zkml.internals import estimate_segments, estimate_settings
+
+    if row["segments"] > 1:
+        p = estimate_segments([_Seg(s) for s in row["settings"]], cores)
+    else:
+        p = estimate_settings(row["settings"][0], cores)
+    return {**row, "width": p.width, "predicted_setup_s": p.setup_s, "predicted_prove_s": p.prove_s,
+            "predicted_peak_mb": round(p.peak_memory_bytes / 2**20), "predicted_pk_bytes": p.pk_bytes,
+            "memory_ratio": round(p.peak_memory_bytes / 2**20 / row["peak_mb"], 2),
+            "prove_ratio": round(p.prove_s / row["prove_s"], 2),
+            "setup_ratio": round(p.setup_s / row["setup_s"], 2) if row["setup_s"] >= 1 else None}
+
+
+class _Seg:
+    def __init__(self, settings: dict):
+        self.settings = settings
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks estimate")
     ap.add_argument("--models", default=",".join(DEFAULT))
+    ap.add_argument("--repredict", action="store_true", help="apply the current cost model to the recorded measurements")
     args = ap.parse_args(argv)
-    rows = []
-    for name in args.models.split(","):
-        rows.append(measure(name))
-        print(json.dumps(rows[-1]), flush=True)
+    sys.path.insert(0, str(ROOT))
+    if args.repredict:
+        rows = [r for r in json.loads((OUT / "estimate.json").read_text())["rows"]]
+    else:
+        rows = []
+        for name in args.models.split(","):
+            rows.append(measure(name))
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "settings"}), flush=True)
+    rows = [r if "error" in r else predict(r) for r in rows]
     OUT.mkdir(parents=True, exist_ok=True)
     ok = [r for r in rows if "error" not in r]
     worst = {k: max((abs(r[k] - 1) for r in ok if r.get(k) is not None), default=None) for k in ("memory_ratio", "prove_ratio")}

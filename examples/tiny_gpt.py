@@ -8,7 +8,7 @@ this machine has, so ``zkml.compile`` refuses it with the estimate; with ``max_l
 residual stream into segments that fit, each proved on its own and linked by KZG commitments. The result
 is one proof file and one verdict, and the prompt stays private.
 
-``--small`` runs the same story on the same architecture at a toy size (one block, width 8, trained in a
+``--small`` runs the same story on the same architecture at a toy size (width 8, context 4, trained in a
 second), which is what the tests run; the full model takes about 15 minutes on two cores.
 """
 
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     if args.small:
         import torch
 
-        net, (calibration, _, _, _) = gpt.train(steps=40, context=4, width=8, layers=1)
+        net, (calibration, _, _, _) = gpt.train(steps=40, context=4, width=8, layers=2)
         model, calibration, context = zkml.export(net, torch.tensor(calibration[:1])), calibration[:4], 4
         max_logrows = None
     else:
@@ -50,8 +50,8 @@ def main(argv=None) -> int:
     except zkml.ZKMLError as err:
         print(f"  compile refuses it: {err.message.split(':')[0]}")
     # 2. in segments that fit
-    if max_logrows is None:
-        max_logrows = whole.logrows - 1
+    if max_logrows is None:  # the toy fits this machine: ask for segments of a quarter of its rows
+        max_logrows = whole.logrows - 2
     circuit = zkml.compile(model, calibration, max_logrows=max_logrows)
     print(f"split at max_logrows {max_logrows}: {len(circuit.segments)} segments of 2^{circuit.logrows} rows, "
           f"cut after {', '.join(circuit.cuts)}; end to end against onnxruntime: {circuit.report}")

@@ -102,3 +102,21 @@ def test_a_later_segment_that_needs_a_coarser_scale_restarts_the_chain(small_gpt
     with pytest.raises(errors.CompileError, match="does not fit") as ei:
         zkml.compile(model, cal, max_logrows=whole.logrows - 2, scales=[free])
     assert "lower scales" in ei.value.hint
+
+
+@pytest.mark.slow
+def test_the_zoo_gpt_does_not_fit_one_circuit_and_splits_into_segments_that_do():
+    """What the metadata and README say of the zoo model, measured again (compile only: its proof takes minutes)."""
+    model, cal, _, meta = zoo.load("tiny_gpt")
+    whole = zkml.estimate(model, cal)
+    assert whole.logrows == meta["single_circuit"]["logrows"]
+    if whole.fits:
+        pytest.skip(f"this machine has {whole.machine_memory_bytes / 2**30:.0f} GB: it could hold the single circuit")
+    with pytest.raises(errors.CompileError, match="would not fit this machine") as ei:
+        zkml.compile(model, cal)
+    assert "max-logrows auto" in ei.value.hint
+    sc = zoo.compile_zoo("tiny_gpt")
+    k = zoo.spec("tiny_gpt")["options"]["max_logrows"]
+    assert isinstance(sc, zkml.SplitCircuit) and len(sc.segments) == meta["segments"]
+    assert all(c.logrows <= k for c in sc.segments) and zkml.estimate(sc).fits
+    assert sc.report.top1_agreement == 1.0

@@ -248,3 +248,21 @@ def test_a_bundle_carries_every_segment_key(split, tmp_path, other_keys, mlp_pro
     info = json.loads(shown.stdout)
     assert shown.returncode == 0 and info["model_id"] == keys.id and info["segments"] == len(sc.segments), shown.stderr
     assert "ceremony SRS" not in run_cli("inspect", tmp_path / "cli.car").stdout  # dev keys: never shown as ceremony
+
+
+def test_the_cost_model_meets_its_target_on_the_recorded_measurements():
+    """benchmarks/results/estimate.json holds measurements (zoo, LeNet-5, tiny_gpt); the cost model as it is now
+    must predict each one's peak memory and proving time within ±30% (a changed constant that breaks it fails here)."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.estimate import predict
+
+    rows = json.loads((ROOT / "benchmarks" / "results" / "estimate.json").read_text())["rows"]
+    measured = [predict(r) for r in rows if "error" not in r]
+    assert {r["model"] for r in measured} >= {"lenet_5", "tiny_gpt", "digits_mlp", "wine_attention"}
+    for r in measured:
+        assert 0.7 <= r["memory_ratio"] <= 1.3, r
+        assert 0.7 <= r["prove_ratio"] <= 1.3, r

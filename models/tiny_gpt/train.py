@@ -3,7 +3,7 @@ GELU MLP) that read a 12-character window and score the next character. Trained 
 Python, the text that ships with Python in its ``this`` module.
 
 Its single circuit does not fit this machine (2^20 rows at width 5.5: ``zkml.estimate`` predicts about
-47 GB of peak memory against 23.5 GB), so it is compiled with ``max_logrows`` and proved in linked segments.
+45 GB of peak memory against 23.5 GB), so it is compiled with ``max_logrows`` and proved in linked segments.
 The held-out windows overlap the training text (there is only one poem): the model memorises more than it
 generalises. It is here to be a real transformer for split proving, not a language model anyone should use.
 

@@ -1,14 +1,14 @@
 """``estimate()``: what setting up and proving a circuit will cost on this machine, before spending it.
 
-The cost model is fitted to measurements made here (2 cores, ``benchmarks/results/harness.json``: the zoo,
-an MLP at 2^16 and LeNet-5 at 2^19, through ezkl 23.0.5). Everything scales with the circuit's rows
-(2^logrows) times its *width*: how many columns a row carries compared with a plain MLP. Width is read from
-the settings: extra range checks, lookup tables and shuffles each add columns (the attention model, with
-one lookup and 13 shuffles, is about 4 wide). Measured error of the fit on those circuits: proving time
-within -20%..+10%, peak memory within -10%..+25% from 2^15 rows up (it overestimates small circuits,
-which is the safe side), proving key within ±6%. On ezkl's random_forest example (2^16, width 2.5,
-not in the width fit but used to set it) the proving key is predicted within 1%, peak memory -8%,
-proving time +48%: width raises memory more than time.
+The cost model is fitted to measurements made here (2 cores, 23.5 GB, ezkl 23.0.5;
+``python -m benchmarks estimate`` measures the zoo, LeNet-5 at 2^19 and tiny_gpt's three 2^18 segments in
+one run and writes ``benchmarks/results/estimate.md``). Everything scales with the circuit's rows (2^logrows)
+and its *width*: how many columns a row carries compared with a plain MLP, read from the settings (extra
+range checks, lookup tables, shuffles). Proving time is rows x width^0.8 per core, with two cores 1.85x
+faster than one; memory is a fixed 90 MB plus rows x (1 + 0.8 (width - 1)) x 9.6 KB; the proving key is
+rows x width x 4.2 KB; setup takes 1.7x the proving time. Fitted on LeNet-5 and tiny_gpt (memory, time) and
+the zoo (the fixed part, setup); the measured error of every prediction is in ``estimate.md`` (target:
+peak memory and proving time within ±30%). Setup is the least certain (LeNet-5's takes 2.2x its proof).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ CORE_SCALING = 0.89           # n cores prove n^0.89 times faster (LeNet-5 at 2^
 TIME_WIDTH_EXP = 0.8          # proving time grows as width^0.8 (tiny_gpt's 2^18 segments, widths 5.5 and 2.6)
 MEMORY_WIDTH_SLOPE = 0.8      # memory per row grows by 0.8 of a plain row per unit of width past 1
 PROVE_S_FIXED = 0.25          # witness, transcript and I/O around a proof
-SETUP_FRACTION = 0.78         # setup time / proving time (LeNet-5, the 2^16 MLP)
-RSS_BASE = 200 << 20          # the interpreter, numpy, onnxruntime and ezkl loaded
+SETUP_FRACTION = 1.7          # setup time / proving time (1.25x-2.2x measured: wine_attention .. LeNet-5)
+RSS_BASE = 90 << 20           # the interpreter, numpy, onnxruntime and ezkl loaded (digits_mlp at 2^12: 125 MB)
 RSS_BYTES_PER_ROW = 9.6 * 1024
 VERIFIER_BYTES = 13_400       # the per-model Solidity verifier, width 1
 MEMORY_HEADROOM = 0.8         # of this machine's memory, what max_logrows="auto" plans for
@@ -106,19 +106,20 @@ def width(settings: Mapping[str, Any]) -> float:
     return (1 + 0.136 * max(ranges - 2, 0) + 1.5 * lookups + (1.4 if shuffles else 0.0)) * (1 + 0.1 * max(cols - 2, 0))
 
 
-def for_settings(settings: Mapping[str, Any]) -> Estimate:
+def for_settings(settings: Mapping[str, Any], n_cores: int | None = None) -> Estimate:
+    """The estimate for one circuit's settings, proved on ``n_cores`` cores (default: this process's)."""
     k = int(settings["run_args"]["logrows"])
     w = width(settings)
     rows = 2**k
-    prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**TIME_WIDTH_EXP / cores() ** CORE_SCALING
+    prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**TIME_WIDTH_EXP / (n_cores or cores()) ** CORE_SCALING
     return Estimate(k, int(settings.get("num_rows", rows)), round(w, 2), int(PK_BYTES_PER_ROW * rows * w),
                     _memory(rows, w), round(SETUP_FRACTION * prove, 2), round(prove, 2),
                     int(VERIFIER_BYTES * w**0.5), 1, machine_memory())
 
 
-def for_split(segments) -> Estimate:
+def for_split(segments, n_cores: int | None = None) -> Estimate:
     """A split circuit: its largest segment's memory (segments are proved in turn), summed sizes and times."""
-    parts = [for_settings(c.settings) for c in segments]
+    parts = [for_settings(c.settings, n_cores) for c in segments]
     big = max(parts, key=lambda e: e.peak_memory_bytes)
     return Estimate(big.logrows, big.rows, big.width, sum(e.pk_bytes for e in parts), big.peak_memory_bytes,
                     round(sum(e.setup_s for e in parts), 2), round(sum(e.prove_s for e in parts), 2),
