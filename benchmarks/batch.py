@@ -6,7 +6,6 @@ memory per worker (max RSS of the local pool's worker processes), local pool vs 
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import sys
@@ -14,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,10 +86,7 @@ def table(r: dict) -> str:
 def main() -> None:
     os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-bench-"))
     r = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "batch.json").write_text(json.dumps(r, indent=2))
-    (RESULTS / "batch.md").write_text(table(r))
-    print(table(r))
+    write_results("batch", r, table(r))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from .report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
 ZOO = ["credit_logreg", "digits_mlp", "iris_forest", "digits_cnn", "wine_attention"]
 
 
@@ -84,16 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = [measure(m, args.repeats, prove=True) for m in args.models.split(",") if m]
     if args.lenet:
         rows.append(measure("lenet_5", 1, prove=False))
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "committed.json").write_text(json.dumps({"benchmark": "committed weights", "rows": rows}, indent=1))
     lines = ["| model | rows fixed / committed / hashed | committed rows ratio | prove s fixed / committed | prove ratio |",
              "| --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['model']} | {r.get('fixed_rows', '-')} / {r.get('committed_rows', '-')} / {r.get('hashed_rows', '-')} | "
                      f"{r.get('rows_ratio', '-')} | {r.get('fixed_prove_s', '-')} / {r.get('committed_prove_s', '-')} | "
                      f"{r.get('prove_ratio', '-')} |")
-    (OUT / "committed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("committed", {"benchmark": "committed weights", "rows": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from .report import RESULTS, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def corpus_dir() -> Path | None:
@@ -136,7 +137,6 @@ def main(argv=None) -> None:
 def write(rows: dict, cap: float, out: Path) -> None:
     ordered = [rows[k] for k in sorted(rows)]
     res = {"benchmark": "ezkl example corpus through zkml", "cap_s": cap, "rows": ordered}
-    (out / "corpus.json").write_text(json.dumps(res, indent=1))
     counts = {k: sum(r["zkml"] == k for r in ordered) for k in ("proved", "refused", "timeout", "crashed", "invalid proof")}
     lines = [f"{len(ordered)} models, {cap:g} s cap each (compile + setup + prove + verify, 2 cores): "
              + ", ".join(f"{v} {k}" for k, v in counts.items() if v), "",
@@ -146,7 +146,7 @@ def write(rows: dict, cap: float, out: Path) -> None:
         detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
         lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
                      f"{r.get('segments', '-')} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
-    (out / "corpus.md").write_text("\n".join(lines) + "\n")
+    write_results("corpus", res, "\n".join(lines), out, echo=False)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ on the in-process EVM (pyrevm, Cancun) and on anvil (--hardfork cancun). Medians
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .report import write_results
 
 
 def _models():
@@ -67,10 +66,7 @@ def table(result: dict) -> str:
 def main() -> None:
     os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-bench-"))
     result = run()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gas.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "gas.md").write_text(table(result))
-    print(table(result))
+    write_results("gas", result, table(result))
 
 
 if __name__ == "__main__":

@@ -76,50 +76,89 @@ def _errors(model, outputs_per_sample, batch):
     return max(errs), agree / len(outputs_per_sample)
 
 
-def flow_ezkl(name: str) -> dict:
-    """ezkl's recommended flow: gen_settings -> calibrate_settings('resources') -> compile -> setup -> prove."""
+def ezkl_compile(d: Path, model, batch) -> int:
+    """ezkl's recommended compile in ``d``: gen_settings -> calibrate_settings('resources') -> compile_circuit.
+    Private input, public output, fixed weights (zkml's defaults). Returns the logrows it chose."""
     import ezkl
 
-    from zkml.internals import dev_srs, ezkl_input_json, to_batch
+    from zkml.internals import ezkl_input_json
 
-    model, cal = _model_and_data(name)
-    batch = to_batch(model, cal)
-    d = Path(tempfile.mkdtemp(prefix="bench-ezkl-"))
-    r = {}
     (d / "net.onnx").write_bytes(model.onnx_bytes)
     (d / "cal.json").write_text(json.dumps(ezkl_input_json(model, batch)))
-    quiet = contextlib.redirect_stdout(io.StringIO())
-    t0 = time.perf_counter()
-    with quiet:
+    with contextlib.redirect_stdout(io.StringIO()):
         ra = ezkl.PyRunArgs()
         ra.input_visibility, ra.output_visibility, ra.param_visibility = "private", "public", "fixed"
         ezkl.gen_settings(str(d / "net.onnx"), str(d / "settings.json"), ra)
         ezkl.calibrate_settings(str(d / "cal.json"), str(d / "net.onnx"), str(d / "settings.json"), "resources",
                                 lookup_safety_margin=2.0, scales=None, scale_rebase_multiplier=[1], max_logrows=None)
         ezkl.compile_circuit(str(d / "net.onnx"), str(d / "net.compiled"), str(d / "settings.json"))
-    r["compile_s"] = time.perf_counter() - t0
-    settings = json.loads((d / "settings.json").read_text())
-    k = settings["run_args"]["logrows"]
-    srs = dev_srs(k).path  # SRS generation is a one-time cost in both flows: not timed
+    return json.loads((d / "settings.json").read_text())["run_args"]["logrows"]
+
+
+def ezkl_srs(d: Path) -> Path:
+    """The dev SRS for the circuit compiled in ``d`` (generated once; not timed in any flow)."""
+    from zkml.internals import dev_srs
+
+    return dev_srs(json.loads((d / "settings.json").read_text())["run_args"]["logrows"]).path
+
+
+def ezkl_setup(d: Path) -> float:
+    """ezkl.setup of the circuit compiled in ``d``; its seconds."""
+    import ezkl
+
+    srs = ezkl_srs(d)
     t0 = time.perf_counter()
     ezkl.setup(str(d / "net.compiled"), str(d / "vk.key"), str(d / "pk.key"), str(srs), None, False)
-    r["setup_s"] = time.perf_counter() - t0
-    outs, proves = [], []
-    n = next(iter(batch.values())).shape[0]
-    for i in range(max(REPEATS, 1)):
-        feeds = {t.name: batch[t.name][i % n] for t in model.inputs}
-        (d / "in.json").write_text(json.dumps(ezkl_input_json(model, feeds)))
-        t0 = time.perf_counter()
-        ezkl.gen_witness(str(d / "in.json"), str(d / "net.compiled"), str(d / "w.json"), None, None)
-        ezkl.prove(str(d / "w.json"), str(d / "net.compiled"), str(d / "pk.key"), str(d / "proof.json"), str(srs))
-        proves.append(time.perf_counter() - t0)
-    for i in range(n):
-        feeds = {t.name: batch[t.name][i] for t in model.inputs}
-        (d / "in.json").write_text(json.dumps(ezkl_input_json(model, feeds)))
-        ezkl.gen_witness(str(d / "in.json"), str(d / "net.compiled"), str(d / "w.json"), None, None)
-        outs.append([float(v) for v in json.loads((d / "w.json").read_text())["pretty_elements"]["rescaled_outputs"][0]])
+    return time.perf_counter() - t0
+
+
+def ezkl_witness(d: Path, model, feeds) -> list[float]:
+    """ezkl.gen_witness of one input in ``d``; the circuit's first output, rescaled."""
+    import ezkl
+
+    from zkml.internals import ezkl_input_json
+
+    (d / "in.json").write_text(json.dumps(ezkl_input_json(model, feeds)))
+    ezkl.gen_witness(str(d / "in.json"), str(d / "net.compiled"), str(d / "w.json"), None, None)
+    return [float(v) for v in json.loads((d / "w.json").read_text())["pretty_elements"]["rescaled_outputs"][0]]
+
+
+def ezkl_prove(d: Path, model, feeds) -> float:
+    """Witness and proof of one input with the keys in ``d``, as ezkl's docs do it; its seconds."""
+    import ezkl
+
+    srs = ezkl_srs(d)
     t0 = time.perf_counter()
-    assert ezkl.verify(str(d / "proof.json"), str(d / "settings.json"), str(d / "vk.key"), str(srs), False)
+    ezkl_witness(d, model, feeds)
+    ezkl.prove(str(d / "w.json"), str(d / "net.compiled"), str(d / "pk.key"), str(d / "proof.json"), str(srs))
+    return time.perf_counter() - t0
+
+
+def ezkl_verify(d: Path) -> bool:
+    import ezkl
+
+    return bool(ezkl.verify(str(d / "proof.json"), str(d / "settings.json"), str(d / "vk.key"), str(ezkl_srs(d)), False))
+
+
+def flow_ezkl(name: str) -> dict:
+    """ezkl's recommended flow: gen_settings -> calibrate_settings('resources') -> compile -> setup -> prove."""
+    from zkml.internals import to_batch
+
+    model, cal = _model_and_data(name)
+    batch = to_batch(model, cal)
+    d = Path(tempfile.mkdtemp(prefix="bench-ezkl-"))
+    r = {}
+    t0 = time.perf_counter()
+    k = ezkl_compile(d, model, batch)
+    r["compile_s"] = time.perf_counter() - t0
+    ezkl_srs(d)  # SRS generation is a one-time cost in both flows: not timed
+    r["setup_s"] = ezkl_setup(d)
+    n = next(iter(batch.values())).shape[0]
+    feeds = [{t.name: batch[t.name][i] for t in model.inputs} for i in range(n)]
+    proves = [ezkl_prove(d, model, feeds[i % n]) for i in range(max(REPEATS, 1))]
+    outs = [ezkl_witness(d, model, f) for f in feeds]
+    t0 = time.perf_counter()
+    assert ezkl_verify(d)
     r["verify_s"] = time.perf_counter() - t0
     r["max_abs_error"], r["top1"] = _errors(model, outs, batch)
     r.update(prove_s=proves, logrows=k, pk_bytes=(d / "pk.key").stat().st_size,

@@ -25,47 +25,29 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results"
 
 _EZKL = r"""
-import contextlib, io, json, resource, sys, time
+import json, resource, sys
+from pathlib import Path
 sys.path.insert(0, {root!r})
-import ezkl
-import zkml
-from zkml.internals import dev_srs, ezkl_input_json, to_batch
-d = {work!r}
-model = zkml.load_model(d + "/model.onnx")
 import numpy as np
-batch = to_batch(model, np.load(d + "/cal.npy"))
-rec = {{}}
+import zkml
+from zkml.internals import to_batch
+from benchmarks.harness import ezkl_compile, ezkl_prove, ezkl_setup, ezkl_verify, ezkl_witness
+d = Path({work!r})
+model = zkml.load_model(d / "model.onnx")
+batch = to_batch(model, np.load(d / "cal.npy"))
 if {phase!r} == "setup":
-    with open(d + "/cal.json", "w") as f:
-        f.write(json.dumps(ezkl_input_json(model, batch)))
-    with contextlib.redirect_stdout(io.StringIO()):
-        ra = ezkl.PyRunArgs()
-        ra.input_visibility, ra.output_visibility, ra.param_visibility = "private", "public", "fixed"
-        ezkl.gen_settings(d + "/model.onnx", d + "/settings.json", ra)
-        ezkl.calibrate_settings(d + "/cal.json", d + "/model.onnx", d + "/settings.json", "resources",
-                                lookup_safety_margin=2.0, scales=None, scale_rebase_multiplier=[1], max_logrows=None)
-        ezkl.compile_circuit(d + "/model.onnx", d + "/net.compiled", d + "/settings.json")
-    k = json.load(open(d + "/settings.json"))["run_args"]["logrows"]
-    t0 = time.perf_counter()
-    ezkl.setup(d + "/net.compiled", d + "/vk.key", d + "/pk.key", str(dev_srs(k).path), None, False)
-    rec.update(setup_s=time.perf_counter() - t0, logrows=k)
+    k = ezkl_compile(d, model, batch)
+    rec = {{"setup_s": ezkl_setup(d), "logrows": k}}
 else:
-    k = json.load(open(d + "/settings.json"))["run_args"]["logrows"]
-    srs = str(dev_srs(k).path)
-    name = model.inputs[0].name
-    with open(d + "/in.json", "w") as f:
-        f.write(json.dumps(ezkl_input_json(model, {{name: batch[name][0]}})))
-    t0 = time.perf_counter()
-    ezkl.gen_witness(d + "/in.json", d + "/net.compiled", d + "/w.json", None, None)
-    ezkl.prove(d + "/w.json", d + "/net.compiled", d + "/pk.key", d + "/proof.json", srs)
-    rec["prove_s"] = time.perf_counter() - t0
-    rec["ok"] = bool(ezkl.verify(d + "/proof.json", d + "/settings.json", d + "/vk.key", srs, False))
-    out = [float(v) for v in json.load(open(d + "/w.json"))["pretty_elements"]["rescaled_outputs"][0]]
-    rec.update(logrows=k, segments=1, outputs=out)
+    feeds = {{t.name: batch[t.name][0] for t in model.inputs}}
+    rec = {{"prove_s": ezkl_prove(d, model, feeds), "ok": ezkl_verify(d), "segments": 1,
+           "logrows": json.loads((d / "settings.json").read_text())["run_args"]["logrows"],
+           "outputs": ezkl_witness(d, model, feeds)}}
 rec["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps(rec))
 """
@@ -156,9 +138,6 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows.values():
         if "outputs" in r:
             r["max_abs_error_vs_onnxruntime"] = float(np.abs(np.asarray(r["outputs"]) - ref).max())
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "split.json").write_text(json.dumps({"benchmark": "split proving", "model": args.model, "max_logrows": k,
-                                                "flows": rows}, indent=1))
     lines = ["| flow | segments | logrows | prove s | peak RSS MB (proving) | vs ezkl (time / memory) | max abs error | predicted s / MB |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in rows.items():
@@ -171,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     if "ratio_vs_1_worker_1_core" in two:
         lines.append(f"\n2 workers on 1 core each / 1 worker on 1 core: {two['ratio_vs_1_worker_1_core']} "
                      f"(scaling efficiency {two['scaling_efficiency']})")
-    (OUT / "split.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("split", {"benchmark": "split proving", "model": args.model, "max_logrows": k, "flows": rows},
+                  "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def test_folder_is_complete_and_matches_its_metadata():
     model = zkml.load_model(D / "model.onnx")
     assert meta["onnx_sha256"] == model.hash
     assert model.inputs[0].shape == (1, gpt.CONTEXT, len(gpt.vocabulary())) and model.outputs[0].shape == (1, len(gpt.vocabulary()))
-    ops = {n.op_type for n in __import__("onnx").load(str(D / "model.onnx")).graph.node}
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(D / "model.onnx")).graph.node}
     assert {"LayerNormalization", "Softmax", "Erf", "MatMul"} <= ops  # decoder blocks: attention, layernorm, GELU
     # the recorded accuracy is what the committed ONNX scores now, on the held-out windows
     _, X_test, _, y_test, _ = gpt.data()

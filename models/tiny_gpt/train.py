@@ -151,7 +151,7 @@ def main():
     def float_predict(x):
         return model.run({model.inputs[0].name: x.astype(np.float32)})[0]
 
-    whole = zkml.estimate(zkml.load_model(d / "model.onnx"), X_train[:4])  # compiled without max_logrows: refused
+    whole = zkml.estimate(model, X_train[:4])  # as one circuit, which compile refuses here
     circuit = zoo.compile_zoo(NAME)
     rows = X_test[:16]
     got = [circuit.run(x[None])[0] for x in rows]

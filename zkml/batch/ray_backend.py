@@ -39,8 +39,6 @@ def _actor_class(ray):
     return _ACTOR
 
 
-
-
 def run_on_ray(keys: Keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run) -> None:
     ray = connect(cluster)
     n = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(todo)))

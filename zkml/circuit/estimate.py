@@ -8,7 +8,7 @@ range checks, lookup tables, shuffles). Proving time is rows x width^0.8 per cor
 faster than one; memory is a fixed 90 MB plus rows x (1 + 0.8 (width - 1)) x 9.6 KB; the proving key is
 rows x width x 4.2 KB; setup takes 1.7x the proving time. Fitted on LeNet-5 and tiny_gpt (memory, time) and
 the zoo (the fixed part, setup); the measured error of every prediction is in ``estimate.md`` (target:
-peak memory and proving time within ±30%). Setup is the least certain (LeNet-5's takes 2.2x its proof).
+peak memory and proving time within ±30%). Setup is the least certain (LeNet-5's takes 2.3x its proof).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CORE_SCALING = 0.89           # n cores prove n^0.89 times faster (LeNet-5 at 2^
 TIME_WIDTH_EXP = 0.8          # proving time grows as width^0.8 (tiny_gpt's 2^18 segments, widths 5.5 and 2.6)
 MEMORY_WIDTH_SLOPE = 0.8      # memory per row grows by 0.8 of a plain row per unit of width past 1
 PROVE_S_FIXED = 0.25          # witness, transcript and I/O around a proof
-SETUP_FRACTION = 1.7          # setup time / proving time (1.25x-2.2x measured: wine_attention .. LeNet-5)
+SETUP_FRACTION = 1.7          # setup time / proving time (1.25x-2.3x measured: wine_attention .. LeNet-5)
 RSS_BASE = 90 << 20           # the interpreter, numpy, onnxruntime and ezkl loaded (digits_mlp at 2^12: 125 MB)
 RSS_BYTES_PER_ROW = 9.6 * 1024
 VERIFIER_BYTES = 13_400       # the per-model Solidity verifier, width 1

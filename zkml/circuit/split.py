@@ -28,6 +28,7 @@ from .report import CalibrationReport
 from .visibility import Visibility
 
 REPORT_SAMPLES = 8
+MIN_SCALE = 4  # the coarsest scale a chain restarts at
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,9 +199,6 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
 class _Rescale(Exception):
     def __init__(self, scale: int):
         self.scale = scale
-
-
-MIN_SCALE = 4
 
 
 def _fitting_scale(build_at, fits, in_scale: list[int] | None) -> int | None:

@@ -85,7 +85,6 @@ class Bundle:
                                 hint="get the bundle again from its publisher")
         return vk
 
-
     def _split_verifying_key(self) -> SplitVerifyingKey:
         segments = list(self.metadata.get("segments") or [])
 
