@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +30,7 @@ from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.ipld import core_cid
 from ..support.store import Store
 from .commit import with_weights
+from .statement import checked_commitment, load_weights, save_weights, statement_id
 
 VK_FILES = ["vk.key", "settings.json", SRS_FILE, "vk.json", "core.cid"]
 CORE_FILES = ("vk.key", "settings.json", "vk.json")  # what a bundle's core node holds
@@ -64,11 +65,29 @@ class VerifyingKey:
     path: Path
     meta: Mapping[str, Any] = field(repr=False)
     settings: Mapping[str, Any] = field(repr=False)
+    weights_commitment: str | None = None  # committed weights: the one fingerprint this statement accepts
+
+    @property
+    def key_id(self) -> str:
+        """The key's own identity hash (vk.key, settings, SRS digest and what vk.json says of them)."""
+        return self.meta["id"]
 
     @property
     def id(self) -> str:
-        """The identity hash: the model's id in bundles, contracts' registry entries and the CLI."""
-        return self.meta["id"]
+        """The model id: the statement this key verifies (the key, and the weights fingerprint it pins, if any).
+        For fixed weights it is the key's own id. It names the model in bundles, registries and the CLI."""
+        return statement_id(self.key_id, self.weights_commitment)
+
+    @property
+    def committed(self) -> bool:
+        """Whether the weights are committed (a fingerprint in every proof) rather than fixed in the key."""
+        return bool((self.meta.get("commitments") or {}).get("params"))
+
+    def pin_weights(self, commitment: str | None) -> "VerifyingKey":
+        """This key accepting only proofs made with the weights of ``commitment`` (``zkml.commit``'s fingerprint):
+        the statement a model's owner publishes. Its ``id`` covers the fingerprint. ``None``: the bare key."""
+        wc = None if commitment is None else checked_commitment(commitment, self.committed)
+        return replace(self, weights_commitment=wc)
 
     @property
     def sha256(self) -> str:
@@ -115,15 +134,20 @@ class VerifyingKey:
         return f"VerifyingKey(id={self.id[:12]}, model={self.model_hash[:12]}{warn})"
 
     def save(self, path: str | os.PathLike) -> Path:
-        return save_dir(self.path, path, VK_FILES + ([SRS_FILE + DEV_MARKER] if (self.path / (SRS_FILE + DEV_MARKER)).exists() else []))
+        dest = save_dir(self.path, path, VK_FILES + ([SRS_FILE + DEV_MARKER] if (self.path / (SRS_FILE + DEV_MARKER)).exists() else []))
+        save_weights(dest, self.key_id, self.weights_commitment)
+        return dest
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, id: str | None = None) -> "VerifyingKey":
-        """Load and authenticate a verifying-key directory; ``id`` pins the identity you obtained honestly."""
+        """Load and authenticate a verifying-key directory; ``id`` pins the model id you obtained honestly (the
+        statement: with committed weights, the key and its fingerprint; the bare key's id pins the key only)."""
         p = Path(path)
         if (p / "vk").is_dir() and not (p / "vk.json").exists():
             p = p / "vk"  # a Keys directory: use its verifying key
-        return _load_vk(p, id)
+        want = id.lower().removeprefix("0x") if id is not None else None
+        vk = _load_vk(p, None)
+        return replace(vk, weights_commitment=load_weights(p, vk.key_id, want))
 
 
 def _load_vk(p: Path, want_id: str | None) -> VerifyingKey:
@@ -146,9 +170,6 @@ def _load_vk(p: Path, want_id: str | None) -> VerifyingKey:
                                 stage="verify", where=p / name, hint=again)
     if identity(meta) != meta.get("id"):
         raise ArtifactError("vk.json does not match its identity hash: it was edited", stage="verify", where=p / "vk.json", hint=again)
-    if want_id is not None and want_id.lower().removeprefix("0x") != meta["id"]:
-        raise ArtifactError(f"this verifying key's identity is {meta['id']}, not the expected {want_id}", stage="verify",
-                            where=p, hint="you were given another model's key: get the key whose id you trust")
     settings = read_json(p / "settings.json", error_cls=ArtifactError, stage="verify", hint=again)
     try:
         vis = key_visibility(settings)

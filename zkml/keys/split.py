@@ -26,6 +26,7 @@ from ..support.store import Store
 from .commit import commit as commit_one
 from .commit import with_weights
 from .keys import Keys, VerifyingKey, prove_with_outputs
+from .statement import checked_commitment, load_weights, save_weights, statement_id
 from .keys import setup as setup_one
 
 
@@ -39,10 +40,26 @@ class SplitVerifyingKey:
 
     path: Path | None
     segments: tuple[VerifyingKey, ...]
+    weights_commitment: str | None = None  # committed weights: every segment's commitment, in order
+
+    @property
+    def key_id(self) -> str:
+        """The chain's own identity: its segments' key ids in order."""
+        return split_id([v.key_id for v in self.segments])
 
     @property
     def id(self) -> str:
-        return split_id([v.id for v in self.segments])
+        """The model id: the statement (the chain, and the weights fingerprint it pins, if any)."""
+        return statement_id(self.key_id, self.weights_commitment)
+
+    @property
+    def committed(self) -> bool:
+        return all(v.committed for v in self.segments)
+
+    def pin_weights(self, commitment: str | None) -> "SplitVerifyingKey":
+        """This chain accepting only proofs made with the weights of ``commitment`` (see VerifyingKey.pin_weights)."""
+        wc = None if commitment is None else checked_commitment(commitment, self.committed)
+        return replace(self, weights_commitment=wc)
 
     @property
     def dev_srs(self) -> bool:
@@ -66,7 +83,9 @@ class SplitVerifyingKey:
         for i, v in enumerate(self.segments):
             v.save(d / f"seg{i:03d}")
         atomic_write_text(d / "split.json", json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
-                                                        "segments": [v.id for v in self.segments], "id": self.id}, indent=1))
+                                                        "segments": [v.key_id for v in self.segments], "id": self.key_id},
+                                                       indent=1))
+        save_weights(d, self.key_id, self.weights_commitment)
         return d
 
     @classmethod
@@ -78,12 +97,13 @@ class SplitVerifyingKey:
         meta = read_json(d / "split.json", error_cls=ArtifactError, stage="verify", hint=hint)
         if not isinstance(meta, dict) or meta.get("kind") != "split_verifying_key":
             raise ArtifactError("not a zkml split verifying key", stage="verify", where=d, hint=hint)
-        segs = tuple(VerifyingKey.load(d / f"seg{i:03d}", id=sid) for i, sid in enumerate(meta["segments"]))
+        segs = tuple(VerifyingKey.load(d / f"seg{i:03d}", id=sid).pin_weights(None) for i, sid in enumerate(meta["segments"]))
         vk = cls(d, segs)
-        if vk.id != meta.get("id") or (id is not None and id.lower().removeprefix("0x") != vk.id):
+        if vk.key_id != meta.get("id"):
             raise ArtifactError("the split key's segments are not the chain its identity names", stage="verify",
                                 where=d / "split.json", hint="get the verifying key again from its publisher")
-        return vk
+        want = id.lower().removeprefix("0x") if id is not None else None
+        return replace(vk, weights_commitment=load_weights(d, vk.key_id, want))
 
 
 @dataclass(frozen=True, eq=False)

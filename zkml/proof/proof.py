@@ -235,7 +235,11 @@ class Proof:
 
     @property
     def model_id(self) -> str:
-        return self.vk.id if self.vk is not None else self.meta.get("model_id", "")
+        """The statement this proof is for, as its key reads it: the key, and (committed weights) the fingerprint
+        in the proof bytes. Without a key: what the file claims."""
+        if self.vk is None:
+            return self.meta.get("model_id", "")
+        return self.vk.pin_weights(self.weights_commitment).id
 
     @property
     def vk_hash(self) -> str:
@@ -290,7 +294,11 @@ class Proof:
 
     @property
     def weights_commitment(self) -> str | None:
-        """The KZG commitment to committed weights, read from the proof bytes with the key (None otherwise)."""
+        """The KZG commitment to committed weights, read from the proof bytes with the key (None otherwise); for a
+        split proof every segment's, in order."""
+        if self.segments:
+            parts = [p.weights_commitment for p in self.segments]
+            return "0x" + "".join(c[2:] for c in parts) if parts and all(parts) else None
         return self.decoded().commitments.get("params")
 
     def __repr__(self) -> str:
@@ -344,17 +352,19 @@ class Proof:
     def from_ezkl(cls, raw: Mapping, *, vk, timings: Mapping) -> "Proof":
         """A fresh proof from ezkl's JSON, bound to the key it was made with; ``meta`` records what that key says."""
         instances, data = tuple(tuple(c) for c in raw["instances"]), bytes(raw["proof"])
-        meta = {**claims_of(vk), "created": time.time(), "timings": dict(timings)}
         committed = read_commitments(data, vk.meta.get("commitments") or {}).get("params")
+        meta = {**claims_of(vk, committed), "created": time.time(), "timings": dict(timings)}
         if committed:  # informational, like the rest: a verifier reads it from the bytes
             meta["weights_commitment"] = committed
         return cls(data, instances, meta, vk)
 
 
-def claims_of(vk) -> dict:
-    """The ``zkml`` section a proof made with ``vk`` carries; a verifier compares it with the key's own."""
+def claims_of(vk, weights_commitment: str | None = None) -> dict:
+    """The ``zkml`` section a proof made with ``vk`` (and, committed weights, ``weights_commitment``, read from
+    its bytes) carries; a verifier compares it with the key's own."""
     settings = vk.settings
-    return {"format": ZKML_FORMAT, "kind": "proof", "ezkl_version": ezkl_version(), "model_id": vk.id,
+    return {"format": ZKML_FORMAT, "kind": "proof", "ezkl_version": ezkl_version(),
+            "model_id": vk.pin_weights(weights_commitment).id, "key_id": vk.key_id,
             "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"],
             "bundle_cid": vk.core_cid, "srs": dict(vk.meta["srs"]), "visibility": key_visibility(settings),
             "layout": key_layout(settings, len(vk.meta["inputs"]), len(vk.meta["outputs"])),
@@ -363,14 +373,15 @@ def claims_of(vk) -> dict:
             "logrows": settings["run_args"]["logrows"]}
 
 
-CLAIMED_FIELDS = ("model_id", "model_sha256", "vk_sha256", "settings_sha256", "bundle_cid", "srs", "visibility", "layout",
+CLAIMED_FIELDS = ("model_id", "key_id", "model_sha256", "vk_sha256", "settings_sha256", "bundle_cid", "srs", "visibility", "layout",
                   "inputs", "outputs", "input_scales", "output_scales", "logrows")
 
 
-def disagreements(meta: Mapping, vk) -> list[str]:
-    """The fields of a proof's ``zkml`` section that disagree with what ``vk`` says (absent fields are not claims)."""
+def disagreements(meta: Mapping, vk, weights_commitment: str | None = None) -> list[str]:
+    """The fields of a proof's ``zkml`` section that disagree with what ``vk`` says of a proof whose bytes carry
+    ``weights_commitment`` (absent fields are not claims)."""
     claimed = [k for k in CLAIMED_FIELDS if k in meta]
     if not claimed:
         return []
-    own = json.loads(json.dumps(claims_of(vk)))
+    own = json.loads(json.dumps(claims_of(vk, weights_commitment)))
     return [k for k in claimed if json.loads(json.dumps(meta[k])) != own[k]]

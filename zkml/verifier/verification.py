@@ -36,6 +36,18 @@ class Verification:
     public_inputs: list = field(default_factory=list, repr=False)
     hashes: dict = field(default_factory=dict, repr=False)
     weights_commitment: str | None = None  # read from the proof bytes with the key, when the weights are committed
+    key_id: str = ""  # the verifying key's (or chain's) own id; model_id adds the weights fingerprint to it
+    weights_checked: bool = False  # the fingerprint was compared with one the verifier pinned
+
+    @property
+    def weights_note(self) -> str | None:
+        """In words, what this verdict says about the weights (None: they are fixed in the key)."""
+        if not self.weights_commitment:
+            return None
+        if self.weights_checked:
+            return "weights checked: the proof's weights commitment is the pinned fingerprint"
+        return ("weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
+                "compare the model id with the published one, or pass the published fingerprint")
 
     def __bool__(self) -> bool:
         return self.ok
@@ -78,17 +90,17 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     """
     proof = as_proof(proof)
     t0 = time.perf_counter()
-    if weights_commitment is None:  # a bundle can vouch for one set of committed weights
-        weights_commitment = getattr(vk, "weights_commitment", None)
-    vk = as_vk(vk)
+    vk = as_vk(vk)  # a statement: the key(s), and the fingerprint it pins (a bundle's or vk.pin_weights')
+    pins = [c for c in (vk.weights_commitment, weights_commitment) if c is not None]
 
     def fail(reason: str) -> Verification:
-        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id)
+        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, key_id=vk.key_id)
 
     if proof.segments or isinstance(vk, SplitVerifyingKey):
-        return _verify_split(proof, vk, weights_commitment, fail, t0)
+        return _verify_split(proof, vk, pins, fail, t0)
 
-    wrong = disagreements(proof.meta, vk)
+    committed = read_commitments(proof.proof, vk.meta.get("commitments") or {}).get("params")
+    wrong = disagreements(proof.meta, vk, committed)
     if wrong:
         if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256", "bundle_cid")):
             where = (f" (bundle {proof.meta['bundle_cid']}, not {vk.core_cid})" if "bundle_cid" in wrong else "")
@@ -106,8 +118,7 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     bad = check_proof_encoding(proof.proof)
     if bad:
         return fail(bad)
-    committed = read_commitments(proof.proof, vk.meta.get("commitments") or {}).get("params")
-    wrong_weights = _weights_mismatch(committed, weights_commitment)
+    wrong_weights = _weights_mismatch(committed, pins)
     if wrong_weights:
         return fail(wrong_weights)
     with private_tempdir() as tmp:
@@ -119,35 +130,40 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
         if len(proof.proof) > 1 and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]:
             return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
     d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments"))
-    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs, d.public_inputs,
-                        d.hashes, committed)
+    return _valid(vk, committed, pins, t0, d)
 
 
-def _weights_mismatch(found: str | None, expected: str | None) -> str | None:
-    """Why the commitment read from the proof bytes is not the expected fingerprint (None: it is, or none was asked)."""
-    if expected is None:
-        return None
-    try:
-        want = normalize_commitment(expected)
-    except ValueError as err:
-        raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
-                          hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
-    if found is None:
-        return "this key's weights are not committed: there is no weights commitment to compare"
-    if found != want:
-        return "the proof's weights commitment is not the expected one: another set of weights produced it"
+def _valid(vk, committed: str | None, pins: list, t0: float, d) -> Verification:
+    """A verdict for the statement the proof was checked against: the key, with the weights the proof carries."""
+    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.pin_weights(committed).id,
+                        d.outputs, d.public_inputs, d.hashes, committed, key_id=vk.key_id, weights_checked=bool(pins))
+
+
+def _weights_mismatch(found: str | None, expected: list) -> str | None:
+    """Why the commitment read from the proof bytes is not every expected fingerprint (None: it is, or none was asked)."""
+    for want in expected:
+        try:
+            want = normalize_commitment(want)
+        except ValueError as err:
+            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
+                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        if found is None:
+            return "this key's weights are not committed: there is no weights commitment to compare"
+        if found != want:
+            return "the proof's weights commitment is not the expected one: another set of weights produced it"
     return None
 
 
-def _verify_split(proof: Proof, vk, weights_commitment: str | None, fail, t0: float) -> Verification:
+def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification:
     """Every segment against its own key, and every link: the output commitment of segment i, read from its
     proof bytes, equals the input commitment of segment i+1, read from its proof bytes."""
     if not proof.segments or not isinstance(vk, SplitVerifyingKey):
         return fail("a split proof needs a split verifying key and the other way round")
     if len(proof.segments) != len(vk.segments):
         return fail(f"the proof has {len(proof.segments)} segments, the key's model has {len(vk.segments)}")
+    fingerprint = proof.bind(vk).weights_commitment
     claimed = proof.meta.get("model_id")
-    if claimed is not None and claimed != vk.id:
+    if claimed is not None and claimed not in (vk.pin_weights(fingerprint).id, vk.key_id):
         return fail(f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}")
     for i, (seg, key) in enumerate(zip(proof.segments, vk.segments)):
         r = verify(seg, key)
@@ -161,14 +177,10 @@ def _verify_split(proof: Proof, vk, weights_commitment: str | None, fail, t0: fl
         if out != nxt:
             return fail(f"segment {i + 1} did not take segment {i}'s output: their link commitments differ "
                         "(a segment from another inference, or segments out of order)")
-    d = proof.decoded(vk)
-    committed = [read_commitments(p.proof, k.meta.get("commitments") or {}).get("params") for p, k in zip(proof.segments, vk.segments)]
-    fingerprint = "0x" + "".join(c[2:] for c in committed) if all(committed) else None
-    wrong_weights = _weights_mismatch(fingerprint, weights_commitment)
+    wrong_weights = _weights_mismatch(fingerprint, pins)
     if wrong_weights:
         return fail(wrong_weights)
-    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, d.outputs,
-                        d.public_inputs, d.hashes, fingerprint)
+    return _valid(vk, fingerprint, pins, t0, proof.decoded(vk))
 
 
 def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:
