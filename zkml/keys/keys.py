@@ -99,6 +99,14 @@ class VerifyingKey:
         return bool(self.meta["srs"]["dev"]) or is_dev_digest(self.meta["srs"]["sha256"])
 
     @property
+    def srs_status(self):
+        """The verifier's view of this key's SRS: ``ceremony`` / ``pinned`` / ``unknown`` (``zkml.srs.srs_status``),
+        from the SRS digest, zkml's table and ``$ZKML_SRS_SHA256``. vk.json's dev flag can only make it ``unknown``."""
+        from ..srs import srs_status
+
+        return srs_status(self.meta["srs"]["sha256"], dev=self.dev_srs)
+
+    @property
     def ceremony_srs(self) -> bool:
         """Decided here, on the verifier's side: the SRS digest is one zkml lists as a ceremony's, or the one this
         verifier pinned (``$ZKML_SRS_SHA256``). What vk.json says about pinning is the key maker's word only."""

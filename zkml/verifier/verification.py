@@ -38,6 +38,10 @@ class Verification:
     weights_commitment: str | None = None  # read from the proof bytes with the key, when the weights are committed
     key_id: str = ""  # the verifying key's (or chain's) own id; model_id adds the weights fingerprint to it
     weights_checked: bool = False  # the fingerprint was compared with one the verifier pinned
+    # the SRS as this verifier sees it (zkml.srs.srs_status): ceremony / pinned / unknown; never from a key file's word
+    srs_status: str = "unknown"
+    srs_name: str | None = None  # the ceremony file, e.g. perpetual-powers-of-tau-raw-15
+    srs_message: str = "unknown SRS: whoever made this SRS may forge proofs"
 
     @property
     def weights_note(self) -> str | None:
@@ -56,6 +60,11 @@ class Verification:
         if not self.ok:
             raise InvalidProofError(f"proof is invalid: {self.reason}", hint="the proof, its public values or the key do not match")
         return self
+
+
+def _srs_fields(vk) -> dict:
+    s = vk.srs_status
+    return {"srs_status": s.kind, "srs_name": s.name, "srs_message": s.message}
 
 
 def as_proof(proof: Any) -> Proof:
@@ -94,7 +103,8 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     pins = [c for c in (vk.weights_commitment, weights_commitment) if c is not None]
 
     def fail(reason: str) -> Verification:
-        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, key_id=vk.key_id)
+        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, key_id=vk.key_id,
+                            **_srs_fields(vk))
 
     if proof.segments or isinstance(vk, SplitVerifyingKey):
         return _verify_split(proof, vk, pins, fail, t0)
@@ -136,7 +146,8 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
 def _valid(vk, committed: str | None, pins: list, t0: float, d) -> Verification:
     """A verdict for the statement the proof was checked against: the key, with the weights the proof carries."""
     return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.pin_weights(committed).id,
-                        d.outputs, d.public_inputs, d.hashes, committed, key_id=vk.key_id, weights_checked=bool(pins))
+                        d.outputs, d.public_inputs, d.hashes, committed, key_id=vk.key_id, weights_checked=bool(pins),
+                        **_srs_fields(vk))
 
 
 def _weights_mismatch(found: str | None, expected: list) -> str | None:
