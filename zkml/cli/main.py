@@ -397,10 +397,12 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
         result = verify(p, against, weights_commitment=weights_commitment)
     info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "outputs": [o.tolist() for o in result.outputs],
             "hashes": result.hashes, "weights_commitment": result.weights_commitment, "dev_srs": result.dev_srs,
+            "srs_status": result.srs_status, "srs_name": result.srs_name, "srs_message": result.srs_message,
             "model_sha256": result.model_hash,
             "bundle_cid": getattr(against, "core_cid", None), "segments": len(p.segments) or 1, "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
-    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}"]
+    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}",
+             f"  srs       {result.srs_status}: {result.srs_message}"]
     if result.weights_commitment:
         checked = "checked" if weights_commitment else "NOT checked: pass --weights-commitment with the published fingerprint"
         lines.append(f"  weights   {result.weights_commitment[:18]}… ({checked})")
@@ -512,6 +514,8 @@ for _cmd in (contract_cmd, deploy_cmd, verify_onchain_cmd, record_onchain_cmd, c
 cli.add_command(page_cmd)
 from .serve_cmd import serve_cmd  # noqa: E402
 cli.add_command(serve_cmd)
+from .srs_cmd import srs_group  # noqa: E402
+cli.add_command(srs_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,6 +66,13 @@ class SplitVerifyingKey:
         return any(v.dev_srs for v in self.segments)
 
     @property
+    def srs_status(self):
+        """One SRS for every segment: the verifier's view of it (the weakest segment's, should they differ)."""
+        from ..srs import weakest_status
+
+        return weakest_status(v.srs_status for v in self.segments)
+
+    @property
     def model_hash(self) -> str:
         return split_id([v.model_hash for v in self.segments])
 
