@@ -83,6 +83,50 @@ def test_link_tampering_is_refused(split, other_keys, mlp_proof):
     assert not zkml.verify(p0, other_keys.vk) and not zkml.verify(mlp_proof, keys.vk)
 
 
+def _links(proof, vk) -> list[str]:
+    from zkml.proof.proof import read_commitments
+
+    return [read_commitments(p.proof, v.meta["commitments"])["output"] for p, v in zip(proof.segments[:-1], vk.segments)]
+
+
+def test_two_proofs_of_one_input_have_different_links(split, deep):
+    """Links are blinded: the same private input gives other link bytes in every proof (not linkable)."""
+    _, sc, keys, p0, _ = split
+    _, _, cal = deep
+    again = keys.prove(cal[0])
+    assert zkml.verify(again, keys.vk) and sc.blinded
+    np.testing.assert_array_equal(again.outputs[0], p0.outputs[0])  # the same inference...
+    for mine, theirs in zip(_links(p0, keys.vk), _links(again, keys.vk)):
+        assert mine != theirs  # ...with other link commitments
+    for link in sc.links[:-1]:
+        assert link["blind_out"] >= 16  # 16 values of 16 bits: 256 bits of fresh randomness per link
+
+
+def test_a_guessed_input_cannot_be_confirmed_from_the_links(split, deep, tmp_path):
+    """An attacker with the first segment's circuit and key (both public) computes the witness of a guessed
+    input, the right one, and compares its link commitment with the proof's: without the blinding values it
+    does not match. Witness commitments are deterministic (the control), so only the blinding hides the input."""
+    from zkml.circuit.build import witness_outputs
+    from zkml.model.graph import BLIND_INPUT
+    from zkml.proof.proof import witness_commitments
+
+    _, sc, keys, p0, _ = split
+    _, _, cal = deep
+    first, key = sc.segments[0], keys.segments[0]
+    blind = next(t for t in first.model.inputs if t.name == BLIND_INPUT)
+
+    def link_of(blinds, name):
+        feeds = {first.model.inputs[0].name: cal[0].reshape(1, 16), BLIND_INPUT: blinds}
+        _, w = witness_outputs(first, feeds, tmp_path / name, vk=key.vk.path / "vk.key", srs=key.srs.path)
+        return "0x" + b"".join(witness_commitments(w)["output"]).hex()
+
+    zeros = np.zeros(blind.shape)
+    guessed = link_of(zeros, "guess")
+    assert guessed == link_of(zeros, "control")  # deterministic: equal blinding values would confirm the guess
+    assert guessed != _links(p0, keys.vk)[0]
+    assert link_of(np.full(blind.shape, 2.0 ** -13), "off-by-one") != guessed  # one quantum in one block changes it
+
+
 def test_a_split_proof_is_one_file_with_segments(split, tmp_path):
     _, sc, keys, p0, _ = split
     p0.save(tmp_path / "p.json")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ArtifactError, CompileError, ZKMLError
 from ..model.compare import compare
-from ..model.graph import activations, cuts, extract
+from ..model.graph import BLIND_INPUT, BLIND_VALUES, LINK_IN, activations, cuts, fresh_blinds
+from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
@@ -40,6 +42,12 @@ class SplitCircuit:
     cuts: tuple[str, ...]
     visibility: Visibility
     report: CalibrationReport
+    links: tuple[Mapping[str, Any], ...] = ()  # per segment: its input and output tensors, blinding values in and out
+
+    @property
+    def blinded(self) -> bool:
+        """Whether the links carry fresh blinding values (a private input: the link commitments hide it)."""
+        return any(link.get("blind_out") for link in self.links)
 
     @property
     def logrows(self) -> int:
@@ -66,14 +74,12 @@ class SplitCircuit:
 
     def run(self, x: Any) -> list:
         """What the chain of circuits computes on ``x``: each segment's output handed to the next."""
-        from ..model.inputs import to_feeds
-
-        feeds = to_feeds(self.model, x, stage="compile")
+        feeds = first_feeds(self, x, stage="compile")
         with private_tempdir() as tmp:
             for i, c in enumerate(self.segments):
                 got, _ = witness_outputs(c, feeds, tmp / f"s{i}")
                 if i + 1 < len(self.segments):
-                    feeds = {self.segments[i + 1].model.inputs[0].name: got[0]}
+                    feeds = chain_feeds(self, i + 1, got)
         return got
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -85,7 +91,8 @@ class SplitCircuit:
 
     def _meta(self) -> dict:
         return {"format": ZKML_FORMAT, "kind": "split_circuit", "segments": len(self.segments), "cuts": list(self.cuts),
-                "visibility": self.visibility.to_json(), "report": self.report.to_json(), "model": self.model.meta()}
+                "visibility": self.visibility.to_json(), "report": self.report.to_json(), "model": self.model.meta(),
+                "links": [dict(link) for link in self.links]}
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SplitCircuit":
@@ -97,7 +104,7 @@ class SplitCircuit:
         segments = tuple(load_circuit(d / f"seg{i:03d}") for i in range(int(meta["segments"])))
         whole = segments[0].model  # the whole model is not needed to prove; the first segment's stands in
         return cls(segments, whole, tuple(meta["cuts"]), Visibility.from_json(meta["visibility"]),
-                   CalibrationReport.from_json(meta["report"]))
+                   CalibrationReport.from_json(meta["report"]), tuple(meta.get("links") or ()))
 
 
 def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
@@ -117,12 +124,16 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
     data = [batch[model.inputs[0].name]] + [acts[p] for p in points]
     last = len(specs)  # boundary index of the model's output
 
-    def segment(a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None) -> Circuit:
+    def out_spec(b: int) -> TensorSpec:
         out = model.outputs[0] if b == last else specs[b]
-        sub = extract(model, [specs[a]], [TensorSpec(out.name, out.shape, "float32")])
+        return TensorSpec(out.name, out.shape, "float32")
+
+    def segment(a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None,
+                blind: tuple[int, int] = (0, 0)) -> Circuit:
+        sub = graph_segment(model, specs[a], out_spec(b), *blind)
         sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == last else "committed", vis.params,
                         allow_unbound_params=vis.allow_unbound_params)
-        batch_a = {sub.inputs[0].name: data[a]}
+        batch_a = _calibration(sub, data[a], blind, in_scale)
         if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
             if {"decomp_base", "decomp_legs"} & set(options):
                 return build(sub, batch_a, sv, "resources", None, in_scale, options, store)
@@ -181,19 +192,68 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
                            hint="raise max_logrows")
     if len(chosen) == 1:
         return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
-    # one row count for all: linked commitments are over the same Lagrange basis
-    rows = max(c.logrows for _, _, c in chosen)
-    segments, in_scale = [], first
-    for a, b, c in chosen:
-        seg = c if c.logrows == rows else segment(a, b, in_scale, pad=c, rows=rows)
+    # one row count for all: linked commitments are over the same Lagrange basis. With a private input every link
+    # also carries blinding values (graph.segment), so each segment is built again with them.
+    rows, n = max(c.logrows for _, _, c in chosen), len(chosen)
+    blinded = vis.input == "private"
+    segments, links, in_scale = [], [], first
+    for i, (a, b, c) in enumerate(chosen):
+        blind = (BLIND_VALUES * (n - i) if blinded and i else 0, BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0)
+        if in_scale is None and blinded:  # the blinding values must be exact at the first segment's input scale
+            in_scale = [int(s) for s in c.settings["model_input_scales"][:1]]
+        seg = c if c.logrows == rows and blind == (0, 0) else segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
+        if seg.logrows > max_logrows:
+            raise CompileError(f"a segment with its blinding values needs 2^{seg.logrows} rows, over 2^{max_logrows}",
+                               where="max_logrows", hint="raise max_logrows by one")
         segments.append(seg)
+        links.append({"input": specs[a].to_json(), "output": out_spec(b).to_json(), "blind_in": blind[0],
+                      "blind_out": blind[1]})
         in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
     for prev, nxt in zip(segments, segments[1:]):
         if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
             raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
                                hint="report this model; compile with explicit scales=[s] meanwhile")
     cut_names = tuple(points[b - 1] for _, b, _ in chosen[:-1])
-    return SplitCircuit(tuple(segments), model, cut_names, vis, _report(model, batch, segments))
+    return SplitCircuit(tuple(segments), model, cut_names, vis, _report(model, batch, segments), tuple(links))
+
+
+def _calibration(sub: Model, values, blind: tuple[int, int], in_scale: list[int] | None) -> dict:
+    """A segment's calibration batch: the activations at its input, with blinding values where its links carry them."""
+    np = need("numpy")
+    scale = int(in_scale[0]) if in_scale else 0
+    n = values.shape[0]
+    if blind[0]:  # the input link: the flattened activations, then the blinding values
+        blinds = np.concatenate([fresh_blinds(blind[0] // BLIND_VALUES, scale) for _ in range(n)])
+        flat = np.concatenate([values.reshape(n, -1), blinds], axis=1)
+        return {LINK_IN: flat.reshape(n, 1, -1)}
+    batch = {sub.inputs[0].name: values}
+    if blind[1]:
+        batch[BLIND_INPUT] = np.stack([fresh_blinds(blind[1] // BLIND_VALUES, scale) for _ in range(n)])
+    return batch
+
+
+def chain_feeds(circuit: "SplitCircuit", i: int, got: list) -> dict:
+    """What segment ``i`` reads: the previous segment's output, blinding values included."""
+    return {circuit.segments[i].model.inputs[0].name: got[0]}
+
+
+def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dict:
+    """The first segment's feeds for the model's input ``x``: with fresh blinding values for every link (private)."""
+    from ..model.inputs import to_feeds
+
+    first = circuit.segments[0]
+    names = [t.name for t in first.model.inputs]
+    if BLIND_INPUT not in names:
+        return to_feeds(first.model, x, stage=stage)
+    if isinstance(x, Mapping) and BLIND_INPUT in x:
+        raise ZKMLError(f"'{BLIND_INPUT}' is zkml's own input (the links' blinding values)", stage=stage, where="inputs",
+                        hint="pass the model's input only")
+    spec = next(t for t in first.model.inputs if t.name != BLIND_INPUT)
+    feeds = to_feeds(SimpleNamespace(inputs=(spec,)), x, stage=stage)  # the model's own input, as for a whole model
+    blind = next(t for t in first.model.inputs if t.name == BLIND_INPUT)
+    scale = int(first.settings["model_input_scales"][names.index(BLIND_INPUT)])
+    feeds[BLIND_INPUT] = fresh_blinds(blind.size // BLIND_VALUES, scale)
+    return feeds
 
 
 class _Rescale(Exception):
@@ -219,15 +279,16 @@ def _report(model: Model, batch: Mapping, segments: list[Circuit]) -> Calibratio
     name = model.inputs[0].name
     n = min(next(iter(batch.values())).shape[0], REPORT_SAMPLES)
     abs_errs, rel_errs, agree = [], [], 0
+    chain = SimpleNamespace(segments=segments)
     with private_tempdir() as tmp:
         for i in range(n):
             feeds = {name: batch[name][i]}
             ref = model.run(feeds)
-            x = feeds
+            x = first_feeds(chain, batch[name][i], stage="compile")
             for j, c in enumerate(segments):
                 got, _ = witness_outputs(c, x, tmp / f"r{i}-{j}")
                 if j + 1 < len(segments):
-                    x = {segments[j + 1].model.inputs[0].name: got[0]}
+                    x = chain_feeds(chain, j + 1, got)
             cmp = compare(ref, got)
             abs_errs.append(cmp.max_abs_error)
             rel_errs.append(cmp.max_rel_error)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..circuit.split import SplitCircuit
+from ..circuit.split import SplitCircuit, chain_feeds, first_feeds
 from ..model.graph import extract
-from ..model.model import Model, load_model
+from ..model.graph import segment as graph_segment
+from ..model.model import Model, TensorSpec, load_model
 from ..errors import ArtifactError, ProveError
-from ..model.inputs import to_feeds
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -186,7 +186,11 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
     the matching piece of ``model``, cut where the keys' model was cut."""
     if not isinstance(model, Model):
         model = load_model(model)
-    pieces = [extract(model, list(c.model.inputs), list(c.model.outputs)) for c in keys.circuit.segments]
+    if keys.circuit.links:  # cut where the keys' model was cut, blinding values included
+        pieces = [graph_segment(model, TensorSpec.from_json(ln["input"]), TensorSpec.from_json(ln["output"]),
+                                int(ln["blind_in"]), int(ln["blind_out"])) for ln in keys.circuit.links]
+    else:
+        pieces = [extract(model, list(c.model.inputs), list(c.model.outputs)) for c in keys.circuit.segments]
     segs = tuple(with_weights(k, piece) for k, piece in zip(keys.segments, pieces))
     return SplitKeys(replace(keys.circuit, segments=tuple(k.circuit for k in segs), model=model), segs)
 
@@ -289,7 +293,8 @@ def _prove_on_workers(keys: SplitKeys, inputs: list, workers: int, check: bool) 
 
 
 def on_worker_death(segment: int) -> None:
-    """Called in this process each time a segment's worker died and the segment is retried (tests observe it)."""
+    """Called in this process each time a segment's worker died (then the segment is retried, or fails after
+    MAX_ATTEMPTS deaths); tests observe it."""
 
 
 def _prove_on_ray(keys: SplitKeys, inputs: list, cluster: str, check: bool) -> list[Proof]:
@@ -313,22 +318,25 @@ def _prove_on_ray(keys: SplitKeys, inputs: list, cluster: str, check: bool) -> l
 def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None,
                 cluster: str | None = None) -> Proof:
     segs = keys.segments
-    feeds = to_feeds(keys.circuit.segments[0].model, x)
+    feeds = first_feeds(keys.circuit, x)  # with fresh blinding values for every link when the input is private
     if cluster is None and (not workers or workers <= 1):
         proofs = []
         for i, k in enumerate(segs):
             proof, got = prove_with_outputs(k, feeds, check=check)
             proofs.append(proof)
             if i + 1 < len(segs):
-                feeds = {segs[i + 1].circuit.model.inputs[0].name: got[0]}
+                feeds = chain_feeds(keys.circuit, i + 1, got)
     else:
         # the chain of witnesses first (cheap, in order), then the proofs side by side
         inputs = [feeds]
         for i, k in enumerate(segs[:-1]):
             got = k.circuit.run(inputs[-1])
-            inputs.append({segs[i + 1].circuit.model.inputs[0].name: got[0]})
+            inputs.append(chain_feeds(keys.circuit, i + 1, got))
         proofs = _prove_on_ray(keys, inputs, cluster, check) if cluster else _prove_on_workers(keys, inputs, workers, check)
-    meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": keys.id, "segments": len(proofs),
+    chain_vk = keys.vk
+    fingerprint = Proof(b"", (), {}, chain_vk, tuple(proofs)).weights_commitment
+    meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": chain_vk.pin_weights(fingerprint).id,
+            "key_id": chain_vk.key_id, "segments": len(proofs),
             "created": proofs[-1].meta.get("created"),
             "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
     return Proof(b"", (), meta, keys.vk, tuple(proofs))

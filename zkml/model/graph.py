@@ -7,6 +7,7 @@ them). Segments are extracted as standalone ONNX models whose input is the previ
 
 from __future__ import annotations
 
+import os
 from typing import Mapping, Sequence
 
 from ..errors import ModelError
@@ -108,4 +109,66 @@ def extract(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[Tensor
     graph = onnx.helper.make_graph(nodes, f"{g.name or 'model'}_segment", [info(t) for t in inputs],
                                    [info(t) for t in outputs], initializer=inits)
     sub = onnx.helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
+    return load_model(sub.SerializeToString())
+
+
+# Hiding links. A link's commitment (ezkl's polycommit) is unblinded: the same tensor gives the same point. So
+# every link also carries fresh random values that the model ignores: the first segment takes them all as a
+# private input (``BLIND_INPUT``) and appends them to its output; each later segment drops the block that hid
+# the link it read and hands the rest on. Link i carries blocks i..n-2: a block is BLIND_VALUES values of
+# BLIND_BITS bits (256 bits per link), so a guessed input reproduces a link's commitment only with a guess of
+# every block it carries (generic attacks on a 256-bit exponent box take about 2^128 group operations).
+BLIND_INPUT = "zkml_blind"
+LINK_IN, LINK_OUT = "zkml_link_in", "zkml_link_out"
+BLIND_VALUES, BLIND_BITS = 16, 16
+
+
+def fresh_blinds(links: int, scale: int):
+    """``links`` blocks of fresh randomness (os.urandom), as the float values a circuit at ``scale`` reads exactly."""
+    np = need("numpy")
+    raw = np.frombuffer(os.urandom(2 * BLIND_VALUES * links), dtype="<u2").astype(np.float64)
+    return (raw / 2.0 ** int(scale)).reshape(1, BLIND_VALUES * links)
+
+
+def segment(model: Model, inp: TensorSpec, out: TensorSpec, blind_in: int = 0, blind_out: int = 0) -> Model:
+    """The sub-graph from ``inp`` to ``out`` as a standalone Model, its links carrying blinding values.
+
+    ``blind_in``: how many blinding values the input link carries (0: the input is the model's own, or links are
+    not blinded); the segment drops the first block of them and appends the rest to its output. ``blind_out``:
+    how many its output link carries; where ``blind_in`` is 0 and ``blind_out`` is not, the segment is the first,
+    and the values come in as a second input, ``BLIND_INPUT``."""
+    if not blind_in and not blind_out:
+        return extract(model, [inp], [out])
+    onnx = need("onnx")
+    helper, T = onnx.helper, onnx.TensorProto
+    proto = onnx.load_model_from_string(extract(model, [inp], [out]).onnx_bytes)
+    g = proto.graph
+    front, back, inits, inputs = [], [], [], []
+
+    def const(name: str, values: list[int]) -> str:
+        inits.append(helper.make_tensor(name, T.INT64, [len(values)], values))
+        return name
+
+    if blind_in:  # the link: this segment's input, flattened, then the blinding values
+        n_in = inp.size
+        inputs.append(helper.make_tensor_value_info(LINK_IN, T.FLOAT, [1, n_in + blind_in]))
+        ax = const("zkml_axis1", [1])
+        front += [helper.make_node("Slice", [LINK_IN, const("zkml_in_start", [0]), const("zkml_in_end", [n_in]), ax],
+                                   ["zkml_in_flat"]),
+                  helper.make_node("Reshape", ["zkml_in_flat", const("zkml_in_shape", list(inp.shape))], [inp.name])]
+        carried = "zkml_carry"
+        if blind_out:
+            front.append(helper.make_node("Slice", [LINK_IN, const("zkml_carry_start", [n_in + blind_in - blind_out]),
+                                                    const("zkml_carry_end", [n_in + blind_in]), ax], [carried]))
+    else:
+        inputs.append(g.input[0])
+        inputs.append(helper.make_tensor_value_info(BLIND_INPUT, T.FLOAT, [1, blind_out]))
+        carried = BLIND_INPUT
+    outputs = [g.output[0]]
+    if blind_out:
+        back += [helper.make_node("Flatten", [out.name], ["zkml_out_flat"], axis=1),
+                 helper.make_node("Concat", ["zkml_out_flat", carried], [LINK_OUT], axis=1)]
+        outputs = [helper.make_tensor_value_info(LINK_OUT, T.FLOAT, [1, out.size + blind_out])]
+    graph = helper.make_graph(front + list(g.node) + back, g.name, inputs, outputs, initializer=list(g.initializer) + inits)
+    sub = helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     return load_model(sub.SerializeToString())
