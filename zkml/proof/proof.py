@@ -299,7 +299,9 @@ class Proof:
         if self.segments:
             parts = [p.weights_commitment for p in self.segments]
             return "0x" + "".join(c[2:] for c in parts) if parts and all(parts) else None
-        return self.decoded().commitments.get("params")
+        if self.vk is None:
+            self.decoded()  # the refusal: read with a key
+        return read_commitments(self.proof, self.vk.meta.get("commitments") or {}).get("params")
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ""

@@ -172,14 +172,14 @@ def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification
         return fail("a split proof needs a split verifying key and the other way round")
     if len(proof.segments) != len(vk.segments):
         return fail(f"the proof has {len(proof.segments)} segments, the key's model has {len(vk.segments)}")
-    fingerprint = proof.bind(vk).weights_commitment
-    claimed = proof.meta.get("model_id")
-    if claimed is not None and claimed not in (vk.pin_weights(fingerprint).id, vk.key_id):
-        return fail(f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}")
     for i, (seg, key) in enumerate(zip(proof.segments, vk.segments)):
         r = verify(seg, key)
         if not r:
             return fail(f"segment {i}: {r.reason}")
+    fingerprint = proof.bind(vk).weights_commitment
+    claimed = proof.meta.get("model_id")
+    if claimed is not None and claimed not in (vk.pin_weights(fingerprint).id, vk.key_id):
+        return fail(f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}")
     for i in range(len(vk.segments) - 1):
         out = read_commitments(proof.segments[i].proof, vk.segments[i].meta.get("commitments") or {}).get("output")
         nxt = read_commitments(proof.segments[i + 1].proof, vk.segments[i + 1].meta.get("commitments") or {}).get("input")
