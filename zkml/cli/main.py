@@ -520,11 +520,16 @@ cli.add_command(srs_group)
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="prove-model", standalone_mode=False)
+        cli.main(args=args, prog_name="prove-model", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        if as_json:
+            _json_error("UsageError", None, e.format_message(), "see prove-model COMMAND --help")
+        else:
+            e.show()
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args  # --json means JSON on failure too: one object on stdout, the same exit codes
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -532,14 +537,25 @@ def main(argv: list[str] | None = None) -> None:
     except ZKMLError as e:
         if os.environ.get("ZKML_DEBUG"):
             raise
-        click.echo(click.style(f"{type(e).__name__}: {e}", fg="red"), err=True)
+        if as_json:
+            _json_error(type(e).__name__, e.stage, e.message, e.hint, str(e.where) if e.where is not None else None)
+        else:
+            click.echo(click.style(f"{type(e).__name__}: {e}", fg="red"), err=True)
         sys.exit(1)
     except Exception as e:  # a bug in zkml or a dependency: still one line unless debugging
         if os.environ.get("ZKML_DEBUG"):
             raise
-        click.echo(click.style(f"InternalError: {type(e).__name__}: {e} (run with ZKML_DEBUG=1 for a traceback)", fg="red"), err=True)
+        message = f"{type(e).__name__}: {e}"
+        if as_json:
+            _json_error("InternalError", None, message, "run with ZKML_DEBUG=1 for a traceback")
+        else:
+            click.echo(click.style(f"InternalError: {message} (run with ZKML_DEBUG=1 for a traceback)", fg="red"), err=True)
         sys.exit(1)
 
 
 if __name__ == "__main__":
     main()
+def _json_error(name: str, stage: str | None, message: str, hint: str | None, where: str | None = None) -> None:
+    click.echo(json.dumps({"ok": False, "error": name, "stage": stage, "message": message, "hint": hint, "where": where}))
+
+
