@@ -389,3 +389,17 @@ def test_bench_refuses_outside_a_checkout(tmp_path):
     code = ("import sys; sys.path.insert(0, %r); from zkml.cli import main; main(['bench'])" % str(site))
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 1 and "DependencyError" in res.stderr and "checkout" in res.stderr
+
+
+def test_json_errors_are_json_on_stdout(tmp_path):
+    """--json means JSON on failure too: one object on stdout, the error's name, stage, message and hint, and the
+    same exit codes (1 for a ZKMLError, 2 for a usage error)."""
+    res = run_cli("verify", tmp_path / "missing.json", "--vk", tmp_path / "nokey", "--json")
+    assert res.returncode == 1
+    err = json.loads(res.stdout)
+    assert err["ok"] is False and err["error"].endswith("Error") and err["stage"] and err["message"] and err["hint"]
+    usage = run_cli("verify", "--json")
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout)["error"] == "UsageError"
+    plain = run_cli("verify", tmp_path / "missing.json", "--vk", tmp_path / "nokey")
+    assert plain.returncode == 1 and plain.stdout == "" and "Error" in plain.stderr
