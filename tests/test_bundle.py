@@ -85,7 +85,8 @@ def test_cli_bundle_and_verify(car, mlp_keys, mlp_proof, tmp_path):
     proof = mlp_proof.save(tmp_path / "p.json")
     ok = run_cli("verify", proof, "--bundle", tmp_path / "m.car")
     assert ok.returncode == 0 and ok.stdout.startswith("valid")
-    assert run_cli("inspect", tmp_path / "m.car").stdout.startswith("bundle bafy")
+    shown = run_cli("inspect", tmp_path / "m.car")
+    assert shown.stdout.startswith(f"bundle: model id {mlp_keys.vk.id}") and car[0].core in shown.stdout, shown.stderr
     assert run_cli("verify", proof).returncode == 2  # neither --vk nor --bundle
 
 
@@ -107,3 +108,68 @@ def test_registry_records_the_bundle_cid(car, mlp_proof):
     topics = [t if isinstance(t, bytes) else bytes.fromhex(str(t).removeprefix("0x"))
               for log in res.logs for t in getattr(log, "topics", [])]
     assert res.ok and digest in topics  # OutputVerified(submitter, instancesHash, modelId, output)
+
+
+def _forged(groups: dict, meta: dict, root_extra: dict | None = None) -> zkml.Bundle:
+    """A bundle a forger assembles by hand: every block matches its CID, whatever the nodes say."""
+    import dag_cbor
+
+    from zkml.support.ipld import Blocks, cid_str
+
+    b = Blocks()
+    root = {"core": b.core(groups["core"], meta), **(root_extra or {})}
+    for name in ("srs", "model"):
+        if name in groups:
+            root[name] = b.put("dag-cbor", dag_cbor.encode({"files": b.files(groups[name])}))
+    r = b.put("dag-cbor", dag_cbor.encode(root))
+    return zkml.Bundle(cid_str(r), cid_str(root["core"]), {n: d for g in groups.values() for n, d in g.items()}, meta,
+                       None, b.blocks)
+
+
+def _groups(b: zkml.Bundle) -> dict:
+    core = {n: d for n, d in b.files.items() if n in ("vk.key", "settings.json", "vk.json") or "/" in n}
+    model = {n: b.files[n] for n in ("network.onnx", "network.compiled") if n in b.files}
+    return {"core": core, "srs": {"kzg.srs": b.files["kzg.srs"]}, **({"model": model} if model else {})}
+
+
+def test_a_poisoned_bundle_leaves_nothing_and_the_honest_one_then_works(car, mlp_proof, fresh_home, tmp_path):
+    """Same core, another SRS file: refused before anything is cached, so the honest bundle still verifies here."""
+    honest, _ = car
+    groups = _groups(honest)
+    srs = bytearray(groups["srs"]["kzg.srs"])
+    srs[-1] ^= 0x01  # still an SRS-sized file, not the one the core's digest names
+    poisoned = _forged({**groups, "srs": {"kzg.srs": bytes(srs)}}, dict(honest.metadata))
+    assert poisoned.core == honest.core and poisoned.root != honest.root
+    poisoned.save(tmp_path / "poisoned.car")
+    with pytest.raises(errors.ArtifactError, match="kzg.srs"):
+        zkml.Bundle.load(tmp_path / "poisoned.car").verifying_key()
+    bundles = fresh_home / "bundles"
+    assert not bundles.exists() or not any(bundles.iterdir())  # an invalid bundle leaves nothing
+    assert not any((fresh_home / "tmp").iterdir()) if (fresh_home / "tmp").exists() else True
+    vk = honest.verifying_key()
+    assert vk.path.parent == bundles and vk.path.name.startswith(honest.core)
+    assert zkml.verify(mlp_proof, honest)
+    with pytest.raises(errors.ArtifactError):  # and the poisoned one stays refused, the honest entry notwithstanding
+        zkml.Bundle.load(tmp_path / "poisoned.car").verifying_key()
+    assert zkml.verify(mlp_proof, zkml.Bundle.load(car[1]))
+
+
+def test_a_bundle_whose_metadata_lies_is_refused_and_not_cached(car, fresh_home):
+    honest, _ = car
+    meta = {**honest.metadata, "visibility": {**honest.metadata["visibility"], "input": "public"}}
+    with pytest.raises(errors.ArtifactError, match="metadata disagrees"):
+        _forged(_groups(honest), meta).verifying_key()
+    assert not (fresh_home / "bundles").exists() or not any((fresh_home / "bundles").iterdir())
+
+
+def test_the_model_node_must_be_the_model_the_core_names(car, other_keys, tmp_path):
+    honest, _ = car
+    assert zkml.Bundle.load(car[1]).files["network.onnx"] == honest.files["network.onnx"]
+    other = {n: (other_keys.circuit.path / n).read_bytes() for n in ("network.onnx", "network.compiled")}
+    swapped = _forged({**_groups(honest), "model": other}, dict(honest.metadata))
+    assert swapped.core == honest.core
+    swapped.save(tmp_path / "swapped.car")
+    with pytest.raises(errors.ArtifactError, match="model_sha256"):
+        zkml.Bundle.load(tmp_path / "swapped.car")
+    res = run_cli("inspect", tmp_path / "swapped.car")
+    assert res.returncode == 1 and "model_sha256" in res.stderr

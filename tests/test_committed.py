@@ -123,10 +123,12 @@ def test_other_graphs_and_fixed_keys_are_refused(committed, mlp_keys, other_keys
 def test_bundle_carries_the_fingerprint(committed, tmp_path):
     keys, (ca, pa), (cb, pb) = committed
     b = zkml.bundle(keys, weights_commitment=cb)
-    assert b.core == zkml.bundle(keys).core  # the core is per architecture
+    assert b.core != zkml.bundle(keys).core  # the fingerprint is part of the statement: in the core, under its CID
+    assert zkml.bundle(keys.vk.pin_weights(cb)).core == b.core
+    assert b.model_id == keys.vk.pin_weights(cb).id != keys.vk.key_id == b.key_id
     b.save(tmp_path / "b.car")
     loaded = zkml.Bundle.load(tmp_path / "b.car")
-    assert loaded.weights_commitment == cb
+    assert loaded.weights_commitment == cb and loaded.verifying_key().id == b.model_id
     assert zkml.verify(pb, loaded) and not zkml.verify(pa, loaded)
     assert "model" not in loaded.files and "network.onnx" not in loaded.files  # the weights are private
 

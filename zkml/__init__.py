@@ -28,7 +28,7 @@ _LAZY = {
     "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.split", "commit": ".keys.split",
     "SplitCircuit": ".circuit.split", "SplitKeys": ".keys.split", "SplitVerifyingKey": ".keys.split",
     "Proof": ".proof.proof",
-    "Verification": ".verifier.verification", "verify": ".verifier.verification",
+    "Verification": ".verifier.verification", "verify": ".verifier.verification", "load": ".verifier.loader",
     "SRSInfo": ".srs", "check_srs": ".srs",
     "Store": ".support.store", "zkml_home": ".support.store",
     "VerifierContract": ".evm._contract", "verifier_contract": ".evm._contract",
@@ -74,6 +74,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .srs import SRSInfo, check_srs
     from .support.store import Store, zkml_home
     from .verifier.bundles import Bundle, bundle
+    from .verifier.loader import load
     from .verifier.verification import Verification, verify
 
 __version__ = "0.1.0"
@@ -106,6 +107,7 @@ __all__ = [
     "errors",
     "estimate",
     "export",
+    "load",
     "load_model",
     "prove_many",
     "setup",

@@ -1,79 +1,157 @@
-"""``prove-model inspect``: what a file or directory is, in a few lines."""
+"""``prove-model inspect``: what a file or directory is, in a few lines, the model id first.
+
+Every artifact kind, single or split: circuits, keys, verifying keys, proofs, bundles, contracts, models and SRS
+files (``zkml.load`` recognises and authenticates them). The model id shown is the statement id (the key, and
+the weights fingerprint when one is pinned); a proof's and a bundle's are what the file says until a verifier
+checks them (``prove-model verify``).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..circuit.build import Circuit
-from ..errors import ArtifactError
-from ..keys.keys import Keys, VerifyingKey
-from ..model.model import load_model
-from ..proof.proof import Proof
-from ..srs import srs_logrows
+from ..verifier.loader import artifact_kind, load
 
 
 def describe(p: Path) -> tuple[dict, list[str]]:
-    if p.is_dir():
-        if (p / "keys.json").exists():
-            k = Keys.load(p)
-            info = {"kind": "keys", "model_id": k.id, "model_sha256": k.vk.model_hash, "logrows": k.circuit.logrows, "dev_srs": k.dev_srs,
-                    "pk_bytes": k.pk_path.stat().st_size, "vk_sha256": k.vk.sha256, "visibility": k.circuit.visibility.to_json()}
-            return info, [f"keys: model {k.vk.model_hash[:16]}, 2^{k.circuit.logrows} rows, proving key {info['pk_bytes']:,} bytes",
-                          f"  visibility {k.circuit.visibility}", f"  srs        {k.srs.describe()}"]
-        if (p / "vk.json").exists():
-            vk = VerifyingKey.load(p)
-            info = {"kind": "verifying_key", "model_id": vk.id, "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "dev_srs": vk.dev_srs,
-                    "visibility": vk.meta["visibility"]}
-            return info, [f"verifying key: model id {vk.id}", f"  srs        {vk.srs.describe()}"]
-        if (p / "circuit.json").exists():
-            c = Circuit.load(p)
-            info = {"kind": "circuit", "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": c.num_rows,
-                    "visibility": c.visibility.to_json(), "target": c.target, "calibration": c.report.to_json()}
-            return info, [f"circuit: model {c.model.hash[:16]}, 2^{c.logrows} rows ({c.num_rows} used), target {c.target}",
-                          f"  visibility {c.visibility}", f"  accuracy   {c.report}"]
-        if (p / "model.onnx").exists():
-            return _model(load_model(p))
-        raise ArtifactError("not a zkml artifact directory", stage="inspect", where=p,
-                            hint="pass a model, circuit, keys or verifying-key directory, a .onnx, proof .json, .sol or .srs file")
-    suffix = p.suffix.lower()
-    if suffix == ".onnx":
-        return _model(load_model(p))
-    if suffix == ".sol":
+    kind = artifact_kind(p)
+    if kind == "solidity":
         src = p.read_text(errors="replace")
         info = {"kind": "contract", "bytes": len(src), "contracts": [ln.split()[1] for ln in src.splitlines() if ln.startswith("contract ")]}
         return info, [f"Solidity source: {len(src):,} bytes, contracts {', '.join(info['contracts']) or '?'}"]
-    if suffix == ".car":
-        from ..verifier.bundles import Bundle
+    if kind == "contract":
+        return _contract(p)
+    obj = load(p)
+    return {"model": _model, "circuit": _circuit, "split_circuit": _circuit, "keys": _keys, "split_keys": _keys,
+            "verifying_key": _vk, "split_verifying_key": _vk, "proof": _proof, "bundle": _bundle, "srs": _srs}[kind](obj)
 
-        b = Bundle.load(p)
-        # the blocks match their CIDs; the metadata is the publisher's word until a verifier loads the key
-        srs = "INSECURE dev SRS" if b.dev_srs else f"SRS sha256 {str(b.metadata['srs'].get('sha256', '?'))[:16]} (not a " \
-              "ceremony SRS unless you pin its digest: ZKML_SRS_SHA256)"
-        info = {"kind": "bundle", "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files), "model_id": b.model_id,
-                "segments": len(b.metadata.get("segments") or []) or 1, "dev_srs": b.dev_srs,
-                "contract": (b.contract or {}).get("name"), "weights_commitment": b.weights_commitment}
-        return info, [f"bundle {b.root}: model id {b.model_id[:16]}, files {', '.join(info['files'])}",
-                      f"  core       {b.core}", f"  srs        {srs}"]
-    if suffix == ".srs":
-        k = srs_logrows(p)
-        return {"kind": "srs", "logrows": k}, [f"KZG SRS with 2^{k} points (run zkml.check_srs for a pairing check)"]
-    if suffix == ".json":
-        try:
-            raw = json.loads(p.read_bytes())
-        except ValueError as err:
-            raise ArtifactError(f"not valid JSON: {err}", stage="inspect", where=p, hint="pass a zkml artifact") from err
-        if isinstance(raw, dict) and "proof" in raw and "instances" in raw:
-            pr = Proof.from_json(raw, where=p)
-            # nothing of the proof file's own section is trusted: its claims are shown as claims
-            info = {"kind": "proof", "claimed_model_id": pr.meta.get("model_id"), "proof_bytes": len(pr.proof),
-                    "public_values": sum(map(len, pr.instances)), "verified": False}
-            lines = [f"proof: {len(pr.proof):,} bytes, {sum(map(len, pr.instances))} public values",
-                     f"  claims to be for model id {pr.meta.get('model_id') or '?'} (unverified)",
-                     "  outputs    decoded only by a verifier: prove-model verify PROOF --vk KEYS"]
-            return info, lines
-    raise ArtifactError("cannot tell what this file is", stage="inspect", where=p,
-                        hint="pass a model, circuit, keys or verifying-key directory, a .onnx, proof .json, .sol or .srs file")
+
+def _srs_line(vk) -> tuple[dict, str]:
+    """The SRS as this verifier sees it (from the digest, never the key file's word)."""
+    status = vk.srs_status
+    digest = vk.srs.sha256
+    return ({"srs_status": status.kind, "srs_name": status.name, "srs_sha256": digest, "dev_srs": vk.dev_srs},
+            f"  srs        {status.kind}: sha256 {digest} ({status.message})")
+
+
+def _weights(vk) -> tuple[dict, str]:
+    if not vk.committed:
+        return {"weights": "fixed", "weights_commitment": None}, "  weights    fixed in the key"
+    if vk.weights_commitment:
+        return ({"weights": "pinned", "weights_commitment": vk.weights_commitment},
+                f"  weights    committed, pinned: {vk.weights_commitment} (covered by the model id)")
+    return ({"weights": "committed", "weights_commitment": None},
+            "  weights    committed, no fingerprint pinned: each set of weights is its own model id "
+            "(prove-model commit; verify --weights-commitment)")
+
+
+def _statement(vk, label: str, extra: list[str], info: dict) -> tuple[dict, list[str]]:
+    """Everything that has a verifying key: the model id first, then the key id, kind, visibility, weights, SRS."""
+    segments = len(getattr(vk, "segments", ()) or ()) or 1
+    layout = f"split ({segments} segments)" if hasattr(vk, "segments") else "single"
+    w_info, w_line = _weights(vk)
+    s_info, s_line = _srs_line(vk)
+    info = {"kind": label.replace(" ", "_"), "model_id": vk.id, "key_id": vk.key_id, "layout": layout.split()[0],
+            "segments": segments, "visibility": vk.visibility, "model_sha256": vk.model_hash, **w_info, **s_info, **info}
+    return info, [f"{label}: model id {vk.id}", f"  key id     {vk.key_id}", f"  kind       {layout}",
+                  f"  visibility {_vis(vk.visibility)}", w_line, s_line, *extra]
+
+
+def _vis(v) -> str:
+    return ", ".join(f"{k}={v[k]}" for k in ("input", "output", "params") if k in v)
+
+
+def _keys(k) -> tuple[dict, list[str]]:
+    units = getattr(k, "segments", None) or (k,)
+    pk = sum(u.pk_path.stat().st_size for u in units)
+    return _statement(k.vk, "keys", [f"  circuit    2^{k.circuit.logrows} rows, proving key {pk:,} bytes"],
+                      {"logrows": k.circuit.logrows, "pk_bytes": pk, "vk_sha256": [u.vk.sha256 for u in units]
+                       if len(units) > 1 else k.vk.sha256})
+
+
+def _vk(vk) -> tuple[dict, list[str]]:
+    units = getattr(vk, "segments", None) or (vk,)
+    return _statement(vk, "verifying key", [], {"vk_sha256": [u.sha256 for u in units] if len(units) > 1 else vk.sha256})
+
+
+def _circuit(c) -> tuple[dict, list[str]]:
+    segs = getattr(c, "segments", None)
+    layout = f"split ({len(segs)} segments)" if segs else "single"
+    rows = sum(s.num_rows for s in segs) if segs else c.num_rows
+    info = {"kind": "split_circuit" if segs else "circuit", "model_id": None, "layout": layout.split()[0],
+            "segments": len(segs) if segs else 1, "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": rows,
+            "visibility": c.visibility.to_json(), "calibration": c.report.to_json(),
+            "target": getattr(c, "target", None) if not segs else getattr(segs[0], "target", None)}
+    return info, [f"circuit: model {c.model.hash[:16]}, {layout}, 2^{c.logrows} rows ({rows} used)",
+                  "  model id   none yet: a circuit gets its model id at setup (prove-model setup)",
+                  f"  visibility {c.visibility}", f"  accuracy   {c.report}"]
+
+
+def _proof(pr) -> tuple[dict, list[str]]:
+    # nothing of the proof file's own section is trusted: its claims are shown as claims
+    segs = pr.segments
+    size = sum(len(s.proof) for s in segs) if segs else len(pr.proof)
+    values = sum(sum(map(len, s.instances)) for s in segs) if segs else sum(map(len, pr.instances))
+    claimed = pr.meta.get("model_id")
+    key_id = pr.meta.get("key_id")
+    layout = f"split ({len(segs)} segments)" if segs else "single"
+    info = {"kind": "proof", "claimed_model_id": claimed, "model_id": claimed, "key_id": key_id, "verified": False,
+            "layout": layout.split()[0], "segments": len(segs) or 1, "proof_bytes": size, "public_values": values}
+    return info, [f"proof: model id {claimed or '?'} (claimed by the file, unverified)",
+                  f"  key id     {key_id or '?'} (claimed)", f"  kind       {layout}",
+                  f"  size       {size:,} bytes, {values} public values",
+                  "  outputs    decoded only by a verifier: prove-model verify PROOF --vk KEYS (or --bundle B --vk-id ID)"]
+
+
+def _bundle(b) -> tuple[dict, list[str]]:
+    # the blocks match their CIDs; the metadata is the publisher's word until a verifier loads the key
+    meta = b.metadata
+    segs = list(meta.get("segments") or [])
+    digest = str(meta["srs"].get("sha256", "?"))
+    srs = "INSECURE dev SRS" if b.dev_srs else f"SRS sha256 {digest} (not a ceremony SRS unless its digest is in " \
+          "zkml's table or you pin it: ZKML_SRS_SHA256)"
+    vis = segs[0]["visibility"] if segs else meta.get("visibility") or {}
+    if segs:
+        vis = {**vis, "output": segs[-1]["visibility"].get("output")}
+    committed = any((m.get("commitments") or {}).get("params") for m in (segs or [meta]))
+    weights = (f"committed, pinned: {b.weights_commitment} (in the core, covered by the model id)" if b.weights_commitment
+               else "committed, no fingerprint pinned: each set of weights is its own model id" if committed
+               else "fixed in the key")
+    layout = f"split ({len(segs)} segments)" if segs else "single"
+    info = {"kind": "bundle", "model_id": b.model_id, "key_id": b.key_id, "layout": layout.split()[0],
+            "segments": len(segs) or 1, "visibility": vis, "weights_commitment": b.weights_commitment,
+            "weights": "pinned" if b.weights_commitment else "committed" if committed else "fixed",
+            "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files), "dev_srs": b.dev_srs, "srs_sha256": digest,
+            "contract": (b.contract or {}).get("name")}
+    lines = [f"bundle: model id {b.model_id} (the core's statement; authenticated when a verifier loads it)",
+             f"  key id     {b.key_id}", f"  kind       {layout}", f"  visibility {_vis(vis)}", f"  weights    {weights}",
+             f"  srs        {srs}", f"  root       {b.root}", f"  core       {b.core}",
+             f"  files      {', '.join(info['files'])}"]
+    if info["contract"]:
+        lines.append(f"  contract   {info['contract']}")
+    return info, lines
+
+
+def _contract(p: Path) -> tuple[dict, list[str]]:
+    from ..evm import VerifierContract
+
+    c = VerifierContract.load(p)
+    segments = len(getattr(c, "segments", ()) or ()) or 1
+    model_id = getattr(c, "model_id", None) or c.meta.get("model_id")
+    key_id = getattr(c, "key_id", None) or c.meta.get("key_id") or model_id
+    wc = getattr(c, "weights_commitment", None)
+    info = {"kind": "contract", "model_id": model_id, "key_id": key_id, "name": c.name, "layout": "split" if segments > 1 else
+            "single", "segments": segments, "reusable": c.reusable, "weights_commitment": wc,
+            "deployed_bytes": c.deployed_size, "dev_srs": c.dev_srs}
+    return info, [f"contract: model id {model_id or '?'}", f"  key id     {key_id or '?'}",
+                  f"  kind       {'split (%d segments)' % segments if segments > 1 else 'single'}, {c.name}"
+                  f"{', reusable' if c.reusable else ''}, {c.deployed_size:,} bytes deployed",
+                  f"  weights    {'pinned: ' + wc if wc else 'not pinned'}"]
+
+
+def _srs(s) -> tuple[dict, list[str]]:
+    return ({"kind": "srs", "logrows": s.logrows, "sha256": s.sha256, "dev_srs": s.dev},
+            [f"KZG SRS with 2^{s.logrows} points, sha256 {s.sha256} ({s.kind}; run zkml.check_srs for a pairing check)"])
 
 
 def _model(m) -> tuple[dict, list[str]]:

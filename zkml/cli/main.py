@@ -360,7 +360,8 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 @click.argument("proof", type=click.Path(dir_okay=False))
 @click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
-@click.option("--vk-id", help="The model id (verifying-key identity) you trust: a key with another identity is refused.")
+@click.option("--vk-id", help="The model id you trust (the statement: with committed weights it covers the weights "
+                              "fingerprint; the bare key id pins the architecture only): another one is refused.")
 @click.option("--weights-commitment", help="Committed weights: accept only a proof made with the weights of this published "
                                            "fingerprint (read from the proof bytes).")
 @_json_opt
@@ -380,32 +381,28 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
     if bundle_path:
         from ..verifier.bundles import Bundle
 
-        bundle = Bundle.load(bundle_path)
-        against = bundle.verifying_key()
-        if weights_commitment is None:
-            weights_commitment = bundle.weights_commitment  # the set of weights this bundle vouches for
-        if vk_id and against.id != vk_id.lower().removeprefix("0x"):
-            from ..errors import ArtifactError
-
-            raise ArtifactError(f"the bundle's model id is {against.id}, not the expected {vk_id}", stage="verify",
-                                where=bundle_path, hint="you were given another model's bundle")
+        # the statement in the bundle's core (key and pinned weights fingerprint), refused unless it is --vk-id's
+        against = Bundle.load(bundle_path).verifying_key(id=vk_id)
     else:
         from ..keys.split import load_vk
 
         against = load_vk(vk, id=vk_id)
     with st.stage("verify"):
         result = verify(p, against, weights_commitment=weights_commitment)
-    info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "outputs": [o.tolist() for o in result.outputs],
-            "hashes": result.hashes, "weights_commitment": result.weights_commitment, "dev_srs": result.dev_srs,
+    info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "key_id": result.key_id,
+            "outputs": [o.tolist() for o in result.outputs], "hashes": result.hashes,
+            "weights_commitment": result.weights_commitment, "weights_checked": result.weights_checked,
+            "weights_note": result.weights_note, "pinned_model_id": against.id, "dev_srs": result.dev_srs,
             "srs_status": result.srs_status, "srs_name": result.srs_name, "srs_message": result.srs_message,
             "model_sha256": result.model_hash,
             "bundle_cid": getattr(against, "core_cid", None), "segments": len(p.segments) or 1, "timings": st.timings}
     line = "valid" if result else f"INVALID: {result.reason}"
-    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  outputs   {_shown(result)}",
+    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  key id    {result.key_id}", f"  outputs   {_shown(result)}",
              f"  srs       {result.srs_status}: {result.srs_message}"]
-    if result.weights_commitment:
-        checked = "checked" if weights_commitment else "NOT checked: pass --weights-commitment with the published fingerprint"
-        lines.append(f"  weights   {result.weights_commitment[:18]}… ({checked})")
+    if result.weights_note:
+        lines.append(f"  weights   {result.weights_commitment[:18]}… {result.weights_note}")
+    if not result and against.weights_commitment:
+        lines.append(f"  pinned    model {against.id} (weights {against.weights_commitment[:18]}…)")
     _emit(as_json, info, [*lines, *_dev_warning(result.dev_srs)])
     if not result:
         sys.exit(1)
@@ -459,10 +456,16 @@ def commit_cmd(st: _State, model: str, keys: str, as_json: bool) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .car file to write.")
 @click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Include this contract (from `prove-model contract`).")
 @click.option("--no-srs", is_flag=True, help="Leave the SRS file out (verifiers then need it themselves).")
+@click.option("--weights-commitment", help="Committed weights: the published fingerprint (prove-model commit) the bundle's "
+                                           "statement pins; its model id then covers it.")
 @_json_opt
 @click.pass_obj
-def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_srs: bool, as_json: bool) -> None:
-    """Write everything a verifier needs (and nothing private) as a CAR file; print its root CID."""
+def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_srs: bool, weights_commitment: str | None,
+               as_json: bool) -> None:
+    """Write everything a verifier needs (and nothing private) as a CAR file; print its root CID.
+
+    The core is the verifying statement (the key(s), and with --weights-commitment the fingerprint): verifiers pin
+    its model id."""
     import zkml
 
     from ..keys.split import load_keys, load_vk
@@ -471,12 +474,15 @@ def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_
     src = load_keys(p) if (p / "keys.json").exists() or (p / "split.json").exists() else load_vk(p)
     c = zkml.VerifierContract.load(contract_dir) if contract_dir else None
     with st.stage("bundle"):
-        b = zkml.bundle(src, c, include_srs=not no_srs)
+        b = zkml.bundle(src, c, include_srs=not no_srs, weights_commitment=weights_commitment)
         b.save(output)
-    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "model_id": b.model_id, "car": output, "files": sorted(b.files),
+    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "model_id": b.model_id, "key_id": b.key_id,
+            "weights_commitment": b.weights_commitment, "segments": b.segments, "car": output, "files": sorted(b.files),
             "bytes": Path(output).stat().st_size, "dev_srs": b.dev_srs, "timings": st.timings}
-    _emit(as_json, info, [b.root, f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
-                          f"  core      {b.core} (what proofs record)", *_dev_warning(b.dev_srs)])
+    weights = [f"  weights   {b.weights_commitment} (pinned: in the core, under the model id)"] if b.weights_commitment else []
+    _emit(as_json, info, [b.root, f"  model id  {b.model_id} (what verifiers pin: --vk-id)", f"  key id    {b.key_id}",
+                          *weights, f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
+                          f"  core      {b.core}", *_dev_warning(b.dev_srs)])
 
 
 @cli.command("bench", context_settings={"ignore_unknown_options": True})

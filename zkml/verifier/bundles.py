@@ -2,8 +2,12 @@
 
 Layout (IPLD): every file is split into raw blocks of at most 1 MiB (CIDv1, raw, sha2-256). A
 DAG-CBOR *core* node maps file names to their chunks and carries the metadata; the DAG-CBOR *root*
-node links the core and, optionally, a contract node. Proofs record the core CID: it identifies the
-verification material (model hash, settings, circuit, vk, SRS) whatever contract travels with it.
+node links the core and, optionally, the SRS, the model and a contract node. The core is the verifying
+statement: the key(s) and, when the weights are committed and a fingerprint is pinned, that fingerprint
+(``model_id`` = the statement id, ``key_id`` = the bare key's). Nothing outside the core is trusted: a
+bundle is materialised in the cache only once its files authenticate against the core (SRS included),
+keyed by the core CID and the SRS file's digest. Proofs record the bare key's core CID (``VerifyingKey.
+core_cid``), which is the bundle's core for fixed or unpinned weights.
 CIDs, multihashes and varints come from the ``multiformats`` package, DAG-CBOR from ``dag-cbor``.
 """
 
@@ -15,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, VerifyError
 from ..keys.keys import CORE_FILES, Keys, VerifyingKey, bundle_meta
 from ..keys.split import SplitVerifyingKey, split_id
 from ..srs import SRS_FILE
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_bytes
+from ..support.hashing import sha256_bytes
 from ..support.ipld import Blocks, cborable, core_cid
 from ..support.ipld import cid_str as _s
 from ..support.ipld import make_cid as _cid
@@ -28,6 +33,7 @@ from ..support.store import Store
 from .verification import as_vk
 
 MAX_CAR_BYTES = 4 << 30
+AGAIN = "get the bundle again from its publisher"
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,11 +46,33 @@ class Bundle:
     metadata: Mapping[str, Any] = field(repr=False)
     contract: Mapping[str, Any] | None = field(default=None, repr=False)
     blocks: Mapping[str, bytes] = field(default_factory=dict, repr=False)
-    weights_commitment: str | None = None  # committed weights: the published fingerprint this bundle vouches for
 
     @property
     def dev_srs(self) -> bool:
         return bool(self.metadata["srs"]["dev"])
+
+    @property
+    def model_id(self) -> str:
+        """The statement id (what a verifier pins): the key's id, or with committed weights the key and fingerprint."""
+        return str(self.metadata.get("model_id", ""))
+
+    @property
+    def key_id(self) -> str:
+        """The bare key's (or chain's) own id: the model id unless the core pins a weights fingerprint."""
+        return str(self.metadata.get("key_id") or self.model_id)
+
+    @property
+    def weights_commitment(self) -> str | None:
+        """The weights fingerprint the core's statement pins (committed weights), covered by the core CID."""
+        return self.metadata.get("weights_commitment")
+
+    @property
+    def segments(self) -> int:
+        return len(self.metadata.get("segments") or []) or 1
+
+    @property
+    def split(self) -> bool:
+        return self.metadata.get("kind") == "split"
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a CAR v1 file whose single root is ``self.root``."""
@@ -61,109 +89,189 @@ class Bundle:
     def load(cls, path: str | os.PathLike) -> "Bundle":
         return _load_car(Path(path))
 
-    @property
-    def model_id(self) -> str:
-        return str(self.metadata.get("model_id", ""))
+    def verifying_key(self, *, id: str | None = None) -> VerifyingKey | SplitVerifyingKey:
+        """The statement this bundle's core names: its verifying key(s), pinned to the core's weights fingerprint
+        if there is one, authenticated against the core before anything is cached. ``id`` is the model id you
+        trust (the statement id; the bare key id pins the architecture only and leaves the weights unpinned).
 
-    def verifying_key(self) -> VerifyingKey | SplitVerifyingKey:
-        """The bundle's verifying key, materialised (once) under $ZKML_HOME/bundles/<core CID> and authenticated."""
+        Materialised once under $ZKML_HOME/bundles/<core CID>-<SRS sha256>: built and checked in the store's
+        temporary directory, so an invalid bundle leaves nothing and cannot block a valid one."""
         if SRS_FILE not in self.files:
             raise ArtifactError("the bundle carries no SRS file", stage="verify", where=self.root,
                                 hint="make the bundle with include_srs=True, or verify with the verifying-key directory")
-        if self.metadata.get("kind") == "split":
-            return self._split_verifying_key()
 
         def build(d: Path) -> None:
-            for name in (*CORE_FILES, SRS_FILE):
-                (d / name).write_bytes(self.files[name])
-            (d / "core.cid").write_text(self.core)
+            self._materialise(d)
+            self._authenticated(d)  # raises: the store removes the build directory, nothing is cached
 
-        entry, _ = Store().get_or_build("bundles", self.core, build)
-        vk = VerifyingKey.load(entry, id=self.model_id or None)
-        if bundle_meta(vk.meta) != dict(self.metadata):
-            raise ArtifactError("the bundle's metadata disagrees with its verifying key", stage="verify", where=self.root,
-                                hint="get the bundle again from its publisher")
-        return vk
+        key = f"{self.core}-{sha256_bytes(self.files[SRS_FILE])}"
+        entry, _ = Store().get_or_build("bundles", key, build)
+        vk = self._authenticated(entry)
+        if id is None:
+            return vk
+        want = id.lower().removeprefix("0x")
+        if want == vk.id:
+            return vk
+        if want == vk.key_id:  # the verifier pinned the architecture, not the weights
+            return vk.pin_weights(None)
+        raise ArtifactError(f"the bundle's model id is {vk.id}, not the expected {id}", stage="verify", where=self.root,
+                            hint="you were given another model's bundle, or one that pins other weights: get the bundle "
+                                 "whose model id you trust")
 
-    def _split_verifying_key(self) -> SplitVerifyingKey:
+    def _materialise(self, d: Path) -> None:
+        """The core's files (and the SRS) as verifying-key directories: one, or split.json + segNNN/."""
+        if not self.split:
+            _write_vk_dir(d, {name: self.files[name] for name in CORE_FILES}, self.files[SRS_FILE], self.root)
+            return
         segments = list(self.metadata.get("segments") or [])
+        for i in range(len(segments)):
+            files = {name: self.files[f"seg{i:03d}/{name}"] for name in CORE_FILES}
+            _write_vk_dir(d / f"seg{i:03d}", files, self.files[SRS_FILE], self.root)
+        ids = [str(m.get("model_id")) for m in segments]
+        (d / "split.json").write_text(json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
+                                                  "segments": ids, "id": split_id(ids)}))
 
-        def build(d: Path) -> None:
-            for i, seg_meta in enumerate(segments):
-                sd = d / f"seg{i:03d}"
-                sd.mkdir()
-                files = {name: self.files[f"seg{i:03d}/{name}"] for name in CORE_FILES}
-                for name, data in files.items():
-                    (sd / name).write_bytes(data)
-                (sd / SRS_FILE).write_bytes(self.files[SRS_FILE])
-                (sd / "core.cid").write_text(core_cid(files, seg_meta))
-            ids = [m["model_id"] for m in segments]
-            (d / "split.json").write_text(json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
-                                                      "segments": ids, "id": split_id(ids)}))
-
-        entry, _ = Store().get_or_build("bundles", self.core, build)
-        vk = SplitVerifyingKey.load(entry, id=self.model_id or None)
-        if [bundle_meta(v.meta) for v in vk.segments] != segments:
-            raise ArtifactError("the bundle's metadata disagrees with its verifying keys", stage="verify", where=self.root,
-                                hint="get the bundle again from its publisher")
+    def _authenticated(self, d: Path) -> VerifyingKey | SplitVerifyingKey:
+        """The verifying key(s) in ``d``, pinned as the core says, refused unless the core's metadata is exactly
+        what those keys and that pin produce."""
+        vk = SplitVerifyingKey.load(d) if self.split else VerifyingKey.load(d)
+        fp = self.weights_commitment
+        if fp is not None:
+            try:
+                vk = vk.pin_weights(fp)
+            except VerifyError as err:
+                raise ArtifactError(f"the bundle pins a weights fingerprint it cannot: {err.message}", stage="verify",
+                                    where=self.root, hint=AGAIN) from None
+        if cborable(core_metadata(vk)) != dict(self.metadata):
+            raise ArtifactError("the bundle's metadata disagrees with its verifying key" + ("s" if self.split else ""),
+                                stage="verify", where=self.root, hint=AGAIN)
         return vk
 
 
-def _split_groups(vk: SplitVerifyingKey, include_srs: bool) -> tuple[dict, dict]:
-    """A split model's bundle: every segment's core files (``segNNN/...``) in one core, one SRS for all."""
-    digests = {v.meta["srs"]["sha256"] for v in vk.segments}
-    if len(digests) != 1:
-        raise ArtifactError("the segments were set up on different SRS files", stage="bundle", where=vk.path,
-                            hint="set the split circuit up again (every segment on one SRS)")
-    core = {f"seg{i:03d}/{name}": (v.path / name).read_bytes() for i, v in enumerate(vk.segments) for name in CORE_FILES}
-    groups = {"core": core, **({"srs": {SRS_FILE: vk.segments[0].srs.path.read_bytes()}} if include_srs else {})}
-    meta = {"zkml_bundle": ZKML_FORMAT, "kind": "split", "model_id": vk.id, "srs": dict(vk.segments[0].meta["srs"]),
-            "segments": [bundle_meta(v.meta) for v in vk.segments]}
-    return groups, meta
+def _write_vk_dir(d: Path, files: Mapping[str, bytes], srs: bytes, where: str) -> None:
+    d.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    (d / SRS_FILE).write_bytes(srs)
+    try:  # the bare key's core CID (what VerifyingKey.core_cid checks); the statement is checked by the caller
+        bare = core_cid(files, bundle_meta(json.loads(files["vk.json"])))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ArtifactError(f"the bundle's vk.json is not a zkml verifying key: {err}", stage="verify", where=where,
+                            hint=AGAIN) from None
+    (d / "core.cid").write_text(bare)
+
+
+def core_metadata(vk: VerifyingKey | SplitVerifyingKey) -> dict:
+    """What a bundle's core says of ``vk``: its key metadata (each segment's for a split key) and, when ``vk`` pins a
+    weights fingerprint, the statement (``model_id`` = the statement id, ``key_id``, ``weights_commitment``)."""
+    if isinstance(vk, SplitVerifyingKey):
+        digests = {v.meta["srs"]["sha256"] for v in vk.segments}
+        if len(digests) != 1:
+            raise ArtifactError("the segments were set up on different SRS files", stage="bundle", where=vk.path,
+                                hint="set the split circuit up again (every segment on one SRS)")
+        meta = {"zkml_bundle": ZKML_FORMAT, "kind": "split", "model_id": vk.key_id, "srs": dict(vk.segments[0].meta["srs"]),
+                "segments": [bundle_meta(v.meta) for v in vk.segments]}
+    else:
+        meta = bundle_meta(vk.meta)
+    if vk.weights_commitment is not None:
+        meta.update(model_id=vk.id, key_id=vk.key_id, weights_commitment=vk.weights_commitment)
+    return meta
 
 
 def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment: str | None = None) -> Bundle:
-    """Bundle ``keys`` (a Keys, VerifyingKey or directory) and, optionally, a VerifierContract.
+    """Bundle ``keys`` (Keys, SplitKeys, a VerifyingKey / SplitVerifyingKey or a directory) and, optionally, a
+    contract (a VerifierContract, or for a split model its SplitVerifier: anything with name, abi and bytecode).
 
-    The core (vk, settings, metadata) is the same whatever else is included; the SRS file, the
-    model (ONNX + compiled circuit, only when the weights are not private) and the contract hang
-    off the root as separate nodes.
+    The core is the verifying statement: the key(s) and, for committed weights, the fingerprint pinned by the
+    key (``vk.pin_weights``) or given as ``weights_commitment`` (both: they must agree). The SRS file, the model
+    (ONNX + compiled circuit, single models with fixed weights only: otherwise the weights are private) and the
+    contract hang off the root as separate nodes.
     """
-    k = keys if isinstance(keys, Keys) else None
     vk = as_vk(keys)
-    if isinstance(vk, SplitVerifyingKey):
-        if contract is not None or weights_commitment is not None:
-            raise ArtifactError("a split model's bundle carries its keys only (no contract or fingerprint yet)",
-                                stage="bundle", where="contract / weights_commitment",
-                                hint="deploy with zkml.evm.deploy_split_verifier; publish the fingerprint beside the bundle")
-        groups, meta = _split_groups(vk, include_srs)
-        return _build(groups, meta, None)
-    groups: dict[str, dict[str, bytes]] = {"core": {name: (vk.path / name).read_bytes() for name in CORE_FILES}}
-    if include_srs:
-        groups["srs"] = {SRS_FILE: vk.srs.path.read_bytes()}
-    if k is not None and vk.meta["visibility"]["params"] == "fixed":  # otherwise the weights are private
-        groups["model"] = {name: (k.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")}
-    meta = bundle_meta(vk.meta)
-    con = None
-    if contract is not None:
-        con = {"name": contract.name, "reusable": contract.reusable, "source": contract.source,
-               "abi": json.dumps(contract.abi), "bytecode": contract.bytecode, "evm_version": contract.meta.get("evm_version")}
     if weights_commitment is not None:
-        from ..proof.proof import normalize_commitment
-
-        if not (vk.meta.get("commitments") or {}).get("params"):
-            raise ArtifactError("a weights commitment only goes with keys whose weights are committed", stage="bundle",
-                                where="weights_commitment", hint="compile with visibility params=committed")
         try:
-            weights_commitment = normalize_commitment(weights_commitment)
-        except ValueError as err:
-            raise ArtifactError(f"cannot read the weights commitment: {err}", stage="bundle", where="weights_commitment",
-                                hint="pass the fingerprint printed by zkml.commit") from None
-    return _build(groups, meta, con, weights_commitment)
+            pinned = vk.pin_weights(weights_commitment)
+        except VerifyError as err:
+            raise ArtifactError(err.message, stage="bundle", where="weights_commitment", hint=err.hint) from None
+        if vk.weights_commitment is not None and vk.weights_commitment != pinned.weights_commitment:
+            raise ArtifactError("the verifying key pins another weights fingerprint than weights_commitment",
+                                stage="bundle", where="weights_commitment",
+                                hint="pass the key unpinned (vk.pin_weights(None)) or the fingerprint it pins")
+        vk = pinned
+    meta = core_metadata(vk)
+    if isinstance(vk, SplitVerifyingKey):
+        core = {f"seg{i:03d}/{name}": (v.path / name).read_bytes() for i, v in enumerate(vk.segments) for name in CORE_FILES}
+        srs_path = vk.segments[0].srs.path
+    else:
+        core = {name: (vk.path / name).read_bytes() for name in CORE_FILES}
+        srs_path = vk.srs.path
+    groups: dict[str, dict[str, bytes]] = {"core": core}
+    if include_srs:
+        groups["srs"] = {SRS_FILE: srs_path.read_bytes()}
+    if isinstance(keys, Keys) and vk.meta["visibility"]["params"] == "fixed":
+        groups["model"] = {name: (keys.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")}
+    files = {n: d for g in groups.values() for n, d in g.items()}
+    _check_model(files, meta, "keys")
+    if contract is not None:
+        _check_contract(contract, vk)
+    return _build(groups, meta, None if contract is None else _contract_node(contract))
 
 
-def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None,
-           weights: str | None = None) -> Bundle:
+def _contract_node(contract) -> dict:
+    """The contract node: a VerifierContract, or anything with ``name``, ``abi`` and ``bytecode`` (a mapping too)."""
+    def get(key: str, default=None):
+        return contract.get(key, default) if isinstance(contract, Mapping) else getattr(contract, key, default)
+
+    name, abi, code = get("name"), get("abi"), get("bytecode")
+    if not name or abi is None or not code:
+        raise ArtifactError("a bundle's contract needs a name, an ABI and bytecode", stage="bundle", where="contract",
+                            hint="pass a zkml.VerifierContract (prove-model contract) or the split model's SplitVerifier")
+    if isinstance(code, str):
+        try:
+            code = bytes.fromhex(code.removeprefix("0x"))
+        except ValueError:
+            raise ArtifactError("the contract's bytecode is not hex", stage="bundle", where="contract.bytecode",
+                                hint="pass the compiled contract's bytecode") from None
+    meta = get("meta") or {}
+    node = {"name": str(name), "reusable": bool(get("reusable", False)), "source": get("source") or "",
+            "abi": abi if isinstance(abi, str) else json.dumps(abi), "bytecode": bytes(code),
+            "evm_version": meta.get("evm_version") if isinstance(meta, Mapping) else None}
+    segments = get("segments") or ()
+    if segments:  # a split model's SplitVerifier: each segment's verifier too
+        node["segments"] = [_contract_node(c) for c in segments]
+    if get("weights_commitment"):
+        node["weights_commitment"] = get("weights_commitment")
+    return node
+
+
+def _check_contract(contract, vk) -> None:
+    """A contract that names the key it verifies (a VerifierContract) must name this statement's."""
+    def get(key: str):
+        return contract.get(key) if isinstance(contract, Mapping) else getattr(contract, key, None)
+
+    key_id, wc = get("key_id"), get("weights_commitment")
+    if key_id and key_id != vk.key_id:
+        raise ArtifactError(f"the contract verifies key {str(key_id)[:16]}, not this bundle's {vk.key_id[:16]}",
+                            stage="bundle", where="contract", hint="generate the contract from these keys (prove-model contract)")
+    if wc and wc != vk.weights_commitment:
+        raise ArtifactError("the contract pins another weights fingerprint than the bundle's statement", stage="bundle",
+                            where="contract.weights_commitment",
+                            hint="bundle with the contract's fingerprint, or a contract pinned to the bundle's")
+
+
+def _check_model(files: Mapping[str, bytes], meta: Mapping, where: object) -> None:
+    """The model node's ONNX is the model the core names (``model_sha256``); a core that names none carries none."""
+    if "network.onnx" not in files and "network.compiled" not in files:
+        return
+    want = meta.get("model_sha256")
+    if not want or "network.onnx" not in files:
+        raise ArtifactError("the bundle carries a model its core does not name", stage="load", where=where, hint=AGAIN)
+    if sha256_bytes(files["network.onnx"]) != want:
+        raise ArtifactError("the bundle's model (network.onnx) is not the model its core names (model_sha256)",
+                            stage="load", where=where, hint=AGAIN)
+
+
+def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None) -> Bundle:
     cbor = need("dag_cbor")
     b = Blocks()
     core = b.core(groups["core"], meta)
@@ -173,11 +281,9 @@ def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: M
             root_node[name] = b.put("dag-cbor", cbor.encode({"files": b.files(groups[name])}))
     if contract is not None:
         root_node["contract"] = b.put("dag-cbor", cbor.encode(cborable(contract)))
-    if weights is not None:  # beside the core: the key serves every set of weights, the root names one
-        root_node["weights_commitment"] = weights
     root = b.put("dag-cbor", cbor.encode(root_node))
     files = {n: d for g in groups.values() for n, d in g.items()}
-    return Bundle(_s(root), _s(core), files, dict(meta), contract, b.blocks, weights)
+    return Bundle(_s(root), _s(core), files, cborable(meta), contract, b.blocks)
 
 
 def _load_car(path: Path) -> Bundle:
@@ -210,6 +316,9 @@ def _load_car(path: Path) -> Bundle:
             pos += k + n
         root = roots[0]
         root_node = cbor.decode(blocks[_s(root)])
+        if set(root_node) - {"core", "srs", "model", "contract"}:  # e.g. a fingerprint beside the core: never trusted
+            raise ValueError(f"the root node carries {sorted(set(root_node) - {'core', 'srs', 'model', 'contract'})} "
+                             "outside the core (a weights fingerprint belongs in the core: bundle the keys again)")
         core = root_node["core"]
         core_node = cbor.decode(blocks[_s(core)])
         listing = dict(core_node["files"])
@@ -226,13 +335,15 @@ def _load_car(path: Path) -> Bundle:
             if len(files[name]) != e["size"]:
                 raise ValueError(f"{name} has {len(files[name])} bytes, the bundle says {e['size']}")
         contract = cbor.decode(blocks[_s(root_node["contract"])]) if "contract" in root_node else None
+        metadata = dict(core_node["metadata"])
     except ArtifactError:
         raise
     except KeyError as err:
         raise ArtifactError(f"the bundle is missing block {err}", stage="load", where=path, hint=hint) from err
     except Exception as err:
         raise ArtifactError(f"not a valid zkml bundle (CAR): {err}", stage="load", where=path, hint=hint) from err
-    return Bundle(_s(root), _s(core), files, dict(core_node["metadata"]), contract, blocks, root_node.get("weights_commitment"))
+    _check_model(files, metadata, path)
+    return Bundle(_s(root), _s(core), files, metadata, contract, blocks)
 
 
 def _split_cid(mf, body: bytes):
