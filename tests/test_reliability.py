@@ -340,3 +340,197 @@ def test_sigkill_mid_prove_leaves_no_private_file_for_long(tmp_path, keys_dir_fo
 @pytest.fixture(scope="module")
 def keys_dir_for_kill(tmp_path_factory, mlp_keys):
     return mlp_keys.save(tmp_path_factory.mktemp("kk") / "keys")
+
+
+# workers never hang (issue #23): a killed worker is retried or fails clearly, a stuck one times out, and no
+# worker process outlives the call
+def _leftover_workers() -> list[int]:
+    """This process's worker children still alive or unreaped (the multiprocessing resource tracker aside)."""
+    import multiprocessing as mp
+    from pathlib import Path
+
+    me, left = os.getpid(), {p.pid for p in mp.active_children()}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            state, ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(ppid) == me and (state == "Z" or b"spawn_main" in cmd) and b"resource_tracker" not in cmd:
+            left.add(int(d.name))
+    return sorted(left)
+
+
+class _OnWorkers:
+    """Does ``act(pid)`` to each zkml worker process as soon as it is seen (watched from a thread, bounded),
+    to at most ``limit`` of them (``None``: every one, replacements included)."""
+
+    def __init__(self, act, limit=None):
+        import threading
+
+        self.act, self.limit, self.pids = act, limit, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _room(self):
+        return self.limit is None or len(self.pids) < self.limit
+
+    def _watch(self):
+        import multiprocessing as mp
+
+        deadline = time.monotonic() + 300
+        while not self._stop.is_set() and time.monotonic() < deadline and self._room():
+            for p in mp.active_children():
+                if p.name == "zkml-worker" and p.pid not in self.pids and self._room():
+                    try:
+                        self.act(p.pid)
+                    except ProcessLookupError:
+                        continue
+                    self.pids.append(p.pid)
+            time.sleep(0.005)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+
+
+def _sigkill(pid):
+    os.kill(pid, signal.SIGKILL)
+
+
+def _sigstop(pid):
+    os.kill(pid, signal.SIGSTOP)
+
+
+@pytest.fixture(scope="module")
+def tiny_split():
+    """A small MLP split in two segments at one logrows below what it needs whole (proofs take about a second)."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    model, cal = zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
+    whole = zkml.compile(model, cal)
+    keys = zkml.compile(model, cal, max_logrows=whole.logrows - 1).setup()
+    assert len(keys.segments) >= 2
+    return keys, cal
+
+
+def test_the_worker_pool_survives_deaths_stops_and_bad_tasks():
+    """The shared pool alone, on stdlib functions: every outcome comes back and nothing is left running."""
+    import operator
+    import threading
+
+    from zkml.support.workers import WorkerPool
+
+    t = time.monotonic()
+    with WorkerPool(time.sleep, 2, timeout=4) as pool:
+        pool.submit("a", 60)  # one of these two has its worker killed, the other runs past the timeout
+        pool.submit("b", 60)
+        pool.submit("bad", threading.Lock())  # cannot travel to a worker
+        with _OnWorkers(_sigkill, limit=1):
+            got = {}
+            for key, kind, value in pool.results():
+                got[key] = kind, value
+                if kind == "died":
+                    pool.submit("again", 0.01)  # a dead worker's task may be submitted again
+    assert sorted([got["a"], got["b"]]) == [("died", -signal.SIGKILL), ("timeout", 4.0)]
+    assert got["bad"][0] == "failed" and got["again"] == ("done", None)
+    assert time.monotonic() - t < 30 and _leftover_workers() == []
+    with WorkerPool(operator.truediv, 2) as pool:
+        for i in range(4):
+            pool.submit(i, 1, i)
+        got = dict((k, (kind, v)) for k, kind, v in pool.results())
+    assert isinstance(got[0][1], ZeroDivisionError) and got[2] == ("done", 0.5)
+    with _OnWorkers(_sigstop, limit=1):  # leaving the block early kills what still runs, a stopped worker too
+        with pytest.raises(KeyError), WorkerPool(time.sleep, 2) as pool:
+            pool.submit("a", 60)
+            pool.submit("b", 0.01)
+            for key, kind, value in pool.results():
+                raise KeyError(key)
+    assert _leftover_workers() == []
+
+
+def test_a_bad_worker_timeout_setting_is_refused(monkeypatch):
+    from zkml.support.workers import DEFAULT_TIMEOUT_S, WorkerPool, worker_timeout
+
+    monkeypatch.delenv("ZKML_WORKER_TIMEOUT", raising=False)
+    assert worker_timeout() == DEFAULT_TIMEOUT_S
+    monkeypatch.setenv("ZKML_WORKER_TIMEOUT", "90")
+    assert worker_timeout() == 90.0
+    for bad in ("soon", "0", "-5", "inf"):
+        monkeypatch.setenv("ZKML_WORKER_TIMEOUT", bad)
+        with pytest.raises(errors.ProveError, match="ZKML_WORKER_TIMEOUT"):
+            WorkerPool(time.sleep, 1)
+
+
+def test_a_split_worker_killed_ten_times_in_a_row_never_hangs(tiny_split, monkeypatch):
+    """Each time: one worker killed (retried, proved), or every worker killed (the clear error)."""
+    from zkml.keys import split as split_mod
+
+    keys, cal = tiny_split
+    deaths = []
+    monkeypatch.setattr(split_mod, "on_worker_death", deaths.append)
+    outcomes = []
+    for n in range(10):
+        every = n % 3 == 2
+        before, t = len(deaths), time.monotonic()
+        with _OnWorkers(_sigkill, limit=None if every else 1) as killer:
+            try:
+                proof = keys.prove(cal[n % len(cal)], workers=2)
+            except errors.ProveError as err:
+                assert every, err
+                assert f"died {split_mod.MAX_ATTEMPTS} times" in str(err) and err.hint
+                outcomes.append("error")
+            else:
+                assert not every and zkml.verify(proof, keys.vk)
+                outcomes.append("proved")
+        assert killer.pids and len(deaths) > before, "no worker death was seen"
+        assert time.monotonic() - t < 120
+        assert _leftover_workers() == []
+    assert outcomes.count("proved") == 7 and outcomes.count("error") == 3
+
+
+def test_a_stuck_split_worker_times_out_with_a_clear_error(tiny_split, monkeypatch):
+    keys, cal = tiny_split
+    monkeypatch.setenv("ZKML_WORKER_TIMEOUT", "20")
+    t = time.monotonic()
+    with _OnWorkers(_sigstop, limit=1) as stopper:
+        with pytest.raises(errors.ProveError, match="no proof after 20 s; its worker was killed") as err:
+            keys.prove(cal[0], workers=2)
+    took = time.monotonic() - t
+    assert stopper.pids and "ZKML_WORKER_TIMEOUT" in err.value.hint
+    assert 20 <= took < 60, took
+    assert _leftover_workers() == []
+
+
+def test_a_batch_worker_killed_or_stuck_never_hangs(mlp_keys, mlp_cal, monkeypatch):
+    from zkml.batch.common import MAX_ATTEMPTS
+
+    inputs = list(mlp_cal[:4])
+    with _OnWorkers(_sigkill, limit=1) as killer:  # one killed: its item is retried, every item proved
+        results = zkml.prove_many(mlp_keys, inputs, workers=2)
+    assert killer.pids and all(results) and all(zkml.verify(r, mlp_keys.vk) for r in results)
+    assert _leftover_workers() == []
+    with _OnWorkers(_sigkill) as killer:  # every worker killed: each item fails clearly, nothing waits
+        results = zkml.prove_many(mlp_keys, inputs, workers=2)
+    assert len(killer.pids) >= MAX_ATTEMPTS
+    assert all(isinstance(r, zkml.BatchError) and r.error == "WorkerDied" and f"died {MAX_ATTEMPTS} times" in r.message
+               for r in results)
+    assert _leftover_workers() == []
+    monkeypatch.setenv("ZKML_WORKER_TIMEOUT", "20")
+    t = time.monotonic()
+    with _OnWorkers(_sigstop, limit=1) as stopper:  # one stopped: its item times out, the others are proved
+        results = zkml.prove_many(mlp_keys, inputs, workers=2)
+    assert stopper.pids and time.monotonic() - t < 60
+    bad = [r for r in results if not r]
+    assert len(bad) == 1 and bad[0].error == "WorkerTimeout" and "no proof after 20 s" in bad[0].message
+    assert all(zkml.verify(r, mlp_keys.vk) for r in results if r)
+    assert _leftover_workers() == []

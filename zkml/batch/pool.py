@@ -1,19 +1,18 @@
 """The local backend of ``prove_many``: a spawn process pool whose workers each load the keys once.
 
-Inputs travel to workers in memory, never through files. A worker that dies (OOM, SIGKILL) breaks the
-pool: a new pool retries the unfinished items.
+Inputs travel to workers in memory, never through files. A worker that dies (OOM, SIGKILL) costs only the
+item it held, which is retried on a new worker (the common retry rule); an item with no proof within
+``ZKML_WORKER_TIMEOUT`` seconds becomes a BatchError and its worker is killed (zkml.support.workers).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..keys.keys import Keys
-from .common import Run, as_batch_error
+from ..support.workers import WorkerPool
+from .common import BatchError, Run, as_batch_error
 
 _KEYS: Keys | None = None
 
@@ -30,24 +29,21 @@ def _prove_one(x: Any):
 
 
 def run_pool(keys: Keys, inputs: list, todo: list[int], n: int, run: Run) -> list[int]:
-    """One pool's lifetime. Returns the items to retry when a worker died."""
-    ctx = mp.get_context("spawn")
-    retry: list[int] = []
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                             initargs=(str(keys.path), os.environ.get("ZKML_HOME"))) as pool:
-        futures = {pool.submit(_prove_one, inputs[i]): i for i in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = futures[fut]
-                try:
-                    res = fut.result()
-                except BrokenProcessPool:
-                    if run.worker_died(i, "worker"):
-                        retry.append(i)
-                    continue
-                except Exception as err:  # a bad input, or an ezkl crash in one item, must not sink the batch
-                    res = as_batch_error(i, run.ids[i], err)
-                run.finish(i, res)
-    return sorted(retry)
+    """One pool's lifetime: every item in ``todo`` ends proved or as a BatchError, and every worker is ended
+    before this returns. Returns the items still to retry (none: a dead worker's item is retried here)."""
+    with WorkerPool(_prove_one, n, initializer=_init_worker,
+                    initargs=(str(keys.path), os.environ.get("ZKML_HOME"))) as pool:
+        for i in todo:
+            pool.submit(i, inputs[i])
+        for i, kind, value in pool.results():
+            if kind == "done":
+                run.finish(i, value)
+            elif kind == "died":
+                if run.worker_died(i, "worker"):
+                    pool.submit(i, inputs[i])
+            elif kind == "timeout":
+                run.finish(i, BatchError(i, run.ids[i], "WorkerTimeout",
+                                         f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed"))
+            else:  # a bad input, or an ezkl crash in one item, must not sink the batch
+                run.finish(i, as_batch_error(i, run.ids[i], value))
+    return []

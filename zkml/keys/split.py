@@ -259,36 +259,38 @@ MAX_ATTEMPTS = 3
 
 
 def _prove_on_workers(keys: SplitKeys, inputs: list, workers: int, check: bool) -> list[Proof]:
-    """Each segment on a spawned worker; a worker that dies (OOM, SIGKILL) breaks the pool, and the segments
-    without a proof yet are proved again on a new one, up to MAX_ATTEMPTS times each."""
-    from concurrent.futures import ProcessPoolExecutor  # here: a single proof never loads multiprocessing
-    from concurrent.futures.process import BrokenProcessPool
-
-    from ..support.spawn import spawn_context
+    """Each segment on a spawned worker (zkml.support.workers). A segment whose worker dies (OOM, SIGKILL) is
+    proved again on a new one, up to MAX_ATTEMPTS times; one with no proof within ZKML_WORKER_TIMEOUT seconds
+    fails, its worker killed. Every worker is ended before this returns or raises."""
+    from ..support.workers import WorkerPool  # here: a single proof never loads multiprocessing
 
     segs = keys.segments
+    home = os.environ.get("ZKML_HOME")
     done: dict[int, Proof] = {}
     attempts = {i: 0 for i in range(len(segs))}
-    while len(done) < len(segs):
-        todo = [i for i in range(len(segs)) if i not in done]
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=spawn_context()) as pool:
-            futures = {i: pool.submit(_prove_segment, str(segs[i].path), os.environ.get("ZKML_HOME"), inputs[i], check)
-                       for i in todo}
-            for i, fut in futures.items():
-                try:
-                    done[i] = fut.result().bind(segs[i].vk)
-                except BrokenProcessPool:
-                    attempts[i] += 1
-                    on_worker_death(i)
-                    if attempts[i] >= MAX_ATTEMPTS:
-                        raise ProveError(f"the worker proving segment {i} died {MAX_ATTEMPTS} times", where=keys.path,
-                                         hint="the machine may be out of memory: use fewer workers, or a smaller "
-                                              "max_logrows") from None
-                except ProveError:
-                    raise
-                except Exception as err:
-                    raise ProveError(f"segment {i}'s prover failed: {type(err).__name__}", where=keys.path,
-                                     hint="prove in sequence (workers=None) to see why") from err
+    with WorkerPool(_prove_segment, min(workers, len(segs))) as pool:
+        for i in range(len(segs)):
+            pool.submit(i, str(segs[i].path), home, inputs[i], check)
+        for i, kind, value in pool.results():
+            if kind == "done":
+                done[i] = value.bind(segs[i].vk)
+            elif kind == "died":
+                attempts[i] += 1
+                on_worker_death(i)
+                if attempts[i] >= MAX_ATTEMPTS:
+                    raise ProveError(f"the worker proving segment {i} died {MAX_ATTEMPTS} times", where=keys.path,
+                                     hint="the machine may be out of memory: use fewer workers, or a smaller "
+                                          "max_logrows")
+                pool.submit(i, str(segs[i].path), home, inputs[i], check)
+            elif kind == "timeout":
+                raise ProveError(f"segment {i} had no proof after {value:.0f} s; its worker was killed", where=keys.path,
+                                 hint="the worker was stuck, or the proof is slower than that: set ZKML_WORKER_TIMEOUT "
+                                      "(seconds) higher, or prove in sequence (workers=None)")
+            elif isinstance(value, ProveError):
+                raise value
+            else:
+                raise ProveError(f"segment {i}'s prover failed: {type(value).__name__}", where=keys.path,
+                                 hint="prove in sequence (workers=None) to see why") from value
     return [done[i] for i in range(len(segs))]
 
 
