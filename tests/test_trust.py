@@ -60,9 +60,12 @@ def test_outputs_come_from_the_key_not_the_file(mlp_proof, mlp_keys, tmp_path):
     result = zkml.verify(bare, mlp_keys.vk)
     assert result and result.model_id == mlp_keys.id
     np.testing.assert_array_equal(result.outputs[0], mlp_proof.outputs[0])
-    with pytest.raises(errors.VerifyError, match="verifying key"):
+    with pytest.raises(errors.VerifyError, match="verification"):
         zkml.Proof.load(bare).outputs  # noqa: B018 -- unbound: no key, no outputs
-    np.testing.assert_array_equal(zkml.Proof.load(bare, vk=mlp_keys.vk).outputs[0], result.outputs[0])
+    with pytest.raises(errors.VerifyError, match=r"zkml.verify\(proof, vk\).outputs"):
+        zkml.Proof.load(bare, vk=mlp_keys.vk).outputs  # noqa: B018 -- bound but never verified: no unverified values
+    with pytest.raises(errors.VerifyError, match="verification"):
+        mlp_proof.bind(mlp_keys.vk).public_inputs  # noqa: B018 -- rebinding is not verifying either
 
 
 def test_onchain_outputs_are_decoded_with_the_key(mlp_proof, mlp_keys, tmp_path):

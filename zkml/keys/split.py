@@ -341,7 +341,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
             "key_id": chain_vk.key_id, "segments": len(proofs),
             "created": proofs[-1].meta.get("created"),
             "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
-    return Proof(b"", (), meta, keys.vk, tuple(proofs))
+    return Proof(b"", (), meta, keys.vk, tuple(proofs), made_here=True)
 
 
 __all__ = ["SplitKeys", "SplitVerifyingKey", "load_keys", "load_vk", "setup", "setup_split", "split_id"]

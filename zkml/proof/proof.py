@@ -218,8 +218,8 @@ class Proof:
     """A proof with its public instances. Holds no private data.
 
     ``meta`` is what the prover wrote (informational). ``outputs``, ``public_inputs`` and ``hashes`` are
-    decoded with a verifying key: the one it was made with (``keys.prove``), or one bound with
-    :meth:`bind` / ``Proof.load(path, vk=...)``; :func:`zkml.verify` returns them too.
+    decoded with the key a proof was made with, and only for a proof this process made (``keys.prove``);
+    a proof from anywhere else has its values read from its verification: ``zkml.verify(proof, vk).outputs``.
     """
 
     proof: bytes = field(repr=False)
@@ -227,6 +227,7 @@ class Proof:
     meta: Mapping[str, Any] = field(repr=False)
     vk: Any = field(default=None, repr=False)
     segments: tuple["Proof", ...] = field(default=(), repr=False)  # a split proof: each segment's proof, in order
+    made_here: bool = field(default=False, repr=False)  # made by this process's keys.prove: its values are the circuit's
 
     # identity, as the proof file claims it (informational)
     @property
@@ -262,11 +263,16 @@ class Proof:
             return Proof(self.proof, self.instances, self.meta, vk, tuple(p.bind(v) for p, v in zip(self.segments, vk.segments)))
         return Proof(self.proof, self.instances, self.meta, vk, self.segments)
 
+    def _verified_only(self) -> None:
+        if not self.made_here:
+            raise VerifyError("a loaded proof's public values are read from its verification, not from the file",
+                              where="proof", hint="use zkml.verify(proof, vk).outputs (prove-model verify prints them)")
+
     def decoded(self, vk=None) -> Decoded:
         vk = vk if vk is not None else self.vk
         if vk is None:
             raise VerifyError("a proof's public values are read with a verifying key, not from the proof file", where="proof",
-                              hint="use zkml.verify(proof, vk).outputs, proof.bind(vk), or Proof.load(path, vk=...)")
+                              hint="use zkml.verify(proof, vk).outputs")
         if self.segments:  # the model's input is the first segment's, its output the last one's
             segs = getattr(vk, "segments", ())
             if len(segs) != len(self.segments):
@@ -280,16 +286,20 @@ class Proof:
 
     @property
     def outputs(self) -> list:
-        """Public outputs decoded to float arrays (empty when outputs are private, hashed or committed)."""
+        """Public outputs decoded to float arrays (empty when outputs are private, hashed or committed). Only for a
+        proof this process made (``keys.prove``); a loaded one's are ``zkml.verify(proof, vk).outputs``."""
+        self._verified_only()
         return self.decoded().outputs
 
     @property
     def public_inputs(self) -> list:
+        self._verified_only()
         return self.decoded().public_inputs
 
     @property
     def hashes(self) -> dict:
-        """Poseidon hashes (0x big-endian hex) of the parts whose visibility is ``hashed``."""
+        """Poseidon hashes (0x big-endian hex) of the parts whose visibility is ``hashed`` (as ``outputs``)."""
+        self._verified_only()
         return self.decoded().hashes
 
     @property
@@ -358,7 +368,7 @@ class Proof:
         meta = {**claims_of(vk, committed), "created": time.time(), "timings": dict(timings)}
         if committed:  # informational, like the rest: a verifier reads it from the bytes
             meta["weights_commitment"] = committed
-        return cls(data, instances, meta, vk)
+        return cls(data, instances, meta, vk, made_here=True)
 
 
 def claims_of(vk, weights_commitment: str | None = None) -> dict:
