@@ -47,6 +47,8 @@ def __getattr__(name: str):
                 raise
             raise AttributeError(f"module 'zkml' has no attribute {name!r}") from None
     value = getattr(importlib.import_module(mod, __name__), name)
+    if mod.startswith(".circuit"):  # a circuit's setup() is the keys stage's: load it, it registers itself there
+        importlib.import_module(".keys.split", __name__)
     globals()[name] = value
     return value
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import engine
-from ..errors import ArtifactError, CompileError, VersionMismatchError
+from ..errors import ArtifactError, CompileError, VersionMismatchError, ZKMLError
 from ..model.compare import compare
 from ..model.inputs import ezkl_input_json, to_feeds
 from ..model.model import Model, load_model
@@ -66,11 +66,9 @@ class Circuit:
               srs_sha256: str | None = None):
         """Generate (or reuse from the cache) proving and verifying keys: :func:`zkml.setup`. ``srs=None``: a dev SRS.
 
-        The keys stage sits above this one; it is reached through the package's public ``zkml.setup``.
+        The keys stage sits above this one: it registers its setup here when it loads (no upward import).
         """
-        from .. import setup
-
-        return setup(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+        return next_stage("setup")(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
 
     def run(self, x: Any) -> list:
         """What the circuit computes on one input ``x`` (its rescaled outputs), from a witness in a private dir."""
@@ -83,6 +81,22 @@ class Circuit:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Circuit":
         return load_circuit(Path(path))
+
+
+_NEXT_STAGES: dict[str, Any] = {}  # what the stages above register when they load: {"setup": zkml.setup}
+
+
+def register_next_stage(**functions: Any) -> None:
+    """The keys stage hands its setup to this one (Circuit.setup), so that no stage imports one above it."""
+    _NEXT_STAGES.update(functions)
+
+
+def next_stage(name: str):
+    fn = _NEXT_STAGES.get(name)
+    if fn is None:
+        raise ZKMLError(f"the keys stage is not loaded, so circuit.{name}() has nothing to call", stage=name,
+                        hint=f"call zkml.{name}(circuit) (import zkml), which loads it")
+    return fn
 
 
 def load_circuit(path: Path, cached: bool = False) -> Circuit:

@@ -25,7 +25,7 @@ from ..model.model import Model, TensorSpec
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
 from ..support.store import Store
-from .build import Circuit, build, build_smallest, load_circuit, looks_like_scores, witness_outputs
+from .build import Circuit, build, build_smallest, load_circuit, looks_like_scores, next_stage, witness_outputs
 from .report import CalibrationReport
 from .visibility import Visibility
 
@@ -43,6 +43,10 @@ class SplitCircuit:
     visibility: Visibility
     report: CalibrationReport
     links: tuple[Mapping[str, Any], ...] = ()  # per segment: its input and output tensors, blinding values in and out
+
+    @property
+    def units(self) -> int:
+        return len(self.segments)
 
     @property
     def blinded(self) -> bool:
@@ -67,10 +71,8 @@ class SplitCircuit:
 
     def setup(self, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
               srs_sha256: str | None = None):
-        """Keys for every segment on one SRS: :func:`zkml.setup` (reached through the package facade)."""
-        from .. import setup
-
-        return setup(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+        """Keys for every segment on one SRS: :func:`zkml.setup` (registered by the keys stage)."""
+        return next_stage("setup")(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
 
     def run(self, x: Any) -> list:
         """What the chain of circuits computes on ``x``: each segment's output handed to the next."""

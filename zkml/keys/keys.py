@@ -79,6 +79,11 @@ class VerifyingKey:
         return statement_id(self.key_id, self.weights_commitment)
 
     @property
+    def units(self) -> int:
+        """How many circuits this statement chains: 1 (a split key says how many segments)."""
+        return 1
+
+    @property
     def committed(self) -> bool:
         """Whether the weights are committed (a fingerprint in every proof) rather than fixed in the key."""
         return bool((self.meta.get("commitments") or {}).get("params"))
@@ -232,8 +237,17 @@ class Keys:
         """Load and authenticate a keys directory (``pk.key`` is hashed: once per load, not per proof)."""
         return _load_keys(Path(path))
 
-    def prove(self, x: Any, *, check: bool = True) -> Proof:
-        """Prove the model on ``x``; ``check`` compares the circuit's outputs with onnxruntime first."""
+    @property
+    def units(self) -> int:
+        """How many circuits prove one inference: 1 (a split model's keys say how many segments)."""
+        return 1
+
+    def prove(self, x: Any, *, check: bool = True, workers: int | None = None, cluster: str | None = None) -> Proof:
+        """Prove the model on ``x``; ``check`` compares the circuit's outputs with onnxruntime first. ``workers``:
+        one circuit proves in this process on every core (it spreads a split model's segments)."""
+        if cluster is not None:
+            raise ProveError("one circuit proves in one process: cluster= spreads a split model's segments", where="cluster",
+                             hint="prove here, or spread many inputs over the cluster with zkml.prove_many(..., cluster=)")
         return prove(self, x, check=check)
 
     def with_weights(self, model: Any) -> "Keys":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..circuit.build import register_next_stage
 from ..circuit.split import SplitCircuit, chain_feeds, first_feeds
 from ..model.graph import extract
 from ..model.graph import segment as graph_segment
@@ -55,6 +56,10 @@ class SplitVerifyingKey:
     @property
     def committed(self) -> bool:
         return all(v.committed for v in self.segments)
+
+    @property
+    def units(self) -> int:
+        return len(self.segments)
 
     def pin_weights(self, commitment: str | None) -> "SplitVerifyingKey":
         """This chain accepting only proofs made with the weights of ``commitment`` (see VerifyingKey.pin_weights)."""
@@ -139,6 +144,10 @@ class SplitKeys:
     @property
     def cached(self) -> bool:
         return all(k.cached for k in self.segments)
+
+    @property
+    def units(self) -> int:
+        return len(self.segments)
 
     @property
     def path(self) -> Path:
@@ -343,5 +352,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
             "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
     return Proof(b"", (), meta, keys.vk, tuple(proofs), made_here=True)
 
+
+register_next_stage(setup=setup)  # Circuit.setup / SplitCircuit.setup reach this stage through it
 
 __all__ = ["SplitKeys", "SplitVerifyingKey", "load_keys", "load_vk", "setup", "setup_split", "split_id"]

@@ -256,6 +256,16 @@ class Proof:
     def timings(self) -> dict:
         return dict(self.meta.get("timings", {}))
 
+    @property
+    def units(self) -> int:
+        """How many circuit proofs this proof holds: 1, or a split proof's segments."""
+        return len(self.segments) or 1
+
+    @property
+    def size(self) -> int:
+        """Bytes of proof transcript, every segment's included (what a verifier reads; the file adds JSON)."""
+        return sum(p.size for p in self.segments) if self.segments else len(self.proof)
+
     # public values, decoded with the bound verifying key
     def bind(self, vk) -> "Proof":
         """This proof with ``vk`` as the key its public values are decoded with (checks nothing: verify does)."""
