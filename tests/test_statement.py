@@ -197,6 +197,8 @@ def test_inspect_and_load_every_kind_single(mlp_circuit, mlp_keys, mlp_proof, co
     assert zkml.load(paths["vk"]).id == mlp_keys.vk.id and isinstance(zkml.load(paths["proof"]), zkml.Proof)
     assert zkml.load(paths["pinned"]).weights_commitment == ca and isinstance(zkml.load(paths["car"]), zkml.Bundle)
     assert zkml.load(mlp_keys.vk.srs.path).logrows == mlp_keys.circuit.logrows
+    srs = json.loads(run_cli("inspect", mlp_keys.vk.srs.path, "--json").stdout)
+    assert srs["sha256"] == mlp_keys.vk.srs.sha256 and srs["srs_status"] == "unknown"  # a dev SRS is never trusted
     want = {"keys": f"keys: model id {mlp_keys.id}", "vk": f"verifying key: model id {mlp_keys.vk.id}",
             "pinned": f"verifying key: model id {keys.vk.pin_weights(ca).id}",
             "proof": f"proof: model id {mlp_proof.meta['model_id']}", "car": f"bundle: model id {mlp_keys.vk.id}"}

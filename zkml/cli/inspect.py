@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..srs import srs_status
 from ..verifier.loader import artifact_kind, load
 
 
@@ -108,8 +109,8 @@ def _bundle(b) -> tuple[dict, list[str]]:
     meta = b.metadata
     segs = list(meta.get("segments") or [])
     digest = str(meta["srs"].get("sha256", "?"))
-    srs = "INSECURE dev SRS" if b.dev_srs else f"SRS sha256 {digest} (not a ceremony SRS unless its digest is in " \
-          "zkml's table or you pin it: ZKML_SRS_SHA256)"
+    status = srs_status(digest, dev=b.dev_srs)  # the verifier's view, from the digest (the metadata can only lower it)
+    srs = f"{status.kind}: sha256 {digest} ({status.message})"
     vis = segs[0]["visibility"] if segs else meta.get("visibility") or {}
     if segs:
         vis = {**vis, "output": segs[-1]["visibility"].get("output")}
@@ -122,6 +123,7 @@ def _bundle(b) -> tuple[dict, list[str]]:
             "segments": len(segs) or 1, "visibility": vis, "weights_commitment": b.weights_commitment,
             "weights": "pinned" if b.weights_commitment else "committed" if committed else "fixed",
             "root_cid": b.root, "core_cid": b.core, "files": sorted(b.files), "dev_srs": b.dev_srs, "srs_sha256": digest,
+            "srs_status": status.kind, "srs_name": status.name,
             "contract": (b.contract or {}).get("name")}
     lines = [f"bundle: model id {b.model_id} (the core's statement; authenticated when a verifier loads it)",
              f"  key id     {b.key_id}", f"  kind       {layout}", f"  visibility {_vis(vis)}", f"  weights    {weights}",
@@ -150,8 +152,11 @@ def _contract(p: Path) -> tuple[dict, list[str]]:
 
 
 def _srs(s) -> tuple[dict, list[str]]:
-    return ({"kind": "srs", "logrows": s.logrows, "sha256": s.sha256, "dev_srs": s.dev},
-            [f"KZG SRS with 2^{s.logrows} points, sha256 {s.sha256} ({s.kind}; run zkml.check_srs for a pairing check)"])
+    status = srs_status(s.sha256, dev=s.dev)
+    return ({"kind": "srs", "logrows": s.logrows, "sha256": s.sha256, "dev_srs": s.dev, "srs_status": status.kind,
+             "srs_name": status.name},
+            [f"KZG SRS with 2^{s.logrows} points, sha256 {s.sha256}", f"  status     {status.kind}: {status.message}",
+             "  check      zkml.check_srs(path) runs a pairing check"])
 
 
 def _model(m) -> tuple[dict, list[str]]:
