@@ -173,3 +173,9 @@ def test_the_model_node_must_be_the_model_the_core_names(car, other_keys, tmp_pa
         zkml.Bundle.load(tmp_path / "swapped.car")
     res = run_cli("inspect", tmp_path / "swapped.car")
     assert res.returncode == 1 and "model_sha256" in res.stderr
+
+
+@pytest.mark.requires_solc
+def test_a_contract_for_another_key_is_refused(mlp_keys, other_keys):
+    with pytest.raises(errors.ArtifactError, match="verifies key"):
+        zkml.bundle(mlp_keys, zkml.verifier_contract(other_keys.vk))
