@@ -161,7 +161,19 @@ def test_cli_run_reports_segments(deep, tmp_path, split):
     info = json.loads(res.stdout)
     assert res.returncode == 0 and info["ok"] and info["segments"] == len(sc.segments), res.stderr
     assert info["logrows"] == max(c.logrows for c in sc.segments)
+    saved = json.loads((tmp_path / "out" / "proof.json").read_text())
+    assert info["proof_bytes"] == sum(len(seg["proof"]) for seg in saved["segments"]) > 0  # every segment's bytes
     assert run_cli("verify", tmp_path / "out" / "proof.json", "--vk", tmp_path / "out" / "vk").returncode == 0
+    text = run_cli("prove", tmp_path / "out" / "..", "--input", tmp_path / "x.json", "-o", tmp_path / "p.json")
+    assert text.returncode != 0  # not a keys directory: refused, not a crash
+    keys_dir = tmp_path / "keys"
+    zkml.SplitKeys.save(split[2], keys_dir)
+    shown = run_cli("prove", keys_dir, "--input", tmp_path / "x.json", "-o", tmp_path / "p.json")
+    assert shown.returncode == 0, shown.stderr
+    line = next(ln for ln in shown.stdout.splitlines() if ln.startswith("wrote"))
+    assert f"in {len(sc.segments)} segments" in line and "(0 bytes" not in line
+    outputs = next(ln for ln in shown.stdout.splitlines() if "outputs" in ln)
+    assert outputs.count("[") == 2 and len(outputs) < 120  # shaped like the (1, 4) output and rounded, not raw lists
     bad = run_cli("run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--max-logrows", "lots", "-o", tmp_path / "o2")
     assert bad.returncode == 2
 

@@ -141,35 +141,36 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
     _check_tolerance(circuit, tolerance, spec_path)
     with st.stage("setup"):
         keys = circuit.setup(srs=srs, production=production, srs_sha256=srs_sha256)
-    segments = len(getattr(circuit, "segments", ())) or 1
+    segments = circuit.units
     with st.stage("prove"):
-        proof = keys.prove(x, workers=workers) if segments > 1 else keys.prove(x)
+        proof = keys.prove(x, workers=workers)
     with st.stage("verify"):
         result = zkml.verify(proof, keys.vk)
     out = Path(out_dir)
     proof.save(out / "proof.json")
     keys.vk.save(out / "vk")
     summary = {
-        "ok": bool(result), "reason": result.reason, "model": str(model), "model_id": keys.id, "model_sha256": m.hash,
+        "ok": bool(result), "reason": result.reason, "model": str(model), "model_id": result.model_id or keys.id, "model_sha256": m.hash,
         "outputs": [o.tolist() for o in result.outputs], "hashes": result.hashes, "proof": str(out / "proof.json"),
         "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
         "srs": keys.srs.kind, "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
-        "calibration": circuit.report.to_json(), "proof_bytes": len(proof.proof), "timings": dict(st.timings),
+        "calibration": circuit.report.to_json(), "proof_bytes": proof.size, "timings": dict(st.timings),
         "weights_commitment": result.weights_commitment, "segments": segments,
     }
     from ..support.files import atomic_write_text
 
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     reuse = "reused cached circuit and keys" if circuit.cached and keys.cached else (
-        "reused cached circuit" if circuit.cached else "compiled and set up (now cached)")
+        "reused cached circuit" if circuit.cached else "compiled and set up" if calibration is None
+        else "compiled and set up (now cached)")
     lines = [
         f"{'verified' if result else 'NOT verified: ' + str(result.reason)}  {model}",
-        f"  outputs   {_shown(result)}",
-        f"  model id  {keys.id}",
+        f"  outputs   {_shown(result, circuit.visibility.output)}",
+        f"  model id  {result.model_id or keys.id}",
         f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used"
         + (f", {segments} segments linked by commitments" if segments > 1 else "") + f"), {reuse}",
         f"  accuracy  {circuit.report}",
-        f"  proof     {out / 'proof.json'} ({len(proof.proof)} bytes)",
+        f"  proof     {out / 'proof.json'} ({proof.size} bytes{f' in {proof.units} segments' if proof.units > 1 else ''})",
         "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
@@ -181,11 +182,19 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         sys.exit(1)
 
 
-def _shown(result) -> str:
-    """Outputs as the verifying key decodes them: values, hashes, or (private)."""
+def _shown(result, visibility: str | None = None) -> str:
+    """Outputs as the verifying key decodes them, rounded and shaped like the model's outputs (full precision in
+    --json): values, hashes, or why there are none."""
+    import numpy as np
+
+    if not result:
+        return "(none: the proof did not verify)"
     if result.outputs:
-        return str([o.tolist() for o in result.outputs])
-    return str(result.hashes) if result.hashes else "(private)"
+        return "; ".join(np.array2string(np.asarray(o), precision=4, separator=", ", suppress_small=True).replace("\n", "")
+                         for o in result.outputs)
+    if result.hashes:
+        return str(result.hashes)
+    return f"({visibility})" if visibility and visibility != "public" else "(private)"
 
 
 @cli.command("export")
@@ -303,20 +312,31 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
         if errs:
             sys.exit(1)
         return
-    if ray_address and not isinstance(k, zkml.SplitKeys):
+    if ray_address and k.units == 1:
         raise click.UsageError("--ray-address spreads a --batch, or the segments of a split model; one proof of one "
                                "circuit runs here")
     x = _load_input(input_path)
     with st.stage("prove"):
-        proof = k.prove(x, workers=workers, cluster=ray_address) if isinstance(k, zkml.SplitKeys) else k.prove(x)
+        proof = k.prove(x, workers=workers, cluster=ray_address)
     proof.save(output)
-    info = {"ok": True, "proof": output, "model_id": k.id, "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
+    info = {"ok": True, "proof": output, "model_id": proof.model_id, "key_id": k.vk.key_id,
+            "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
             "weights_commitment": proof.weights_commitment, "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows,
-            "segments": len(proof.segments) or 1,
-            "timings": {**st.timings, **proof.timings}}
-    _emit(as_json, info, [f"wrote {output} ({len(proof.proof)} bytes)",
-                          f"  outputs   {info['outputs'] if proof.outputs else proof.hashes or '(private)'}",
+            "segments": proof.units, "proof_bytes": proof.size, "timings": {**st.timings, **proof.timings}}
+    _emit(as_json, info, [f"wrote {output} ({proof.size} bytes{f' in {proof.units} segments' if proof.units > 1 else ''})",
+                          f"  outputs   {_shown(_Shown(proof.outputs, proof.hashes), k.vk.visibility['output'])}",
+                          f"  model id  {proof.model_id}",
                           *_dev_warning(proof.dev_srs)])
+
+
+class _Shown:
+    """A proof this process made, shown like a verdict (its values are the circuit's own)."""
+
+    def __init__(self, outputs: list, hashes: dict):
+        self.outputs, self.hashes = outputs, hashes
+
+    def __bool__(self) -> bool:
+        return True
 
 
 @contextlib.contextmanager
@@ -525,6 +545,8 @@ cli.add_command(srs_group)
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args  # --json means JSON on failure too: one object on stdout, the same exit codes
     try:
         cli.main(args=args, prog_name="prove-model", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -534,8 +556,6 @@ def main(argv: list[str] | None = None) -> None:
             _json_error("UsageError", None, e.format_message(), "see prove-model COMMAND --help")
         else:
             e.show()
-    args = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in args  # --json means JSON on failure too: one object on stdout, the same exit codes
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -559,9 +579,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
-    main()
 def _json_error(name: str, stage: str | None, message: str, hint: str | None, where: str | None = None) -> None:
     click.echo(json.dumps({"ok": False, "error": name, "stage": stage, "message": message, "hint": hint, "where": where}))
 
 
+if __name__ == "__main__":
+    main()
