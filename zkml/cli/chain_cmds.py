@@ -17,10 +17,15 @@ _prod_opt = click.option("--production", is_flag=True,
                          help="Refuse keys made with an INSECURE dev SRS or an SRS whose digest was not pinned.")
 _evm_opt = click.option("--evm-version", default="cancun", show_default=True,
                         help="EVM version the verifier is compiled for: one every chain you target accepts.")
+_weights_opt = click.option("--weights-commitment", "weights_commitment",
+                            help="Committed weights: the published fingerprint (prove-model commit). The contract then "
+                                 "checks on chain that a proof was made with those weights; a key directory that pins "
+                                 "one (weights.json) pins it too.")
 
 
-def _contract_from(path: str, reusable: bool, production: bool, evm_version: str):
-    """A contract directory from `prove-model contract`, or keys / verifying-key directory to generate one from."""
+def _contract_from(path: str, reusable: bool, production: bool, evm_version: str, weights_commitment: str | None = None):
+    """A contract directory from `prove-model contract`, or keys / verifying-key directory to generate one from
+    (any kind: single or split, fixed or committed weights; a fingerprint pins the weights on chain)."""
     import zkml
 
     p = Path(path)
@@ -31,8 +36,17 @@ def _contract_from(path: str, reusable: bool, production: bool, evm_version: str
 
             raise ContractError("refusing to deploy a verifier made from an INSECURE dev SRS with --production", where=p,
                                 hint="run setup with --srs FILE (a ceremony SRS) and generate the contract again")
+        if weights_commitment is not None and c.weights_commitment is None:
+            c = c.pin_weights(weights_commitment)
         return c
-    return zkml.verifier_contract(p, reusable=reusable, production=production, evm_version=evm_version)
+    return zkml.verifier_contract(p, reusable=reusable, production=production, evm_version=evm_version,
+                                  weights_commitment=weights_commitment)
+
+
+def _kind_words(c) -> str:
+    split = f"{len(c.segments)} segments, " if c.segments else ""
+    weights = "weights pinned on chain, " if c.weights_commitment else ("committed weights, not pinned, " if c.committed else "")
+    return f"{split}{weights}"
 
 
 @click.command("contract")
@@ -41,24 +55,37 @@ def _contract_from(path: str, reusable: bool, production: bool, evm_version: str
 @click.option("--reusable", is_flag=True, help="ezkl's shared verifier plus this model's VKA (smaller; one deployment per chain).")
 @_evm_opt
 @_prod_opt
+@_weights_opt
 @_json_opt
 @click.pass_obj
-def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version: str, production: bool, as_json: bool) -> None:
-    """Generate and compile (solc-js) the Solidity verifier for KEYS."""
+def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version: str, production: bool,
+                 weights_commitment: str | None, as_json: bool) -> None:
+    """Generate and compile (solc-js) the Solidity verifier for KEYS.
+
+    A split model's contract is a SplitVerifier over every segment's verifier (deploy puts them all on chain)."""
     from ..support.files import atomic_write_text
 
     with st.stage("contract"):
-        c = _contract_from(keys, reusable, production, evm_version)
+        c = _contract_from(keys, reusable, production, evm_version, weights_commitment)
     out = Path(output)
     if out.suffix == ".sol":
         atomic_write_text(out, c.source)
         art = c.save(out.with_suffix(".contract"))
     else:
         art = c.save(out)
+    sizes = [s.deployed_size for s in c.segments]
     info = {"ok": True, "name": c.name, "reusable": c.reusable, "deployed_size": c.deployed_size, "artifact": str(art),
-            "source": str(out if out.suffix == ".sol" else art / f"{c.name}.sol"), "dev_srs": c.dev_srs, "timings": st.timings}
-    _emit(as_json, info, [f"wrote {info['source']} ({c.name}, {c.deployed_size:,} bytes deployed, limit 24,576)",
-                          f"  artifact  {art} (abi, bytecode{', vka' if c.reusable else ''})", *_dev_warning(c.dev_srs)])
+            "source": str(out if out.suffix == ".sol" else art / f"{c.name}.sol"), "dev_srs": c.dev_srs,
+            "model_id": c.model_id, "key_id": c.key_id, "segments": len(c.segments) or 1, "segment_sizes": sizes,
+            "weights_commitment": c.weights_commitment, "committed": c.committed, "timings": st.timings}
+    lines = [f"wrote {info['source']} ({c.name}, {_kind_words(c)}{c.deployed_size:,} bytes deployed, limit 24,576)",
+             f"  artifact  {art} (abi, bytecode{', vka' if c.reusable else ''}{', segNNN/ per segment' if sizes else ''})",
+             f"  model id  {c.model_id}"]
+    if sizes:
+        lines.append(f"  segments  {', '.join(f'{n:,}' for n in sizes)} bytes deployed")
+    if c.committed and not c.weights_commitment:
+        lines.append("  weights   NOT pinned: any weights of this architecture verify; pass --weights-commitment to pin them")
+    _emit(as_json, info, [*lines, *_dev_warning(c.dev_srs)])
 
 
 @click.command("deploy")
@@ -67,10 +94,11 @@ def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version
 @_evm_opt
 @_rpc_opt
 @_prod_opt
+@_weights_opt
 @_json_opt
 @click.pass_obj
 def deploy_cmd(st: _State, contract: str, reusable: bool, evm_version: str, rpc_url: tuple[str, ...], production: bool,
-               as_json: bool) -> None:
+               weights_commitment: str | None, as_json: bool) -> None:
     """Deploy a verifier (a contract directory, or keys to generate one from) to --rpc-url.
 
     A transaction: the sending account comes from $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD),
@@ -82,22 +110,30 @@ def deploy_cmd(st: _State, contract: str, reusable: bool, evm_version: str, rpc_
     if not rpc_url:
         raise ChainError("deploy needs a node: an in-process chain forgets everything when this command exits",
                          where="--rpc-url", hint="pass --rpc-url URL (or ZKML_RPC_URL); `verify-onchain` without a URL deploys and verifies in-process")
-    c = _contract_from(contract, reusable, production, evm_version)
+    c = _contract_from(contract, reusable, production, evm_version, weights_commitment)
     with st.stage("deploy"):
         chain = RpcChain(list(rpc_url))
         address = chain.deploy(c)
     info = {"ok": True, "address": address, "chain_id": chain.chain_id, "rpc_url": chain.url, "reusable": c.reusable,
-            "sender": chain.account, "model_id": c.meta.get("model_id"), "dev_srs": c.dev_srs, "timings": st.timings}
-    _emit(as_json, info, [f"deployed {c.name} at {address} (chain {chain.chain_id})", *_dev_warning(c.dev_srs)])
+            "sender": chain.account, "model_id": c.model_id, "key_id": c.key_id, "segments": len(c.segments) or 1,
+            "weights_commitment": c.weights_commitment, "dev_srs": c.dev_srs, "timings": st.timings}
+    front = "CommittedWeightsVerifier in front of " if c.weights_commitment and not c.segments else ""
+    _emit(as_json, info, [f"deployed {front}{c.name} ({_kind_words(c)}) at {address} (chain {chain.chain_id})".replace(" ()", ""),
+                          f"  model id  {c.model_id}", *_dev_warning(c.dev_srs)])
 
 
 @click.command("verify-onchain")
 @click.argument("proof", type=click.Path(dir_okay=False))
 @click.option("--address", help="Verifier address (needed with --rpc-url).")
 @click.option("--vk", "vk_dir", type=click.Path(file_okay=False),
-              help="Keys or verifying-key directory: builds the contract and decodes the outputs.")
+              help="Keys or verifying-key directory (single or split): builds the contract and decodes the outputs.")
 @click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Contract directory from `prove-model contract`.")
 @click.option("--reusable", is_flag=True, help="Use the reusable verifier.")
+@click.option("--vk-id", help="The model id you trust (the statement: with committed weights it covers the weights "
+                              "fingerprint; the bare key id pins the architecture only): another one is refused.")
+@click.option("--weights-commitment", "weights_commitment",
+              help="Committed weights: accept only a proof made with the weights of this published fingerprint, read "
+                   "from the proof bytes sent as calldata (in-process, also checked on chain by a CommittedWeightsVerifier).")
 @_evm_opt
 @click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=True,
               help="JSON-RPC node(s); repeat for failover [env: ZKML_RPC_URL, comma-separated]. With it: one eth_call to the "
@@ -107,59 +143,139 @@ def deploy_cmd(st: _State, contract: str, reusable: bool, evm_version: str, rpc_
 @_json_opt
 @click.pass_obj
 def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str | None, contract_dir: str | None,
-                       reusable: bool, evm_version: str, rpc_url: tuple[str, ...], quorum: int, as_json: bool) -> None:
-    """Verify PROOF with a verifier contract (a read). Without --rpc-url: deploy and verify on an in-process EVM."""
+                       reusable: bool, vk_id: str | None, weights_commitment: str | None, evm_version: str,
+                       rpc_url: tuple[str, ...], quorum: int, as_json: bool) -> None:
+    """Verify PROOF with a verifier contract (a read). Without --rpc-url: deploy and verify on an in-process EVM.
+
+    Every kind of model: a split proof is verified by its SplitVerifier in one call; with committed weights the
+    verdict says whether the weights were checked (--weights-commitment, or a key that pins them)."""
     from ..errors import ChainError
     from ..evm import InProcessChain, RpcChain
-    from ..keys.keys import VerifyingKey
+    from ..keys.split import load_vk
     from ..proof.proof import Proof
 
-    vk = VerifyingKey.load(vk_dir) if vk_dir else None
+    vk = load_vk(vk_dir, id=vk_id) if vk_dir else None
+    if vk_id and not vk_dir:
+        raise ChainError("--vk-id pins the verifying key given with --vk", where="--vk-id", hint="pass --vk KEYS as well")
     p = Proof.load(proof, vk=vk)
-    source = contract_dir or vk_dir
-    c = _contract_from(source, reusable, False, evm_version) if source else None
-    if c is not None and vk is not None and c.meta.get("model_id") != vk.id:
+    pins = _pins(vk.weights_commitment if vk is not None else None, weights_commitment)
+    pin = pins[0] if pins else None
+    chain_name = "rpc" if rpc_url else "in-process"
+    wrong = _claims_problem(p, vk) if vk is not None else None
+    if len(pins) > 1:
+        wrong = "--weights-commitment is not the fingerprint that --vk pins: no proof can be made with both sets of weights"
+    # the contract for the statement; on the in-process chain the pinned weights are checked on chain too
+    c = None
+    if contract_dir:
+        c = _contract_from(contract_dir, reusable, False, evm_version, None if rpc_url or wrong else pin)
+    elif vk is not None and not wrong:
+        import zkml
+
+        c = zkml.verifier_contract(vk.pin_weights(None), reusable=reusable, evm_version=evm_version,
+                                   weights_commitment=None if rpc_url else pin)
+    if c is not None and vk is not None and c.key_id != vk.key_id:
         raise ChainError("the contract was made for another model than --vk", stage="verify", where=contract_dir or vk_dir,
                          hint="generate the contract from this verifying key (prove-model contract KEYS)")
-    wrong = []
-    if vk is not None:
-        from ..proof.proof import disagreements
-
-        wrong = disagreements(p.meta, vk)
     if wrong:  # a falsy verdict, as zkml.verify gives: the chain is not asked
-        info = {"ok": False, "reason": f"the proof file's metadata disagrees with --vk on {', '.join(wrong)}",
-                "gas_used": None, "tx_hash": None, "address": address, "chain": "rpc" if rpc_url else "in-process",
-                "outputs": [], "timings": st.timings}
+        info = {"ok": False, "reason": wrong, "gas_used": None, "tx_hash": None, "address": address, "chain": chain_name,
+                "outputs": [], "model_id": None, "timings": st.timings}
         _emit(as_json, info, [f"REJECTED: {info['reason']}"])
         sys.exit(1)
+    onchain_weights = bool(c is not None and c.weights_commitment)
     with st.stage("verify-onchain"):
         if rpc_url:
             if not address:
                 raise ChainError("--address is needed with --rpc-url", where="--address", hint="pass the address printed by `prove-model deploy`")
             chain = RpcChain(list(rpc_url), quorum=quorum)
-            if c is not None and chain.code_at(address) != c.deployed_bytecode:
+            if c is not None:
                 # outputs decoded with --vk mean something only if the contract there is this key's verifier
-                raise ChainError(f"the code at {address} is not the verifier built from --vk/--contract", stage="verify",
-                                 where=address, hint="pass the address of this model's verifier (prove-model deploy prints it)")
+                c, onchain_weights = _deployed_as(chain, address, c, pins)
         else:
             if c is None:
                 raise ChainError("the in-process chain needs the contract to deploy", where="--vk/--contract",
                                  hint="pass --vk KEYS_DIR (or --contract DIR), or --rpc-url and --address for a deployed verifier")
             chain = InProcessChain()
             address = chain.deploy(c)
-        res = chain.verify(address, p, contract=c)
+        res = chain.verify(address, p, contract=c, weights_commitment=pin)
     # outputs: the reusable verifier returns them; otherwise they are decoded with --vk, never from the proof file
-    outputs = res.outputs or ([o.tolist() for o in p.outputs] if vk is not None and res else [])
+    outputs = res.outputs or ([o.tolist() for o in p.decoded(vk).outputs] if vk is not None and res else [])
     info = {"ok": bool(res), "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "address": address,
-            "chain": "rpc" if rpc_url else "in-process", "outputs": outputs, "timings": st.timings}
+            "chain": chain_name, "outputs": outputs, "model_id": res.model_id, "key_id": res.key_id,
+            "segments": len(p.segments) or 1, "weights_commitment": res.weights_commitment,
+            "weights_checked": res.weights_checked, "weights_checked_on_chain": bool(res.weights_checked and onchain_weights),
+            "weights_note": res.weights_note, "timings": st.timings}
     word = "accepted" if res else f"REJECTED: {res.reason}"
     unchecked = ["  note      the code at this address was not compared with a verifier you trust: pass --vk"] if rpc_url and c is None else []
     info["code_checked"] = not unchecked
-    _emit(as_json, info, [f"{word} by {address} on {info['chain']} chain (a read: no transaction)", *unchecked,
-                          f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
-                          f"  outputs   {outputs if outputs else '(pass --vk to decode them)'}"])
+    lines = [f"{word} by {address} on {info['chain']} chain (a read: no transaction)", *unchecked,
+             f"  model id  {res.model_id or '(pass --vk to know which model this address verifies)'}"]
+    if p.segments:
+        lines.append(f"  segments  {len(p.segments)}, every one and every link checked in the same call")
+    lines += [f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
+              f"  outputs   {outputs if outputs else '(pass --vk to decode them)'}"]
+    if res.weights_note:
+        where = " (on chain too)" if info["weights_checked_on_chain"] else ""
+        lines.append(f"  weights   {res.weights_commitment[:18]}… {res.weights_note}{where if res.weights_checked else ''}")
+    _emit(as_json, info, lines)
     if not res:
         sys.exit(1)
+
+
+def _pins(*given: str | None) -> list[str]:
+    """The distinct weights fingerprints pinned (the key's, --weights-commitment's), normalised."""
+    from ..errors import ChainError
+    from ..proof.proof import normalize_commitment
+
+    out = []
+    for w in given:
+        if w is None:
+            continue
+        try:
+            w = normalize_commitment(w)
+        except ValueError as err:
+            raise ChainError(f"cannot read the weights commitment: {err}", stage="verify", where="--weights-commitment",
+                             hint="pass the fingerprint printed by prove-model commit") from None
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def _claims_problem(p, vk) -> str | None:
+    """Why the proof file's metadata disagrees with --vk (None: it agrees): for a split proof, every segment's."""
+    from ..keys.split import SplitVerifyingKey
+    from ..proof.proof import disagreements, read_commitments
+
+    if bool(p.segments) != isinstance(vk, SplitVerifyingKey):
+        return "a split proof needs a split model's --vk and the other way round"
+    units = list(zip(p.segments, vk.segments)) if p.segments else [(p, vk)]
+    if len(units) != len(getattr(vk, "segments", units)):
+        return f"the proof has {len(p.segments)} segments, the model of --vk has {len(vk.segments)}"
+    if p.segments:
+        claimed = p.meta.get("model_id")
+        if claimed is not None and claimed not in (vk.pin_weights(p.weights_commitment).id, vk.key_id):
+            return f"the proof file says it was made for another model: {str(claimed)[:12]}, not {vk.id[:12]}"
+    for i, (seg, key) in enumerate(units):
+        wrong = disagreements(seg.meta, key, read_commitments(seg.proof, key.meta.get("commitments") or {}).get("params"))
+        if wrong:
+            where = f" (segment {i})" if p.segments else ""
+            return f"the proof file's metadata disagrees with --vk on {', '.join(wrong)}{where}"
+    return None
+
+
+def _deployed_as(chain, address: str, c, pins: list):
+    """The contract as deployed at ``address``: ``c`` itself, or (pinned weights) ``c`` with the committed-weights
+    check for the pinned fingerprint in front. Anything else is refused. Returns (contract, weights on chain)."""
+    from ..errors import ChainError
+
+    try:
+        chain.check_code(address, c)
+        return c, False
+    except ChainError:
+        if not pins or not c.committed or c.reusable:
+            raise
+    pinned = c.pin_weights(pins[0])
+    chain.check_code(address, pinned)
+    return pinned, True
 
 
 @click.command("record-onchain")
@@ -172,7 +288,7 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
 def record_onchain_cmd(st: _State, proof: str, registry: str, rpc_url: tuple[str, ...], as_json: bool) -> None:
     """Record PROOF's verified output on chain: a transaction through a VerifiedOutputRegistry.
 
-    Needs an account: $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD), else the node's first
+    A split proof is refused (a registry verifies one proof; verify it with verify-onchain). Needs an account: $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE (+ $ZKML_KEYSTORE_PASSWORD), else the node's first
     unlocked account. Never from an argument. To only check a proof, use verify-onchain (a read).
     """
     from ..evm import RpcChain

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from ..errors import ContractError
@@ -25,9 +26,16 @@ def contracts_dir() -> Path:
 def app_contract(name: str = "VerifiedOutputRegistry", *, evm_version: str = DEFAULT_EVM_VERSION) -> dict:
     """Compile ``circuits/contracts/<name>.sol``: ``{"abi", "bytecode", "deployed_bytecode"}``."""
     path = contracts_dir() / f"{name}.sol"
-    if not path.is_file():
+    return dict(_compiled(str(path), path.read_text() if path.is_file() else None, name, evm_version))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(where: str, source: str | None, name: str, evm_version: str) -> dict:
+    """One compilation per source text and EVM version in a process (the front and split verifiers are deployed often)."""
+    path = Path(where)
+    if source is None:
         raise ContractError(f"no application contract {name}", where=path, hint="see circuits/contracts for the available ones")
-    compiled = compile_solidity(path.read_text(), filename=path.name, evm_version=evm_version, optimizer_runs=200)
+    compiled = compile_solidity(source, filename=path.name, evm_version=evm_version, optimizer_runs=200)
     if name not in compiled:
         raise ContractError(f"{path.name} does not define contract {name}", where=path, hint="check the contract name")
     return compiled[name]
@@ -38,7 +46,8 @@ def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str,
     """Deploy a ``CommittedWeightsVerifier`` in front of ``verifier``: it accepts only proofs whose committed
     weights are ``weights_commitment`` (compared with the proof bytes in calldata). Returns its address; it has
     the verifier's interface (``chain.verify(address, proof)``, a registry's verifier)."""
-    from ..proof.proof import COMMIT_ORDER, normalize_commitment
+    from ..proof.proof import normalize_commitment
+    from ._contract import weights_offset
 
     counts = vk.meta.get("commitments") or {}
     if not counts.get("params"):
@@ -52,9 +61,13 @@ def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str,
     if len(c) != 64 * counts["params"]:
         raise ContractError(f"the commitment has {len(c) // 64} points, this key's weights have {counts['params']}",
                             where="weights_commitment", hint="pass the fingerprint made with this key")
-    offset = 64 * sum(counts.get(p, 0) for p in COMMIT_ORDER[: COMMIT_ORDER.index("params")])
+    return deploy_front(chain, verifier, c, weights_offset(counts), evm_version=evm_version)
+
+
+def deploy_front(chain, verifier: str, commitment: bytes, offset: int, *, evm_version: str = DEFAULT_EVM_VERSION) -> str:
+    """A ``CommittedWeightsVerifier`` in front of the verifier at ``verifier`` (``commitment``: its G1 points)."""
     art = app_contract("CommittedWeightsVerifier", evm_version=evm_version)
-    return chain.deploy_code(art["bytecode"], art["abi"], [verifier, c, offset])
+    return chain.deploy_code(art["bytecode"], art["abi"], [verifier, commitment, offset])
 
 
 def split_links(vk) -> list[tuple[int, int, int]]:
@@ -76,11 +89,8 @@ def split_links(vk) -> list[tuple[int, int, int]]:
 
 def deploy_split_verifier(chain, vk, *, evm_version: str = DEFAULT_EVM_VERSION) -> str:
     """Deploy each segment's verifier and a ``SplitVerifier`` over them: one call verifies a split proof,
-    every segment and every link (``chain.verify(address, split_proof)``, gas reported). Returns its address."""
+    every segment and every link (``chain.verify(address, split_proof)``, gas reported). Returns its address.
+    The same as ``chain.deploy(zkml.verifier_contract(vk))`` (a key that pins weights: checked on chain too)."""
     from ._contract import verifier_contract
 
-    links = split_links(vk)
-    verifiers = [chain.deploy(verifier_contract(v, evm_version=evm_version)) for v in vk.segments]
-    art = app_contract("SplitVerifier", evm_version=evm_version)
-    return chain.deploy_code(art["bytecode"], art["abi"], [verifiers, [o for o, _, _ in links], [i for _, i, _ in links],
-                                                        [n for _, _, n in links]])
+    return chain.deploy(verifier_contract(vk, evm_version=evm_version))

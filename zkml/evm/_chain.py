@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from ..errors import ChainError, ZKMLError
+from ..keys.statement import statement_id
+from ..proof.proof import normalize_commitment
 from ..support.deps import need
 from ..verifier.verification import as_proof
-from ._contract import VerifierContract, calldata, decode_reusable_return, register_calldata
+from ._contract import VerifierContract, calldata, decode_reusable_return, register_calldata, weights_offset
 
 DEFAULT_GAS = 30_000_000
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -23,16 +25,39 @@ _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 @dataclass(frozen=True)
 class OnchainVerification:
-    """Truthy iff the chain accepted the proof. ``gas_used``, ``tx_hash`` (when a transaction was sent), ``reason``."""
+    """Truthy iff the chain accepted the proof. ``gas_used``, ``tx_hash`` (when a transaction was sent), ``reason``.
+
+    With the model's contract given (``chain.verify(address, proof, contract=...)``): ``model_id``, the statement the
+    proof proves (the key id, with the weights commitment read from the calldata when the weights are committed),
+    ``weights_commitment`` and whether it was compared with a pinned fingerprint (``weights_checked``).
+    """
 
     ok: bool
     gas_used: int | None = None
     tx_hash: str | None = None
     reason: str | None = None
     outputs: list = field(default_factory=list)  # the reusable verifier returns the rescaled outputs
+    model_id: str | None = None
+    key_id: str | None = None
+    weights_commitment: str | None = None  # read from the proof bytes in calldata, when the weights are committed
+    weights_checked: bool = False  # compared with a fingerprint the verifier pinned
 
     def __bool__(self) -> bool:
         return self.ok
+
+    @property
+    def weights_note(self) -> str | None:
+        """In words, what this verdict says about the weights (None: they are fixed in the key, or unknown)."""
+        return weights_note(self.weights_commitment, self.weights_checked)
+
+
+def weights_note(commitment: str | None, checked: bool) -> str | None:
+    if not commitment:
+        return None
+    if checked:
+        return "weights checked: the proof's weights commitment is the pinned fingerprint"
+    return ("weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
+            "compare the model id with the published one, or pass the published fingerprint")
 
 
 @dataclass(frozen=True)
@@ -109,18 +134,87 @@ class _Chain:
         raise NotImplementedError
 
     def deploy(self, contract: VerifierContract) -> str:
-        """Deploy a verifier. A reusable one is deployed once per chain; this model's VKA is registered on it."""
+        """Deploy a verifier and return the address to verify at. A reusable one is deployed once per chain; this
+        model's VKA is registered on it. A split model's: every segment's verifier, then the SplitVerifier over
+        them. Pinned weights: a CommittedWeightsVerifier in front of each verifier."""
         if not isinstance(contract, VerifierContract):
             raise ChainError(f"expected a zkml.VerifierContract, got {type(contract).__name__}", where="contract",
                              hint="pass zkml.verifier_contract(keys.vk)")
+        if contract.segments:
+            verifiers = [self.deploy(seg) for seg in contract.segments]
+            links = contract.meta["links"]
+            return self.deploy_code(contract.bytecode, contract.abi, [verifiers, [int(x[0]) for x in links],
+                                                                       [int(x[1]) for x in links], [int(x[2]) for x in links]])
         if not contract.reusable:
-            return self.deploy_code(contract.bytecode, contract.abi)
-        code_hash = need("eth_utils").keccak(contract.bytecode).hex()
-        address = self._shared.get(code_hash)
-        if address is None:
-            address = self._shared[code_hash] = self.deploy_code(contract.bytecode, contract.abi)
-        self.register(address, contract)
+            address = self.deploy_code(contract.bytecode, contract.abi)
+        else:
+            code_hash = need("eth_utils").keccak(contract.bytecode).hex()
+            address = self._shared.get(code_hash)
+            if address is None:
+                address = self._shared[code_hash] = self.deploy_code(contract.bytecode, contract.abi)
+            self.register(address, contract)
+        if contract.weights_commitment:
+            from ._app import deploy_front
+
+            address = deploy_front(self, address, _points(contract.weights_commitment), _offset(contract),
+                                   evm_version=contract.meta.get("evm_version", "cancun"))
         return address
+
+    def check_code(self, address: str, contract: VerifierContract) -> None:
+        """Raise a ChainError unless the code at ``address`` is the verifier ``contract`` describes: for a split
+        model the SplitVerifier, its link layout and every segment's verifier; with pinned weights the
+        committed-weights check for that fingerprint in front. A verdict from other code means nothing."""
+        problem = self._code_problem(address, contract)
+        if problem:
+            raise ChainError(f"the code at {address} is not the verifier built from --vk/--contract: {problem}",
+                             stage="verify", where=address,
+                             hint="pass the address of this model's verifier (prove-model deploy prints it)")
+
+    def _code_problem(self, address: str, contract: VerifierContract) -> str | None:
+        code = self.code_at(address)
+        if contract.weights_commitment and not contract.segments:
+            from ._app import app_contract
+
+            art = app_contract("CommittedWeightsVerifier", evm_version=contract.meta.get("evm_version", "cancun"))
+            got = self._read(address, art["abi"], "verifier")
+            inner = need("eth_utils").to_checksum_address(got[0]) if got else None
+            if inner is None:
+                return "it is not a committed-weights check (no verifier() to read)"
+            expected = InProcessChain()
+            front = expected.deploy_code(art["bytecode"], art["abi"], [inner, _points(contract.weights_commitment),
+                                                                        _offset(contract)])
+            if code != expected.code_at(front):
+                return "it is not the committed-weights check for the pinned fingerprint"
+            return self._code_problem(inner, replace(contract, weights_commitment=None))
+        if code != contract.deployed_bytecode:
+            return f"the code of {contract.name} differs" if code else "there is no code there"
+        if not contract.segments:
+            return None
+        links = contract.meta["links"]
+        for i, seg in enumerate(contract.segments):
+            got = self._read(address, contract.abi, "verifiers", [i])
+            if not got:
+                return f"its SplitVerifier has no verifier for segment {i}"
+            if i < len(links):
+                for name, want in zip(("outOffsets", "inOffsets", "lengths"), links[i]):
+                    if self._read(address, contract.abi, name, [i]) != (int(want),):
+                        return f"its SplitVerifier links segments {i} and {i + 1} at other offsets"
+            problem = self._code_problem(need("eth_utils").to_checksum_address(got[0]), seg)
+            if problem:
+                return f"segment {i}: {problem}"
+        if self._read(address, contract.abi, "verifiers", [len(contract.segments)]):
+            return "its SplitVerifier has more segments than this model"
+        return None
+
+    def _read(self, address: str, abi: list, name: str, args: Sequence[Any] = ()) -> tuple | None:
+        """A getter's value, or None when it reverts (an index out of range, no such function)."""
+        res = self.call(address, function_calldata(abi, name, args))
+        if not res.ok or not res.output:
+            return None
+        try:
+            return decode_output(abi, name, res.output)
+        except Exception:  # not the ABI we expect: the caller reports it as a mismatch
+            return None
 
     def register(self, address: str, contract: VerifierContract) -> TxResult:
         """Register ``contract``'s VKA on the reusable verifier at ``address``."""
@@ -144,15 +238,52 @@ class _Chain:
                              where=address, hint="pass contract=the model's VerifierContract (CLI: --vk or --contract)")
         return registered[0] if registered else None
 
-    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
+    def verify(self, address: str, proof, contract: VerifierContract | None = None, *,
+               weights_commitment: str | None = None) -> OnchainVerification:
         """Call ``verifyProof`` at ``address`` as a read (eth_call): no account, no transaction, no gas spent.
 
         A revert is a falsy result, not an exception. ``gas_used`` is what the call would cost in a transaction.
+        ``contract`` (the model's VerifierContract) says what the proof must be: a split proof for a split model,
+        and the statement reported (``model_id``). ``weights_commitment`` (and a contract's pinned fingerprint):
+        accept only a proof whose weights commitment, read from the proof bytes sent as calldata, is that one.
         """
         proof = as_proof(proof)
+        refused, found, pins = self._precheck(proof, contract, weights_commitment)
+        if refused is not None:
+            return refused
         vka = self._vka_for(address, proof, contract)
         res = self.call(address, calldata(proof, vka=vka))
-        return _verdict(res, vka is not None)
+        return _statement(_verdict(res, vka is not None), contract, found, pins)
+
+    def _precheck(self, proof, contract: VerifierContract | None, weights_commitment: str | None):
+        """(a falsy verdict or None, the weights commitment in the calldata, the fingerprints pinned)."""
+        pins = []
+        for c in ([contract.weights_commitment] if contract is not None else []) + [weights_commitment]:
+            if c is not None:
+                try:
+                    pins.append(normalize_commitment(c))
+                except ValueError as err:
+                    raise ChainError(f"cannot read the weights commitment: {err}", stage="verify", where="weights_commitment",
+                                     hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        if contract is None:
+            if pins:
+                raise ChainError("a weights commitment is compared with the one in the proof bytes, found with the "
+                                 "model's contract or key", stage="verify", where="weights_commitment",
+                                 hint="pass contract=zkml.verifier_contract(vk) (CLI: --vk KEYS or --contract DIR)")
+            return None, None, pins
+        if len(proof.segments) != len(contract.segments):
+            why = f"the proof has {len(proof.segments) or 'no'} segments, the model's verifier {len(contract.segments) or 'none'}"
+            return _statement(OnchainVerification(False, reason=why), contract, None, pins), None, pins
+        found = contract.weights_in(proof)
+        for want in pins:
+            why = None
+            if found is None:
+                why = "this model's weights are not committed: there is no weights commitment to compare"
+            elif found != want:
+                why = "the proof's weights commitment is not the expected one: another set of weights produced it"
+            if why:
+                return _statement(OnchainVerification(False, reason=why), contract, found, pins), found, pins
+        return None, found, pins
 
     def record(self, registry: str, proof, abi: list | None = None) -> TxResult:
         """Record a verified output through the ``VerifiedOutputRegistry`` at ``registry``: a transaction
@@ -160,9 +291,30 @@ class _Chain:
         from ._app import app_contract
 
         proof = as_proof(proof)
+        if proof.segments:
+            raise ChainError("a VerifiedOutputRegistry verifies one proof (verifyProof(bytes,uint256[])); a split proof "
+                             "has one per segment, and sending none would record nothing", stage="record", where="proof",
+                             hint="verify a split proof with its SplitVerifier (chain.verify / prove-model verify-onchain); "
+                                  "recording a split model's output on chain is not supported yet")
         abi = abi or app_contract("VerifiedOutputRegistry")["abi"]
         instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
         return self.transact(registry, function_calldata(abi, "submit", [proof.proof, instances]))
+
+
+def _points(commitment: str) -> bytes:
+    return bytes.fromhex(normalize_commitment(commitment)[2:])
+
+
+def _offset(contract: VerifierContract) -> int:
+    return weights_offset(contract.meta.get("commitments") or {})
+
+
+def _statement(v: OnchainVerification, contract: VerifierContract | None, found: str | None, pins: list) -> OnchainVerification:
+    """``v`` with the statement it is about: the contract's key, and the weights commitment read from the calldata."""
+    if contract is None or not contract.key_id:
+        return v
+    return replace(v, model_id=statement_id(contract.key_id, found), key_id=contract.key_id, weights_commitment=found,
+                   weights_checked=bool(pins) and found is not None and all(p == found for p in pins))
 
 
 def _verdict(res: TxResult, reusable: bool) -> OnchainVerification:
@@ -188,7 +340,15 @@ class InProcessChain(_Chain):
         self.evm.set_balance(self.account, 10**24)
 
     def code_at(self, address: str) -> bytes:
-        return bytes(self.evm.get_code(address) or b"")
+        """The runtime code as deployed (revm keeps it padded with zeros for analysis: the code hash says where it ends)."""
+        code = bytes(self.evm.get_code(address) or b"")
+        if not code:
+            return code
+        keccak, want = need("eth_utils").keccak, bytes(self.evm.basic(address).code_hash)
+        for n in range(len(code), max(len(code) - 64, 0) - 1, -1):
+            if keccak(code[:n]) == want:
+                return code[:n]
+        return code
 
     def call(self, address: str, data: bytes) -> TxResult:
         checkpoint = self.evm.snapshot()
@@ -287,10 +447,14 @@ class RpcChain(_Chain):
                 self.url = self._first_alive()  # raises once every endpoint is down
                 self.w3 = self._w3s[self.url]
 
-    def verify(self, address: str, proof, contract: VerifierContract | None = None) -> OnchainVerification:
+    def verify(self, address: str, proof, contract: VerifierContract | None = None, *,
+               weights_commitment: str | None = None) -> OnchainVerification:
         if self.quorum == 1:
-            return self._failover(lambda: _Chain.verify(self, address, proof, contract))
+            return self._failover(lambda: _Chain.verify(self, address, proof, contract, weights_commitment=weights_commitment))
         proof = as_proof(proof)
+        refused, found, pins = self._precheck(proof, contract, weights_commitment)
+        if refused is not None:
+            return refused
         data = calldata(proof, vka=self._vka_for(address, proof, contract))
         answers = {}
         for u in self.urls:
@@ -307,7 +471,8 @@ class RpcChain(_Chain):
             said = "; ".join(f"{u}: {_describe(a)}" for u, a in answers.items())
             raise ChainError(f"endpoints disagree about the verification: {said}", stage="verify", where=", ".join(answers),
                              hint="one endpoint holds other code or state at this address, or lies; do not trust its answer")
-        return _verdict(next(iter(answers.values())), self._vka_for(address, proof, contract) is not None)  # the agreed answer
+        agreed = _verdict(next(iter(answers.values())), self._vka_for(address, proof, contract) is not None)
+        return _statement(agreed, contract, found, pins)  # the agreed answer
 
     def code_at(self, address: str) -> bytes:
         """The runtime code at ``address``; with several endpoints, every one that answers must agree."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from .. import engine
 from ..errors import ArtifactError, ContractError
 from ..keys.keys import Keys
+from ..keys.split import SplitKeys, SplitVerifyingKey
+from ..keys.statement import statement_id
+from ..proof.proof import COMMIT_ORDER, normalize_commitment, read_commitments
 from ..support.deps import ezkl_version, need
 from ..support.files import ZKML_FORMAT, atomic_write_bytes, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -23,6 +26,12 @@ class VerifierContract:
     """A compiled verifier: ``source``, ``abi``, ``bytecode`` (creation) and ``deployed_bytecode``.
 
     A reusable verifier also carries ``vka``: this model's verifying-key artifact, registered on chain.
+
+    Every kind of model has one: a split model's contract is the ``SplitVerifier`` (this contract's code) over
+    ``segments``, each segment's own verifier, deployed together by ``chain.deploy``. With committed weights
+    pinned (``weights_commitment``, from a pinned key or ``pin_weights``), ``chain.deploy`` puts a
+    ``CommittedWeightsVerifier`` in front of each verifier: the chain then accepts only proofs of those weights.
+    ``model_id`` is the statement it verifies (the key id, with the fingerprint when one is pinned).
     """
 
     name: str
@@ -33,10 +42,71 @@ class VerifierContract:
     reusable: bool
     vka: tuple[bytes, ...] | None = field(default=None, repr=False)
     meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    segments: tuple["VerifierContract", ...] = field(default=(), repr=False)  # a split model: each segment's verifier
+    weights_commitment: str | None = None  # committed weights pinned: checked on chain in front of the verifier
 
     @property
     def deployed_size(self) -> int:
         return len(self.deployed_bytecode)
+
+    @property
+    def key_id(self) -> str:
+        """The id of the verifying key (or split chain) this contract verifies, without any weights fingerprint."""
+        return self.meta.get("key_id") or self.meta.get("model_id", "")
+
+    @property
+    def model_id(self) -> str:
+        """The statement this contract verifies: the key's id, with the pinned weights fingerprint (if any)."""
+        return statement_id(self.key_id, self.weights_commitment) if self.key_id else ""
+
+    @property
+    def committed(self) -> bool:
+        """Whether the weights are committed (every proof carries their commitment) rather than fixed in the code."""
+        if self.segments:
+            return all(s.committed for s in self.segments)
+        return bool((self.meta.get("commitments") or {}).get("params"))
+
+    def weights_in(self, proof) -> str | None:
+        """The weights commitment a proof carries, read from its bytes (the calldata) with this contract's
+        commitment layout; for a split proof every segment's, in order. None when the weights are fixed."""
+        if not self.committed:
+            return None
+        if self.segments:
+            if len(proof.segments) != len(self.segments):
+                return None
+            parts = [c.weights_in(p) for c, p in zip(self.segments, proof.segments)]
+            return "0x" + "".join(x[2:] for x in parts) if all(parts) else None
+        return read_commitments(proof.proof, self.meta.get("commitments") or {}).get("params")
+
+    def pin_weights(self, commitment: str | None) -> "VerifierContract":
+        """This contract accepting on chain only proofs made with the weights of ``commitment`` (the fingerprint
+        of ``zkml.commit``): ``chain.deploy`` puts a ``CommittedWeightsVerifier`` in front of each verifier."""
+        if commitment is None:
+            return replace(self, weights_commitment=None, segments=tuple(s.pin_weights(None) for s in self.segments))
+        where = "weights_commitment"
+        if not self.committed:
+            raise ContractError("a weights fingerprint only goes with a key whose weights are committed", where=where,
+                                hint="compile with visibility params=committed, or drop the weights commitment")
+        if self.reusable:
+            raise ContractError("the committed-weights check cannot sit in front of the reusable verifier (it takes the "
+                                "VKA in every call)", where="reusable",
+                                hint="use the per-model verifier (drop reusable=True / --reusable)")
+        try:
+            c = normalize_commitment(commitment)
+        except ValueError as err:
+            raise ContractError(f"cannot read the weights commitment: {err}", where=where,
+                                hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        sizes = [int(u.meta["commitments"]["params"]) for u in (self.segments or (self,))]
+        if len(c) - 2 != 128 * sum(sizes):
+            raise ContractError(f"the commitment has {(len(c) - 2) // 128} points, this model's weights have {sum(sizes)}",
+                                where=where, hint="pass the fingerprint made with this model's keys (zkml.commit)")
+        if not self.segments:
+            return replace(self, weights_commitment=c)
+        parts, pos = [], 2
+        for seg, n in zip(self.segments, sizes):
+            parts.append(seg.pin_weights("0x" + c[pos : pos + 128 * n]))
+            pos += 128 * n
+        return replace(self, weights_commitment=c, segments=tuple(parts))
 
     @property
     def dev_srs(self) -> bool:
@@ -48,17 +118,24 @@ class VerifierContract:
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ""
-        return f"VerifierContract({self.name}, {'reusable, ' if self.reusable else ''}{self.deployed_size} bytes deployed{warn})"
+        split = f"{len(self.segments)} segments, " if self.segments else ""
+        pinned = "weights pinned, " if self.weights_commitment else ""
+        return (f"VerifierContract({self.name}, {split}{pinned}{'reusable, ' if self.reusable else ''}"
+                f"{self.deployed_size} bytes deployed{warn})")
 
     def save(self, path: str | os.PathLike) -> Path:
         d = Path(path)
+        for i, seg in enumerate(self.segments):
+            seg.save(d / f"seg{i:03d}")
         atomic_write_bytes(d / f"{self.name}.sol", self.source.encode())
         atomic_write_bytes(d / "abi.json", json.dumps(self.abi, indent=1).encode())
         atomic_write_bytes(d / "bytecode.hex", self.bytecode.hex().encode())
         atomic_write_bytes(d / "deployed.hex", self.deployed_bytecode.hex().encode())
         if self.vka is not None:
             atomic_write_bytes(d / "vka.json", json.dumps(["0x" + w.hex() for w in self.vka]).encode())
-        atomic_write_bytes(d / "contract.json", json.dumps({**self.meta, "name": self.name, "reusable": self.reusable}, indent=1).encode())
+        meta = {**self.meta, "name": self.name, "reusable": self.reusable, "segments": len(self.segments),
+                "weights_commitment": self.weights_commitment, "model_id": self.model_id, "key_id": self.key_id}
+        atomic_write_bytes(d / "contract.json", json.dumps(meta, indent=1).encode())
         return d
 
     @classmethod
@@ -70,40 +147,62 @@ class VerifierContract:
             vka = None
             if (d / "vka.json").exists():
                 vka = tuple(bytes.fromhex(w[2:]) for w in json.loads((d / "vka.json").read_text()))
-            return cls(meta["name"], (d / f"{meta['name']}.sol").read_text(), json.loads((d / "abi.json").read_text()),
-                       bytes.fromhex((d / "bytecode.hex").read_text()), bytes.fromhex((d / "deployed.hex").read_text()),
-                       bool(meta["reusable"]), vka, meta)
-        except (OSError, KeyError, ValueError) as err:
+            segments = tuple(cls.load(d / f"seg{i:03d}") for i in range(int(meta.get("segments") or 0)))
+            c = cls(meta["name"], (d / f"{meta['name']}.sol").read_text(), json.loads((d / "abi.json").read_text()),
+                    bytes.fromhex((d / "bytecode.hex").read_text()), bytes.fromhex((d / "deployed.hex").read_text()),
+                    bool(meta["reusable"]), vka, meta, tuple(s.pin_weights(None) for s in segments))
+        except (OSError, KeyError, ValueError, TypeError) as err:
             raise ArtifactError(f"incomplete contract directory: {err}", stage="contract", where=d, hint=hint) from err
+        if segments and len(meta.get("links") or []) != len(segments) - 1:
+            raise ArtifactError("a split contract needs one link between each two segments", stage="contract",
+                                where=d / "contract.json", hint=hint)
+        return c.pin_weights(meta.get("weights_commitment"))
 
 
 def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_EVM_VERSION, production: bool = False,
-                      store: Store | None = None) -> VerifierContract:
-    """The Solidity verifier for ``vk`` (a VerifyingKey, Keys or directory), compiled with solc-js.
+                      store: Store | None = None, weights_commitment: str | None = None) -> VerifierContract:
+    """The Solidity verifier for ``vk`` (a VerifyingKey, Keys, their split kinds, a Bundle or a directory), compiled
+    with solc-js.
 
-    ``reusable=True`` gives ezkl's shared verifier plus this model's VKA to register on chain.
-    ``production=True`` refuses keys made with an insecure dev SRS.
+    ``reusable=True`` gives ezkl's shared verifier plus this model's VKA to register on chain (single models only).
+    ``production=True`` refuses keys made with an insecure dev SRS. A split model gets a ``SplitVerifier`` over its
+    segments' verifiers. ``weights_commitment`` (or the fingerprint a pinned key carries) pins committed weights:
+    the deployed contract then checks them on chain (``VerifierContract.pin_weights``).
     """
-    if isinstance(vk, (str, os.PathLike)) and (Path(vk) / "keys.json").exists():
-        vk = Keys.load(vk)  # the key's maker: its own setup record says whether the SRS digest was pinned
-    if not isinstance(vk, Keys):
+    if isinstance(vk, (str, os.PathLike)):
+        p = Path(vk)
+        if (p / "keys.json").exists():
+            vk = Keys.load(p)  # the key's maker: its own setup record says whether the SRS digest was pinned
+        elif (p / "split.json").exists() and _json_kind(p / "split.json") == "split_keys":
+            vk = SplitKeys.load(p)
+    units = vk.segments if isinstance(vk, SplitKeys) else None
+    if not isinstance(vk, (Keys, SplitKeys)):
         vk = as_vk(vk)
-    pinned = vk.srs.pinned
+        units = vk.segments if isinstance(vk, SplitVerifyingKey) else None
+    pinned = all(u.srs.pinned for u in units) if units is not None else vk.srs.pinned
     vk = as_vk(vk)
+    pin = _one_pin(vk.weights_commitment, weights_commitment)
+    if isinstance(vk, SplitVerifyingKey):
+        if reusable:
+            raise ContractError("a split model has no reusable verifier: its SplitVerifier calls each segment's own "
+                                "verifier", where="reusable", hint="drop reusable=True / --reusable")
+        parts = tuple(verifier_contract(k, evm_version=evm_version, production=production, store=store)
+                      for k in (units if units is not None else vk.segments))
+        return _split_contract(vk, parts, evm_version).pin_weights(pin)
     if production and (vk.dev_srs or not pinned):
         what = "an INSECURE dev SRS" if vk.dev_srs else "an SRS whose digest was not pinned"
         raise ContractError(f"refusing a production verifier for keys made with {what}", where=vk.path,
                             hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)")
     store = store or Store()
-    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.id, "reusable": reusable,
+    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.key_id, "reusable": reusable,
                                        "evm": evm_version, "solc": solc_version()}).encode())[:40]
 
     def build(d: Path) -> None:
         _generate(vk, reusable, d)
         name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
         meta = {"format": ZKML_FORMAT, "kind": "contract", "ezkl_version": ezkl_version(), "solc_version": solc_version(),
-                "evm_version": evm_version, "vk_sha256": vk.sha256, "model_id": vk.id, "model_sha256": vk.model_hash,
-                "dev_srs": vk.dev_srs}
+                "evm_version": evm_version, "vk_sha256": vk.sha256, "model_id": vk.key_id, "key_id": vk.key_id,
+                "model_sha256": vk.model_hash, "dev_srs": vk.dev_srs, "commitments": dict(vk.meta.get("commitments") or {})}
         vka = _read_vka(d / "vka.bin") if reusable else None
         VerifierContract(name, (d / "Verifier.sol").read_text(), compiled["abi"], compiled["bytecode"],
                          compiled["deployed_bytecode"], reusable, vka, meta).save(d)
@@ -111,7 +210,46 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
             (d / tmp).unlink(missing_ok=True)
 
     entry, _ = store.get_or_build("contracts", key, build)
-    return check_size(VerifierContract.load(entry))
+    return check_size(VerifierContract.load(entry)).pin_weights(pin)
+
+
+def _json_kind(path: Path) -> Any:
+    meta = read_json(path, error_cls=ArtifactError, stage="contract", hint="pass a keys or verifying-key directory")
+    return meta.get("kind") if isinstance(meta, dict) else None
+
+
+def _one_pin(*pins: str | None) -> str | None:
+    """The one weights fingerprint the caller and the key pin (two that differ: a refusal, not a choice)."""
+    given = set()
+    for c in pins:
+        if c is not None:
+            try:
+                given.add(normalize_commitment(c))
+            except ValueError as err:
+                raise ContractError(f"cannot read the weights commitment: {err}", where="weights_commitment",
+                                    hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+    if len(given) > 1:
+        raise ContractError("the weights commitment given is not the one the verifying key pins", where="weights_commitment",
+                            hint="pass the fingerprint of the model you mean, or a key that pins no other one")
+    return given.pop() if given else None
+
+
+def _split_contract(vk: SplitVerifyingKey, parts: tuple[VerifierContract, ...], evm_version: str) -> VerifierContract:
+    """The SplitVerifier over ``parts`` (each segment's verifier), with the link layout read from the keys' counts."""
+    from ._app import app_contract, contracts_dir, split_links
+
+    links = split_links(vk)
+    art = app_contract("SplitVerifier", evm_version=evm_version)
+    meta = {"format": ZKML_FORMAT, "kind": "contract", "ezkl_version": ezkl_version(), "solc_version": solc_version(),
+            "evm_version": evm_version, "model_id": vk.key_id, "key_id": vk.key_id, "model_sha256": vk.model_hash,
+            "dev_srs": vk.dev_srs, "links": [list(link) for link in links]}
+    return VerifierContract("SplitVerifier", (contracts_dir() / "SplitVerifier.sol").read_text(), art["abi"], art["bytecode"],
+                            art["deployed_bytecode"], False, None, meta, parts)
+
+
+def weights_offset(counts: Mapping[str, Any]) -> int:
+    """Where the weights' commitment starts in a proof's bytes (after the committed inputs' points, 64 bytes each)."""
+    return 64 * sum(int(counts.get(p, 0)) for p in COMMIT_ORDER[: COMMIT_ORDER.index("params")])
 
 
 def check_size(contract: VerifierContract) -> VerifierContract:
@@ -153,6 +291,9 @@ def calldata(proof, contract: VerifierContract | None = None, vka: tuple[bytes, 
     from eth_utils import keccak
 
     if proof.segments:
+        if vka is not None or (contract is not None and contract.reusable):
+            raise ContractError("a split proof is verified by a SplitVerifier, not by the reusable verifier", where="contract",
+                                hint="deploy the split model's contract (zkml.verifier_contract(split_vk))")
         insts = [[int.from_bytes(bytes.fromhex(h), "little") for col in p.instances for h in col] for p in proof.segments]
         return keccak(text="verifyProof(bytes[],uint256[][])")[:4] + eth_abi.encode(
             ["bytes[]", "uint256[][]"], [[p.proof for p in proof.segments], insts])
