@@ -116,107 +116,128 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise CompileError("split proving takes models with one input and one output", where="model",
                            hint="compile without max_logrows, or wrap the model so it has one input and one output")
-    points = cuts(model)
-    if not points:
-        raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where one tensor carries "
-                           "everything forward, so it cannot be split", where="max_logrows",
-                           hint="raise max_logrows, or compile without it")
-    acts = activations(model, batch, points)
-    specs = [model.inputs[0]] + [TensorSpec(p, tuple(acts[p].shape[1:]), "float32") for p in points]
-    data = [batch[model.inputs[0].name]] + [acts[p] for p in points]
-    last = len(specs)  # boundary index of the model's output
+    plan = _Planner(model, batch, vis, max_logrows, scales, options, store)
+    chosen, first = plan.restarting_chain()
+    if len(chosen) == 1:
+        return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
+    return plan.finish(chosen, first)
 
-    def out_spec(b: int) -> TensorSpec:
-        out = model.outputs[0] if b == last else specs[b]
+
+class _Planner:
+    """Split compile's state: the cut points, the activations there, and how to build the segment between two."""
+
+    def __init__(self, model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
+                 options: Mapping[str, Any], store: Store):
+        self.model, self.batch, self.vis, self.max_logrows = model, batch, vis, max_logrows
+        self.scales, self.options, self.store = scales, options, store
+        self.points = cuts(model)
+        if not self.points:
+            raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where one tensor carries "
+                               "everything forward, so it cannot be split", where="max_logrows",
+                               hint="raise max_logrows, or compile without it")
+        acts = activations(model, batch, self.points)
+        self.specs = [model.inputs[0]] + [TensorSpec(p, tuple(acts[p].shape[1:]), "float32") for p in self.points]
+        self.data = [batch[model.inputs[0].name]] + [acts[p] for p in self.points]
+        self.last = len(self.specs)  # boundary index of the model's output
+
+    def out_spec(self, b: int) -> TensorSpec:
+        out = self.model.outputs[0] if b == self.last else self.specs[b]
         return TensorSpec(out.name, out.shape, "float32")
 
-    def segment(a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None,
+    def segment(self, a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None,
                 blind: tuple[int, int] = (0, 0)) -> Circuit:
-        sub = graph_segment(model, specs[a], out_spec(b), *blind)
-        sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == last else "committed", vis.params,
+        vis, options = self.vis, self.options
+        sub = graph_segment(self.model, self.specs[a], self.out_spec(b), *blind)
+        sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == self.last else "committed", vis.params,
                         allow_unbound_params=vis.allow_unbound_params)
-        batch_a = _calibration(sub, data[a], blind, in_scale)
+        batch_a = _calibration(sub, self.data[a], blind, in_scale)
         if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
             if {"decomp_base", "decomp_legs"} & set(options):
-                return build(sub, batch_a, sv, "resources", None, in_scale, options, store)
-            return build_smallest(sub, batch_a, sv, in_scale, options, store)
+                return build(sub, batch_a, sv, "resources", None, in_scale, options, self.store)
+            return build_smallest(sub, batch_a, sv, in_scale, options, self.store)
         # padded to the chain's logrows, with the decomposition chosen for it
         opts = {**options, "min_logrows": rows, "decomp_base": pad.options["decomp_base"], "decomp_legs": pad.options["decomp_legs"]}
-        return build(sub, batch_a, sv, "resources", None, in_scale, opts, store)
+        return build(sub, batch_a, sv, "resources", None, in_scale, opts, self.store)
 
-    def fits(c: Circuit) -> bool:
-        return c.logrows <= max_logrows
+    def fits(self, c: Circuit) -> bool:
+        return c.logrows <= self.max_logrows
 
-    def chain(first_scales: list[int] | None) -> list[tuple[int, int, Circuit]]:
-        """Greedy: from each boundary, the farthest end that still fits (binary search over the boundaries).
-        Raises _Rescale when a segment only fits at a lower scale than the one handed to it."""
+    def restarting_chain(self) -> tuple[list[tuple[int, int, Circuit]], list[int] | None]:
+        """The chain, and the scale it starts at. The scale handed over a cut is fixed by the segment before it; a
+        later segment whose lookups only fit at a lower scale (softmax's exp table doubles with every bit) restarts
+        the chain at that scale."""
+        first = self.scales
+        while True:
+            try:
+                return self.chain(first), first
+            except _Rescale as r:
+                first = [min(r.scale, first[0] - 1) if first else r.scale]  # strictly lower each time
+                if first[0] < MIN_SCALE:
+                    raise CompileError(f"no scale from {MIN_SCALE} up lets every segment fit 2^{self.max_logrows} rows",
+                                       where="max_logrows", hint="raise max_logrows") from None
+
+    def chain(self, first_scales: list[int] | None) -> list[tuple[int, int, Circuit]]:
+        """Greedy: from each boundary, the farthest end that still fits. Raises _Rescale when a segment only fits
+        at a lower scale than the one handed to it."""
         chosen: list[tuple[int, int, Circuit]] = []
         a, in_scale = 0, first_scales
-        while a < last:
-            lo, hi, best, why = a + 1, last, None, ""
-            while lo <= hi:
-                mid = (lo + hi) // 2
-                try:
-                    c = segment(a, mid, in_scale)
-                except ZKMLError as err:
-                    c, why = None, f" ({type(err).__name__}: {err.message[:200]})"
-                if c is not None and fits(c):
-                    best, lo = (mid, c), mid + 1
-                else:
-                    hi = mid - 1
-                    why = why if c is None else f" (2^{c.logrows})"
-            if best is None:
-                where = model.inputs[0].name if a == 0 else points[a - 1]
-                lower = _fitting_scale(lambda t: segment(a, a + 1, [t]), fits, in_scale) if a and not scales else None
-                if lower is not None:
-                    raise _Rescale(lower)
-                raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{max_logrows} rows{why}",
-                                   where="max_logrows", hint="raise max_logrows (each segment must fit it)"
-                                   + (", or pass lower scales" if scales else ""))
-            b, c = best
+        while a < self.last:
+            b, c = self.farthest(a, in_scale)
             chosen.append((a, b, c))
             in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
             a = b
         return chosen
 
-    # The scale handed over a cut is fixed by the segment before it; a later segment whose lookups only fit at a
-    # lower scale (softmax's exp table doubles with every bit) restarts the chain at that scale.
-    first, chosen = scales, None
-    while chosen is None:
-        try:
-            chosen = chain(first)
-        except _Rescale as r:
-            first = [min(r.scale, first[0] - 1) if first else r.scale]  # strictly lower each time
-            if first[0] < MIN_SCALE:
-                break
-    if chosen is None:
-        raise CompileError(f"no scale from {MIN_SCALE} up lets every segment fit 2^{max_logrows} rows", where="max_logrows",
-                           hint="raise max_logrows")
-    if len(chosen) == 1:
-        return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
-    # one row count for all: linked commitments are over the same Lagrange basis. With a private input every link
-    # also carries blinding values (graph.segment), so each segment is built again with them.
-    rows, n = max(c.logrows for _, _, c in chosen), len(chosen)
-    blinded = vis.input == "private"
-    segments, links, in_scale = [], [], first
-    for i, (a, b, c) in enumerate(chosen):
-        blind = (BLIND_VALUES * (n - i) if blinded and i else 0, BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0)
-        if in_scale is None and blinded:  # the blinding values must be exact at the first segment's input scale
-            in_scale = [int(s) for s in c.settings["model_input_scales"][:1]]
-        seg = c if c.logrows == rows and blind == (0, 0) else segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
-        if seg.logrows > max_logrows:
-            raise CompileError(f"a segment with its blinding values needs 2^{seg.logrows} rows, over 2^{max_logrows}",
-                               where="max_logrows", hint="raise max_logrows by one")
-        segments.append(seg)
-        links.append({"input": specs[a].to_json(), "output": out_spec(b).to_json(), "blind_in": blind[0],
-                      "blind_out": blind[1]})
-        in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
-    for prev, nxt in zip(segments, segments[1:]):
-        if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
-            raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
-                               hint="report this model; compile with explicit scales=[s] meanwhile")
-    cut_names = tuple(points[b - 1] for _, b, _ in chosen[:-1])
-    return SplitCircuit(tuple(segments), model, cut_names, vis, _report(model, batch, segments), tuple(links))
+    def farthest(self, a: int, in_scale: list[int] | None) -> tuple[int, Circuit]:
+        """The farthest boundary after ``a`` whose segment fits (binary search), and its circuit."""
+        lo, hi, best, why = a + 1, self.last, None, ""
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            try:
+                c = self.segment(a, mid, in_scale)
+            except ZKMLError as err:
+                c, why = None, f" ({type(err).__name__}: {err.message[:200]})"
+            if c is not None and self.fits(c):
+                best, lo = (mid, c), mid + 1
+            else:
+                hi = mid - 1
+                why = why if c is None else f" (2^{c.logrows})"
+        if best is not None:
+            return best
+        where = self.model.inputs[0].name if a == 0 else self.points[a - 1]
+        lower = (_fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
+                 if a and not self.scales else None)
+        if lower is not None:
+            raise _Rescale(lower)
+        raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{self.max_logrows} rows{why}",
+                           where="max_logrows", hint="raise max_logrows (each segment must fit it)"
+                           + (", or pass lower scales" if self.scales else ""))
+
+    def finish(self, chosen: list[tuple[int, int, Circuit]], first: list[int] | None) -> SplitCircuit:
+        """Every segment at one row count (linked commitments are over the same Lagrange basis) and, with a private
+        input, built again with the blinding values its links carry (graph.segment)."""
+        rows, n = max(c.logrows for _, _, c in chosen), len(chosen)
+        blinded = self.vis.input == "private"
+        segments, links, in_scale = [], [], first
+        for i, (a, b, c) in enumerate(chosen):
+            blind = (BLIND_VALUES * (n - i) if blinded and i else 0, BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0)
+            if in_scale is None and blinded:  # the blinding values must be exact at the first segment's input scale
+                in_scale = [int(s) for s in c.settings["model_input_scales"][:1]]
+            seg = c if c.logrows == rows and blind == (0, 0) else self.segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
+            if seg.logrows > self.max_logrows:
+                raise CompileError(f"a segment with its blinding values needs 2^{seg.logrows} rows, over "
+                                   f"2^{self.max_logrows}", where="max_logrows", hint="raise max_logrows by one")
+            segments.append(seg)
+            links.append({"input": self.specs[a].to_json(), "output": self.out_spec(b).to_json(), "blind_in": blind[0],
+                          "blind_out": blind[1]})
+            in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
+        for prev, nxt in zip(segments, segments[1:]):
+            if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
+                raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
+                                   hint="report this model; compile with explicit scales=[s] meanwhile")
+        cut_names = tuple(self.points[b - 1] for _, b, _ in chosen[:-1])
+        return SplitCircuit(tuple(segments), self.model, cut_names, self.vis, _report(self.model, self.batch, segments),
+                            tuple(links))
 
 
 def _calibration(sub: Model, values, blind: tuple[int, int], in_scale: list[int] | None) -> dict:
