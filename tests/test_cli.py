@@ -112,14 +112,17 @@ def test_circuit_spec_file(files, tmp_path):
 def test_every_zoo_circuit_spec_is_a_valid_spec():
     from conftest import ROOT
 
-    from zkml.cli.main import _compile_args
-
     specs = sorted((ROOT / "circuits").glob("*.json"))
     assert len(specs) >= 5
     for f in specs:
-        vis, target, options, tolerance = _compile_args(str(f), None, None)
-        assert zkml.Visibility.parse(vis) and target in ("resources", "accuracy", "fastest"), f
-        assert options == json.loads(f.read_text()).get("options", {}), f
+        spec = zkml.CircuitSpec.load(f)
+        assert zkml.Visibility.parse(spec.visibility) and spec.target in ("resources", "accuracy", "fastest"), f
+        assert spec.options == json.loads(f.read_text()).get("options", {}), f
+    with pytest.raises(zkml.errors.CompileError, match="tolerance"):
+        zkml.CircuitSpec.from_json({"tolerance": {"max_abs_error": "small"}})
+    with pytest.raises(zkml.errors.CompileError, match="not a circuit spec"):
+        zkml.CircuitSpec.from_json({"scales": [6]})
+    assert zkml.CircuitSpec.from_json({"visibility": {"output": "hashed"}}, visibility="input=public").visibility.output == "hashed"
 
 
 def test_export_command(tmp_path):

@@ -22,7 +22,7 @@ _LAZY = {
     "BatchError": ".batch.common", "prove_many": ".batch.many",
     "Bundle": ".verifier.bundles", "bundle": ".verifier.bundles",
     "Client": ".client",
-    "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "Visibility": ".circuit.visibility",
+    "CalibrationReport": ".circuit.report", "Circuit": ".circuit.build", "CircuitSpec": ".circuit.spec", "Visibility": ".circuit.visibility",
     "compile": ".circuit.compiler", "estimate": ".circuit.compiler", "TuneResult": ".circuit.tuner", "tune": ".circuit.tuner",
     "export": ".model.export", "Model": ".model.model", "TensorSpec": ".model.model", "load_model": ".model.model",
     "Keys": ".keys.keys", "VerifyingKey": ".keys.keys", "setup": ".keys.split", "commit": ".keys.split",
@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .circuit.build import Circuit
     from .circuit.compiler import compile, estimate
     from .circuit.report import CalibrationReport
+    from .circuit.spec import CircuitSpec
     from .circuit.tuner import TuneResult, tune
     from .circuit.visibility import Visibility
     from .client import Client
@@ -86,6 +87,7 @@ __all__ = [
     "Bundle",
     "CalibrationReport",
     "Circuit",
+    "CircuitSpec",
     "Client",
     "Keys",
     "Model",

@@ -43,50 +43,17 @@ _target_opt = click.option("--target", type=click.Choice(["resources", "accuracy
                            help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].")
 _spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
                          help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).")
-# circuits/*.json: description and notes are documentation; every other field is used
-SPEC_KEYS = {"description", "notes", "visibility", "target", "options", "tolerance"}
-TOLERANCE_KEYS = {"max_abs_error", "min_top1_agreement"}
+def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict, Any]:
+    """(visibility, target, options, spec): flags first, then the spec file, then the defaults (zkml.CircuitSpec)."""
+    from ..circuit.spec import CircuitSpec
+
+    spec = CircuitSpec.load(spec_path, visibility=visibility, target=target)
+    return spec.visibility, spec.target, dict(spec.options), spec
 
 
-def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict, dict]:
-    """(visibility, target, options, tolerance): flags first, then the spec file, then the defaults.
-    ``--visibility`` overrides the spec's visibility field by field."""
-    from ..circuit.visibility import Visibility
-    from ..errors import CompileError
-    from ..support.files import read_json
-
-    spec: dict = {}
-    if spec_path:
-        hint = 'write {"visibility": {...}, "target": "resources", "options": {"scales": [6]}, "tolerance": {...}}'
-        spec = read_json(spec_path, error_cls=CompileError, stage="compile", hint=hint)
-        if not isinstance(spec, dict) or not isinstance(spec.get("options", {}), dict) or set(spec) - SPEC_KEYS:
-            raise CompileError(f"not a circuit spec (known fields: {', '.join(sorted(SPEC_KEYS))})", where=spec_path, hint=hint)
-        if not isinstance(spec.get("tolerance", {}), dict) or set(spec.get("tolerance", {})) - TOLERANCE_KEYS:
-            raise CompileError(f"the spec's tolerance has unknown fields (known: {', '.join(sorted(TOLERANCE_KEYS))})",
-                               where=f"{spec_path} -> tolerance", hint=hint)
-    vis = Visibility.parse(visibility, base=Visibility.parse(spec.get("visibility")))
-    return vis, target or spec.get("target") or "resources", dict(spec.get("options", {})), dict(spec.get("tolerance", {}))
-
-
-def _check_tolerance(circuit, tolerance: dict, spec_path: str | None) -> None:
-    """The spec's tolerance, checked on the calibration report (refused when nothing was measured)."""
-    from ..errors import CompileError
-
-    if not tolerance:
-        return
-    r = circuit.report
-    if r.private:
-        raise CompileError("the spec sets a tolerance, but the circuit was calibrated on the private input, where "
-                           "nothing is measured", where=f"{spec_path} -> tolerance",
-                           hint="pass --calibration FILE so the tolerance can be checked")
-    if "max_abs_error" in tolerance and r.max_abs_error > float(tolerance["max_abs_error"]):
-        raise CompileError(f"the circuit's max abs error {r.max_abs_error:.4g} is over the spec's {tolerance['max_abs_error']}",
-                           where=f"{spec_path} -> tolerance -> max_abs_error", hint="use --target accuracy or other scales")
-    # top-1 agreement is measured on class-score outputs; a single score (a logit) has none to compare
-    if "min_top1_agreement" in tolerance and r.top1_agreement is not None and r.top1_agreement < float(tolerance["min_top1_agreement"]):
-        raise CompileError(f"the circuit's top-1 agreement {r.top1_agreement} is under the spec's "
-                           f"{tolerance['min_top1_agreement']}", where=f"{spec_path} -> tolerance -> min_top1_agreement",
-                           hint="use --target accuracy or other scales")
+def _check_tolerance(circuit, spec, spec_path: str | None) -> None:
+    """The spec's tolerance, checked on the calibration report (CircuitSpec.check)."""
+    spec.check(circuit)
 
 
 def _max_logrows(value: str | None):
