@@ -9,6 +9,7 @@ from zkml import errors
 from zkml.evm import RpcChain
 
 from conftest import run_cli
+from test_committed import committed, twins  # noqa: F401 -- fixtures
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.requires_solc]
 
@@ -71,3 +72,19 @@ def test_cli_several_rpc_urls(nodes, mlp_keys, mlp_proof, tmp_path):
     res = run_cli("verify-onchain", proof, "--address", address, "--json",
                   env={"ZKML_RPC_URL": f"http://127.0.0.1:9,{nodes[1].url}"})  # first endpoint dead: failover
     assert res.returncode == 0 and json.loads(res.stdout)["ok"], res.stderr
+
+
+def test_quorum_verifies_committed_weights_pinned_on_chain(nodes, committed):  # noqa: F811
+    """Two nodes agree on a pinned committed-weights verifier; the statement and the weights verdict come with the answer."""
+    keys, (ca, pa), (cb, pb) = committed
+    c = zkml.verifier_contract(keys.vk, weights_commitment=ca)
+    address = _deploy_each(nodes[:2], [c, c])
+    chain = RpcChain([nodes[0].url, nodes[1].url], quorum=2)
+    chain.check_code(address, c)
+    ok = chain.verify(address, pa, contract=c)
+    assert ok and ok.weights_checked and ok.model_id == keys.vk.pin_weights(ca).id
+    assert not chain.verify(address, pb)  # other weights: the front refuses them on both nodes
+    refused = chain.verify(address, pb, contract=c)
+    assert not refused and "weights commitment" in refused.reason and refused.gas_used is None  # not even asked
+    with pytest.raises(errors.ChainError, match="committed-weights"):
+        chain.check_code(_deploy_each(nodes[:2], [zkml.verifier_contract(keys.vk)] * 2), c)

@@ -10,7 +10,9 @@ import click
 from .common import _dev_warning, _emit, _json_opt, _State
 
 _rpc_opt = click.option("--rpc-url", "rpc_url", envvar="ZKML_RPC_URL", multiple=True,
-                        help="JSON-RPC node; repeat for failover [env: ZKML_RPC_URL, comma-separated]; default: an in-process EVM.")
+                        help="JSON-RPC node; repeat for failover [env: ZKML_RPC_URL, comma-separated]. Required: an "
+                             "in-process EVM forgets the deployment when the command exits (verify-onchain without a URL "
+                             "deploys and verifies in-process).")
 _quorum_opt = click.option("--quorum", default=1, show_default=True, type=int,
                            help="Accept a verification only when this many endpoints agree.")
 _prod_opt = click.option("--production", is_flag=True,
@@ -44,9 +46,10 @@ def _contract_from(path: str, reusable: bool, production: bool, evm_version: str
 
 
 def _kind_words(c) -> str:
-    split = f"{len(c.segments)} segments, " if c.segments else ""
-    weights = "weights pinned on chain, " if c.weights_commitment else ("committed weights, not pinned, " if c.committed else "")
-    return f"{split}{weights}"
+    """What kind of model the contract verifies, in words ("" for a single model with fixed weights)."""
+    split = [f"{len(c.segments)} segments"] if c.segments else []
+    weights = ["weights pinned on chain"] if c.weights_commitment else (["committed weights, not pinned"] if c.committed else [])
+    return ", ".join(split + weights)
 
 
 @click.command("contract")
@@ -78,7 +81,8 @@ def contract_cmd(st: _State, keys: str, output: str, reusable: bool, evm_version
             "source": str(out if out.suffix == ".sol" else art / f"{c.name}.sol"), "dev_srs": c.dev_srs,
             "model_id": c.model_id, "key_id": c.key_id, "segments": len(c.segments) or 1, "segment_sizes": sizes,
             "weights_commitment": c.weights_commitment, "committed": c.committed, "timings": st.timings}
-    lines = [f"wrote {info['source']} ({c.name}, {_kind_words(c)}{c.deployed_size:,} bytes deployed, limit 24,576)",
+    kind = _kind_words(c)
+    lines = [f"wrote {info['source']} ({c.name}, {kind + ', ' if kind else ''}{c.deployed_size:,} bytes deployed, limit 24,576)",
              f"  artifact  {art} (abi, bytecode{', vka' if c.reusable else ''}{', segNNN/ per segment' if sizes else ''})",
              f"  model id  {c.model_id}"]
     if sizes:
@@ -118,7 +122,8 @@ def deploy_cmd(st: _State, contract: str, reusable: bool, evm_version: str, rpc_
             "sender": chain.account, "model_id": c.model_id, "key_id": c.key_id, "segments": len(c.segments) or 1,
             "weights_commitment": c.weights_commitment, "dev_srs": c.dev_srs, "timings": st.timings}
     front = "CommittedWeightsVerifier in front of " if c.weights_commitment and not c.segments else ""
-    _emit(as_json, info, [f"deployed {front}{c.name} ({_kind_words(c)}) at {address} (chain {chain.chain_id})".replace(" ()", ""),
+    kind = f" ({_kind_words(c)})" if _kind_words(c) else ""
+    _emit(as_json, info, [f"deployed {front}{c.name}{kind} at {address} (chain {chain.chain_id})",
                           f"  model id  {c.model_id}", *_dev_warning(c.dev_srs)])
 
 
@@ -269,7 +274,7 @@ def _deployed_as(chain, address: str, c, pins: list):
 
     try:
         chain.check_code(address, c)
-        return c, False
+        return c, bool(c.weights_commitment)
     except ChainError:
         if not pins or not c.committed or c.reusable:
             raise
