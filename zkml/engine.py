@@ -86,9 +86,14 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
     with captured_native_output() as native:
         try:
             return getattr(ezkl, fn)(*args)
-        except Exception as err:
+        except BaseException as err:  # a Rust panic is pyo3's PanicException, a BaseException
+            if not _is_failure(err):
+                raise
             failure = err
     raw = str(failure)
+    if _is_panic(failure):  # the text of the assertion, not the backtrace frames ezkl printed
+        raw = f"Rust panic: {raw}"
+        native[:] = [ln for ln in native if "panicked at" in ln]
     for text, code in (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
                        ("Permission denied", errno.EACCES)):
         if text in raw:
@@ -100,6 +105,15 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
     # not chained: ezkl's own exception text is unscrubbed and may quote witness values
     raise stage_error(f"ezkl {fn} failed during {what}: {msg}", where=where,
                       hint="run with ZKML_DEBUG=1 for ezkl's full output; report the model if this looks like an ezkl bug") from None
+
+
+def _is_panic(err: BaseException) -> bool:
+    return type(err).__name__ == "PanicException"
+
+
+def _is_failure(err: BaseException) -> bool:
+    """An error of ezkl's (any Exception, or a Rust panic), not a signal to stop (Ctrl-C, sys.exit)."""
+    return isinstance(err, Exception) or _is_panic(err) or not isinstance(err, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
 def _raise_if_unsupported(ops: Callable[[], Sequence[tuple[str, str]]] | None, raw: str, msg: str) -> None:
@@ -182,8 +196,10 @@ def verify(proof: Path, settings: Path, vk: Path, srs: Path) -> tuple[bool, str 
     try:
         with captured_native_output():
             ok = ezkl.verify(str(proof), str(settings), str(vk), str(srs), False)
-    except Exception as err:
-        msg = str(err)
+    except BaseException as err:  # a Rust panic too (PanicException); Ctrl-C and sys.exit pass through
+        if not _is_failure(err):
+            raise
+        msg = ("Rust panic: " if _is_panic(err) else "") + str(err)
         if "[halo2]" in msg or "proof" in msg.lower() and "load" not in msg.lower():
             return False, scrub(msg.split(": ", 1)[-1])
         raise VerifyError(f"cannot check the proof: {scrub(msg)}", where=vk.parent,
