@@ -172,3 +172,88 @@ def run_cli(*args, env=None, cwd=None, input=None, timeout=300):
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+# ---- every kind of model: single, split, committed, split + committed (the composability matrix) ----------
+
+KINDS = ("single", "split", "committed", "split+committed")
+
+
+def deep_mlp(seed: int = 0):
+    """An MLP just over one 2^12 circuit: with max_logrows one below its own it becomes two linked segments."""
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                               torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+
+
+class KindCase:
+    """One kind's artifacts: keys (saved at ``keys_dir``), an input, an honest proof, the fingerprint its
+    statement pins (committed kinds), and a forger's proofs that must be refused (name -> Proof)."""
+
+    def __init__(self, kind, keys, keys_dir, x, proof, fingerprint, forged, other_weights=None):
+        self.kind, self.keys, self.keys_dir, self.x, self.proof = kind, keys, keys_dir, x, proof
+        self.fingerprint, self.forged, self.other_weights = fingerprint, forged, other_weights
+
+    @property
+    def statement(self):
+        """The verifying key a verifier pins: with the fingerprint of the keys' own weights when committed."""
+        return self.keys.vk.pin_weights(self.fingerprint) if self.fingerprint else self.keys.vk
+
+
+@pytest.fixture(scope="session")
+def kind_case(tmp_path_factory, mlp_keys, mlp_proof, mlp_cal, other_keys):
+    """``kind_case(kind)``: a KindCase, built once per session and kind."""
+    import torch
+
+    import zkml
+
+    built: dict[str, KindCase] = {}
+
+    def _reordered(p):
+        return zkml.Proof(b"", (), {}, None, tuple(reversed(p.segments)))
+
+    def build(kind: str) -> KindCase:
+        d = tmp_path_factory.mktemp(f"kind-{kind.replace('+', '-')}")
+        other = other_keys.prove(mlp_cal[1])  # another model (same input shape)
+        if kind == "single":
+            return KindCase(kind, mlp_keys, mlp_keys.save(d / "keys"), mlp_cal[3], mlp_proof, None,
+                            {"another model's proof": other})
+        if kind == "committed":
+            model = zkml.export(tiny_mlp(), torch.zeros(1, 4))
+            twin = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+            torch.manual_seed(11)
+            for layer in twin:
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters()
+            twin_model = zkml.export(twin, torch.zeros(1, 4))
+            keys = zkml.compile(model, mlp_cal, visibility="params=committed").setup()
+            x = mlp_cal[2]
+            forged = {"other weights": keys.with_weights(twin_model).prove(x), "another model's proof": other}
+            return KindCase(kind, keys, keys.save(d / "keys"), x, keys.prove(x), zkml.commit(model, keys), forged,
+                            twin_model)
+        cal = np.random.default_rng(0).normal(size=(8, 16))
+        model = zkml.export(deep_mlp(0), torch.zeros(1, 16))
+        vis = {"visibility": "params=committed"} if kind == "split+committed" else {}
+        whole = zkml.compile(model, cal, **vis)
+        keys = zkml.compile(model, cal, max_logrows=whole.logrows - 1, **vis).setup()
+        assert isinstance(keys, zkml.SplitKeys) and len(keys.segments) >= 2
+        x = cal[0]
+        proof = keys.prove(x)
+        forged = {"reordered segments": _reordered(proof), "another model's proof": other,
+                  "another inference's segment": zkml.Proof(b"", (), {}, None,
+                                                            (proof.segments[0], *keys.prove(cal[1]).segments[1:]))}
+        fingerprint, twin_model = None, None
+        if kind == "split+committed":
+            twin_model = zkml.export(deep_mlp(5), torch.zeros(1, 16))
+            fingerprint = zkml.commit(model, keys)
+            forged["other weights"] = keys.with_weights(twin_model).prove(x)
+        return KindCase(kind, keys, keys.save(d / "keys"), x, proof, fingerprint, forged, twin_model)
+
+    def get(kind: str) -> KindCase:
+        if kind not in built:
+            built[kind] = build(kind)
+        return built[kind]
+
+    return get

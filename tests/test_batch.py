@@ -188,3 +188,71 @@ def test_one_split_inference_on_ray(ray_cluster, tmp_path):
     assert len(proof.segments) == len(keys.segments) >= 2
     assert zkml.verify(proof, keys.vk)
     np.testing.assert_array_equal(proof.outputs[0], keys.prove(cal[0]).outputs[0])
+
+
+# ---- every kind of keys: single, split, committed (with other weights), split + committed ---------------------
+
+KIND_PARAMS = ["single", "split", "committed", pytest.param("split+committed", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_prove_many_every_kind_and_resume_refuses_a_forgers_leftovers(kind, kind_case, tmp_path):
+    case = kind_case(kind)
+    keys = case.keys
+    xs = [case.x, case.x * 0.5, case.x * -0.25]
+    proved = []
+    results = zkml.prove_many(keys, xs, workers=2, out_dir=tmp_path, on_result=lambda i, r: proved.append(i))
+    assert all(results) and sorted(proved) == [0, 1, 2], results
+    for r, x in zip(results, xs):
+        v = zkml.verify(r, case.statement)  # the statement: with the keys' own fingerprint when committed
+        assert v, v.reason
+        assert len(r.segments) == len(getattr(keys, "segments", ()))
+        np.testing.assert_array_equal(v.outputs[0], keys.prove(x).outputs[0])  # input order kept
+    # a forger's leftovers in out_dir are not taken as proofs of these inputs: each is proved again
+    for name, forged in case.forged.items():
+        forged.save(tmp_path / "1.proof.json")
+        again = []
+        results = zkml.prove_many(keys, xs, workers=1, out_dir=tmp_path, on_result=lambda i, r: again.append(i))
+        assert again == [1], (name, again)
+        assert zkml.verify(results[1], case.statement), name
+
+
+@pytest.mark.parametrize("kind", ["committed", pytest.param("split+committed", marks=pytest.mark.slow)])
+def test_prove_many_with_other_weights_unsaved(kind, kind_case, tmp_path):
+    """Keys with other committed weights (with_weights), never saved: the workers get the keys object."""
+    case = kind_case(kind)
+    other = case.keys.with_weights(case.other_weights)
+    theirs = zkml.commit(case.other_weights, case.keys)
+    results = zkml.prove_many(other, [case.x, case.x * 0.5], workers=2, out_dir=tmp_path)
+    assert all(results)
+    for r in results:
+        assert r.weights_commitment == theirs
+        assert zkml.verify(r, case.keys.vk, weights_commitment=theirs)
+        assert not zkml.verify(r, case.statement)  # not a proof of the published weights
+    # the rerun keeps them (they are proofs of these weights), and keys of the published weights prove them again
+    assert all(zkml.prove_many(other, [case.x, case.x * 0.5], workers=1, out_dir=tmp_path,
+                               on_result=lambda i, r: pytest.fail(f"item {i} proved again")))
+    again = []
+    zkml.prove_many(case.keys, [case.x, case.x * 0.5], workers=1, out_dir=tmp_path, on_result=lambda i, r: again.append(i))
+    assert sorted(again) == [0, 1]
+
+
+def test_a_killed_worker_of_a_split_batch_is_retried(kind_case, deaths):
+    case = kind_case("split")
+    killed = []
+
+    def on_result(i, res):
+        if not killed:
+            kid = mp.active_children()[0]
+            os.kill(kid.pid, signal.SIGKILL)
+            killed.append(kid.pid)
+
+    xs = [case.x * s for s in (1.0, 0.5, -0.5, 0.25)]
+    results = zkml.prove_many(case.keys, xs, workers=2, on_result=on_result)
+    assert killed and deaths
+    assert all(results) and all(zkml.verify(r, case.keys.vk) for r in results)
+
+
+def test_prove_many_refuses_what_is_not_keys(mlp_keys):
+    with pytest.raises(errors.ProveError, match="Keys or SplitKeys"):
+        zkml.prove_many(mlp_keys.vk, [np.zeros(4)])

@@ -379,3 +379,120 @@ def test_page_agrees_with_zkml_verify(browser, site, mlp_keys, mlp_proof, tmp_pa
     assert got["verdict"] == ("valid" if want else "invalid"), (kind, got["message"], want.reason)
     if want:
         assert _close(got["outputs"], want.outputs)
+
+
+# ---- every kind of model: single, split, committed, split + committed ------------------------------------------
+
+KIND_PARAMS = ["single", "split", "committed", pytest.param("split+committed", marks=pytest.mark.slow)]
+
+
+def _bare(proof: zkml.Proof) -> dict:
+    """The proof file without any of its own claims (zkml sections): only the cryptography is left to refuse it."""
+    raw = proof.to_json()
+    raw.pop("zkml", None)
+    for seg in raw.get("segments", []):
+        seg.pop("zkml", None)
+    return raw
+
+
+@chromium
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_every_kind_in_the_browser_valid_and_a_forgers_proofs_invalid(kind, kind_case, browser, tmp_path):
+    case = kind_case(kind)
+    index = zkml.page.write_page(case.keys, tmp_path / "site", name=f"the {kind} model")
+    data = json.loads((index.parent / "model.json").read_text())
+    assert data["model_id"] == case.statement.id and data["key_id"] == case.keys.vk.key_id
+    assert data["weights_commitment"] == case.fingerprint and data["committed"] is bool(case.fingerprint)
+    assert data["segments"] == len(data["units"]) == len(getattr(case.keys, "segments", [1]))
+    p = Page(browser, index.as_uri())
+    try:
+        t = p.tab
+        assert t.title() == f"the {kind} model · verify a proof (zkml)"
+        assert t.locator("#model-id").text_content() == case.statement.id
+        assert t.locator("#key-id").text_content() == case.keys.vk.key_id
+        weights = t.locator("#weights").text_content()
+        assert (case.fingerprint in weights) if case.fingerprint else weights == "fixed in the verifying key"
+        want = zkml.verify(case.proof, case.statement)
+        assert want
+        got = p.pick(case.proof.save(tmp_path / "proof.json"))
+        assert got["verdict"] == "valid", got["message"]
+        assert _close(got["outputs"], want.outputs)
+        assert t.locator("#verdict").get_attribute("data-weights") == ("checked" if case.fingerprint else "fixed")
+        if case.fingerprint:
+            assert "Weights checked" in got["message"] and case.fingerprint in t.locator("#public").text_content()
+        ms = float(got["ms"])
+        assert ms > 0 and " 0 ms" not in got["message"] and got["ms"] != "0.000"
+        for name, forged in case.forged.items():
+            for label, raw in (("with its claims", forged.to_json()), ("claims stripped", _bare(forged))):
+                path = tmp_path / f"forged-{len(label)}.json"
+                path.write_text(json.dumps(raw))
+                assert not zkml.verify(path, case.statement), (name, label)
+                got = p.pick(path)
+                assert got["verdict"] == "invalid", (name, label, got["message"])
+                assert got["outputs"] is None
+                if label == "claims stripped" and name == "other weights":
+                    assert "weights commitment" in got["message"], got["message"]
+                if label == "claims stripped" and name == "another inference's segment":
+                    assert "link commitments differ" in got["message"], got["message"]
+    finally:
+        p.close()
+
+
+@chromium
+def test_an_unpinned_committed_page_says_the_weights_were_not_checked(kind_case, browser, tmp_path):
+    case = kind_case("committed")
+    vk_dir = case.keys.vk.save(tmp_path / "vk")  # the bare key: no fingerprint pinned
+    index = zkml.page.write_page(vk_dir, tmp_path / "site")
+    data = json.loads((index.parent / "model.json").read_text())
+    assert data["weights_commitment"] is None and data["committed"] is True
+    p = Page(browser, index.as_uri())
+    try:
+        assert "no fingerprint pinned" in p.tab.locator("#weights").text_content()
+        for proof in (case.proof, case.forged["other weights"]):
+            got = p.pick(proof.save(tmp_path / "p.json"))
+            assert got["verdict"] == "valid" and "Weights NOT checked" in got["message"], got["message"]
+            assert p.tab.locator("#verdict").get_attribute("data-weights") == "unchecked"
+            assert proof.weights_commitment in p.tab.locator("#public").text_content()
+    finally:
+        p.close()
+    # pinned at page time, from the same directory: other weights are refused
+    index = zkml.page.write_page(vk_dir, tmp_path / "pinned", weights_commitment=case.fingerprint)
+    p = Page(browser, index.as_uri())
+    try:
+        assert p.pick(case.proof.save(tmp_path / "p.json"))["verdict"] == "valid"
+        got = p.pick(case.forged["other weights"].save(tmp_path / "p2.json"))
+        assert got["verdict"] == "invalid" and "weights commitment" in got["message"], got["message"]
+    finally:
+        p.close()
+
+
+@chromium
+def test_split_page_from_a_bundle_and_the_cli(kind_case, browser, tmp_path):
+    case = kind_case("split")
+    car = zkml.bundle(case.keys).save(tmp_path / "model.car")
+    r = run_cli("page", car, "-o", tmp_path / "site", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["model_id"] == case.keys.id and info["segments"] == len(case.keys.segments)
+    # a generic file name ("model.car") is not a model's name: the page names the model by its id
+    assert info["name"] == f"model {case.keys.id[:12]}"
+    p = Page(browser, (tmp_path / "site" / "index.html").as_uri())
+    try:
+        assert p.tab.title() == f"model {case.keys.id[:12]} · verify a proof (zkml)"
+        got = p.pick(case.proof.save(tmp_path / "proof.json"))
+        assert got["verdict"] == "valid" and "every link matches" in got["message"], got["message"]
+        got = p.pick(case.forged["reordered segments"].save(tmp_path / "reordered.json"))
+        assert got["verdict"] == "invalid", got["message"]
+        single = kind_case("single").proof.save(tmp_path / "single.json")
+        got = p.pick(single)
+        assert got["verdict"] == "invalid" and "segments" in got["message"], got["message"]
+    finally:
+        p.close()
+
+
+def test_a_page_pin_that_disagrees_with_the_source_is_refused(kind_case, tmp_path):
+    case = kind_case("committed")
+    with pytest.raises(zkml.errors.ArtifactError, match="another weights fingerprint"):
+        zkml.page.write_page(case.keys, tmp_path / "site", weights_commitment=case.forged["other weights"].weights_commitment)
+    with pytest.raises(zkml.errors.VerifyError, match="committed"):
+        zkml.page.write_page(kind_case("single").keys, tmp_path / "site2", weights_commitment=case.fingerprint)

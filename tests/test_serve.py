@@ -428,3 +428,173 @@ def test_ray_workers(keys_dir, mlp_keys, tmp_path, monkeypatch):
         assert all(zkml.verify(p, mlp_keys.vk) for p in proofs)
     finally:
         s.stop()
+
+
+# ---- every kind of model through the service: single, split, committed, split + committed ------------------
+
+KIND_PARAMS = [pytest.param(k, marks=pytest.mark.slow) if k == "split+committed" else k
+               for k in ("single", "split", "committed", "split+committed")]
+
+
+@pytest.fixture(scope="module")
+def kinds_server(kind_case, tmp_path_factory):
+    """One server for every kind built so far (single, split, committed; split + committed in the slow run)."""
+    import conftest
+
+    tmp = tmp_path_factory.mktemp("serve-kinds")
+    kinds = [k for k in conftest.KINDS if k != "split+committed"]
+    cases = [kind_case(k) for k in kinds]
+    s = Server(tmp, [c.keys_dir for c in cases], tmp / "home", "--workers", "2")
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_every_kind_proves_and_verifies_the_statement_it_serves(kind, kind_case, kinds_server, tmp_path):
+    case = kind_case(kind)
+    if kind == "split+committed":  # its own server (the slow run)
+        s = Server(tmp_path, [case.keys_dir], tmp_path / "home", "--workers", "1")
+    else:
+        s = kinds_server
+    try:
+        listed = {m["id"]: m for m in s.http.get("/v1/models").json()["models"]}
+        mid = case.statement.id
+        assert mid in listed, (mid, list(listed))
+        m = listed[mid]
+        assert m["key_id"] == case.keys.vk.key_id and m["segments"] == len(getattr(case.keys, "segments", [1]))
+        assert m["committed"] is bool(case.fingerprint) and m["weights_commitment"] == case.fingerprint
+        assert m["weights_pinned"] is bool(case.fingerprint) and m["can_prove"] is True
+        with zkml.Client(s.url, token=TOKEN) as c:
+            proof = c.prove(mid, case.x, timeout=JOB_S)
+            local = zkml.verify(proof, case.statement)  # the client's proof, checked against the pinned statement
+            assert local and local.model_id == mid and len(proof.segments) == len(getattr(case.keys, "segments", ()))
+            v = c.verify(mid, proof)
+            assert v and v.model_id == mid and v.key_id == case.keys.vk.key_id
+            assert v.weights_commitment == case.fingerprint and v.weights_checked is bool(case.fingerprint)
+            assert v.statement["model_id"] == mid and v.statement["weights_commitment"] == case.fingerprint
+            assert (v.weights_note is None) is (case.fingerprint is None)
+            assert np.allclose(v.outputs[0], local.outputs[0])
+            assert c.verify(mid, case.proof)  # a proof made elsewhere with the same statement
+            # GET /v1/jobs/{id}: the job, its proof and the outputs decoded with the served key
+            job_id = c.submit(mid, case.x)
+            body = c.job(job_id, wait=JOB_S)
+            assert body["status"] == "done" and body["model_id"] == mid
+            assert np.allclose(body["outputs"][0], local.outputs[0])
+            assert zkml.verify(zkml.Proof.from_json(body["proof"]), case.statement)
+            # a forger's proofs: other weights, reordered or spliced segments, another model's proof
+            for what, forged in case.forged.items():
+                bad = c.verify(mid, forged)
+                assert not bad and bad.reason and not bad.weights_checked, what
+                assert bad.statement["model_id"] == mid, what
+    finally:
+        if s is not kinds_server:
+            s.stop()
+
+
+def test_committed_other_weights_are_refused_by_a_pinned_statement(kind_case, kinds_server):
+    case = kind_case("committed")
+    forged = case.forged["other weights"]
+    assert zkml.verify(forged, case.keys.vk)  # a valid proof of the bare key: only the statement refuses it
+    with zkml.Client(kinds_server.url, token=TOKEN) as c:
+        bad = c.verify(case.statement.id, forged)
+        assert not bad and "weights commitment" in bad.reason
+        # the bare key's id is not a served statement: it cannot be used to slip past the pin
+        with pytest.raises(ServiceError, match="no model") as info:
+            c.verify(case.keys.vk.key_id, forged)
+        assert info.value.status == 404
+        # a request may pin a fingerprint of its own too: the honest proof against another one is refused
+        honest = c.verify(case.statement.id, case.proof, weights_commitment=forged.weights_commitment)
+        assert not honest and "weights commitment" in honest.reason
+
+
+def test_an_unpinned_committed_model_says_the_weights_were_not_checked(kind_case, tmp_path):
+    case = kind_case("committed")
+    vk_dir = case.keys.vk.save(tmp_path / "vk")  # the bare key: no fingerprint pinned
+    s = Server(tmp_path, [vk_dir], tmp_path / "home")
+    try:
+        (m,) = s.http.get("/v1/models").json()["models"]
+        assert m["id"] == case.keys.vk.key_id and m["committed"] is True and m["weights_pinned"] is False
+        with zkml.Client(s.url, token=TOKEN) as c:
+            for proof, fp in ((case.proof, case.fingerprint), (case.forged["other weights"], None)):
+                v = c.verify(m["id"], proof)
+                assert v and not v.weights_checked and "NOT checked" in v.weights_note
+                assert v.weights_commitment == proof.weights_commitment
+                assert v.model_id == case.keys.vk.pin_weights(proof.weights_commitment).id != m["id"]
+                if fp:
+                    assert v.model_id == case.statement.id  # the statement the proof proves, for the client to compare
+            assert not c.verify(m["id"], case.proof, weights_commitment=case.forged["other weights"].weights_commitment)
+    finally:
+        s.stop()
+
+
+def test_split_verify_only_from_a_vk_dir_and_a_bundle(kind_case, tmp_path):
+    case = kind_case("split")
+    vk_dir = case.keys.vk.save(tmp_path / "vk")
+    car = zkml.bundle(case.keys).save(tmp_path / "split.car")
+    s = Server(tmp_path, [vk_dir, car], tmp_path / "home")
+    try:
+        models = s.http.get("/v1/models").json()["models"]
+        assert [m["id"] for m in models] == [case.keys.id] and models[0]["can_prove"] is False
+        with zkml.Client(s.url, token=TOKEN) as c:
+            assert c.verify(case.keys.id, case.proof)
+            assert not c.verify(case.keys.id, case.forged["reordered segments"])
+            with pytest.raises(ServiceError, match="verification only"):
+                c.submit(case.keys.id, case.x)
+    finally:
+        s.stop()
+
+
+# ---- hardening: tokens never logged, JSON limits, no echo of what was sent ---------------------------------
+
+def test_a_token_in_the_query_string_is_refused_and_never_logged(server, mlp_keys):
+    for params in ({"token": TOKEN}, {"access_token": TOKEN}, {"wait": TOKEN}, {"x": "Bearer " + TOKEN}):
+        r = httpx.get(server.url + "/v1/models", params=params)
+        body = assert_problem(r, 400)
+        assert body["error"] == "TokenInQuery" and TOKEN not in r.text
+        r = server.http.post(f"/v1/models/{mlp_keys.id}/prove", params=params, json={"input": [0.1, 0.2, 0.3, 0.4]})
+        assert_problem(r, 400)
+    # a harmless query string is logged without its value too, and a token pasted into a path is redacted
+    server.http.get("/v1/jobs/nope", params={"wait": "0.01", "marker": "q-marker-7781"})
+    assert_problem(server.http.get(f"/v1/jobs/{TOKEN}"), 404)
+    time.sleep(0.5)  # the access log line is written after the response
+    logs = server.logs()
+    assert TOKEN not in logs and "q-marker-7781" not in logs
+    assert "/v1/jobs/nope?[redacted]" in logs and "/v1/models?[redacted]" in logs and "/v1/jobs/[redacted]" in logs
+
+
+def test_deep_nested_and_oversized_json_are_400(server, mlp_keys):
+    url = f"/v1/models/{mlp_keys.id}/prove"
+    for depth in (33, 9000):
+        deep = b'{"input": ' + b"[" * depth + b"]" * depth + b"}"
+        body = assert_problem(server.http.post(url, content=deep), 400)
+        assert body["error"] == "MalformedJSON" and "levels" in body["detail"]
+        assert_problem(server.http.post(f"/v1/models/{mlp_keys.id}/verify", content=deep), 400)
+    # brackets inside strings do not count; a sample's own nesting is fine
+    ok = server.http.post(url, content=json.dumps({"input": [[0.1, 0.2, 0.3, 0.4]], "note": "[" * 100}).encode())
+    assert ok.status_code == 202, ok.text
+    long_number = b'{"input": [' + b"7" * 5000 + b', 0.2, 0.3, 0.4]}'
+    body = assert_problem(server.http.post(url, content=long_number), 400)
+    assert "7777" not in json.dumps(body)
+    assert server.proc.poll() is None and "Traceback" not in server.logs()
+
+
+def test_error_bodies_never_echo_submitted_keys_or_values(server, mlp_keys):
+    marker = "zz-submitted-key-4417"
+    url = f"/v1/models/{mlp_keys.id}/prove"
+    answers = [
+        server.http.post(url, json={"input": {marker: [0.1, 0.2, 0.3, 0.4]}}),  # unknown input name
+        server.http.post(url, json={"input": {marker: [SECRET]}, marker: SECRET}),
+        server.http.post(url, json={marker: [SECRET]}),  # no "input"
+        server.http.post(url, json={"input": [marker, SECRET, 0.3, 0.4]}),  # not numeric
+        server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={marker: SECRET}),
+        server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": marker, "instances": [[marker]]}),
+        server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": {"proof": [1], marker: 2},
+                                                                    "weights_commitment": 5}),
+        server.http.get("/v1/jobs/" + marker),
+        server.http.get(f"/v1/models/{marker}"),
+        server.http.get("/v1/jobs/nope", params={"wait": marker}),
+    ]
+    for r in answers:
+        assert r.status_code in (400, 404, 422), r.text
+        assert marker not in r.text and str(SECRET) not in r.text, r.text
+        assert_problem(r, r.status_code)

@@ -32,10 +32,15 @@ class RemoteVerification:
 
     ok: bool
     reason: str | None = None
-    model_id: str = ""
+    model_id: str = ""  # the statement the proof proves (the key and, committed weights, the proof's fingerprint)
     dev_srs: bool = True
     outputs: list = field(default_factory=list, repr=False)
     hashes: dict = field(default_factory=dict, repr=False)
+    key_id: str = ""  # the verifying key's (or split chain's) own id
+    weights_commitment: str | None = None  # read from the proof bytes by the server (committed weights)
+    weights_checked: bool = False  # compared with a fingerprint the server's model (or this request) pins
+    weights_note: str | None = None  # in words, what the verdict says of the weights
+    statement: dict = field(default_factory=dict, repr=False)  # what the server checked against: model id, key id, pin
 
     def __bool__(self) -> bool:
         return self.ok
@@ -135,7 +140,7 @@ class Client:
         return self._request("GET", "/healthz").json()
 
     def models(self) -> list[str]:
-        """The served models' ids (each a verifying key's identity hash)."""
+        """The served models' ids (each a statement's hash: the key, and the weights fingerprint it pins)."""
         return [m["id"] for m in self._request("GET", "/v1/models").json()["models"]]
 
     def model(self, model_id: str) -> dict:
@@ -176,14 +181,20 @@ class Client:
             return Proof.from_json(body["proof"], where=f"job {body['job_id']}")
         return self.result(body["job_id"], timeout=max(0.0, timeout - (time.monotonic() - t0)))
 
-    def verify(self, model_id: str, proof: Proof | dict) -> RemoteVerification:
-        """Have the service verify ``proof`` with its key for ``model_id`` (to trust nobody, use zkml.verify locally)."""
+    def verify(self, model_id: str, proof: Proof | dict, *, weights_commitment: str | None = None) -> RemoteVerification:
+        """Have the service verify ``proof`` against the statement it serves as ``model_id`` (its key(s) and, for
+        committed weights, the fingerprint it pins); ``weights_commitment`` pins one more. To trust nobody, use
+        zkml.verify locally."""
         raw = proof.to_json() if isinstance(proof, Proof) else proof
+        if weights_commitment is not None:
+            raw = {"proof": raw, "weights_commitment": weights_commitment}
         body = self._request("POST", f"/v1/models/{model_id}/verify", json=raw, read_timeout=120.0).json()
         np = need("numpy")
         return RemoteVerification(bool(body["ok"]), body.get("reason"), body.get("model_id", ""),
                                   bool(body.get("dev_srs", True)), [np.asarray(o) for o in body.get("outputs", [])],
-                                  dict(body.get("hashes") or {}))
+                                  dict(body.get("hashes") or {}), body.get("key_id", ""), body.get("weights_commitment"),
+                                  bool(body.get("weights_checked", False)), body.get("weights_note"),
+                                  dict(body.get("statement") or {}))
 
     @staticmethod
     def _job_error(body: dict) -> ZKMLError:

@@ -31,6 +31,26 @@ def as_batch_error(i: int, name: str, err: BaseException) -> BatchError:
     return BatchError(i, name, type(err).__name__, msg)
 
 
+def own_fingerprint(keys: Any) -> str | None:
+    """The fingerprint of the weights ``keys`` (Keys or SplitKeys) prove with, when the weights are committed (None
+    when they are fixed): the statement these keys prove. A split model's is every segment's commitment in order,
+    each from the segment's own circuit (a loaded SplitKeys holds no whole model to cut again)."""
+    if not keys.vk.committed:
+        return None
+    from ..keys.split import commit
+
+    units = getattr(keys, "segments", None)
+    if units is None:
+        return commit(keys.circuit.model, keys)
+    return "0x" + "".join(commit(k.circuit.model, k)[2:] for k in units)
+
+
+def by_path(keys: Any) -> bool:
+    """Whether workers can load these keys from their directory (one unit, with the weights saved there); else
+    (split keys, keys with other weights) the keys object itself travels to each worker once."""
+    return getattr(keys, "segments", None) is None and keys.circuit.path == keys.path / "circuit"
+
+
 class Run:
     """One batch's state: results in input order, attempts per input, where proofs go."""
 

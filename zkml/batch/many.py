@@ -5,6 +5,13 @@ reads ``pk.key`` from disk, through the page cache, for each proof). Results com
 input that fails becomes a ``BatchError`` while the others succeed. A worker that dies (OOM, SIGKILL) is
 replaced and its item retried, up to three attempts. With ``out_dir``, every proof is written as it
 completes, and a rerun proves only the inputs without a valid proof there.
+
+Every kind of keys works: a split model's items are spread over the workers whole, each worker proving one
+inference through every segment (``SplitKeys.prove``) while the others prove other inferences. Many inferences
+keep every worker busy that way, the links between one inference's segments (and their blinding values) never
+leave the worker that made them, and a worker's peak memory stays one segment's. (One inference's segments side
+by side is ``split_keys.prove(x, workers=N)``.) Keys with other committed weights (``with_weights``) and split
+keys travel to the workers as the objects themselves (pickled once per worker), not as a directory to reload.
 """
 
 from __future__ import annotations
@@ -20,25 +27,22 @@ from ..proof.proof import Proof
 from ..support.files import atomic_write_text
 from ..support.spawn import check_main_guard
 from ..verifier.verification import verify
-from .common import BatchError, Run
+from .common import BatchError, Run, as_batch_error, by_path, own_fingerprint
 
 
-def prove_many(keys: Keys, inputs: Sequence[Any], *, workers: int | None = None, cluster: str | None = None,
+def prove_many(keys: Keys | Any, inputs: Sequence[Any], *, workers: int | None = None, cluster: str | None = None,
                out_dir: str | os.PathLike | None = None, ids: Sequence[str] | None = None,
                on_result: Callable[[int, Any], None] | None = None) -> list:
-    """Prove every input; returns proofs (or ``BatchError``) in input order.
+    """Prove every input with Keys or SplitKeys (any weights); returns proofs (or ``BatchError``) in input order.
 
     ``workers=None`` uses this machine's cores (or, on Ray, the cluster's CPUs). ``out_dir`` makes the
     batch resumable. ``cluster`` is a Ray address (``"ray://..."``, ``"host:port"``, or ``"auto"`` for the
     cluster this machine belongs to): Ray actors load the keys once each, from ``keys.path``, which must be
     readable on every node (a shared file system).
     """
-    if getattr(keys, "segments", None) is not None:
-        raise ProveError("prove_many proves many inputs of one circuit; a split model's inference already spreads over "
-                         "workers", where="keys", hint="call split_keys.prove(x, workers=N) for each input")
-    if keys.circuit.path != keys.path / "circuit":
-        raise ProveError("these keys prove with other weights (with_weights): workers load keys from disk", where="keys",
-                         hint="save them first (keys.save(dir)) and pass zkml.Keys.load(dir)")
+    if not (hasattr(keys, "prove") and hasattr(keys, "vk") and hasattr(keys, "circuit")):
+        raise ProveError(f"prove_many needs Keys or SplitKeys, got {type(keys).__name__}", where="keys",
+                         hint="pass circuit.setup()'s keys, or zkml.Keys.load(dir)")
     inputs = list(inputs)
     ids = [str(i) for i in (ids if ids is not None else range(len(inputs)))]
     if len(ids) != len(inputs) or len(set(ids)) != len(ids):
@@ -52,25 +56,66 @@ def prove_many(keys: Keys, inputs: Sequence[Any], *, workers: int | None = None,
 
             run_on_ray(keys, inputs, todo, workers, cluster, run)
         else:
-            from .pool import run_pool
-
             check_main_guard()  # the pool spawns its workers
             n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-            while todo:
-                todo = run_pool(keys, inputs, todo, n, run)
+            if by_path(keys):
+                from .pool import run_pool
+
+                while todo:
+                    todo = run_pool(keys, inputs, todo, n, run)
+            else:
+                run_objects(keys, inputs, todo, n, run)
     if out is not None:
         errs = [r.__dict__ for r in run.results if isinstance(r, BatchError)]
         atomic_write_text(out / "errors.json", json.dumps(errs, indent=1))
     return run.results
 
 
-def _resume(keys: Keys, out: Path, run: Run) -> list[int]:
+_KEYS: Any = None
+
+
+def _init_object(keys: Any, home: str | None) -> None:
+    global _KEYS
+    if home:
+        os.environ["ZKML_HOME"] = home
+    _KEYS = keys  # authenticated by the parent when it loaded them; kept for every item this worker proves
+
+
+def _prove_object(x: Any) -> Proof:
+    return _KEYS.prove(x)
+
+
+def run_objects(keys: Any, inputs: list, todo: list[int], n: int, run: Run) -> None:
+    """Split keys, or keys with other weights, on ``n`` spawned workers that each receive the keys object once.
+    A dead worker's item is retried on a new one (the common rule); one with no proof in time is a BatchError."""
+    from ..support.workers import WorkerPool
+
+    with WorkerPool(_prove_object, n, initializer=_init_object, initargs=(keys, os.environ.get("ZKML_HOME"))) as pool:
+        for i in todo:
+            pool.submit(i, inputs[i])
+        for i, kind, value in pool.results():
+            if kind == "done":
+                run.finish(i, value)
+            elif kind == "died":
+                if run.worker_died(i, "worker"):
+                    pool.submit(i, inputs[i])
+            elif kind == "timeout":
+                run.finish(i, BatchError(i, run.ids[i], "WorkerTimeout",
+                                         f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed"))
+            else:  # a bad input, or an ezkl crash in one item, must not sink the batch
+                run.finish(i, as_batch_error(i, run.ids[i], value))
+
+
+def _resume(keys: Any, out: Path, run: Run) -> list[int]:
+    """The items without a valid proof in ``out``: a proof there counts only if it verifies against the keys'
+    statement, with the weights these keys prove with (a proof of other weights is proved again)."""
     todo = []
+    fingerprint = own_fingerprint(keys)
     for i, name in enumerate(run.ids):
         p = out / f"{name}.proof.json"
         if p.exists():
             try:
-                result = verify(Proof.load(p), keys.vk)
+                result = verify(Proof.load(p), keys.vk, weights_commitment=fingerprint)
             except ZKMLError:
                 result = None  # unreadable: prove it again below
             if result:

@@ -1,7 +1,8 @@
 """The Ray backend of ``prove_many``: one actor per worker, each loading the proving key once.
 
 Inputs go to the actor that proves them as task arguments (Ray's object store, in memory); proofs
-come back as results. An actor that dies (node lost, OOM, killed) is replaced and its item retried.
+come back as results. Split keys (an actor proves one inference through every segment) and keys with other
+committed weights go to the actors as the object itself; other keys as their directory. An actor that dies (node lost, OOM, killed) is replaced and its item retried.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 
 from ..keys.keys import Keys
 from ..support.ray import connect
-from .common import Run, as_batch_error
+from .common import Run, as_batch_error, by_path
 
 _ACTOR = None
 
@@ -21,10 +22,11 @@ def _actor_class(ray):
 
         @ray.remote(num_cpus=1, max_restarts=0)
         class Prover:
-            def __init__(self, keys_path: str, home: str | None):
+            def __init__(self, keys_source, home: str | None):
                 if home:
                     os.environ["ZKML_HOME"] = home
-                self.keys = Keys.load(keys_path)  # once per actor, kept for every proof it makes
+                # once per actor, kept for every proof it makes: a keys directory, or the keys object itself
+                self.keys = Keys.load(keys_source) if isinstance(keys_source, str) else keys_source
 
             def pid(self) -> int:
                 return os.getpid()
@@ -39,12 +41,13 @@ def _actor_class(ray):
     return _ACTOR
 
 
-def run_on_ray(keys: Keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run) -> None:
+def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run) -> None:
     ray = connect(cluster)
     n = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(todo)))
     Prover = _actor_class(ray)
     home = os.environ.get("ZKML_HOME")
-    actors = [Prover.remote(str(keys.path), home) for _ in range(n)]
+    source = str(keys.path) if by_path(keys) else ray.put(keys)  # split keys, other weights: the object, once
+    actors = [Prover.remote(source, home) for _ in range(n)]
     queue = list(todo)
     running = {}  # object ref -> (actor, index)
 
@@ -64,7 +67,7 @@ def run_on_ray(keys: Keys, inputs: list, todo: list[int], workers: int | None, c
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
             if run.worker_died(i, "Ray actor"):
                 queue.insert(0, i)
-            actor = Prover.remote(str(keys.path), home)  # replace the dead actor
+            actor = Prover.remote(source, home)  # replace the dead actor
             actors.append(actor)
         else:
             run.finish(i, res)

@@ -30,7 +30,10 @@ def serve_cmd(sources: tuple[str, ...], host: str, port: int, workers: int, ray_
     """Serve proofs of SOURCES over HTTP (OpenAPI at /docs).
 
     Each SOURCE is a keys directory (prove and verify), or a verifying-key directory or .car bundle
-    (verify only). Accepted jobs are journaled in ZKML_HOME and survive a crash of the server; inputs are
+    (verify only), of one circuit or a split model. A model is served as a statement, under its model id:
+    keys with committed weights pin the fingerprint of the weights they hold (a proof made with other weights
+    does not verify); a key or bundle pins what it pins, and an unpinned verdict says the weights were not
+    checked. Accepted jobs are journaled in ZKML_HOME and survive a crash of the server; inputs are
     erased from the journal as soon as their proof is stored. Tokens come from ZKML_SERVE_TOKEN or
     --token-file and are required on every route but /healthz when set."""
     from ..serve import load_tokens, run_server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 from typing import Any
@@ -52,6 +53,12 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        # a credential in the URL ends up in logs and histories: refused (and the access log redacts every query)
+        if scope.get("query_string") and _query_has_token(scope["query_string"], self.tokens):
+            body = problem(400, "a token was sent in the query string: tokens go in the Authorization header only",
+                           error="TokenInQuery", stage="serve",
+                           hint="send 'Authorization: Bearer <token>' and consider the token in that URL exposed")
+            return await problem_response(body)(scope, receive, send)
         # auth (before the body is read)
         if self.tokens and scope["path"] not in OPEN_PATHS and not token_ok(headers.get("authorization"), self.tokens):
             why = "no bearer token was sent" if "authorization" not in headers else "the bearer token is not accepted"
@@ -109,6 +116,71 @@ class Guard:
                 await problem_response(body)(scope, receive, send)
 
 
+MAX_JSON_DEPTH = 32  # a sample is a nested list of its shape's rank, a proof 4 levels: far more is an attack
+MAX_JSON_TOKEN = 4096  # the longest number or string accepted (a proof's hex is sent as a byte list or hex string)
+
+
+def json_depth_over(raw: bytes, limit: int) -> bool:
+    """Whether ``raw`` nests arrays/objects deeper than ``limit`` (brackets inside strings do not count)."""
+    depth, in_str, esc = 0, False, False
+    for b in raw:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:  # backslash
+                esc = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The request's JSON, or a 400 problem that names the rule broken and a position, never the content."""
+    if json_depth_over(raw, MAX_JSON_DEPTH):
+        raise Problem(problem(400, f"the body nests JSON arrays or objects more than {MAX_JSON_DEPTH} levels deep",
+                              error="MalformedJSON", hint="send the sample as a nested list of its shape, or flat"))
+    try:
+        value = json.loads(raw, parse_int=_bounded_int)
+    except json.JSONDecodeError as err:  # its message names a position, never the content
+        raise Problem(problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
+                                   f"{err.colno})", error="MalformedJSON")) from None
+    except UnicodeDecodeError:
+        raise Problem(problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
+    except (ValueError, RecursionError):  # a number too long to read: never its digits
+        raise Problem(problem(400, f"the body holds a number longer than {MAX_JSON_TOKEN} characters",
+                              error="MalformedJSON")) from None
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_JSON_TOKEN:
+        raise ValueError("number too long")
+    return int(text)
+
+
+TOKEN_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key", "auth", "authorization", "bearer"})
+
+
+def _query_has_token(query: bytes, tokens: list[str]) -> bool:
+    """Whether the query string carries a credential: a parameter named like one, or any served token at all."""
+    from urllib.parse import parse_qsl
+
+    text = query.decode("latin-1")
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if any(k.strip().lower() in TOKEN_PARAMS for k, _ in pairs):
+        return True
+    parts = [p for kv in pairs for p in kv] + [text]
+    return any(hmac.compare_digest(p.encode(), t.encode()) or t in p for p in parts for t in tokens)
+
+
 def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -152,14 +224,7 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
                                            hint="GET /v1/models lists the served models' ids")) from None
 
     async def json_body(request: Request) -> Any:
-        raw = await request.body()
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError as err:  # its message names a position, never the content
-            raise Problem(problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
-                                                f"{err.colno})", error="MalformedJSON")) from None
-        except UnicodeDecodeError:
-            raise Problem(problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
+        return parse_json_body(await request.body())
 
     @app.get("/healthz", tags=["service"], summary="Liveness (open without a token)")
     async def healthz():
@@ -193,7 +258,7 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         del body
         if wait > 0:
             await service.wait(job_id, wait)
-            job = service.job_json(job_id)
+            job = await run_in_threadpool(service.job_json, job_id)
             if job["status"] == "done":
                 return JSONResponse(job, status_code=200)
             if job["status"] == "failed":
@@ -207,7 +272,7 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
                                                    description="seconds to wait for the job to end")):
         if wait > 0:
             await service.wait(job_id, wait)
-        body = service.job_json(job_id)
+        body = await run_in_threadpool(service.job_json, job_id)  # may verify the proof (after a restart)
         if body is None:
             raise Problem(problem(404, "no job with this id", error="UnknownJob"))
         return body
@@ -220,11 +285,18 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
 
         m = served(model_id)
         body = await json_body(request)
+        pin = None
         if isinstance(body, dict) and isinstance(body.get("proof"), dict):
+            pin = body.get("weights_commitment")
+            if pin is not None and not isinstance(pin, str):
+                raise Problem(problem(422, "weights_commitment must be a hex string", error="VerifyError",
+                                      hint="pass the fingerprint printed by zkml.commit / prove-model commit"))
             body = body["proof"]
         proof = Proof.from_json(body, where="request body", vk=m.vk)
-        v = await run_in_threadpool(zkml_verify, proof, m.vk)
-        return {"ok": bool(v), "reason": v.reason, "model_id": v.model_id, "dev_srs": v.dev_srs,
+        v = await run_in_threadpool(zkml_verify, proof, m.vk, weights_commitment=pin)
+        return {"ok": bool(v), "reason": v.reason, "model_id": v.model_id, "key_id": v.key_id,
+                "weights_commitment": v.weights_commitment, "weights_checked": v.weights_checked,
+                "weights_note": v.weights_note, "statement": m.statement(), "dev_srs": v.dev_srs,
                 "outputs": [o.tolist() for o in v.outputs], "hashes": v.hashes}
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics")

@@ -42,6 +42,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class RedactQuery(logging.Filter):
+    """uvicorn's access log without query strings (a URL may carry a token or a value nobody should log), and
+    without any served token pasted into a path."""
+
+    def __init__(self, tokens: list[str] = ()):
+        super().__init__()
+        self.tokens = [t for t in tokens if t]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            if "?" in path:
+                path = path.split("?", 1)[0] + "?[redacted]"
+            for t in self.tokens:
+                path = path.replace(t, "[redacted]")
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
 def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                cluster: str | None = None, queue_size: int = 16, max_body: int = 1 << 20,
                job_timeout: float | None = 600.0, tokens: list[str] = (), journal: str | os.PathLike | None = None,
@@ -80,6 +100,10 @@ def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port:
             on_listen(f"http://{shown}:{real_port}")
         config = uvicorn.Config(app, log_level=log_level, access_log=True, lifespan="on", timeout_graceful_shutdown=5,
                                 server_header=False)
+        access = logging.getLogger("uvicorn.access")  # configured by Config(): filter what it writes from now on
+        for f in [f for f in access.filters if isinstance(f, RedactQuery)]:
+            access.removeFilter(f)
+        access.addFilter(RedactQuery(list(tokens)))
         uvicorn.Server(config).run(sockets=[sock])
         jr.close()
     finally:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServiceError, ZKMLError
-from ..keys.keys import Keys, VerifyingKey
+from ..errors import InputShapeError, ServiceError, ZKMLError
+from ..keys.keys import Keys
 from ..model.inputs import to_feeds
 from .problems import from_error, kind_of
 from .journal import Journal
@@ -29,38 +29,103 @@ from .workers import JobTimeout, LocalWorker, RayWorker, WorkerDied
 
 log = logging.getLogger("zkml.serve")
 MAX_ATTEMPTS = 3
+OUTPUTS_KEPT = 4096  # decoded outputs of the last jobs, so GET /v1/jobs/{id} does not verify again
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, math.inf)
 
 
 @dataclass(frozen=True)
 class Served:
-    """One model the service knows: its verifying key always, its proving keys when it may prove."""
+    """One model the service knows, as a statement: its verifying key(s) (one unit or every segment of a split
+    model) and, when the weights are committed, the fingerprint it pins (None: unpinned, the weights of a proof
+    are then reported, never checked). Its proving keys when it may prove (``source`` is their directory)."""
 
-    vk: VerifyingKey
-    keys: Keys | None = None
+    vk: Any  # VerifyingKey | SplitVerifyingKey, pinned with pin_weights where the weights are known
+    keys: Any = None  # Keys | SplitKeys
     source: str = ""
 
     @property
     def id(self) -> str:
         return self.vk.id
 
+    @property
+    def segments(self) -> tuple:
+        return tuple(getattr(self.vk, "segments", None) or (self.vk,))
+
+    def statement(self) -> dict:
+        """What a verdict of this model is checked against (the model id is its hash)."""
+        return {"model_id": self.id, "key_id": self.vk.key_id, "segments": len(self.segments),
+                "committed": bool(self.vk.committed), "weights_commitment": self.vk.weights_commitment,
+                "weights_pinned": self.vk.weights_commitment is not None}
+
+    @property
+    def inputs(self) -> list:
+        """The model's inputs as a client sends them (a split model's own blinding input is zkml's, not the client's)."""
+        own = _blind_input() if len(self.segments) > 1 else None
+        return [t for t in self.segments[0].meta["inputs"] if t["name"] != own]
+
     def to_json(self) -> dict:
-        m = self.vk.meta
-        return {"id": self.id, "inputs": m["inputs"], "outputs": m["outputs"], "visibility": dict(m["visibility"]),
-                "dev_srs": self.vk.dev_srs, "core_cid": self.vk.core_cid, "can_prove": self.keys is not None}
+        last = self.segments[-1].meta
+        return {"id": self.id, **self.statement(), "inputs": self.inputs, "outputs": last["outputs"],
+                "visibility": dict(self.vk.visibility), "dev_srs": self.vk.dev_srs,
+                "core_cid": getattr(self.vk, "core_cid", None), "can_prove": self.keys is not None}
+
+
+def _blind_input() -> str | None:
+    from ..model import graph
+
+    return getattr(graph, "BLIND_INPUT", None)
+
+
+def check_input(keys: Any, x: Any) -> None:
+    """Raise the library's InputError for an input these keys would refuse (a split model: its first segment's)."""
+    if getattr(keys, "segments", None) is not None:
+        from ..circuit import split as split_circuit
+
+        first = getattr(split_circuit, "first_feeds", None)  # with the links' blinding values, when the chain has them
+        if first is not None:
+            first(keys.circuit, x)
+            return
+    to_feeds(keys.circuit.model, x)
+
+
+def _kind_of_dir(p: Path) -> str | None:
+    """``keys`` / ``split_keys`` for a (split) keys directory, else None (a verifying-key directory)."""
+    if (p / "keys.json").is_file():
+        return "keys"
+    if (p / "split.json").is_file():
+        try:
+            kind = json.loads((p / "split.json").read_text()).get("kind")
+        except (OSError, ValueError, AttributeError):
+            return None  # the loader below says what is wrong with it
+        return "split_keys" if kind == "split_keys" else None
+    return None
 
 
 def load_served(path: str | os.PathLike) -> Served:
-    """A keys directory (proves and verifies), a verifying-key directory or a ``.car`` bundle (verifies only)."""
+    """A keys directory, single or split (proves and verifies), a verifying-key directory or a ``.car`` bundle
+    (verifies only). Keys with committed weights serve the statement of their own weights: the fingerprint of
+    the weights they prove with is computed here and pinned, so a proof made with other weights is refused."""
+    from ..batch.common import own_fingerprint
+    from ..keys.split import SplitKeys, load_vk
+
     p = Path(path)
-    if p.is_dir() and (p / "keys.json").is_file():
-        keys = Keys.load(p)
-        return Served(keys.vk, keys, str(p))
+    kind = _kind_of_dir(p) if p.is_dir() else None
+    if kind is not None:
+        keys = Keys.load(p) if kind == "keys" else SplitKeys.load(p)
+        vk = keys.vk
+        if vk.committed:
+            own = own_fingerprint(keys)
+            if vk.weights_commitment is not None and vk.weights_commitment != own:
+                raise ServiceError("these keys prove with weights whose fingerprint is not the one their verifying key "
+                                   "pins", where=p, hint="serve the keys of the published weights (keys.with_weights(model)"
+                                                         ".save(dir)), or a verifying key without that pin")
+            vk = vk.pin_weights(own)
+        return Served(vk, keys, str(p))
     if p.is_file():
         from ..verifier.bundles import Bundle
 
         return Served(Bundle.load(p).verifying_key(), None, str(p))
-    return Served(VerifyingKey.load(p), None, str(p))
+    return Served(load_vk(p), None, str(p))
 
 
 def service_error(message: str, status: int, hint: str | None = None, **kw) -> ServiceError:
@@ -99,6 +164,7 @@ class Service:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._recent: list[float] = []  # seconds of the last jobs, for Retry-After
+        self._outputs: dict[str, list] = {}  # job id -> outputs read from the proof's verification
         # metrics: counts and timings only, never an input, an output or a message
         self.registry = CollectorRegistry()
         Gauge("zkml_serve_queue_depth", "jobs accepted and waiting for a worker", registry=self.registry).set_function(
@@ -133,7 +199,7 @@ class Service:
             log.info("resuming %d unfinished job(s) from the journal", len(recovered))
         if not self.provers:
             return
-        paths = [str(m.keys.path) for m in self.provers]
+        paths = [(m.id, m.source) for m in self.provers]  # each worker loads them once, under the served id
         for i in range(self.n_workers):
             w = RayWorker(paths, self.cluster) if self.cluster else LocalWorker(paths)
             self._workers.append(w)
@@ -168,7 +234,12 @@ class Service:
             raise service_error("this model is served for verification only: the server was given its verifying key or "
                                 "bundle, not its proving keys", 409, "start prove-model serve with the keys directory "
                                 "to prove", where=f"model {m.id[:12]}")
-        to_feeds(m.keys.circuit.model, x)  # shapes, types, NaN: the library's own errors, before anything is stored
+        names = [t["name"] for t in m.inputs]
+        if isinstance(x, dict) and sorted(x) != sorted(names):  # named without echoing the names sent
+            raise InputShapeError(f"the input's names are not the model's {len(names)} input name(s)",
+                                  stage="prove", where="input", hint="use the names GET /v1/models/{id} lists under "
+                                                                     "'inputs', or pass the array alone")
+        check_input(m.keys, x)  # shapes, types, NaN: the library's own errors, before anything is stored
         with self._lock:
             if self._inflight >= self.queue_size + self.n_workers:
                 self.m_rejected.labels("queue_full").inc()
@@ -305,6 +376,17 @@ class Service:
             return
 
     def _end(self, job_id: str, *, proof: dict | None = None, error: BaseException | None = None, kind: str | None = None):
+        if proof is not None:  # the worker's proof is checked against the served statement before anyone gets it
+            model_id = self.journal.get(job_id).model_id
+            v = self.check(self.models[model_id], proof)
+            if v:
+                with self._lock:
+                    self._outputs[job_id] = [o.tolist() for o in v.outputs]
+            else:
+                log.error("job %s: the worker's proof did not verify against the served model", job_id)
+                proof, error = None, service_error("the proof the worker made does not verify against the served model",
+                                                   500, "report this: the worker's keys may not be the served ones")
+                kind = "unverified"
         if proof is not None:
             self.journal.finish(job_id, proof=proof)
             self.m_jobs.labels("done").inc()
@@ -332,15 +414,31 @@ class Service:
                                 "finished": job.finished}
         if job.proof is not None:
             body["proof"] = job.proof
-            body["outputs"] = self.outputs_of(job.model_id, job.proof)
+            body["outputs"] = self.outputs_of(job.model_id, job.proof, job.id)
         if job.error is not None:
             body["error"] = job.error
         return body
 
-    def outputs_of(self, model_id: str, proof_json: dict) -> list:
-        from ..proof.proof import Proof
-
+    def outputs_of(self, model_id: str, proof_json: dict, job_id: str | None = None) -> list:
+        """The proof's public outputs, read from its verification against the served statement (once per job)."""
+        with self._lock:
+            if job_id is not None and job_id in self._outputs:
+                return self._outputs[job_id]
         m = self.models.get(model_id)
         if m is None:
             return []
-        return [o.tolist() for o in Proof.from_json(proof_json, vk=m.vk).outputs]
+        v = self.check(m, proof_json)
+        outs = [o.tolist() for o in v.outputs] if v else []
+        if job_id is not None:
+            with self._lock:
+                self._outputs[job_id] = outs
+                while len(self._outputs) > OUTPUTS_KEPT:
+                    self._outputs.pop(next(iter(self._outputs)))
+        return outs
+
+    @staticmethod
+    def check(m: Served, proof_json: dict):
+        from ..proof.proof import Proof
+        from ..verifier.verification import verify
+
+        return verify(Proof.from_json(proof_json, vk=m.vk), m.vk)

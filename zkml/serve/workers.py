@@ -32,15 +32,20 @@ def _as_zkml_error(err: BaseException) -> ZKMLError:
 
 
 # local processes
-def _worker_main(conn, keys_paths: list[str]) -> None:
+def _load_all(keys_paths: list) -> dict:
+    """Every served model's keys (Keys or SplitKeys), by the id the service serves it under (its statement)."""
+    from ..keys.split import load_keys
+
+    return {model_id: load_keys(p) for model_id, p in keys_paths}
+
+
+def _worker_main(conn, keys_paths: list) -> None:
     """A worker process: load every served Keys once, then prove jobs from the pipe until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which stops its workers
     import json
 
-    from ..keys.keys import Keys
-
     try:
-        keys = {k.id: k for k in (Keys.load(p) for p in keys_paths)}
+        keys = _load_all(keys_paths)
     except BaseException as err:  # report why and stop: the server decides what to do
         conn.send(("fatal", _as_zkml_error(err)))
         return
@@ -67,7 +72,7 @@ class LocalWorker:
 
     POLL_S = 0.1
 
-    def __init__(self, keys_paths: list[str], start_timeout: float = 300.0):
+    def __init__(self, keys_paths: list, start_timeout: float = 300.0):
         self.keys_paths = keys_paths
         self.start_timeout = start_timeout
         self.proc = None
@@ -130,12 +135,10 @@ def _actor_class(ray):
 
         @ray.remote(num_cpus=1, max_restarts=0)
         class ServeProver:
-            def __init__(self, keys_paths: list[str], home: str | None):
+            def __init__(self, keys_paths: list, home: str | None):
                 if home:
                     os.environ["ZKML_HOME"] = home
-                from ..keys.keys import Keys
-
-                self.keys = {k.id: k for k in (Keys.load(p) for p in keys_paths)}  # once per actor
+                self.keys = _load_all(keys_paths)  # once per actor
 
             def pid(self) -> int:
                 return os.getpid()
@@ -155,7 +158,7 @@ def _actor_class(ray):
 class RayWorker:
     """One Ray actor on the cluster that ``zkml.batch.ray_backend.connect`` joined."""
 
-    def __init__(self, keys_paths: list[str], cluster: str):
+    def __init__(self, keys_paths: list, cluster: str):
         self.keys_paths, self.cluster = keys_paths, cluster
         self.actor = None
         self.pid: int | None = None

@@ -92,7 +92,8 @@ class NotAProof extends Error {}
 
 // ---- the proof file ---------------------------------------------------------------------------------------
 
-// the same rules as zkml.Proof.from_json: "proof" as a byte list or hex, "instances" as lists of 32-byte hex
+// the same rules as zkml.Proof.from_json: "proof" as a byte list or hex, "instances" as lists of 32-byte hex;
+// a split proof is {"segments": [one such object per segment, in order], "zkml": {...}}
 function parseProof(text) {
   let raw
   try {
@@ -100,6 +101,25 @@ function parseProof(text) {
   } catch (err) {
     throw new NotAProof(`not a proof file: it is not JSON (${err.message})`)
   }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new NotAProof('not a proof file: expected a JSON object')
+  if ('segments' in raw) {
+    if (!Array.isArray(raw.segments) || !raw.segments.length) throw new NotAProof('not a valid split proof: "segments" must be a non-empty list')
+    const meta = raw.zkml == null ? {} : raw.zkml
+    if (typeof meta !== 'object' || Array.isArray(meta)) throw new NotAProof('not a proof file: its "zkml" section is not an object')
+    const parts = raw.segments.map((seg, i) => {
+      try {
+        return parseUnit(seg)
+      } catch (err) {
+        throw new NotAProof(`segment ${i}: ${err.message}`)
+      }
+    })
+    return { parts, meta, split: true }
+  }
+  const unit = parseUnit(raw)
+  return { parts: [unit], meta: unit.meta, split: false }
+}
+
+function parseUnit(raw) {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new NotAProof('not a proof file: expected a JSON object')
   if (!('proof' in raw) || !('instances' in raw)) throw new NotAProof('not a proof file: it has no "proof" and "instances"')
   let proof
@@ -133,8 +153,8 @@ function reshape(flat, shape) {
   return Array.from({ length: shape[0] }, (_, i) => reshape(flat.slice(i * step, (i + 1) * step), shape.slice(1)))
 }
 
-function decode(model, instances) {
-  const { layout, visibility } = model.decode
+function decodeUnit(unit, instances) {
+  const { layout, visibility } = unit.decode
   const start = { input: 0, params: layout.input, output: layout.input + layout.params }
   const part = (name) => instances.slice(start[name], start[name] + layout[name])
   const values = (name, specs) => {
@@ -152,37 +172,70 @@ function decode(model, instances) {
   for (const k of ['input', 'params', 'output']) {
     if (visibility[k] === 'hashed') hashes[k] = part(k).map((h) => '0x' + bytesToHex(hexToBytes(h).reverse()))
   }
-  return { outputs: values('output', model.decode.outputs), public_inputs: values('input', model.decode.inputs), hashes }
+  return { outputs: values('output', unit.decode.outputs), public_inputs: values('input', unit.decode.inputs), hashes }
+}
+
+// the model's input is the first unit's, its output the last unit's (as zkml's Proof.decoded)
+function decode(model, parts) {
+  const first = decodeUnit(model.units[0], parts[0].instances)
+  const lastUnit = model.units.length - 1
+  const last = decodeUnit(model.units[lastUnit], parts[lastUnit].instances)
+  const hashes = {}
+  if (first.hashes.input) hashes.input = first.hashes.input
+  if (last.hashes.output) hashes.output = last.hashes.output
+  return { outputs: last.outputs, public_inputs: first.public_inputs, hashes }
+}
+
+// the committed parts' points, read from the proof bytes themselves by the key's counts (zkml.proof.read_commitments)
+const COMMIT_ORDER = ['input', 'params', 'output']
+function readCommitments(unit, proof) {
+  const out = {}
+  let pos = 0
+  for (const part of COMMIT_ORDER) {
+    const n = unit.commitments[part] || 0
+    if (n) {
+      if (proof.length < pos + 64 * n) return null
+      out[part] = '0x' + bytesToHex(proof.slice(pos, pos + 64 * n))
+      pos += 64 * n
+    }
+  }
+  return out
 }
 
 // ---- the EVM ----------------------------------------------------------------------------------------------
 
 let verifierPromise = null
 
-async function deployVerifier(model) {
+// every unit's verifier (one, or one per segment) deployed in one in-browser EVM
+async function deployVerifiers(model) {
   const common = new Common({ chain: Mainnet, hardfork: Hardfork.Cancun })
   const evm = await createEVM({ common })
-  const deployed = await evm.runCall({ data: hexToBytes(model.verifier.bytecode), gasLimit: GAS })
-  if (deployed.execResult.exceptionError || !deployed.createdAddress) {
-    throw new Error(`the verifier contract could not be deployed in the in-browser EVM: ${deployed.execResult.exceptionError?.error}`)
+  const deployed = []
+  for (const [i, unit] of model.units.entries()) {
+    const what = model.units.length > 1 ? `segment ${i}'s verifier contract` : 'the verifier contract'
+    const res = await evm.runCall({ data: hexToBytes(unit.verifier.bytecode), gasLimit: GAS })
+    if (res.execResult.exceptionError || !res.createdAddress) {
+      throw new Error(`${what} could not be deployed in the in-browser EVM: ${res.execResult.exceptionError?.error}`)
+    }
+    const address = res.createdAddress
+    let vka = null
+    if (unit.verifier.reusable) {
+      vka = unit.verifier.vka.map(hexToBytes)
+      const reg = await evm.runCall({ to: address, data: concat([selector('registerVka(bytes32[])'), encodeArgs([['bytes32[]', vka]])]), gasLimit: GAS })
+      if (reg.execResult.exceptionError) throw new Error(`registerVka of ${what} reverted in the in-browser EVM: ${reg.execResult.exceptionError.error}`)
+    }
+    deployed.push({ evm, address, vka })
   }
-  const address = deployed.createdAddress
-  if (model.verifier.reusable) {
-    const vka = model.verifier.vka.map(hexToBytes)
-    const reg = await evm.runCall({ to: address, data: concat([selector('registerVka(bytes32[])'), encodeArgs([['bytes32[]', vka]])]), gasLimit: GAS })
-    if (reg.execResult.exceptionError) throw new Error(`registerVka reverted in the in-browser EVM: ${reg.execResult.exceptionError.error}`)
-    return { evm, address, vka }
-  }
-  return { evm, address, vka: null }
+  return deployed
 }
 
 function verifier(model) {
-  verifierPromise ??= deployVerifier(model)
+  verifierPromise ??= deployVerifiers(model)
   return verifierPromise
 }
 
-async function evmVerify(model, proof, instances) {
-  const { evm, address, vka } = await verifier(model)
+async function evmVerify(model, i, proof, instances) {
+  const { evm, address, vka } = (await verifier(model))[i]
   const nums = instances.map(leHexToBigInt)
   const data = vka
     ? concat([selector('verifyProof(bytes,uint256[],bytes32[])'), encodeArgs([['bytes', proof], ['uint256[]', nums], ['bytes32[]', vka]])])
@@ -197,28 +250,82 @@ async function evmVerify(model, proof, instances) {
 
 // ---- checking a proof -------------------------------------------------------------------------------------
 
-// the same checks, in the same order, as zkml.verify; the EVM verifier itself checks the proof's encoding
+const short = (h) => String(h ?? '?').slice(0, 12)
+
+// the same checks, in the same order, as zkml.verify; the EVM verifier itself checks the proof's encoding.
+// The statement the page was built for: every unit (the model, or each segment of a split model) verified by its
+// own verifier contract, every link between segments equal as read from the proof bytes, and the weights
+// fingerprint (every unit's weights commitment, in order) equal to the one the page pins, when it pins one.
 export async function check(model, text) {
   const p = parseProof(text)
-  const wrong = Object.keys(model.claims).filter((k) => k in p.meta && canon(p.meta[k]) !== canon(model.claims[k]))
-  if (wrong.length) {
-    if (wrong.some((k) => ['model_id', 'vk_sha256', 'model_sha256'].includes(k))) {
-      return { verdict: 'invalid', reason: `the proof file says it was made for model ${String(p.meta.model_id ?? '?').slice(0, 12)}, not for this key (${model.model_id.slice(0, 12)})` }
+  const n = model.units.length
+  const invalid = (reason, extra = {}) => ({ verdict: 'invalid', reason, ...extra })
+  if (p.split !== n > 1 || p.parts.length !== n) {
+    if (p.split !== n > 1) return invalid(n > 1 ? `this page verifies a model split into ${n} segments; the file is a proof of one circuit` : 'the file is a split proof; this page verifies a model of one circuit')
+    return invalid(`the proof has ${p.parts.length} segments, the key's model has ${n}`)
+  }
+  // what the proof file claims (informational, but a disagreement is refused, as zkml.verify refuses it)
+  const ids = [model.model_id, model.key_id]
+  const claimed = p.meta.model_id
+  if (claimed != null && !model.committed && !ids.includes(claimed)) { // committed: the id covers the proof's own weights
+    return invalid(`the proof file says it was made for model ${short(claimed)}, not for this key (${short(model.model_id)})`)
+  }
+  for (const [i, unit] of model.units.entries()) {
+    const where = n > 1 ? `segment ${i}: ` : ''
+    const meta = p.parts[i].meta
+    const wrong = Object.keys(unit.claims).filter((k) => k in meta && canon(meta[k]) !== canon(unit.claims[k]))
+    if (wrong.length) {
+      if (wrong.some((k) => ['key_id', 'vk_sha256', 'model_sha256'].includes(k))) {
+        return invalid(`${where}the proof file says it was made for key ${short(meta.key_id ?? meta.model_id)}, not for this key (${short(unit.key_id)})`)
+      }
+      return invalid(`${where}the proof file's metadata disagrees with the verifying key on ${wrong.join(', ')}`)
     }
-    return { verdict: 'invalid', reason: `the proof file's metadata disagrees with the verifying key on ${wrong.join(', ')}` }
-  }
-  if (p.instances.length !== model.decode.instances) {
-    return { verdict: 'invalid', reason: `the proof has ${p.instances.length} public values, the key's circuit has ${model.decode.instances}` }
-  }
-  const aliased = p.instances.findIndex((h) => leHexToBigInt(h) >= R)
-  if (aliased >= 0) {
-    return { verdict: 'invalid', reason: `public value #${aliased} is not a canonical field element (>= the BN254 scalar modulus): an aliased value` }
+    const inst = p.parts[i].instances
+    if (inst.length !== unit.decode.instances) {
+      return invalid(`${where}the proof has ${inst.length} public values, the key's circuit has ${unit.decode.instances}`)
+    }
+    const aliased = inst.findIndex((h) => leHexToBigInt(h) >= R)
+    if (aliased >= 0) {
+      return invalid(`${where}public value #${aliased} is not a canonical field element (>= the BN254 scalar modulus): an aliased value`)
+    }
   }
   const t0 = performance.now()
-  const res = await evmVerify(model, p.proof, p.instances)
+  let gas = 0n
+  for (const [i] of model.units.entries()) {
+    const res = await evmVerify(model, i, p.parts[i].proof, p.parts[i].instances)
+    if (!res.ok) return invalid((n > 1 ? `segment ${i}: ` : '') + res.reason, { ms: performance.now() - t0 })
+    gas += BigInt(res.gas)
+  }
+  const commitments = model.units.map((u, i) => readCommitments(u, p.parts[i].proof))
+  for (let i = 0; i + 1 < n; i++) {
+    const out = commitments[i]?.output
+    const nxt = commitments[i + 1]?.input
+    if (!out || !nxt) return invalid(`segments ${i} and ${i + 1} are not linked by commitments in their keys`, { ms: performance.now() - t0 })
+    if (out !== nxt) {
+      return invalid(`segment ${i + 1} did not take segment ${i}'s output: their link commitments differ (a segment from another inference, or segments out of order)`, { ms: performance.now() - t0 })
+    }
+  }
+  const weights = model.committed ? '0x' + commitments.map((c) => (c?.params ?? '').slice(2)).join('') : null
+  if (model.weights_commitment != null && weights !== model.weights_commitment) {
+    return invalid('the proof\'s weights commitment is not the one this page was built for: another set of weights produced it', { ms: performance.now() - t0 })
+  }
   const ms = performance.now() - t0
-  if (!res.ok) return { verdict: 'invalid', reason: res.reason, ms }
-  return { verdict: 'valid', ms, gas: res.gas, visibility: model.visibility, ...decode(model, p.instances) }
+  return { verdict: 'valid', ms, gas: gas.toString(), visibility: model.visibility, weights, weights_checked: model.weights_commitment != null, ...decode(model, p.parts) }
+}
+
+// what a verdict says of the weights, in words
+function weightsLine(model, r) {
+  if (!model.committed) return 'The weights are fixed in the verifying key.'
+  if (r.weights_checked) return `Weights checked: the proof's weights commitment is the fingerprint this page pins (${short(r.weights)}…).`
+  return `Weights NOT checked: the proof was made with the weights of commitment ${short(r.weights)}…, which this page does not pin; compare it with the fingerprint the model's owner published.`
+}
+
+// a duration for people, with sub-millisecond precision (performance.now() is fractional)
+function duration(ms) {
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`
+  if (ms < 100) return `${ms.toFixed(1)} ms`
+  if (ms < 10000) return `${ms.toFixed(0)} ms`
+  return `${(ms / 1000).toFixed(1)} s`
 }
 
 // ---- the page ---------------------------------------------------------------------------------------------
@@ -250,10 +357,13 @@ function show(result) {
   if (result.verdict === 'valid') {
     if (result.public_inputs.length) extra.push('public inputs: ' + JSON.stringify(result.public_inputs))
     for (const [k, hs] of Object.entries(result.hashes)) extra.push(`${k} hash: ${hs.join(', ')}`)
+    if (result.weights) extra.push(`weights commitment: ${result.weights} (${result.weights_checked ? 'checked against the pinned fingerprint' : 'NOT checked: nothing pinned'})`)
   }
+  v.dataset.weights = result.verdict === 'valid' ? (result.weights ? (result.weights_checked ? 'checked' : 'unchecked') : 'fixed') : ''
+
   $('public').textContent = extra.join('\n')
   $('public').hidden = !extra.length
-  if (result.ms != null) v.dataset.ms = result.ms.toFixed(1)
+  if (result.ms != null) v.dataset.ms = result.ms.toFixed(3)
   else delete v.dataset.ms
 }
 
@@ -270,7 +380,8 @@ async function run(model, label, read) {
   try {
     const r = await check(model, text)
     if (r.verdict === 'valid') {
-      show({ ...r, message: `${label} verified in ${r.ms.toFixed(0)} ms in this browser (${r.gas} gas): the model's verifier contract accepted it.` })
+      const what = model.units.length > 1 ? `all ${model.units.length} segments' verifier contracts accepted it and every link matches` : "the model's verifier contract accepted it"
+      show({ ...r, message: `${label} verified in ${duration(r.ms)} in this browser (${r.gas} gas): ${what}. ${weightsLine(model, r)}` })
     } else {
       show({ ...r, message: `${label}: ${r.reason}.` })
     }
@@ -307,9 +418,16 @@ function init() {
   $('model-name').textContent = model.name
   $('model-id').textContent = model.model_id
   $('model-cid').textContent = model.bundle_cid || '—'
+  $('key-id').textContent = model.key_id
+  $('segments').textContent = model.units.length > 1 ? `${model.units.length} segments, each verified by its own contract; every link between them compared` : 'one circuit'
+  $('weights').textContent = !model.committed ? 'fixed in the verifying key'
+    : model.weights_commitment != null ? `committed; this page accepts only the fingerprint ${model.weights_commitment}`
+      : 'committed; no fingerprint pinned: a verdict reports the proof\'s weights commitment and does not check it'
   const vis = model.visibility
   $('visibility').textContent = `input ${vis.input}, output ${vis.output}, weights ${vis.params}`
-  $('verifier-info').textContent = `${model.verifier.name}${model.verifier.reusable ? ' (reusable, with this model\'s VKA)' : ''}, ${model.verifier.deployed_size} bytes, solc ${model.verifier.solc_version}, EVM ${model.verifier.evm_version}`
+  const info = (v) => `${v.name}${v.reusable ? ' (reusable, with the VKA)' : ''}, ${v.deployed_size} bytes`
+  $('verifier-info').textContent = model.units.map((u, i) => (model.units.length > 1 ? `segment ${i}: ` : '') + info(u.verifier)).join('; ') +
+    `; solc ${model.units[0].verifier.solc_version}, EVM ${model.units[0].verifier.evm_version}`
   $('dev-srs-warning').hidden = !model.dev_srs
   const file = $('proof-file')
   const read = (f) => run(model, f.name, () => f.text())
