@@ -186,6 +186,20 @@ def test_splitting_needs_calibration_data_and_a_cut(deep, mlp_model, mlp_cal):
         zkml.compile(model, cal, max_logrows=3)
 
 
+def test_a_first_op_too_big_is_refused_after_one_segment_compile(deep, monkeypatch):
+    """Planning refuses early: when the first piece alone is over max_logrows, no longer segment is compiled."""
+    from zkml.circuit import split as split_mod
+
+    _, model, cal = deep
+    built = []
+    real = split_mod._Planner.segment
+    monkeypatch.setattr(split_mod._Planner, "segment", lambda self, a, b, *args, **kw: built.append((a, b)) or
+                        real(self, a, b, *args, **kw))
+    with pytest.raises(errors.CompileError, match="smallest segment"):
+        zkml.compile(model, cal, max_logrows=10)
+    assert built and all(b == a + 1 for a, b in built), built  # only one-step pieces were tried
+
+
 def test_compile_refuses_what_this_machine_cannot_hold(deep, monkeypatch):
     from zkml.circuit import estimate as est
 

@@ -24,6 +24,7 @@ from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
+from ..support.progress import emit
 from ..support.store import Store
 from .build import Circuit, build, build_smallest, load_circuit, looks_like_scores, next_stage, witness_outputs
 from .report import CalibrationReport
@@ -184,13 +185,23 @@ class _Planner:
         while a < self.last:
             b, c = self.farthest(a, in_scale)
             chosen.append((a, b, c))
+            emit("compile", f"split: segment {len(chosen)} ends at boundary {b} of {self.last} (2^{c.logrows} rows)", done=b, total=self.last)
             in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
             a = b
         return chosen
 
     def farthest(self, a: int, in_scale: list[int] | None) -> tuple[int, Circuit]:
-        """The farthest boundary after ``a`` whose segment fits (binary search), and its circuit."""
-        lo, hi, best, why = a + 1, self.last, None, ""
+        """The farthest boundary after ``a`` whose segment fits (binary search), and its circuit. The one-step
+        segment is compiled first: when even it does not fit, the refusal comes after one compile, not log2(n)
+        compiles of ever larger segments."""
+        lo, hi, best, why = a + 2, self.last, None, ""
+        try:
+            c = self.segment(a, a + 1, in_scale)
+            best, why = ((a + 1, c), "") if self.fits(c) else (None, f" (2^{c.logrows})")
+            if best is None:
+                hi = lo - 1  # a longer segment holds these rows and more: none fits
+        except ZKMLError as err:  # this piece alone did not compile: a longer one still may
+            why = f" ({type(err).__name__}: {err.message[:200]})"
         while lo <= hi:
             mid = (lo + hi) // 2
             try:
@@ -220,6 +231,7 @@ class _Planner:
         blinded = self.vis.input == "private"
         segments, links, in_scale = [], [], first
         for i, (a, b, c) in enumerate(chosen):
+            emit("compile", f"split: segment {i + 1}/{n} at 2^{rows} rows", done=i, total=n)
             blind = (BLIND_VALUES * (n - i) if blinded and i else 0, BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0)
             if in_scale is None and blinded:  # the blinding values must be exact at the first segment's input scale
                 in_scale = [int(s) for s in c.settings["model_input_scales"][:1]]
