@@ -256,3 +256,20 @@ def test_a_killed_worker_of_a_split_batch_is_retried(kind_case, deaths):
 def test_prove_many_refuses_what_is_not_keys(mlp_keys):
     with pytest.raises(errors.ProveError, match="Keys or SplitKeys"):
         zkml.prove_many(mlp_keys.vk, [np.zeros(4)])
+
+
+def test_split_and_other_weights_batches_on_ray(ray_cluster, kind_case):
+    """On Ray the actors get split keys, and unsaved keys with other weights, as the object (ray.put once)."""
+    split = kind_case("split")
+    results = zkml.prove_many(split.keys, [split.x, split.x * 0.5], cluster=ray_cluster, workers=2)
+    assert all(results) and all(len(r.segments) == len(split.keys.segments) for r in results)
+    for r, x in zip(results, [split.x, split.x * 0.5]):
+        v = zkml.verify(r, split.keys.vk)
+        assert v, v.reason
+        np.testing.assert_array_equal(v.outputs[0], split.keys.prove(x).outputs[0])
+    committed = kind_case("committed")
+    other = committed.keys.with_weights(committed.other_weights)
+    (proof,) = zkml.prove_many(other, [committed.x], cluster=ray_cluster, workers=1)
+    theirs = zkml.commit(committed.other_weights, committed.keys)
+    assert proof.weights_commitment == theirs and zkml.verify(proof, committed.keys.vk, weights_commitment=theirs)
+    assert not zkml.verify(proof, committed.statement)
