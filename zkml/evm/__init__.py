@@ -4,6 +4,11 @@
     chain = zkml.evm.InProcessChain()          # or RpcChain(url), or with zkml.evm.anvil() as node: ...
     address = chain.deploy(contract)
     assert chain.verify(address, proof)
+
+Every kind of model: a split model's contract is a SplitVerifier over its segments' verifiers, and a key that
+pins committed weights (``vk.pin_weights(fingerprint)``, or ``weights_commitment=``) gets a CommittedWeightsVerifier
+in front of each verifier; ``chain.deploy`` puts it all on chain and ``chain.verify(address, proof, contract=...)``
+reports the statement (``model_id``) and whether the weights were checked.
 """
 
 from ._anvil import AnvilNode, anvil, rpc_request

@@ -194,8 +194,9 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
         raise ContractError(f"refusing a production verifier for keys made with {what}", where=vk.path,
                             hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)")
     store = store or Store()
+    # "meta": 2, entries whose contract.json records the commitment layout (older ones are rebuilt, not reused)
     key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.key_id, "reusable": reusable,
-                                       "evm": evm_version, "solc": solc_version()}).encode())[:40]
+                                       "evm": evm_version, "solc": solc_version(), "meta": 2}).encode())[:40]
 
     def build(d: Path) -> None:
         _generate(vk, reusable, d)
