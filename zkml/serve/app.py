@@ -6,6 +6,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -120,24 +121,24 @@ MAX_JSON_DEPTH = 32  # a sample is a nested list of its shape's rank, a proof 4 
 MAX_JSON_TOKEN = 4096  # the longest number or string accepted (a proof's hex is sent as a byte list or hex string)
 
 
+_JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # a whole string (skipped), or a bracket
+
+
 def json_depth_over(raw: bytes, limit: int) -> bool:
-    """Whether ``raw`` nests arrays/objects deeper than ``limit`` (brackets inside strings do not count)."""
-    depth, in_str, esc = 0, False, False
-    for b in raw:
-        if in_str:
-            if esc:
-                esc = False
-            elif b == 0x5C:  # backslash
-                esc = True
-            elif b == 0x22:
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):
+    """Whether ``raw`` nests arrays/objects deeper than ``limit`` (brackets inside strings do not count); only the
+    structure is scanned (C-speed counting first), so a 1 MiB sample costs milliseconds on the event loop."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for m in _JSON_STRUCTURE.finditer(raw):
+        c = m.group()[0]
+        if c == 0x22:  # a string: its brackets are text
+            continue
+        if c in (0x5B, 0x7B):
             depth += 1
             if depth > limit:
                 return True
-        elif b in (0x5D, 0x7D):
+        else:
             depth -= 1
     return False
 
