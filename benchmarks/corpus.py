@@ -48,6 +48,37 @@ def ezkl_status(corpus: Path) -> dict[str, dict]:
     return out
 
 
+# why a model ezkl's mock passes is refused: the mock is not a proof about an input of it
+EXPLAINED = {
+    "arange": "a constant graph (one Constant node, no input): ezkl's mock only checks that the circuit's "
+              "constant equals its own public output; there is no input, private or public, for a proof to be about",
+    "self_attention": "repaired at load (opset 10 -> 11: Equal on floats; shapes folded); its sample input is 1.0 "
+                      "everywhere, so layernorm /ln_1's denominator sqrt(var + eps) is sqrt(1e-5) = 0.0032, under half "
+                      "a step at ezkl's scale 7: it rounds to 0 and /ln_1/Div overflows ('integer ... is too large to be "
+                      "represented by base 16384 and n 2', ezkl's General synthesis error, in ezkl as in zkml); on a "
+                      "random input the circuit needs about 4.8 million rows (2^23), beyond this machine",
+}
+
+
+def file_inputs(model, x) -> tuple[object, list[int] | None]:
+    """The entries of an input file meant for the graph's inputs. A file with more entries than the graph has
+    inputs, for a graph whose inputs are named ``input<K>`` (an exporter dropped the inputs the graph never
+    reads: bitwise_ops keeps ``input2``, ``input3`` of four), gives entries K; any other file is passed whole."""
+    names = [t.name for t in model.inputs]
+    picks = [int(m.group(1)) if (m := re.fullmatch(r"input_?(\d+)", n)) else None for n in names]
+    if isinstance(x, list) and len(x) > len(names) and None not in picks and max(picks) < len(x):
+        return [x[k] for k in picks], picks
+    return x, None
+
+
+def rewrites(model) -> list[dict]:
+    """What zkml's loader rewrote in the graph before ezkl saw it (the ONNX metadata entry ``zkml.rewrites``)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load_model_from_string(model.onnx_bytes).metadata_props}
+    return json.loads(props.get("zkml.rewrites", "[]"))
+
+
 def prove_example(example: Path) -> dict:
     """zkml end to end on one corpus model (in this process). Returns a record; raises ZKMLError on refusal."""
     import zkml
@@ -56,7 +87,12 @@ def prove_example(example: Path) -> dict:
     r: dict = {}
     t0 = time.perf_counter()
     model = zkml.load_model(example / "network.onnx")
-    x = load_input_file(example / "input.json")
+    x, picked = file_inputs(model, load_input_file(example / "input.json"))
+    if picked is not None:
+        r["file_entries"] = picked
+    done = rewrites(model)
+    if done:
+        r["rewrites"] = sorted({w["rewrite"] for w in done})
     k = os.environ.get("ZKML_CORPUS_MAX_LOGROWS")
     circuit = zkml.compile(model, x, **({"max_logrows": k if k == "auto" else int(k)} if k else {}))
     r.update(compile_s=round(time.perf_counter() - t0, 2), logrows=circuit.logrows, rows=circuit.num_rows,
@@ -144,6 +180,9 @@ def write(rows: dict, cap: float, out: Path) -> None:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in ordered:
         detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
+        detail += f" ({EXPLAINED[r['model']]})" if r["zkml"] != "proved" and r["model"] in EXPLAINED else ""
+        detail += f" (rewrites: {', '.join(r['rewrites'])})" if r.get("rewrites") else ""
+        detail += f" (input file entries {r['file_entries']})" if r.get("file_entries") else ""
         lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
                      f"{r.get('segments', '-')} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
     write_results("corpus", res, "\n".join(lines), out, echo=False)
