@@ -410,6 +410,7 @@ def test_every_kind_in_the_browser_valid_and_a_forgers_proofs_invalid(kind, kind
         assert t.title() == f"the {kind} model · verify a proof (zkml)"
         assert t.locator("#model-id").text_content() == case.statement.id
         assert t.locator("#key-id").text_content() == case.keys.vk.key_id
+        assert t.locator("#srs").get_attribute("data-kind") == "unknown" and data["srs_status"]["kind"] == "unknown"
         weights = t.locator("#weights").text_content()
         assert (case.fingerprint in weights) if case.fingerprint else weights == "fixed in the verifying key"
         want = zkml.verify(case.proof, case.statement)

@@ -474,6 +474,7 @@ def test_every_kind_proves_and_verifies_the_statement_it_serves(kind, kind_case,
             assert v.statement["model_id"] == mid and v.statement["weights_commitment"] == case.fingerprint
             assert (v.weights_note is None) is (case.fingerprint is None)
             assert np.allclose(v.outputs[0], local.outputs[0])
+            assert v.srs_status == "unknown" and "forge" in v.srs_message and m["srs_status"] == "unknown"  # dev SRS
             assert c.verify(mid, case.proof)  # a proof made elsewhere with the same statement
             # GET /v1/jobs/{id}: the job, its proof and the outputs decoded with the served key
             job_id = c.submit(mid, case.x)

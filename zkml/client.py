@@ -41,6 +41,8 @@ class RemoteVerification:
     weights_checked: bool = False  # compared with a fingerprint the server's model (or this request) pins
     weights_note: str | None = None  # in words, what the verdict says of the weights
     statement: dict = field(default_factory=dict, repr=False)  # what the server checked against: model id, key id, pin
+    srs_status: str = "unknown"  # the server's view of the SRS: ceremony / pinned / unknown
+    srs_message: str | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -194,7 +196,8 @@ class Client:
                                   bool(body.get("dev_srs", True)), [np.asarray(o) for o in body.get("outputs", [])],
                                   dict(body.get("hashes") or {}), body.get("key_id", ""), body.get("weights_commitment"),
                                   bool(body.get("weights_checked", False)), body.get("weights_note"),
-                                  dict(body.get("statement") or {}))
+                                  dict(body.get("statement") or {}), str(body.get("srs_status") or "unknown"),
+                                  body.get("srs_message"))
 
     @staticmethod
     def _job_error(body: dict) -> ZKMLError:

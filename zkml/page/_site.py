@@ -162,6 +162,9 @@ def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable
         "bundle_cid": None if split else vk.core_cid,
         "dev_srs": vk.dev_srs,
         "srs": dict(units[0].meta["srs"]),
+        # decided when the page was made, from the digest alone (zkml.srs.srs_status): ceremony / pinned / unknown
+        "srs_status": vk.srs_status.to_json() if hasattr(vk, "srs_status") else {"kind": "unknown", "name": None,
+                                                                                  "message": "unknown SRS"},
         "visibility": visibility,
         "verifier": verifier,
         "decode": decode,

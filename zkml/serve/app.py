@@ -303,6 +303,8 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         return {"ok": bool(v), "reason": v.reason, "model_id": v.model_id, "key_id": v.key_id,
                 "weights_commitment": v.weights_commitment, "weights_checked": v.weights_checked,
                 "weights_note": v.weights_note, "statement": m.statement(), "dev_srs": v.dev_srs,
+                "srs_status": getattr(v, "srs_status", "unknown"), "srs_name": getattr(v, "srs_name", None),
+                "srs_message": getattr(v, "srs_message", None),
                 "outputs": [o.tolist() for o in v.outputs], "hashes": v.hashes}
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics")

@@ -63,10 +63,17 @@ class Served:
         own = _blind_input() if len(self.segments) > 1 else None
         return [t for t in self.segments[0].meta["inputs"] if t["name"] != own]
 
+    def srs(self) -> dict:
+        """The SRS as this server (the verifier here) sees it: ceremony / pinned / unknown, from the digest alone."""
+        status = getattr(self.vk, "srs_status", None)
+        if status is None:
+            return {"srs_status": "unknown", "srs_name": None, "srs_message": None}
+        return {"srs_status": status.kind, "srs_name": status.name, "srs_message": status.message}
+
     def to_json(self) -> dict:
         last = self.segments[-1].meta
         return {"id": self.id, **self.statement(), "inputs": self.inputs, "outputs": last["outputs"],
-                "visibility": dict(self.vk.visibility), "dev_srs": self.vk.dev_srs,
+                "visibility": dict(self.vk.visibility), "dev_srs": self.vk.dev_srs, **self.srs(),
                 "core_cid": getattr(self.vk, "core_cid", None), "can_prove": self.keys is not None}
 
 

@@ -429,6 +429,9 @@ function init() {
   $('verifier-info').textContent = model.units.map((u, i) => (model.units.length > 1 ? `segment ${i}: ` : '') + info(u.verifier)).join('; ') +
     `; solc ${model.units[0].verifier.solc_version}, EVM ${model.units[0].verifier.evm_version}`
   $('dev-srs-warning').hidden = !model.dev_srs
+  const srs = model.srs_status || { kind: 'unknown', message: 'unknown SRS' }
+  $('srs').textContent = `${srs.kind}: ${srs.message}`
+  $('srs').dataset.kind = srs.kind
   const file = $('proof-file')
   const read = (f) => run(model, f.name, () => f.text())
   file.addEventListener('change', () => {
