@@ -125,6 +125,135 @@ def test_unsupported_estimators_are_clear_errors():
         zkml.export(LogisticRegression().fit(X, y), X[:2], sklearn_output="labels")
 
 
+# sklearn_output: the cheapest output to prove by default, every value works or is refused
+def _iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(return_X_y=True)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_each_estimator_defaults_to_its_cheapest_output_and_refuses_what_it_has_not():
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import LinearSVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _iris()
+    cases = {  # estimator: (default, outputs it exports, outputs it refuses)
+        LogisticRegression(max_iter=500): ("decision", ("proba", "predict"), ()),
+        LinearSVC(): ("decision", ("predict",), ("proba",)),
+        MLPClassifier(hidden_layer_sizes=(5,), max_iter=300, random_state=0): ("decision", ("proba", "predict"), ()),
+        GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0): ("decision", ("proba", "predict"), ()),
+        RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0): ("proba", ("predict",), ("decision",)),
+        DecisionTreeClassifier(max_depth=2, random_state=0): ("proba", ("predict",), ("decision",)),
+        LinearRegression(): ("predict", (), ("proba", "decision")),
+    }
+    for est, (default, works, refused) in cases.items():
+        target = X[:, 3] if type(est).__name__ == "LinearRegression" else y
+        est.fit(X[:, :3] if target is not y else X, target)
+        Xs = (X[:, :3] if target is not y else X)[::7]
+        m = zkml.export(est, Xs)
+        assert m.parity["output"] == default and type(est).__name__ in m.parity["output_note"], est
+        for out in works:
+            got = zkml.export(est, Xs, sklearn_output=out)
+            assert got.parity["output"] == out and got.parity["max_abs_error"] < 1e-4
+        for out in refused:
+            with pytest.raises(errors.UnsupportedModelError, match=f"cannot export sklearn_output='{out}'") as ei:
+                zkml.export(est, Xs, sklearn_output=out)
+            assert ei.value.where == "sklearn_output" and default in ei.value.hint
+    note = zkml.export(LogisticRegression(max_iter=500).fit(X, y), X[:5]).parity["output_note"]
+    assert "cheapest" in note and "sklearn_output='proba'" in note and "2^17" in note
+    onnx = zkml.export(LinearRegression().fit(X[:, :3], X[:, 3]), X[:2, :3]).onnx_bytes
+    with pytest.raises(errors.ModelError, match="sklearn_output"):
+        zkml.export(onnx, sklearn_output="proba")  # an ONNX model has no scikit-learn output to choose
+
+
+def test_predict_on_a_classifier_is_the_class_index_and_proves_small():
+    """The issue's case: LogisticRegression on iris compiles to 2^11 rows by default (proba: 2^17), and "predict",
+    which crashed with a reshape error, proves the label scikit-learn predicts."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _iris()
+    est = LogisticRegression(max_iter=500).fit(X, y)
+    assert zkml.compile(zkml.export(est, X[::10]), X[::10]).logrows <= 12
+    m = zkml.export(est, X[::10], sklearn_output="predict")
+    assert m.outputs[0].shape == (1, 1) and "index into classes_" in m.parity["output_note"]
+    keys = zkml.compile(m, X[::10]).setup()
+    assert keys.circuit.logrows <= 12
+    for row in (X[5], X[60], X[120]):
+        proof = keys.prove(row)
+        assert zkml.verify(proof, keys.vk)
+        assert proof.outputs[0].reshape(-1).tolist() == [float(est.predict(row[None])[0])]
+
+
+def test_predict_with_string_labels_is_the_index_into_classes():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _iris()
+    est = LogisticRegression(max_iter=500).fit(X, np.array(["setosa", "versicolor", "virginica"])[y])
+    m = zkml.export(est, X[::10], sklearn_output="predict")
+    (got,) = m.run({m.inputs[0].name: X[120:121].astype(np.float32)})
+    assert est.classes_[int(got.reshape(-1)[0])] == est.predict(X[120:121])[0]
+    assert "['setosa', 'versicolor', 'virginica']" in m.parity["output_note"]
+
+
+def test_binary_decision_is_one_score_and_predict_its_sign():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:, :5]
+    est = LogisticRegression(max_iter=2000).fit(X, y)
+    m = zkml.export(est, X[:40])
+    assert m.parity["output"] == "decision" and m.outputs[0].shape == (1, 1) and "sigmoid" in m.parity["output_note"]
+    p = zkml.export(est, X[:40], sklearn_output="predict")
+    labels = [p.run({p.inputs[0].name: X[i : i + 1].astype(np.float32)})[0].item() for i in range(0, 200, 9)]
+    assert labels == est.predict(X[0:200:9]).astype(float).tolist()
+
+
+def test_cli_export_takes_sklearn_output_and_prints_the_note(tmp_path):
+    from conftest import run_cli
+
+    (tmp_path / "est.py").write_text(
+        "from sklearn.datasets import load_iris\nfrom sklearn.linear_model import LogisticRegression\n"
+        "def build():\n    X, y = load_iris(return_X_y=True)\n    return LogisticRegression(max_iter=500).fit(X, y)\n")
+    X, _ = _iris()
+    np.save(tmp_path / "X.npy", X[::10])
+    res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "m.onnx")
+    assert res.returncode == 0, res.stderr
+    assert "parity vs scikit-learn" in res.stdout and "output    decision" in res.stdout and "--sklearn-output proba" in res.stdout
+    res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "p.onnx",
+                  "--sklearn-output", "predict", "--json")
+    info = json.loads(res.stdout)
+    assert info["sklearn_output"] == "predict" and zkml.load_model(tmp_path / "p.onnx").outputs[0].shape == (1, 1)
+    res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "q.onnx",
+                  "--sklearn-output", "labels")
+    assert res.returncode == 2 and "labels" in res.stderr  # not a choice: a usage error
+    assert "--sklearn-output" in run_cli("export", "--help").stdout
+
+
+def test_boosters_default_to_their_margin_and_predict_the_label():
+    from sklearn.datasets import load_breast_cancer
+
+    xgboost, lightgbm = _boosters()
+    Xi, yi = _iris()
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xb = Xb[:, :6]
+    for est, X, y in [(xgboost.XGBClassifier(n_estimators=3, max_depth=2, random_state=0), Xi, yi),
+                      (lightgbm.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1), Xb, yb)]:
+        est.fit(X, y)
+        m = zkml.export(est, X[:30])
+        assert m.parity["output"] == "decision"
+        kw = {"output_margin": True} if type(est).__module__.startswith("xgboost") else {"raw_score": True}
+        np.testing.assert_allclose(m.run({m.inputs[0].name: X[40:41].astype(np.float32)})[0].reshape(-1),
+                                   np.asarray(est.predict(X[40:41], **kw)).reshape(-1), atol=1e-4)
+        p = zkml.export(est, X[:30], sklearn_output="predict")
+        got = [p.run({p.inputs[0].name: X[i : i + 1].astype(np.float32)})[0].item() for i in range(0, len(X), 11)]
+        assert got == est.predict(X[::11]).astype(float).tolist()
+
+
 def _boosters():
     xgboost = pytest.importorskip("xgboost")
     lightgbm = pytest.importorskip("lightgbm")
@@ -149,7 +278,7 @@ def test_xgboost_and_lightgbm_export_with_parity_and_prove():
     models = []
     for est, X, y in cases:
         est.fit(X, y)
-        m = zkml.export(est, X[:30])
+        m = zkml.export(est, X[:30], sklearn_output="proba" if hasattr(est, "predict_proba") else None)
         ref = est.predict_proba(X[30:31]) if hasattr(est, "predict_proba") else est.predict(X[30:31]).reshape(1, -1)
         got = m.run({m.inputs[0].name: X[30:31].astype(np.float32)})[0]
         assert m.source == f"sklearn:{type(est).__name__}" and m.parity["rows"] == 30
@@ -170,8 +299,9 @@ def test_booster_negative_cases():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(errors.UnsupportedModelError, match="not fitted"):
         zkml.export(xgboost.XGBClassifier(), X[:2])
-    with pytest.raises(errors.UnsupportedModelError, match="predict_proba only"):
-        zkml.export(lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y), X[:2], sklearn_output="predict")
+    with pytest.raises(errors.UnsupportedModelError, match="cannot export sklearn_output='proba'") as ei:
+        zkml.export(lightgbm.LGBMRegressor(n_estimators=2, verbose=-1).fit(X, y), X[:2], sklearn_output="proba")
+    assert ei.value.where == "sklearn_output" and "predict" in ei.value.hint
     with pytest.raises(errors.UnsupportedModelError, match="objective 'count:poisson'") as ei:
         zkml.export(xgboost.XGBRegressor(n_estimators=2, objective="count:poisson").fit(X, y), X[:2])
     assert "reg:squarederror" in ei.value.hint

@@ -1,12 +1,12 @@
 """``estimate()``: what setting up and proving a circuit will cost on this machine, before spending it.
 
-The cost model is fitted to measurements made here (2 cores, 23.5 GB, ezkl 23.0.5;
+The cost model is fitted to measurements made here (2 cores, 25.2 GB = 23.5 GiB, ezkl 23.0.5;
 ``python -m benchmarks estimate`` measures the zoo, LeNet-5 at 2^19 and tiny_gpt's three 2^18 segments in
 one run and writes ``benchmarks/results/estimate.md``). Everything scales with the circuit's rows (2^logrows)
 and its *width*: how many columns a row carries compared with a plain MLP, read from the settings (extra
 range checks, lookup tables, shuffles). Proving time is rows x width^0.8 per core, with two cores 1.85x
-faster than one; memory is a fixed 90 MB plus rows x (1 + 0.8 (width - 1)) x 9.6 KB; the proving key is
-rows x width x 4.2 KB; setup takes 1.7x the proving time. Fitted on LeNet-5 and tiny_gpt (memory, time) and
+faster than one; memory is a fixed 94 MB plus rows x (1 + 0.8 (width - 1)) x 9.8 kB; the proving key is
+rows x width x 4.2 kB; setup takes 1.7x the proving time. Fitted on LeNet-5 and tiny_gpt (memory, time) and
 the zoo (the fixed part, setup); the measured error of every prediction is in ``estimate.md`` (target:
 peak memory and proving time within ±30%). Setup is the least certain (LeNet-5's takes 2.3x its proof).
 """
@@ -54,11 +54,16 @@ class Estimate:
         return {**self.__dict__, "fits": self.fits}
 
     def __str__(self) -> str:
-        gb = 1 << 30
+        # one unit convention: GB = 10^9 bytes and kB = 10^3 bytes (SI), so the numbers match the bytes in to_json()
         return (f"2^{self.logrows} rows ({self.rows} used, width {self.width:.1f}{f', {self.segments} segments' if self.segments > 1 else ''}): "
-                f"proving key {self.pk_bytes / gb:.2f} GB, peak memory {self.peak_memory_bytes / gb:.2f} GB "
-                f"of {self.machine_memory_bytes / gb:.1f} GB, setup ~{self.setup_s:.0f} s, prove ~{self.prove_s:.0f} s, "
-                f"verifier ~{self.verifier_bytes / 1024:.1f} KB")
+                f"proving key {gb(self.pk_bytes)}, peak memory {gb(self.peak_memory_bytes)} "
+                f"of {gb(self.machine_memory_bytes, 1)}, setup ~{self.setup_s:.0f} s, prove ~{self.prove_s:.0f} s, "
+                f"verifier ~{self.verifier_bytes / 1e3:.1f} kB")
+
+
+def gb(n: int | float, digits: int = 2) -> str:
+    """Bytes as decimal gigabytes (GB = 10^9 bytes), the unit every zkml message uses."""
+    return f"{n / 1e9:.{digits}f} GB"
 
 
 def machine_memory() -> int:

@@ -18,15 +18,23 @@ def cache_group() -> None:
 @cache_group.command("list")
 @_json_opt
 def cache_list(as_json: bool) -> None:
-    """Every cache entry with its size and last use."""
+    """Every cache entry: its model's name, kind, size and last use (least recently used first)."""
     from ..support.store import Store
 
     store = Store()
     entries = store.entries()
     total = sum(e.size for e in entries)
     info = {"root": str(store.root), "bytes": total, "entries": [e.to_json() for e in entries]}
+    width = max([len(_name(e)) for e in entries] + [5])
     _emit(as_json, info, [f"{store.root}: {len(entries)} entries, {_size(total)}",
-                          *[f"  {e.kind:<10} {e.key[:24]:<24} {_size(e.size):>9}  {_age(e.last_used)}" for e in entries]])
+                          *([f"  {'model':<{width}}  {'kind':<10} {'size':>9}  {'last use':<24} {'what':<36} key"]
+                            if entries else []),
+                          *[f"  {_name(e):<{width}}  {e.kind:<10} {_size(e.size):>9}  {_age(e.last_used):<24} "
+                            f"{e.detail or '':<36} {e.key[:12]}" for e in entries]])
+
+
+def _name(e) -> str:
+    return e.name or "-"
 
 
 @cache_group.command("prune")
@@ -46,11 +54,12 @@ def cache_prune(older_than: str | None, max_size: str | None, as_json: bool) -> 
                           *[f"  {e.kind:<10} {e.key[:24]}" for e in removed]])
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+def _size(n: float) -> str:
+    """Bytes in decimal units (kB = 10^3, MB = 10^6, GB = 10^9), as every zkml message counts them."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000
     return str(n)
 
 

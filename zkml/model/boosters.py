@@ -113,24 +113,26 @@ def _lgbm_trees(est) -> tuple[list[_Tree], str]:
     return trees, objective
 
 
-def _margin(est, X: np.ndarray) -> np.ndarray:
+def margin(est, X: np.ndarray) -> np.ndarray:
+    """The booster's raw score (its trees' leaves summed, before the sigmoid/softmax): a classifier's ``decision``."""
     kw = {"output_margin": True} if type(est).__module__.startswith("xgboost") else {"raw_score": True}
     return np.asarray(est.predict(X, **kw), np.float64).reshape(len(X), -1)
 
 
 def booster_to_torch(est, output: str):
-    """A torch module computing ``output`` ("proba" or "predict") for a fitted XGBoost/LightGBM sklearn model."""
+    """A torch module computing ``output`` for a fitted XGBoost/LightGBM sklearn model: a classifier's "decision"
+    (the raw margin) or "proba", a regressor's "predict". (A classifier's "predict" is the argmax of its decision,
+    added by :func:`zkml.model.sklearn.to_torch`.)"""
     from .trees import gemm_trees, stack_trees, tree_arrays
 
     name = type(est).__name__
     if name not in BOOSTERS:
         raise UnsupportedModelError(f"no converter for {type(est).__module__}.{name}", stage="export", where=name,
                                     hint=f"use one of {', '.join(BOOSTERS)} (the scikit-learn wrappers)")
-    allowed = "proba" if name.endswith("Classifier") else "predict"
-    if output != allowed:
-        raise UnsupportedModelError(f"{name} exports {'predict_proba' if allowed == 'proba' else 'predict'} only",
-                                    stage="export", where="output",
-                                    hint=f"use sklearn_output={allowed!r}" + (" (take the argmax for the label)" if allowed == "proba" else ""))
+    allowed = ("decision", "proba") if name.endswith("Classifier") else ("predict",)
+    if output not in allowed:
+        raise UnsupportedModelError(f"{name} cannot export sklearn_output={output!r} here", stage="export", where="sklearn_output",
+                                    hint=f"use one of {', '.join(allowed)}")
     nf = int(est.n_features_in_)
     if name.startswith("XGB"):
         trees, objective = _xgb_trees(est)
@@ -139,11 +141,13 @@ def booster_to_torch(est, output: str):
         trees, objective = _lgbm_trees(est)
         per_class = 1
     kind = _OBJECTIVES.get(objective)
+    if kind is not None and output == "decision":
+        kind = "none"  # the margin: the objective's sigmoid/softmax left out
     if kind is None:
         raise UnsupportedModelError(f"objective {objective!r} has no converter", stage="export", where="objective",
                                     hint=f"supported objectives: {', '.join(sorted(_OBJECTIVES))}")
     X0 = np.zeros((1, nf), np.float32)
-    n_out = _margin(est, X0).shape[1]
+    n_out = margin(est, X0).shape[1]
     # trees are stored round by round, class by class (per_class trees of each)
     parts = []
     for i, t in enumerate(trees):
@@ -158,5 +162,5 @@ def booster_to_torch(est, output: str):
     A, B, C, D, E = stack_trees(parts)
     # the base margin: what the booster adds beyond its trees' leaves, measured at one point
     leaves = ((X0 @ A <= B).astype(np.float32) @ C == D).astype(np.float32)
-    init = (_margin(est, X0)[0] - (leaves @ E)[0]).astype(np.float32)
+    init = (margin(est, X0)[0] - (leaves @ E)[0]).astype(np.float32)
     return gemm_trees(A, B, C, D, E, init, kind)

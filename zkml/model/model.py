@@ -209,7 +209,21 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
     if meta:
         model = Model(model.onnx_bytes, model.inputs, model.outputs, source=meta.get("source", "onnx"),
                       variables=model.variables, parity=meta.get("parity"))
+    name = None if isinstance(path, (bytes, bytearray)) else _display_name(Path(path).absolute())
+    if name:  # the name `cache list` shows for this model's entries
+        Store().remember_model_name(model.hash, name)
     return model
+
+
+def _display_name(p: Path) -> str | None:
+    """A model's name from its path: the file name, with its folder when the file name says nothing (a zoo
+    model's ``digits_mlp/model.onnx``, a saved Model directory). None for a circuit's own copy (a circuit
+    directory's or cache entry's ``network.onnx``), which would hide the name the user loaded it under."""
+    if p.is_dir():
+        return None if (p / "circuit.json").exists() else p.name
+    if (p.parent / "circuit.json").exists():
+        return None
+    return f"{p.parent.name}/{p.name}" if p.stem == "model" and p.parent.name else p.name
 
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
@@ -265,10 +279,34 @@ def _fix_unnamed_batch_dims(proto, inits: set, batch: int) -> bool:
     return changed
 
 
+EXPORT_HINT = ("export it to ONNX first: zkml.export(module, sample_input), or `prove-model export model.py:build "
+               "--sample sample.npy -o model.onnx` where build() returns the model with its weights loaded")
+
+
+def _not_onnx(data: bytes) -> str | None:
+    """What a file that cannot be ONNX is, from its first bytes (an ONNX protobuf starts with field tags)."""
+    head = data[:4096]
+    if head.startswith(b"PK\x03\x04") and b"data.pkl" in head:
+        return "a torch checkpoint (torch.save), not an ONNX model"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (a torch checkpoint or a pickled estimator), not an ONNX model"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive, not an ONNX model"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (e.g. a Keras model), not an ONNX model"
+    if len(head) > 8 and head[8:9] == b"{" and b'"dtype"' in head[:1024]:
+        return "a safetensors file (weights only), not an ONNX model"
+    return None
+
+
 def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     onnx = need("onnx")
     if not data:
         raise ModelFileError("ONNX file is empty", where=where, hint="export the model again")
+    kind = _not_onnx(data)
+    if kind is not None:
+        raise ModelFileError(f"this is {kind}", where=where, hint=EXPORT_HINT)
+    from .normalize import normalize; data = normalize(data, variables)  # the graph as ezkl reads it (recorded rewrites)
     try:
         proto = onnx.load_model_from_string(data)
         onnx.checker.check_model(proto)

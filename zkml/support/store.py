@@ -6,12 +6,14 @@ builders of the same entry wait for the first one instead of building twice.
 
 Entries can be listed and pruned (``prove-model cache``); ``$ZKML_CACHE_MAX`` (e.g. ``20G``) caps the
 cache: after each new entry, the least recently used others go until it fits. An entry's last use is
-its directory's mtime, touched on every hit.
+its directory's mtime, touched on every hit. ``cache list`` says what each entry is: the model's name (the file
+name it was loaded under, kept in ``<home>/names`` by its sha256; a zoo model's folder name), its kind and size.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -24,7 +26,7 @@ from typing import Callable
 from ..errors import StoreError
 
 from .deps import need
-from .files import publish_dir, store_error
+from .files import atomic_write_text, publish_dir, store_error
 
 
 def zkml_home() -> Path:
@@ -142,8 +144,56 @@ class Store:
             for e in d.iterdir() if d.is_dir() else ():
                 if e.is_dir():
                     with contextlib.suppress(OSError):
-                        out.append(Entry(kind, e.name, e, _du(e), e.stat().st_mtime))
+                        out.append(Entry(kind, e.name, e, _du(e), e.stat().st_mtime, *self._describe(kind, e)))
         return sorted(out, key=lambda e: e.last_used)
+
+    # what an entry is, for `cache list` (names and sizes only: nothing of any input)
+    def remember_model_name(self, sha256: str, name: str) -> None:
+        """Record the name a model (by its ONNX sha256) was loaded under. Best effort: a read-only cache only
+        loses the name in ``cache list``."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not name:
+            return
+        target = self.root / "names" / sha256
+        with contextlib.suppress(OSError, StoreError):
+            if not target.is_file() or target.read_text() != name:
+                atomic_write_text(target, name[:200])
+
+    def model_name(self, sha256: str | None) -> str | None:
+        if not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            return None
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            return (self.root / "names" / sha256).read_text().strip() or None
+        return None
+
+    def _describe(self, kind: str, entry: Path) -> tuple[str | None, str | None]:
+        """(model name, what the entry holds) from the entry's own files; (None, None) when it says nothing."""
+        def meta(path: Path) -> dict:
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return {}
+            return data if isinstance(data, dict) else {}
+
+        def model_of(circuit_dir: Path) -> tuple[str | None, str]:
+            model = meta(circuit_dir / "circuit.json").get("model") or {}
+            source = model.get("source") if isinstance(model, dict) else None
+            name = self.model_name(model.get("sha256") if isinstance(model, dict) else None)
+            logrows = (meta(circuit_dir / "settings.json").get("run_args") or {}).get("logrows")
+            return name or (source if source and source != "onnx" else None), f"2^{logrows} rows" if logrows else ""
+
+        if kind == "circuits":
+            name, rows = model_of(entry)
+            return name, " ".join(x for x in ("circuit", rows) if x)
+        if kind == "keys":
+            name, rows = model_of(entry / "circuit")
+            return name, " ".join(x for x in ("proving + verifying key", rows) if x)
+        if kind == "models":
+            return self.model_name(meta(entry / "parsed.json").get("sha256")), "parsed ONNX model"
+        if kind == "srs":
+            m = re.fullmatch(r"dev-k(\d+)", entry.name)
+            return None, f"dev SRS (INSECURE), 2^{m.group(1)}" if m else "SRS"
+        return None, {"tune": "settings search", "contracts": "verifier contract", "bundles": "bundle",
+                      "page-script": "verifier page script"}.get(kind)
 
     def prune(self, *, older_than: float | None = None, max_bytes: int | None = None, keep: set | None = None) -> list["Entry"]:
         """Remove entries unused for ``older_than`` seconds, then the least recently used until the cache holds
@@ -190,9 +240,12 @@ class Entry:
     path: Path
     size: int
     last_used: float
+    name: str | None = None     # the model's name, when known
+    detail: str | None = None   # what the entry holds (circuit 2^k rows, keys, dev SRS 2^k, ...)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "key": self.key, "path": str(self.path), "bytes": self.size, "last_used": self.last_used}
+        return {"kind": self.kind, "key": self.key, "path": str(self.path), "bytes": self.size, "last_used": self.last_used,
+                "name": self.name, "detail": self.detail}
 
 
 def _du(path: Path) -> int:
