@@ -121,6 +121,9 @@ def test_every_kind_verifies_on_chain_and_refuses_forgeries(kind, node, kinds, r
     for what, forged in k.forged.items():
         told = chain.verify(address, forged, contract=c)
         assert not told and told.reason, what
+        if what == "a proof made with other weights":  # refused from the calldata's bytes, before the call
+            assert not told.chain_asked and not told.weights_checked and "REJECTED" in told.weights_note
+            assert told.weights_commitment == k.other_pin and told.model_id == k.keys.vk.pin_weights(k.other_pin).id
         # without zkml's pre-checks: the deployed code alone refuses it (weights, links, segments checked on chain)
         assert not chain.verify(address, forged), what
     if k.pin:

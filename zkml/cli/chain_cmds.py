@@ -207,17 +207,21 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
     info = {"ok": bool(res), "reason": res.reason, "gas_used": res.gas_used, "tx_hash": res.tx_hash, "address": address,
             "chain": chain_name, "outputs": outputs, "model_id": res.model_id, "key_id": res.key_id,
             "segments": len(p.segments) or 1, "weights_commitment": res.weights_commitment,
-            "weights_checked": res.weights_checked, "weights_checked_on_chain": bool(res.weights_checked and onchain_weights),
+            "weights_checked": res.weights_checked, "weights_pinned": res.weights_pinned,
+            "weights_checked_on_chain": bool(res.weights_checked and onchain_weights),
             "weights_note": res.weights_note, "timings": st.timings}
-    word = "accepted" if res else f"REJECTED: {res.reason}"
+    info["chain_asked"] = res.chain_asked
     unchecked = ["  note      the code at this address was not compared with a verifier you trust: pass --vk"] if rpc_url and c is None else []
     info["code_checked"] = not unchecked
-    lines = [f"{word} by {address} on {info['chain']} chain (a read: no transaction)", *unchecked,
+    where = f"by {address} on {info['chain']} chain (a read: no transaction)"
+    head = (f"accepted {where}" if res else f"REJECTED: {res.reason} ({where})" if res.chain_asked
+            else f"REJECTED before asking {address} on {info['chain']} chain: {res.reason}")
+    lines = [head, *unchecked,
              f"  model id  {res.model_id or '(pass --vk to know which model this address verifies)'}"]
-    if p.segments:
+    if p.segments and res:
         lines.append(f"  segments  {len(p.segments)}, every one and every link checked in the same call")
-    lines += [f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a",
-              f"  outputs   {outputs if outputs else '(pass --vk to decode them)'}"]
+    shown = outputs if outputs else ("(pass --vk to decode them)" if vk is None and res else "none")
+    lines += [f"  gas       {res.gas_used:,}" if res.gas_used else "  gas       n/a", f"  outputs   {shown}"]
     if res.weights_note:
         where = " (on chain too)" if info["weights_checked_on_chain"] else ""
         lines.append(f"  weights   {res.weights_commitment[:18]}… {res.weights_note}{where if res.weights_checked else ''}")

@@ -40,7 +40,9 @@ class OnchainVerification:
     model_id: str | None = None
     key_id: str | None = None
     weights_commitment: str | None = None  # read from the proof bytes in calldata, when the weights are committed
-    weights_checked: bool = False  # compared with a fingerprint the verifier pinned
+    weights_checked: bool = False  # compared with a fingerprint the verifier pinned, and equal to it
+    weights_pinned: bool = False  # the verifier pinned a fingerprint (equal or not)
+    chain_asked: bool = True  # False: refused before the call (wrong kind of proof, other weights)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -48,14 +50,16 @@ class OnchainVerification:
     @property
     def weights_note(self) -> str | None:
         """In words, what this verdict says about the weights (None: they are fixed in the key, or unknown)."""
-        return weights_note(self.weights_commitment, self.weights_checked)
+        return weights_note(self.weights_commitment, self.weights_checked, self.weights_pinned)
 
 
-def weights_note(commitment: str | None, checked: bool) -> str | None:
+def weights_note(commitment: str | None, checked: bool, pinned: bool = False) -> str | None:
     if not commitment:
         return None
     if checked:
         return "weights checked: the proof's weights commitment is the pinned fingerprint"
+    if pinned:
+        return "weights REJECTED: the proof's weights commitment is not the pinned fingerprint (other weights made it)"
     return ("weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
             "compare the model id with the published one, or pass the published fingerprint")
 
@@ -273,7 +277,7 @@ class _Chain:
             return None, None, pins
         if len(proof.segments) != len(contract.segments):
             why = f"the proof has {len(proof.segments) or 'no'} segments, the model's verifier {len(contract.segments) or 'none'}"
-            return _statement(OnchainVerification(False, reason=why), contract, None, pins), None, pins
+            return _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, None, pins), None, pins
         found = contract.weights_in(proof)
         for want in pins:
             why = None
@@ -282,7 +286,7 @@ class _Chain:
             elif found != want:
                 why = "the proof's weights commitment is not the expected one: another set of weights produced it"
             if why:
-                return _statement(OnchainVerification(False, reason=why), contract, found, pins), found, pins
+                return _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, found, pins), found, pins
         return None, found, pins
 
     def record(self, registry: str, proof, abi: list | None = None) -> TxResult:
@@ -314,7 +318,8 @@ def _statement(v: OnchainVerification, contract: VerifierContract | None, found:
     if contract is None or not contract.key_id:
         return v
     return replace(v, model_id=statement_id(contract.key_id, found), key_id=contract.key_id, weights_commitment=found,
-                   weights_checked=bool(pins) and found is not None and all(p == found for p in pins))
+                   weights_checked=bool(pins) and found is not None and all(p == found for p in pins),
+                   weights_pinned=bool(pins))
 
 
 def _verdict(res: TxResult, reusable: bool) -> OnchainVerification:
