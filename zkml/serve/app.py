@@ -112,7 +112,10 @@ class Guard:
             await self.app(scope, receive, watch)
         except Exception as err:  # a bug: one scrubbed line in the log, a problem to the client, no traceback
             body = from_error(err)
-            log.error("internal error on %s %s: %s", scope["method"], scope["path"], body["detail"])
+            path = scope["path"]
+            for t in self.tokens:  # a token pasted into a path never reaches the log
+                path = path.replace(t, "[redacted]")
+            log.error("internal error on %s %s: %s", scope["method"], path, body["detail"])
             if not started:
                 await problem_response(body)(scope, receive, send)
 
