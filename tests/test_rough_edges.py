@@ -65,6 +65,18 @@ def test_a_wrong_sample_shape_names_the_expected_shape(mlp_torch, cnn_torch):
     assert "[1, 1, H, W]" in ei.value.hint and "Conv2d" in ei.value.hint
 
 
+def test_a_forward_that_fails_otherwise_is_a_model_error_not_a_shape_hint():
+    import torch
+
+    class TwoInputs(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    with pytest.raises(errors.ModelError) as ei:
+        zkml.export(TwoInputs(), torch.zeros(1, 4))
+    assert not isinstance(ei.value, errors.InputShapeError) and "forward() fails" in ei.value.message
+
+
 def test_a_wrong_sample_for_an_estimator_names_the_expected_shape():
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression

@@ -106,11 +106,13 @@ def _try_forward(module, args) -> None:
     try:
         with torch.no_grad():
             module(*args)
-    except (RuntimeError, ValueError, IndexError) as err:
+    except Exception as err:  # whatever the user's forward() raises, named with the stage and the sample
         text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         shapes = ", ".join(str(list(a.shape)) for a in args)
         expected = _expected_input(module)
-        if expected is None and not any(w in text for w in ("shape", "size", "dimension", "channels", "mat1")):
+        shape_error = isinstance(err, (RuntimeError, ValueError, IndexError)) and any(
+            w in text for w in ("shape", "size", "dimension", "channels", "mat1", "expected input"))
+        if not shape_error:
             raise ModelError(f"the model's forward() fails on the sample input: {text}", where=type(module).__name__,
                              hint="fix the model, or pass a sample it accepts") from err
         raise InputShapeError(f"the model's forward() fails on a sample input of shape {shapes}: {text}", stage="export",
