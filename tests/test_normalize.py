@@ -211,6 +211,10 @@ def test_a_rust_panic_becomes_the_stages_error_without_backtrace_or_numbers(tmp_
     assert ei.value.stage == "compile" and "Rust panic" in text and "gen_settings" in text, text
     assert "rayon" not in text and "core::panicking" not in text and "7" not in text, text
     assert ei.value.__cause__ is None and ei.value.hint
+    good = tmp_path / "good.onnx"  # and ezkl still works in this process after the panic
+    good.write_bytes(zkml.load_model(_conv_without_strides()).onnx_bytes)
+    engine.call(errors.CompileError, "settings", "gen_settings", str(good), str(tmp_path / "good.json"), ra)
+    assert json.loads((tmp_path / "good.json").read_text())["num_rows"] > 0
 
 
 def test_interrupts_still_stop_a_call():

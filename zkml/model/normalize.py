@@ -101,6 +101,8 @@ def _repair_opset(proto, done: list[dict]):
 def _fill_defaults(proto, done: list[dict]) -> None:
     onnx = need("onnx")
     helper = onnx.helper
+    if not any(n.op_type in _WINDOW_OPS for n in proto.graph.node):
+        return
     opset = _opset(proto)
     inits = {i.name: list(i.dims) for i in proto.graph.initializer}
     shapes = _static_shapes(proto)
