@@ -255,6 +255,10 @@ def test_cli_contract_and_verify_onchain_for_every_kind(kind, saved):
         good = run_cli("verify-onchain", s.d / "proof.json", "--vk", s.d / "keys", "--weights-commitment", k.pin, "--json")
         g = json.loads(good.stdout)
         assert good.returncode == 0 and g["weights_checked"] and g["weights_checked_on_chain"] and g["model_id"] == k.vk.id
+        if not k.proof.segments:  # the reusable verifier takes no front: the calldata's bytes are compared
+            r = run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "keys", "--reusable",
+                        "--weights-commitment", k.pin)
+            assert r.returncode == 1 and "weights commitment" in r.stdout, r.stdout + r.stderr
         # a pinned verifying key pins it without the flag; the bare key id pins the architecture only
         assert run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "pinned_vk").returncode == 1
         assert run_cli("verify-onchain", s.d / "proof.json", "--vk", s.d / "pinned_vk", "--vk-id", k.vk.id).returncode == 0

@@ -169,15 +169,16 @@ def verify_onchain_cmd(st: _State, proof: str, address: str | None, vk_dir: str 
     wrong = _claims_problem(p, vk) if vk is not None else None
     if len(pins) > 1:
         wrong = "--weights-commitment is not the fingerprint that --vk pins: no proof can be made with both sets of weights"
-    # the contract for the statement; on the in-process chain the pinned weights are checked on chain too
+    # the contract for the statement; on the in-process chain the pinned weights are checked on chain too (the
+    # reusable verifier takes no front: there they are compared with the calldata's bytes only)
     c = None
     if contract_dir:
-        c = _contract_from(contract_dir, reusable, False, evm_version, None if rpc_url or wrong else pin)
+        c = _contract_from(contract_dir, reusable, False, evm_version, None if rpc_url or wrong or reusable else pin)
     elif vk is not None and not wrong:
         import zkml
 
         c = zkml.verifier_contract(vk.pin_weights(None), reusable=reusable, evm_version=evm_version,
-                                   weights_commitment=None if rpc_url else pin)
+                                   weights_commitment=None if rpc_url or reusable else pin)
     if c is not None and vk is not None and c.key_id != vk.key_id:
         raise ChainError("the contract was made for another model than --vk", stage="verify", where=contract_dir or vk_dir,
                          hint="generate the contract from this verifying key (prove-model contract KEYS)")
