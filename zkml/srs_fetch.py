@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 
 from .errors import SRSError
 from .support.files import store_error
+from .support.progress import step
 from .support.store import Store
 
 # ezkl's PUBLIC_SRS_URL (src/pfsys/srs.rs) is this base + "perpetual-powers-of-tau-raw-" + k
@@ -62,9 +63,20 @@ def fetch(logrows: int, path: str | os.PathLike | None = None, *, url: str | Non
     ``url``: a base URL or pattern (see ``srs_url``; default ``$ZKML_SRS_URL``, else ezkl's public location).
     ``progress(done_bytes, total_bytes_or_None)`` is called as the download goes.
     """
+    name, want = _expected(logrows, table)
+    with step("srs", f"download {name}", unit="bytes") as s:
+        def report(done: int, total: int | None) -> None:
+            s.update(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        return _fetch(logrows, path, url, name, want, report)
+
+
+def _fetch(logrows: int, path: str | os.PathLike | None, url: str | None, name: str, want: str,
+           progress: Callable[[int, int | None], None]):
     from .srs import SRS_FILE, SRSInfo
 
-    name, want = _expected(logrows, table)
     src = srs_url(logrows, url)
     if path is None:
         store = Store()

@@ -28,6 +28,7 @@ from ..srs import dev_srs
 from ..support.deps import ezkl_version
 from ..support.files import private_tempdir
 from ..support.hashing import canonical_json, sha256_bytes
+from ..support.progress import emit, step
 from ..support.store import Store
 from .build import Circuit, build, witness_outputs
 from .visibility import Visibility
@@ -88,6 +89,7 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
                                        "vis": vis.to_json(), "search": SEARCH_VERSION, "fixed": fixed}).encode())[:40]
     cached = store.get("tune", key)
     if cached is not None:
+        emit("tune", "cached search result")
         rec = json.loads((cached / "tune.json").read_text())
         opts = dict(rec["options"])
         return TuneResult(opts, _compile(model, calibration_data, vis, opts, store), rec["table"], bound)
@@ -118,13 +120,18 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
             feasible.append((cost, c.num_rows, len(table) - 1, c))
 
     # round 1: shapes at default scales
-    for opts in _shapes(fixed):
-        consider(opts)
+    shapes = list(_shapes(fixed))
+    with step("tune", "round 1: circuit shapes", total=len(shapes)) as s:
+        for opts in shapes:
+            consider(opts)
+            s.advance()
     # round 2: scales and rebase multiplier around the cheapest shapes that met the bound
     best_shapes = [table[i]["options"] for _, _, i, _ in sorted(feasible, key=lambda f: (f[0], f[1]))[:ROUND2_SHAPES]]
-    for shape in best_shapes:
-        for opts in _refinements(shape, fixed):
+    refinements = [opts for shape in best_shapes for opts in _refinements(shape, fixed)]
+    with step("tune", "round 2: scales and rebase", total=len(refinements)) as s:
+        for opts in refinements:
             consider(opts)
+            s.advance()
     if not feasible:
         raise CompileError(f"no settings keep the error within {bound:g}", where="max_error",
                            hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})")
@@ -132,16 +139,18 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
     # mock-prove the cheapest, then real proofs for the first few that pass: the predicted cost is not the whole story
     timed = []
     x = _first_sample(model, calibration_data)
-    for cost, rows, idx, c in feasible:
-        if len(timed) >= max(1, proofs):
-            break
-        failure = _mock(c, x)
-        if failure:
-            table[idx]["status"] = f"mock proof failed: {failure[:120]}"
-            continue
-        dt = _time_proof(c, x, store)
-        table[idx]["prove_s"] = round(dt, 3)
-        timed.append((dt, idx, c))
+    with step("tune", "mock proofs, then timed proofs of the cheapest", total=max(1, proofs)) as s:
+        for cost, rows, idx, c in feasible:
+            if len(timed) >= max(1, proofs):
+                break
+            failure = _mock(c, x)
+            if failure:
+                table[idx]["status"] = f"mock proof failed: {failure[:120]}"
+                continue
+            dt = _time_proof(c, x, store)
+            table[idx]["prove_s"] = round(dt, 3)
+            timed.append((dt, idx, c))
+            s.advance()
     if not timed:
         raise CompileError("every candidate within the error bound failed ezkl's mock proof", where="max_error",
                            hint="report the model; compile with target='resources' meanwhile")

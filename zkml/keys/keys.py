@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import engine
+from ..circuit.estimate import for_settings
 from ..circuit.build import CIRCUIT_FILES, Circuit, check_versions, load_circuit, witness_outputs
 from ..errors import ArtifactError, InputRangeError, ProveError, SetupError, SRSError
 from ..model.compare import compare
@@ -28,6 +29,7 @@ from ..support.deps import ezkl_version
 from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.ipld import core_cid
+from ..support.progress import accepts_progress, emit, step
 from ..support.store import Store
 from .commit import with_weights
 from .statement import checked_commitment, load_weights, save_weights, statement_id
@@ -242,6 +244,7 @@ class Keys:
         """How many circuits prove one inference: 1 (a split model's keys say how many segments)."""
         return 1
 
+    @accepts_progress
     def prove(self, x: Any, *, check: bool = True, workers: int | None = None, cluster: str | None = None) -> Proof:
         """Prove the model on ``x``; ``check`` compares the circuit's outputs with onnxruntime first. ``workers``:
         one circuit proves in this process on every core (it spreads a split model's segments)."""
@@ -302,7 +305,8 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
         vk_dir = d / "vk"
         vk_dir.mkdir()
         t0 = time.perf_counter()
-        engine.setup(SetupError, circuit.compiled_path, vk_dir / "vk.key", d / "pk.key", info.path, where=circuit.path)
+        with step("setup", f"keys for 2^{circuit.logrows} rows", predicted_s=for_settings(circuit.settings).setup_s):
+            engine.setup(SetupError, circuit.compiled_path, vk_dir / "vk.key", d / "pk.key", info.path, where=circuit.path)
         seconds = time.perf_counter() - t0
         _link_or_copy(circuit.settings_path, vk_dir / "settings.json")
         _link_or_copy(info.path, vk_dir / SRS_FILE)
@@ -323,6 +327,8 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
         (d / "keys.json").write_text(json.dumps(keys_meta, indent=2))
 
     entry, built = store.get_or_build("keys", key, build)
+    if not built:
+        emit("setup", f"cached keys for 2^{circuit.logrows} rows")
     return _load_keys(entry, cached=not built)
 
 
@@ -376,7 +382,8 @@ def prove_with_outputs(keys: Keys, x: Any, *, check: bool = True) -> tuple[Proof
         # witness (with the key and SRS, so committed parts get their commitments)
         t0 = time.perf_counter()
         try:
-            got, _ = witness_outputs(circuit, feeds, tmp / "w", ProveError, vk=keys.vk.path / "vk.key", srs=keys.srs.path)
+            with step("prove", "witness"):
+                got, _ = witness_outputs(circuit, feeds, tmp / "w", ProveError, vk=keys.vk.path / "vk.key", srs=keys.srs.path)
         except ProveError as err:
             # the circuit compiled and ran on the calibration data: a failure on this input means
             # a value left the range the circuit's lookups and decompositions can represent
@@ -391,8 +398,9 @@ def prove_with_outputs(keys: Keys, x: Any, *, check: bool = True) -> tuple[Proof
                                           f"({atol:.3g} + {rtol:g}*|y|)")
         # prove
         t0 = time.perf_counter()
-        raw = engine.prove(ProveError, tmp / "w.witness.json", circuit.compiled_path, keys.pk_path, tmp / "proof.json",
-                           keys.srs.path, where=keys.path)
+        with step("prove", f"proof of 2^{circuit.logrows} rows", predicted_s=for_settings(circuit.settings).prove_s):
+            raw = engine.prove(ProveError, tmp / "w.witness.json", circuit.compiled_path, keys.pk_path, tmp / "proof.json",
+                               keys.srs.path, where=keys.path)
         timings["prove"] = time.perf_counter() - t0
     proof = Proof.from_ezkl(raw, vk=keys.vk, timings=timings)
     want = expected_instances(keys.vk.settings, len(model.inputs), len(model.outputs))
