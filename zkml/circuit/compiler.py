@@ -8,7 +8,9 @@ from typing import Any, Mapping
 from ..errors import CompileError
 from ..model.inputs import to_batch
 from ..model.model import Model, load_model
+from ..support.progress import accepts_progress, emit, step
 from ..support.store import Store
+from .breakdown import summary as size_summary
 from .build import Circuit, build, build_smallest, check_options
 from .estimate import Estimate, auto_max_logrows, for_settings, for_split
 from .split import SplitCircuit, split_compile
@@ -18,6 +20,7 @@ from .visibility import Visibility
 TARGETS = ("resources", "accuracy", "fastest")
 
 
+@accepts_progress
 def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibility: Visibility | str | Mapping | None = None,
             target: str = "resources", max_logrows: int | str | None = None, scales: list[int] | None = None,
             store: Store | None = None, max_error: float | None = None, private_data: bool = False,
@@ -49,6 +52,16 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
                            where="max_error", hint="pass target='fastest' (CLI --target fastest), or leave max_error out")
     check_options(options)
     store = store or Store()
+    with step("compile", f"target {target}"):
+        result = _compile(model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options)
+    for i, c in enumerate(getattr(result, "segments", None) or (result,)):  # why this size, from the settings alone
+        emit("compile", f"{f'segment {i}: ' if result.units > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}")
+    return result
+
+
+def _compile(model: Model, calibration_data: Any, vis: Visibility, target: str, max_logrows: int | str | None,
+             scales: list[int] | None, store: Store, max_error: float | None, private_data: bool,
+             options: Mapping[str, Any]) -> Circuit | SplitCircuit:
     if target == "fastest":
         if private_data:
             raise CompileError("the settings search measures accuracy on the calibration data, which is a private input here",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..circuit.breakdown import breakdown, lines, to_json
 from ..srs import srs_status
 from ..verifier.loader import artifact_kind, load
 
@@ -65,9 +66,10 @@ def _vis(v) -> str:
 def _keys(k) -> tuple[dict, list[str]]:
     units = getattr(k, "segments", None) or (k,)
     pk = sum(u.pk_path.stat().st_size for u in units)
-    return _statement(k.vk, "keys", [f"  circuit    2^{k.circuit.logrows} rows, proving key {pk:,} bytes"],
+    parts = breakdown(k.circuit)
+    return _statement(k.vk, "keys", [f"  circuit    2^{k.circuit.logrows} rows, proving key {pk:,} bytes", *lines(parts)],
                       {"logrows": k.circuit.logrows, "pk_bytes": pk, "vk_sha256": [u.vk.sha256 for u in units]
-                       if len(units) > 1 else k.vk.sha256})
+                       if len(units) > 1 else k.vk.sha256, "breakdown": to_json(parts)})
 
 
 def _vk(vk) -> tuple[dict, list[str]]:
@@ -83,9 +85,11 @@ def _circuit(c) -> tuple[dict, list[str]]:
             "segments": len(segs) if segs else 1, "model_sha256": c.model.hash, "logrows": c.logrows, "num_rows": rows,
             "visibility": c.visibility.to_json(), "calibration": c.report.to_json(),
             "target": getattr(c, "target", None) if not segs else getattr(segs[0], "target", None)}
+    parts = breakdown(c)
+    info["breakdown"] = to_json(parts)
     return info, [f"circuit: model {c.model.hash[:16]}, {layout}, 2^{c.logrows} rows ({rows} used)",
                   "  model id   none yet: a circuit gets its model id at setup (prove-model setup)",
-                  f"  visibility {c.visibility}", f"  accuracy   {c.report}"]
+                  f"  visibility {c.visibility}", f"  accuracy   {c.report}", *lines(parts)]
 
 
 def _proof(pr) -> tuple[dict, list[str]]:
