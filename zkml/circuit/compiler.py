@@ -54,8 +54,9 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     store = store or Store()
     with step("compile", f"target {target}"):
         result = _compile(model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options)
-    for i, c in enumerate(getattr(result, "segments", None) or (result,)):  # why this size, from the settings alone
-        emit("compile", f"{f'segment {i}: ' if result.units > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}")
+    segments = getattr(result, "segments", None) or (result,)
+    for i, c in enumerate(segments):  # why this size, from the settings alone
+        emit("compile", f"{f'segment {i}: ' if len(segments) > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}")
     return result
 
 
