@@ -336,3 +336,44 @@ def test_the_cost_model_meets_its_target_on_the_recorded_measurements():
     for r in measured:
         assert 0.7 <= r["memory_ratio"] <= 1.3, r
         assert 0.7 <= r["prove_ratio"] <= 1.3, r
+
+
+def test_a_two_input_two_output_model_splits_inside_its_residual_block():
+    """Cuts may hand over several tensors: here the residual stream and the branch inside the block (one link,
+    both tensors packed and blinded); the model has two inputs and two outputs, and proves in segments."""
+    import torch
+
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(8, 32), torch.nn.Linear(8, 32)
+            self.f1, self.f2, self.f3 = (torch.nn.Linear(32, 32) for _ in range(3))
+            self.o1, self.o2 = torch.nn.Linear(32, 4), torch.nn.Linear(32, 2)
+
+        def forward(self, a, b):
+            h = torch.relu(self.a(a)) + torch.relu(self.b(b))
+            r = self.f3(torch.relu(self.f2(torch.relu(self.f1(h)))))
+            return self.o1(h + r), self.o2(h + r)
+
+    torch.manual_seed(0)
+    net = Residual().eval()
+    model = zkml.export(net, (torch.zeros(1, 8), torch.zeros(1, 8)))
+    rng = np.random.default_rng(0)
+    names = [t.name for t in model.inputs]
+    cal = {n: rng.normal(size=(8, 1, 8)) for n in names}
+    whole = zkml.compile(model, cal)
+    sc = zkml.compile(model, cal, max_logrows=whole.logrows - 2)
+    assert isinstance(sc, zkml.SplitCircuit) and any("+" in c for c in sc.cuts), sc.cuts  # a cut of two tensors
+    assert any(len(link["inputs"]) > 1 for link in sc.links)
+    keys = sc.setup()
+    x = {n: cal[n][0] for n in names}
+    proof = keys.prove(x)
+    result = zkml.verify(proof, keys.vk)
+    assert result and len(result.outputs) == 2
+    want = net(*(torch.tensor(x[n], dtype=torch.float32) for n in names))
+    bound = 4 * sc.report.max_abs_error + 4 * 2.0 ** -min(int(s) for s in sc.segments[-1].settings["model_output_scales"])
+    for got, ref in zip(result.outputs, want):
+        np.testing.assert_allclose(got, ref.detach().numpy(), atol=bound)
+    other = keys.prove({n: cal[n][1] for n in names})
+    assert not zkml.verify(_bare(proof.segments[0], *other.segments[1:]), keys.vk)  # a spliced link is refused
+    assert not zkml.verify(_bare(*proof.segments[:1], *proof.segments[2:], proof.segments[1]), keys.vk)

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from ..errors import ArtifactError, CompileError, ZKMLError
 from ..model.compare import compare
-from ..model.graph import BLIND_INPUT, BLIND_VALUES, LINK_IN, activations, cuts, fresh_blinds
+from ..model.graph import BLIND_INPUT, BLIND_VALUES, LINK_IN, MAX_LINK_TENSORS, activations, boundaries, fresh_blinds
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec
 from ..support.deps import need
@@ -114,9 +114,6 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
                   options: Mapping[str, Any], store: Store) -> SplitCircuit | Circuit:
     """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring); one circuit if the
     whole model fits at a coarser scale than its own calibration chose."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise CompileError("split proving takes models with one input and one output", where="model",
-                           hint="compile without max_logrows, or wrap the model so it has one input and one output")
     plan = _Planner(model, batch, vis, max_logrows, scales, options, store)
     chosen, first = plan.restarting_chain()
     if len(chosen) == 1:
@@ -131,27 +128,32 @@ class _Planner:
                  options: Mapping[str, Any], store: Store):
         self.model, self.batch, self.vis, self.max_logrows = model, batch, vis, max_logrows
         self.scales, self.options, self.store = scales, options, store
-        self.points = cuts(model)
+        self.points = boundaries(model)
         if not self.points:
-            raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where one tensor carries "
-                               "everything forward, so it cannot be split", where="max_logrows",
-                               hint="raise max_logrows, or compile without it")
-        acts = activations(model, batch, self.points)
-        self.specs = [model.inputs[0]] + [TensorSpec(p, tuple(acts[p].shape[1:]), "float32") for p in self.points]
-        self.data = [batch[model.inputs[0].name]] + [acts[p] for p in self.points]
-        self.last = len(self.specs)  # boundary index of the model's output
+            raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where at most "
+                               f"{MAX_LINK_TENSORS} tensors carry everything forward, so it cannot be split",
+                               where="max_logrows", hint="raise max_logrows, or compile without it")
+        names = sorted({n for p in self.points for n in p} - {t.name for t in model.inputs})
+        acts = activations(model, batch, names)
+        acts.update({t.name: batch[t.name] for t in model.inputs})
+        # boundary 0 is the model's inputs, boundary j a cut's tensors, boundary `last` the model's outputs
+        self.specs = [tuple(model.inputs)] + [tuple(TensorSpec(n, tuple(acts[n].shape[1:]), "float32") for n in p)
+                                              for p in self.points]
+        self.data = [[batch[t.name] for t in model.inputs]] + [[acts[n] for n in p] for p in self.points]
+        self.last = len(self.specs)
 
-    def out_spec(self, b: int) -> TensorSpec:
-        out = self.model.outputs[0] if b == self.last else self.specs[b]
-        return TensorSpec(out.name, out.shape, "float32")
+    def out_specs(self, b: int) -> tuple[TensorSpec, ...]:
+        if b == self.last:
+            return tuple(TensorSpec(t.name, t.shape, "float32") for t in self.model.outputs)
+        return self.specs[b]
 
     def segment(self, a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None,
                 blind: tuple[int, int] = (0, 0)) -> Circuit:
         vis, options = self.vis, self.options
-        sub = graph_segment(self.model, self.specs[a], self.out_spec(b), *blind)
+        sub = graph_segment(self.model, self.specs[a], self.out_specs(b), *blind, link_in=a > 0, link_out=b < self.last)
         sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == self.last else "committed", vis.params,
                         allow_unbound_params=vis.allow_unbound_params)
-        batch_a = _calibration(sub, self.data[a], blind, in_scale)
+        batch_a = _calibration(sub, self.specs[a], self.data[a], blind, in_scale)
         if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
             if {"decomp_base", "decomp_legs"} & set(options):
                 return build(sub, batch_a, sv, "resources", None, in_scale, options, self.store)
@@ -215,7 +217,7 @@ class _Planner:
                 why = why if c is None else f" (2^{c.logrows})"
         if best is not None:
             return best
-        where = self.model.inputs[0].name if a == 0 else self.points[a - 1]
+        where = "the input" if a == 0 else "', '".join(self.points[a - 1])
         lower = (_fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
                  if a and not self.scales else None)
         if lower is not None:
@@ -240,29 +242,32 @@ class _Planner:
                 raise CompileError(f"a segment with its blinding values needs 2^{seg.logrows} rows, over "
                                    f"2^{self.max_logrows}", where="max_logrows", hint="raise max_logrows by one")
             segments.append(seg)
-            links.append({"input": self.specs[a].to_json(), "output": self.out_spec(b).to_json(), "blind_in": blind[0],
-                          "blind_out": blind[1]})
+            links.append({"inputs": [t.to_json() for t in self.specs[a]], "outputs": [t.to_json() for t in self.out_specs(b)],
+                          "blind_in": blind[0], "blind_out": blind[1], "link_in": a > 0, "link_out": b < self.last})
             in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
         for prev, nxt in zip(segments, segments[1:]):
             if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
                 raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
                                    hint="report this model; compile with explicit scales=[s] meanwhile")
-        cut_names = tuple(self.points[b - 1] for _, b, _ in chosen[:-1])
+        cut_names = tuple("+".join(self.points[b - 1]) for _, b, _ in chosen[:-1])
         return SplitCircuit(tuple(segments), self.model, cut_names, self.vis, _report(self.model, self.batch, segments),
                             tuple(links))
 
 
-def _calibration(sub: Model, values, blind: tuple[int, int], in_scale: list[int] | None) -> dict:
-    """A segment's calibration batch: the activations at its input, with blinding values where its links carry them."""
+def _calibration(sub: Model, specs: tuple[TensorSpec, ...], values: list, blind: tuple[int, int],
+                 in_scale: list[int] | None) -> dict:
+    """A segment's calibration batch: the activations at its inputs, packed in a link (with blinding values) where
+    it reads one."""
     np = need("numpy")
     scale = int(in_scale[0]) if in_scale else 0
-    n = values.shape[0]
-    if blind[0]:  # the input link: the flattened activations, then the blinding values
-        blinds = np.concatenate([fresh_blinds(blind[0] // BLIND_VALUES, scale) for _ in range(n)])
-        flat = np.concatenate([values.reshape(n, -1), blinds], axis=1)
-        return {LINK_IN: flat.reshape(n, 1, -1)}
-    batch = {sub.inputs[0].name: values}
-    if blind[1]:
+    n = values[0].shape[0]
+    if LINK_IN in {t.name for t in sub.inputs}:  # the input link: the flattened activations, then the blinding values
+        parts = [v.reshape(n, -1) for v in values]
+        if blind[0]:
+            parts.append(np.concatenate([fresh_blinds(blind[0] // BLIND_VALUES, scale) for _ in range(n)]))
+        return {LINK_IN: np.concatenate(parts, axis=1).reshape(n, 1, -1)}
+    batch = {t.name: v for t, v in zip(specs, values)}
+    if blind[1] and BLIND_INPUT in {t.name for t in sub.inputs}:
         batch[BLIND_INPUT] = np.stack([fresh_blinds(blind[1] // BLIND_VALUES, scale) for _ in range(n)])
     return batch
 
@@ -283,8 +288,8 @@ def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dic
     if isinstance(x, Mapping) and BLIND_INPUT in x:
         raise ZKMLError(f"'{BLIND_INPUT}' is zkml's own input (the links' blinding values)", stage=stage, where="inputs",
                         hint="pass the model's input only")
-    spec = next(t for t in first.model.inputs if t.name != BLIND_INPUT)
-    feeds = to_feeds(SimpleNamespace(inputs=(spec,)), x, stage=stage)  # the model's own input, as for a whole model
+    own = tuple(t for t in first.model.inputs if t.name != BLIND_INPUT)
+    feeds = to_feeds(SimpleNamespace(inputs=own), x, stage=stage)  # the model's own inputs, as for a whole model
     blind = next(t for t in first.model.inputs if t.name == BLIND_INPUT)
     scale = int(first.settings["model_input_scales"][names.index(BLIND_INPUT)])
     feeds[BLIND_INPUT] = fresh_blinds(blind.size // BLIND_VALUES, scale)
@@ -311,15 +316,14 @@ def _fitting_scale(build_at, fits, in_scale: list[int] | None) -> int | None:
 def _report(model: Model, batch: Mapping, segments: list[Circuit]) -> CalibrationReport:
     """End to end: the chain of circuits against onnxruntime on the whole model, on calibration samples."""
     np = need("numpy")
-    name = model.inputs[0].name
     n = min(next(iter(batch.values())).shape[0], REPORT_SAMPLES)
     abs_errs, rel_errs, agree = [], [], 0
     chain = SimpleNamespace(segments=segments)
     with private_tempdir() as tmp:
         for i in range(n):
-            feeds = {name: batch[name][i]}
+            feeds = {t.name: batch[t.name][i] for t in model.inputs}
             ref = model.run(feeds)
-            x = first_feeds(chain, batch[name][i], stage="compile")
+            x = first_feeds(chain, feeds, stage="compile")
             for j, c in enumerate(segments):
                 got, _ = witness_outputs(c, x, tmp / f"r{i}-{j}")
                 if j + 1 < len(segments):

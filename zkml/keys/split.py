@@ -195,9 +195,10 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
     the matching piece of ``model``, cut where the keys' model was cut."""
     if not isinstance(model, Model):
         model = load_model(model)
-    if keys.circuit.links:  # cut where the keys' model was cut, blinding values included
-        pieces = [graph_segment(model, TensorSpec.from_json(ln["input"]), TensorSpec.from_json(ln["output"]),
-                                int(ln["blind_in"]), int(ln["blind_out"])) for ln in keys.circuit.links]
+    if keys.circuit.links:  # cut where the keys' model was cut, links packed and blinded alike
+        pieces = [graph_segment(model, [TensorSpec.from_json(t) for t in ln["inputs"]],
+                                [TensorSpec.from_json(t) for t in ln["outputs"]], int(ln["blind_in"]), int(ln["blind_out"]),
+                                link_in=bool(ln["link_in"]), link_out=bool(ln["link_out"])) for ln in keys.circuit.links]
     else:
         pieces = [extract(model, list(c.model.inputs), list(c.model.outputs)) for c in keys.circuit.segments]
     segs = tuple(with_weights(k, piece) for k, piece in zip(keys.segments, pieces))

@@ -20,9 +20,13 @@ def _proto(model: Model):
     return onnx.load_model_from_string(model.onnx_bytes)
 
 
-def cuts(model: Model) -> list[str]:
-    """The tensors at which the graph can be cut, in order: each is the only value that nodes before it
-    pass to nodes after it (and no graph output is produced before it)."""
+MAX_LINK_TENSORS = 4  # a cut may hand over this many tensors (a residual stream and a branch, attention's inputs)
+
+
+def boundaries(model: Model, max_tensors: int = MAX_LINK_TENSORS) -> list[tuple[str, ...]]:
+    """The places in the graph's topological order where it can be cut, in order: at each, the values that nodes
+    before it pass to nodes after it (at most ``max_tensors``; a graph input still read later counts too), before
+    any graph output is produced. Each is the tuple of those names, in the order they were made."""
     g = _proto(model).graph
     # constants travel with the segment that reads them, like weights: a value computed from weights and
     # constants only (a Constant node, an Identity of a shared initializer) is not state crossing a cut
@@ -31,10 +35,10 @@ def cuts(model: Model) -> list[str]:
         if all(x in inits for x in n.input if x):
             inits |= set(n.output)
     outputs = {o.name for o in g.output}
-    produced_at = {}
+    order = {i.name: -1 for i in g.input if i.name not in inits}
     for i, n in enumerate(g.node):
         for o in n.output:
-            produced_at[o] = i
+            order.setdefault(o, i)
     last_use: dict[str, int] = {}
     for i, n in enumerate(g.node):
         for x in n.input:
@@ -42,15 +46,17 @@ def cuts(model: Model) -> list[str]:
                 last_use[x] = i
     found = []
     for i in range(len(g.node) - 1):
-        # values produced at or before node i (or graph inputs) that a later node still reads
-        live = {x for x, j in last_use.items() if j > i and produced_at.get(x, -1) <= i}
-        if any(produced_at.get(o, len(g.node)) <= i for o in outputs):
-            break  # a graph output is already done: the rest cannot be a single chain
-        if len(live) == 1:
-            (t,) = live
-            if t in produced_at:  # not the graph input itself
-                found.append(t)
+        if any(order.get(o, len(g.node)) <= i for o in outputs):
+            break  # a graph output is already done: the rest cannot be a chain
+        live = sorted((x for x, j in last_use.items() if j > i and order.get(x, len(g.node)) <= i), key=lambda x: (order[x], x))
+        if 0 < len(live) <= max_tensors and any(order[x] >= 0 for x in live):  # not the graph's inputs alone
+            found.append(tuple(live))
     return list(dict.fromkeys(found))
+
+
+def cuts(model: Model) -> list[str]:
+    """The single-tensor cuts: places where exactly one tensor carries everything forward."""
+    return [b[0] for b in boundaries(model, 1)]
 
 
 def with_outputs(model: Model, names: Sequence[str]) -> bytes:
@@ -89,7 +95,7 @@ def extract(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[Tensor
     g = proto.graph
     wanted = {t.name for t in outputs}
     in_names = {t.name for t in inputs}
-    needed = set(wanted)
+    needed = wanted - in_names  # an output that is also an input passes through: nothing computes it here
     nodes = []
     for n in reversed(g.node):  # walk back from the outputs to the inputs, and no further
         if set(n.output) & needed:
@@ -130,45 +136,61 @@ def fresh_blinds(links: int, scale: int):
     return (raw / 2.0 ** int(scale)).reshape(1, BLIND_VALUES * links)
 
 
-def segment(model: Model, inp: TensorSpec, out: TensorSpec, blind_in: int = 0, blind_out: int = 0) -> Model:
-    """The sub-graph from ``inp`` to ``out`` as a standalone Model, its links carrying blinding values.
+def segment(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], blind_in: int = 0,
+            blind_out: int = 0, *, link_in: bool = False, link_out: bool = False) -> Model:
+    """The sub-graph from ``inputs`` to ``outputs`` as a standalone Model, its links packed and blinded.
 
-    ``blind_in``: how many blinding values the input link carries (0: the input is the model's own, or links are
-    not blinded); the segment drops the first block of them and appends the rest to its output. ``blind_out``:
-    how many its output link carries; where ``blind_in`` is 0 and ``blind_out`` is not, the segment is the first,
-    and the values come in as a second input, ``BLIND_INPUT``."""
-    if not blind_in and not blind_out:
-        return extract(model, [inp], [out])
+    A *link* is one tensor ``[1, n]``: every tensor the cut hands over, flattened and concatenated, then the
+    blinding values. ``link_in``: the segment reads its inputs from such a link (``LINK_IN``) carrying
+    ``blind_in`` blinding values, drops the first block of them and appends the rest to its output; otherwise
+    it takes ``inputs`` as they are (the model's own) and, when ``blind_out``, the blinding values as a second
+    input (``BLIND_INPUT``). ``link_out``: its outputs leave packed in one link (``LINK_OUT``) with ``blind_out``
+    values; otherwise they are the model's own outputs. A single tensor with no blinding stays as it is."""
+    inputs, outputs = list(inputs), list(outputs)
+    link_in = link_in and (bool(blind_in) or len(inputs) > 1)
+    link_out = link_out and (bool(blind_out) or len(outputs) > 1)
+    if not link_in and not link_out and not blind_out:
+        return extract(model, inputs, outputs)
     onnx = need("onnx")
     helper, T = onnx.helper, onnx.TensorProto
-    proto = onnx.load_model_from_string(extract(model, [inp], [out]).onnx_bytes)
+    proto = onnx.load_model_from_string(extract(model, inputs, outputs).onnx_bytes)
     g = proto.graph
-    front, back, inits, inputs = [], [], [], []
+    front, back, inits, graph_inputs = [], [], [], []
 
     def const(name: str, values: list[int]) -> str:
         inits.append(helper.make_tensor(name, T.INT64, [len(values)], values))
         return name
 
-    if blind_in:  # the link: this segment's input, flattened, then the blinding values
-        n_in = inp.size
-        inputs.append(helper.make_tensor_value_info(LINK_IN, T.FLOAT, [1, n_in + blind_in]))
-        ax = const("zkml_axis1", [1])
-        front += [helper.make_node("Slice", [LINK_IN, const("zkml_in_start", [0]), const("zkml_in_end", [n_in]), ax],
-                                   ["zkml_in_flat"]),
-                  helper.make_node("Reshape", ["zkml_in_flat", const("zkml_in_shape", list(inp.shape))], [inp.name])]
+    if link_in:  # the link: every handed-over tensor flattened, then the blinding values
+        axis = const("zkml_axis1", [1])
+        total = sum(t.size for t in inputs)
+        graph_inputs.append(helper.make_tensor_value_info(LINK_IN, T.FLOAT, [1, total + blind_in]))
+        pos = 0
+        for k, t in enumerate(inputs):
+            front += [helper.make_node("Slice", [LINK_IN, const(f"zkml_in{k}_start", [pos]), const(f"zkml_in{k}_end", [pos + t.size]),
+                                                 axis], [f"zkml_in{k}_flat"]),
+                      helper.make_node("Reshape", [f"zkml_in{k}_flat", const(f"zkml_in{k}_shape", list(t.shape))], [t.name])]
+            pos += t.size
         carried = "zkml_carry"
         if blind_out:
-            front.append(helper.make_node("Slice", [LINK_IN, const("zkml_carry_start", [n_in + blind_in - blind_out]),
-                                                    const("zkml_carry_end", [n_in + blind_in]), ax], [carried]))
+            front.append(helper.make_node("Slice", [LINK_IN, const("zkml_carry_start", [total + blind_in - blind_out]),
+                                                    const("zkml_carry_end", [total + blind_in]), axis], [carried]))
     else:
-        inputs.append(g.input[0])
-        inputs.append(helper.make_tensor_value_info(BLIND_INPUT, T.FLOAT, [1, blind_out]))
+        graph_inputs += list(g.input)
         carried = BLIND_INPUT
-    outputs = [g.output[0]]
-    if blind_out:
-        back += [helper.make_node("Flatten", [out.name], ["zkml_out_flat"], axis=1),
-                 helper.make_node("Concat", ["zkml_out_flat", carried], [LINK_OUT], axis=1)]
-        outputs = [helper.make_tensor_value_info(LINK_OUT, T.FLOAT, [1, out.size + blind_out])]
-    graph = helper.make_graph(front + list(g.node) + back, g.name, inputs, outputs, initializer=list(g.initializer) + inits)
+        if blind_out:
+            graph_inputs.append(helper.make_tensor_value_info(BLIND_INPUT, T.FLOAT, [1, blind_out]))
+    graph_outputs = list(g.output)
+    if link_out:
+        parts = []
+        for k, t in enumerate(outputs):
+            back.append(helper.make_node("Flatten", [t.name], [f"zkml_out{k}_flat"], axis=1))
+            parts.append(f"zkml_out{k}_flat")
+        if blind_out:
+            parts.append(carried)
+        back.append(helper.make_node("Concat", parts, [LINK_OUT], axis=1))
+        graph_outputs = [helper.make_tensor_value_info(LINK_OUT, T.FLOAT, [1, sum(t.size for t in outputs) + blind_out])]
+    graph = helper.make_graph(front + list(g.node) + back, g.name, graph_inputs, graph_outputs,
+                              initializer=list(g.initializer) + inits)
     sub = helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     return load_model(sub.SerializeToString())
