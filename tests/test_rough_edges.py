@@ -25,6 +25,16 @@ def test_a_verifying_key_directory_where_keys_are_needed_says_so(mlp_keys, mlp_m
     assert body["ok"] is False and body["stage"] == "commit" and "pk.key" in body["hint"]
 
 
+def test_prove_and_keys_load_on_a_verifying_key_directory_say_so(mlp_keys, tmp_path):
+    keys = mlp_keys.save(tmp_path / "keys")
+    with pytest.raises(zkml.errors.ArtifactError, match="verifying-key directory") as err:
+        zkml.Keys.load(keys / "vk")
+    assert "run setup again" not in str(err.value)
+    (tmp_path / "x.json").write_text(json.dumps([0.1, 0.2, 0.3, 0.4]))
+    res = run_cli("prove", keys / "vk", "--input", tmp_path / "x.json", "-o", tmp_path / "p.json")
+    assert res.returncode == 1 and "verifying-key directory" in res.stderr and "run setup again" not in res.stderr
+
+
 @pytest.mark.parametrize("legacy", [False, True])
 def test_a_torch_checkpoint_is_named_with_the_export_command(mlp_torch, tmp_path, legacy):
     import torch

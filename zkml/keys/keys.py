@@ -260,6 +260,9 @@ class Keys:
 
 def _load_keys(p: Path, cached: bool = False) -> Keys:
     hint = "run setup again (circuit.setup() or prove-model setup)"
+    if (p / "vk.json").is_file() and not (p / "keys.json").is_file():
+        raise ArtifactError("this is a verifying-key directory: it holds no proving key", where=p,
+                            hint="pass the keys directory that setup wrote (the one holding pk.key and vk/), not its vk/")
     meta = read_json(p / "keys.json", error_cls=ArtifactError, stage="load", hint=hint)
     if not isinstance(meta, dict) or meta.get("kind") != "keys":
         raise ArtifactError("not a zkml keys directory", where=p, hint=hint)
