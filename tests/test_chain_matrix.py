@@ -37,7 +37,7 @@ def _flip(proof, at=200):
 
 
 @pytest.fixture(scope="module")
-def split_committed(deep):
+def split_committed(deep):  # noqa: F811
     """The split model with committed weights: one chain of keys, two sets of weights (A, B), a proof of each."""
     import torch
 
