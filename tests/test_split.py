@@ -377,3 +377,18 @@ def test_a_two_input_two_output_model_splits_inside_its_residual_block():
     other = keys.prove({n: cal[n][1] for n in names})
     assert not zkml.verify(_bare(proof.segments[0], *other.segments[1:]), keys.vk)  # a spliced link is refused
     assert not zkml.verify(_bare(*proof.segments[:1], *proof.segments[2:], proof.segments[1]), keys.vk)
+
+
+def test_the_scale_benchmark_schedules_segments_longest_first():
+    """benchmarks/scale.py's simulated critical path: the witness chain, then longest-first on N workers, each
+    worker paying its startup once; one worker is zkml's in-process sequence."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.scale import critical_path
+
+    assert critical_path([5, 4, 3, 3], 2) == 8  # 5+3 and 4+3
+    assert critical_path([5, 4, 3, 3], 1, witness_s=1, startup_s=9) == 16  # in process: no startup
+    assert critical_path([5, 4, 3, 3], 32, witness_s=1, startup_s=2) == 8  # no schedule beats the longest segment

@@ -5,11 +5,12 @@ release; not for applications (their needs belong in the public API)."""
 from __future__ import annotations
 
 from .circuit.estimate import for_settings as estimate_settings
+from .circuit.split import chain_feeds, first_feeds
 from .circuit.estimate import for_split as estimate_segments
 from .model.inputs import ezkl_input_json, load_input_file, to_batch
 from .srs import dev_srs
 from .support.deps import ezkl_version
 from .support.files import private_tempdir
 
-__all__ = ["dev_srs", "estimate_segments", "estimate_settings", "ezkl_input_json", "ezkl_version", "load_input_file",
+__all__ = ["chain_feeds", "dev_srs", "estimate_segments", "estimate_settings", "ezkl_input_json", "ezkl_version", "first_feeds", "load_input_file",
            "private_tempdir", "to_batch"]

@@ -1,0 +1,185 @@
+"""Split proving at scale: every segment measured on one core, and the critical path for 1..32 workers.
+
+    python -m benchmarks scale [--models lenet_5 tiny_gpt] [--max-logrows 18]
+
+For each model, one *setup* child compiles the split circuit and makes its keys (its own cache). Then, per
+segment, a *prove* child pinned to one core (``taskset -c 0``) computes the chain of witnesses up to that
+segment (timed apart) and proves that segment alone: its prove time and peak RSS are the segment's. Two more
+children prove the whole inference the way zkml does, with ``workers=1`` on one core and ``workers=2`` on one
+core each, measured.
+
+The critical path for N one-core workers is simulated from those measurements: the witness chain (it runs in
+order, before any proof), then the segments' proofs scheduled longest first on N workers, each worker first
+paying the measured startup (spawning, importing zkml, loading keys, receiving the witness inputs), taken from
+the measured 2-worker run against its own simulation. Segments of one inference are independent once the
+witnesses exist, so no schedule beats the longest segment: the table says where adding workers stops helping.
+
+Writes benchmarks/results/scale.json and scale.md; every ratio is against flows of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .report import write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = (1, 2, 4, 8, 16, 32)
+
+_SETUP = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+import zkml
+d = {work!r}
+model = zkml.load_model(d + "/model.onnx")
+c = zkml.compile(model, np.load(d + "/cal.npy"), max_logrows={k})
+t0 = time.perf_counter()
+keys = c.setup()
+keys.save(d + "/keys")
+print("RESULT " + json.dumps({{"setup_s": time.perf_counter() - t0, "units": c.units,
+                               "logrows": [s.logrows for s in getattr(c, "segments", [c])]}}))
+"""
+
+_SEGMENT = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+import zkml
+from zkml.internals import chain_feeds, first_feeds
+d = {work!r}
+keys = zkml.SplitKeys.load(d + "/keys")
+x = np.load(d + "/cal.npy")[0]
+t0 = time.perf_counter()
+feeds = first_feeds(keys.circuit, x)
+for i in range({i}):
+    feeds = chain_feeds(keys.circuit, i + 1, keys.segments[i].circuit.run(feeds))
+witness_s = time.perf_counter() - t0
+seg = keys.segments[{i}]
+t0 = time.perf_counter()
+proof = seg.prove(feeds)
+prove_s = time.perf_counter() - t0
+print("RESULT " + json.dumps({{"witness_chain_s": witness_s, "prove_s": prove_s, "ok": bool(zkml.verify(proof, seg.vk)),
+                               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+_WHOLE = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+import zkml
+d = {work!r}
+keys = zkml.load(d + "/keys")
+x = np.load(d + "/cal.npy")[0]
+t0 = time.perf_counter()
+proof = keys.prove(x, workers={workers})
+s = time.perf_counter() - t0
+print("RESULT " + json.dumps({{"prove_s": s, "ok": bool(zkml.verify(proof, keys.vk)),
+                               "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024}}))
+"""
+
+
+def critical_path(prove_s: list[float], workers: int, witness_s: float = 0.0, startup_s: float = 0.0) -> float:
+    """The witness chain, then the proofs scheduled longest first on ``workers`` one-core workers, each of which
+    first pays ``startup_s`` (a spawned process importing zkml and loading its keys): when the last proof ends.
+    One worker is zkml's in-process sequence: no startup."""
+    n = max(1, min(workers, len(prove_s)))
+    ends = [0.0 if workers == 1 else startup_s] * n
+    heapq.heapify(ends)
+    for t in sorted(prove_s, reverse=True):
+        heapq.heappush(ends, heapq.heappop(ends) + t)
+    return witness_s + max(ends)
+
+
+def _run(code: str, cores: str, home: str) -> dict:
+    cmd = [sys.executable, "-c", code]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", cores, *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ZKML_HOME": home})
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    return json.loads(line[7:]) if line else {"error": proc.stderr.strip()[-400:]}
+
+
+def measure(name: str, k: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from benchmarks.harness import _model_and_data
+
+    model, cal = _small() if name == "deep_mlp" else _model_and_data(name)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        work, home = str(Path(tmp)), str(Path(tmp) / "home")
+        model.save(Path(work) / "model.onnx")
+        np.save(Path(work) / "cal.npy", np.asarray(cal, dtype=np.float32))
+        fmt = {"root": str(ROOT), "work": work, "k": k}
+        setup = _run(_SETUP.format(**fmt), "0,1", home)
+        if "error" in setup or setup["units"] < 2:
+            return {"model": name, "error": setup.get("error", "the model fits one circuit at this max_logrows")}
+        segments = [_run(_SEGMENT.format(**fmt, i=i), "0", home) for i in range(setup["units"])]
+        if any("error" in s for s in segments):
+            return {"model": name, "error": next(s["error"] for s in segments if "error" in s)}
+        whole = {n: _run(_WHOLE.format(**fmt, workers=n), cores, home) for n, cores in ((1, "0"), (2, "0,1"))}
+    times = [s["prove_s"] for s in segments]
+    witness = max(s["witness_chain_s"] for s in segments)  # the last segment's chain: every witness but its own
+    res = {"model": name, "max_logrows": k, "setup": setup, "segments": segments, "measured": whole}
+    if all("prove_s" in w for w in whole.values()):
+        res["worker_startup_s"] = max(0.0, whole[2]["prove_s"] - critical_path(times, 2, witness))  # measured - simulated
+        res["critical_path_s"] = {n: round(critical_path(times, n, witness, res["worker_startup_s"]), 2) for n in WORKERS}
+        res["measured_2_vs_1"] = round(whole[2]["prove_s"] / whole[1]["prove_s"], 3)
+    return res
+
+
+def _small():
+    """A 16-32-32-32-4 MLP: two segments at max_logrows 12, for a quick run of this benchmark."""
+    import numpy as np
+    import torch
+
+    import zkml
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    return zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| model | segments (logrows) | segment prove s (1 core) | largest segment RSS MB | critical path s for "
+             + ", ".join(map(str, WORKERS)) + " workers | measured 1 / 2 workers s | 2 vs 1 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['model']} | error: {r['error'][-120:]} | | | | | |")
+            continue
+        cp = r.get("critical_path_s", {})
+        m = r["measured"]
+        seg_s = ", ".join(f"{s['prove_s']:.1f}" for s in r["segments"])
+        path_s = ", ".join(f"{cp[n]:.1f}" for n in WORKERS) if cp else "-"
+        lines.append(f"| {r['model']} | {r['setup']['units']} ({', '.join(map(str, r['setup']['logrows']))}) | "
+                     f"{seg_s} | "
+                     f"{max(s['peak_rss_mb'] for s in r['segments']):,.0f} | "
+                     f"{path_s} | "
+                     f"{m[1].get('prove_s', float('nan')):.1f} / {m[2].get('prove_s', float('nan')):.1f} | "
+                     f"{r.get('measured_2_vs_1', '-')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks scale")
+    ap.add_argument("--models", nargs="+", default=["lenet_5", "tiny_gpt"])
+    ap.add_argument("--max-logrows", type=int, default=18)
+    args = ap.parse_args(argv)
+    results = [measure(name, args.max_logrows) for name in args.models]
+    write_results("scale", {"benchmark": "split proving at scale", "results": results}, table(results))
+
+
+if __name__ == "__main__":
+    main()
