@@ -23,6 +23,7 @@ from ..errors import ArtifactError, ProveError
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
+from ..support.progress import accepts_progress, each, emit
 from ..support.store import Store
 from .commit import commit as commit_one
 from .commit import with_weights
@@ -179,6 +180,7 @@ class SplitKeys:
             raise ArtifactError("the segments are not the chain these keys were made with", where=d / "split.json", hint=hint)
         return keys
 
+    @accepts_progress
     def prove(self, x: Any, *, check: bool = True, workers: int | None = None, cluster: str | None = None) -> Proof:
         """One inference through every segment: one Proof holding each segment's proof, in order. ``workers=N``
         proves the segments on local processes at once; ``cluster=ADDR`` on a Ray cluster (one task per segment,
@@ -229,9 +231,10 @@ def setup_split(circuit: SplitCircuit, srs: str | os.PathLike | None = None, *, 
                 production: bool = False, srs_sha256: str | None = None) -> SplitKeys:
     """Every segment on one SRS (all segments share one logrows, so one SRS file serves them all)."""
     return SplitKeys(circuit, tuple(setup_one(c, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
-                                    for c in circuit.segments))
+                                    for c in each("setup", "segment", circuit.segments)))
 
 
+@accepts_progress
 def setup(circuit, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
           srs_sha256: str | None = None):
     """Proving and verifying keys for a Circuit (Keys) or a SplitCircuit (SplitKeys): ``zkml.setup``.
@@ -333,7 +336,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
     feeds = first_feeds(keys.circuit, x)  # with fresh blinding values for every link when the input is private
     if cluster is None and (not workers or workers <= 1):
         proofs = []
-        for i, k in enumerate(segs):
+        for i, k in enumerate(each("prove", "segment", segs)):
             proof, got = prove_with_outputs(k, feeds, check=check)
             proofs.append(proof)
             if i + 1 < len(segs):
@@ -344,6 +347,7 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
         for i, k in enumerate(segs[:-1]):
             got = k.circuit.run(inputs[-1])
             inputs.append(chain_feeds(keys.circuit, i + 1, got))
+        emit("prove", f"{len(segs)} segments on {'the Ray cluster' if cluster else f'{workers} workers'}")
         proofs = _prove_on_ray(keys, inputs, cluster, check) if cluster else _prove_on_workers(keys, inputs, workers, check)
     chain_vk = keys.vk
     fingerprint = Proof(b"", (), {}, chain_vk, tuple(proofs)).weights_commitment
