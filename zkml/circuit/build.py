@@ -17,6 +17,7 @@ from ..model.model import Model, load_model
 from ..support.deps import ezkl_version, need
 from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir, write_private_json
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
+from ..support.progress import emit, step
 from ..support.store import Store
 from .report import CalibrationReport
 from .visibility import Visibility
@@ -30,6 +31,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "looku
 EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows", "min_logrows")
 ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
 ALT_DECOMP_FROM_LOGROWS = 16
+PER_OUTPUT_MAX = 256  # output elements whose calibration error circuit.json records one by one
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +55,11 @@ class Circuit:
     @property
     def num_rows(self) -> int:
         return int(self.settings["num_rows"])
+
+    @property
+    def units(self) -> int:
+        """How many circuits prove one inference: 1 (a SplitCircuit says how many segments)."""
+        return 1
 
     @property
     def compiled_path(self) -> Path:
@@ -156,9 +163,12 @@ def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrow
         "options": opts, "calibration": data_id}).encode())[:40]
 
     def fill(d: Path) -> None:
-        _build_dir(d, model, batch, vis, target, max_logrows, scales, opts, key, private_data)
+        with step("compile", f"build (decomposition {opts['decomp_base']}x{opts['decomp_legs']}, {opts['num_inner_cols']} columns)"):
+            _build_dir(d, model, batch, vis, target, max_logrows, scales, opts, key, private_data)
 
     entry, built = store.get_or_build("circuits", key, fill)
+    if not built:
+        emit("compile", f"cached circuit (decomposition {opts['decomp_base']}x{opts['decomp_legs']})")
     return load_circuit(entry, cached=not built)
 
 
@@ -176,32 +186,43 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
     with private_tempdir() as tmp:
         # settings, calibration (the data may be private: it only ever lives in the private temp dir), compile
         cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
-        engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables), cal,
-                             target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
-                             rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows, ops=lambda: _ops(model),
-                             min_logrows=opts.get("min_logrows"))
+        with step("compile", f"settings, calibration on {n} samples, circuit (ezkl)"):
+            engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables),
+                                 cal, target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
+                                 rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows,
+                                 ops=lambda: _ops(model), min_logrows=opts.get("min_logrows"))
         circuit_for_report = _Partial(model, compiled)
         # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
+        per_output: list | None = None
         if private_data:
             report = CalibrationReport.of_private_input()
         else:
+            np = need("numpy")
             abs_errs, rel_errs, agree, scored = [], [], 0, 0
-            for i in range(min(n, REPORT_SAMPLES)):
-                feeds = {name: arr[i] for name, arr in batch.items()}
-                ref = model.run(feeds)
-                got, _ = witness_outputs(circuit_for_report, feeds, tmp / f"w{i}")
-                cmp = compare(ref, got)
-                abs_errs.append(cmp.max_abs_error)
-                rel_errs.append(cmp.max_rel_error)
-                if looks_like_scores(model):
-                    scored += 1
-                    agree += int(need("numpy").argmax(ref[0]) == need("numpy").argmax(got[0]))
+            with step("compile", "calibration report: circuit vs onnxruntime", total=min(n, REPORT_SAMPLES)) as s:
+                for i in range(min(n, REPORT_SAMPLES)):
+                    feeds = {name: arr[i] for name, arr in batch.items()}
+                    ref = model.run(feeds)
+                    got, _ = witness_outputs(circuit_for_report, feeds, tmp / f"w{i}")
+                    cmp = compare(ref, got)
+                    abs_errs.append(cmp.max_abs_error)
+                    rel_errs.append(cmp.max_rel_error)
+                    # per output element: the largest error over the samples (the report page plots it)
+                    errs = [np.abs(np.asarray(r, np.float64) - np.asarray(g, np.float64)).reshape(-1)[:PER_OUTPUT_MAX]
+                            for r, g in zip(ref, got)]
+                    per_output = errs if per_output is None else [np.maximum(a, b) for a, b in zip(per_output, errs)]
+                    if looks_like_scores(model):
+                        scored += 1
+                        agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
+                    s.advance()
             report = CalibrationReport(
                 samples=min(n, REPORT_SAMPLES), max_abs_error=max(abs_errs, default=0.0), max_rel_error=max(rel_errs, default=0.0),
                 mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0, top1_agreement=(agree / scored) if scored else None)
     meta = {"format": ZKML_FORMAT, "kind": "circuit", "key": key, "ezkl_version": ezkl_version(),
             "model": model.meta(), "visibility": vis.to_json(), "target": target, "options": dict(opts),
-            "report": report.to_json(), "settings_sha256": sha256_file(settings_path),
+            "report": report.to_json(),
+            "calibration_per_output": None if per_output is None else [[round(float(v), 8) for v in e] for e in per_output],
+            "settings_sha256": sha256_file(settings_path),
             "compiled_sha256": sha256_file(compiled), "onnx_sha256": sha256_file(onnx_path)}
     (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 

@@ -21,7 +21,7 @@ from .common import ENV_HELP, _dev_warning, _emit, _json_opt, _load_input, _Stat
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
 @click.option("--home", envvar="ZKML_HOME", type=click.Path(file_okay=False), help="Cache directory [env: ZKML_HOME; default ~/.cache/zkml].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-@click.version_option(package_name="zkml")
+@click.version_option(package_name="zkml-prover")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, quiet: bool) -> None:
     """Prove that an ML model produced an output on a private input, and verify it."""
@@ -169,10 +169,16 @@ def _shown(result, visibility: str | None = None) -> str:
 @click.option("--sample", required=True, type=click.Path(dir_okay=False), help="Sample input (fixes the static shapes).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .onnx file.")
 @click.option("--opset", default=18, show_default=True, type=int)
+@click.option("--sklearn-output", type=click.Choice(["decision", "predict", "proba"]),
+              help="A scikit-learn estimator's output: decision (a classifier's scores), predict (its class index, or a "
+                   "regressor's prediction) or proba (probabilities: a softmax, far more rows) [default: the cheapest "
+                   "to prove: decision, proba for tree classifiers, predict for regressors].")
 @_json_opt
 @click.pass_obj
-def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, as_json: bool) -> None:
-    """Export a torch model built by FACTORY() in PYFILE to ONNX (parity-checked)."""
+def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, sklearn_output: str | None,
+               as_json: bool) -> None:
+    """Export a torch model or a fitted scikit-learn estimator (XGBoost, LightGBM included) built by FACTORY() in
+    PYFILE to ONNX (parity-checked). For an estimator, --sample holds rows of X."""
     import zkml
 
     from ..model.pyfile import load_factory
@@ -180,11 +186,15 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, a
     obj = load_factory(factory)
     np = __import__("numpy")
     with st.stage("export"):
-        m = zkml.export(obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset)
+        m = zkml.export(obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset, sklearn_output=sklearn_output)
     m.save(output)
+    parity = dict(m.parity or {})
     info = {"ok": True, "onnx": output, "sha256": m.hash, "inputs": [t.to_json() for t in m.inputs],
-            "outputs": [t.to_json() for t in m.outputs], "parity": dict(m.parity or {}), "timings": st.timings}
-    _emit(as_json, info, [f"wrote {output}: {m}", f"  parity vs torch: max abs error {m.parity['max_abs_error']:.3g}"])
+            "outputs": [t.to_json() for t in m.outputs], "parity": parity, "source": m.source,
+            "sklearn_output": parity.get("output"), "output_note": parity.get("output_note"), "timings": st.timings}
+    against = "scikit-learn" if m.source.startswith("sklearn:") else "torch"
+    _emit(as_json, info, [f"wrote {output}: {m}", f"  parity vs {against}: max abs error {m.parity['max_abs_error']:.3g}",
+                          *([f"  output    {parity['output']}: {parity['output_note']}"] if parity.get("output_note") else [])])
 
 
 @cli.command("compile")
@@ -407,17 +417,22 @@ def estimate_cmd(st: _State, model: str, calibration: str | None, visibility: st
     compiled circuit directory) on this machine, before spending them."""
     import zkml
 
+    from ..circuit.breakdown import breakdown, for_estimate, lines, to_json
+
     p = Path(model)
     if p.is_dir():
         target = zkml.SplitCircuit.load(p) if (p / "split.json").exists() else zkml.Circuit.load(p)
-        est = zkml.estimate(target)
     else:
         if not calibration:
             raise click.UsageError("an ONNX model needs --calibration (it is compiled first, cached)")
         with st.stage("compile"):
-            est = zkml.estimate(zkml.load_model(p), _load_input(calibration), visibility=visibility, max_logrows=max_logrows)
-    _emit(as_json, {"ok": True, **est.to_json(), "timings": st.timings},
-          [str(est), "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto"])
+            target = for_estimate(zkml.load_model(p), _load_input(calibration), visibility=visibility, max_logrows=max_logrows)
+    est = zkml.estimate(target)
+    with st.stage("breakdown"):
+        parts = breakdown(target)
+    _emit(as_json, {"ok": True, **est.to_json(), "breakdown": to_json(parts), "timings": st.timings},
+          [str(est), "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto",
+           *lines(parts)])
 
 
 @cli.command("commit")
@@ -431,11 +446,23 @@ def commit_cmd(st: _State, model: str, keys: str, as_json: bool) -> None:
     Publish it once; every proof made with these weights carries it, and `verify --weights-commitment` checks it."""
     import zkml
 
+    _refuse_vk_dir(keys, "commit")
     k = zkml.Keys.load(keys)
     with st.stage("commit"):
         c = zkml.commit(model, k)
     info = {"ok": True, "weights_commitment": c, "model_id": k.id, "dev_srs": k.dev_srs, "timings": st.timings}
     _emit(as_json, info, [c, f"  model id  {k.id} (the key: one per architecture)", *_dev_warning(k.dev_srs)])
+
+
+def _refuse_vk_dir(keys: str, stage: str) -> None:
+    """A verifying-key directory where the keys are needed: say so, instead of "run setup again"."""
+    from ..errors import ArtifactError
+
+    p = Path(keys)
+    if (p / "vk.json").is_file() and not (p / "keys.json").is_file():
+        raise ArtifactError("this is a verifying-key directory: it holds no proving key", stage=stage, where=p,
+                            hint=f"pass the keys directory that setup wrote (the one holding pk.key and vk/, e.g. "
+                                 f"{p.parent if p.name == 'vk' else 'KEYS'}, not its vk/)")
 
 
 @cli.command("bundle")
@@ -509,6 +536,8 @@ from .serve_cmd import serve_cmd  # noqa: E402
 cli.add_command(serve_cmd)
 from .srs_cmd import srs_group  # noqa: E402
 cli.add_command(srs_group)
+from .report_cmd import report_cmd  # noqa: E402
+cli.add_command(report_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
