@@ -30,6 +30,7 @@ from .errors import SRSError
 from .support.deps import need
 from .support.files import atomic_write_bytes
 from .support.hashing import sha256_file
+from .support.progress import step
 from .support.store import Store
 
 _G1 = 64
@@ -253,7 +254,8 @@ def dev_srs(logrows: int, store: Store | None = None) -> SRSInfo:
     store = store or Store()
 
     def build(d: Path) -> None:
-        engine.gen_srs(d / SRS_FILE, logrows)
+        with step("setup", f"generate a dev SRS of 2^{logrows} points (ezkl.gen_srs), once"):
+            engine.gen_srs(d / SRS_FILE, logrows)
         digest = sha256_file(d / SRS_FILE)
         _remember_dev(digest, store)  # before the entry exists: a dev SRS is never unregistered
         (d / "kzg.sha256").write_text(digest)

@@ -33,6 +33,11 @@ def _bar(st, name: str) -> Iterator:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def _shows_progress(st) -> bool:
+    """The CLI's own progress display already renders fetch's byte events on a terminal: no second bar then."""
+    return bool(st is not None and getattr(st, "display", None))
+
+
 @srs_group.command("fetch")
 @click.option("-k", "--logrows", required=True, type=click.IntRange(1, 26), help="log2 of the SRS's points (the circuit's logrows or more).")
 @click.option("-o", "--output", type=click.Path(), help="Where to write the file (a directory: the ceremony's file name in it) "
@@ -47,7 +52,7 @@ def srs_fetch(st, logrows: int, output: str | None, as_json: bool) -> None:
     name = srs.ceremony_files().get(logrows, (f"perpetual-powers-of-tau-raw-{logrows}", None))[0]
     url = srs.srs_url(logrows)
     t0 = time.perf_counter()
-    with _bar(None if as_json else st, name) as progress:
+    with _bar(None if as_json or _shows_progress(st) else st, name) as progress:
         info = srs.fetch(logrows, output, progress=progress)
     out = {"ok": True, "path": str(info.path), "name": name, "logrows": info.logrows, "sha256": info.sha256, "url": url,
            "srs_status": "ceremony", "timings": {"fetch": round(time.perf_counter() - t0, 4)}}

@@ -229,7 +229,7 @@ class Store:
             raise store_error(err, e.path) from err
 
 
-KINDS = ("models", "circuits", "tune", "srs", "keys", "contracts", "bundles", "page-script")
+KINDS = ("models", "circuits", "tune", "srs", "keys", "contracts", "bundles", "page-script", "breakdown")
 _IN_USE: set[Path] = set()  # entries this process got or built: the automatic cap leaves them alone
 
 
