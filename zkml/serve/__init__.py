@@ -5,7 +5,7 @@
 
 Layers: ``journal`` (SQLite), ``workers`` (spawn processes / Ray actors), ``service`` (admission, dispatch,
 metrics), ``app`` (HTTP: routes, auth, limits, problem details), ``server`` (uvicorn on a bound socket).
-FastAPI, uvicorn and prometheus-client are the ``serve`` extra: ``pip install 'zkml[serve]'``.
+FastAPI, uvicorn and prometheus-client are the ``serve`` extra: ``pip install 'zkml-prover[serve]'``.
 """
 
 from __future__ import annotations

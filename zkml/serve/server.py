@@ -24,7 +24,7 @@ def _need_serve_extra() -> None:
     missing = [m for m in SERVE_PACKAGES if importlib.util.find_spec(m) is None]
     if missing:
         raise DependencyError(f"the proving service needs {', '.join(missing)}, which is not installed",
-                              hint="run: pip install 'zkml[serve]'")
+                              hint="run: pip install 'zkml-prover[serve]'")
 
 
 def _bind(host: str, port: int) -> socket.socket:
