@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import click
 
-ENV_HELP = ("Environment: ZKML_HOME (cache), ZKML_CACHE_MAX (cache size cap), ZKML_SRS (SRS file), ZKML_SRS_SHA256 (its pinned digest), ZKML_RPC_URL (JSON-RPC nodes), ZKML_PRIVATE_KEY / ZKML_KEYSTORE + ZKML_KEYSTORE_PASSWORD (the account that sends transactions), ZKML_NODE_MODULES (solc-js, anvil), ZKML_ANVIL (anvil binary), ZKML_DEBUG=1 (tracebacks), ZKML_PROGRESS_INTERVAL (seconds between progress lines when stderr is not a terminal; default 10).")
+ENV_HELP = ("Environment: ZKML_HOME (cache), ZKML_CACHE_MAX (cache size cap), ZKML_SRS (SRS file), ZKML_SRS_SHA256 (its pinned digest), ZKML_SRS_URL (where srs fetch downloads from), ZKML_WORKER_TIMEOUT (seconds a worker may take per task), ZKML_RPC_URL (JSON-RPC nodes), ZKML_PRIVATE_KEY / ZKML_KEYSTORE + ZKML_KEYSTORE_PASSWORD (the account that sends transactions), ZKML_NODE_MODULES (solc-js, anvil), ZKML_ANVIL (anvil binary), ZKML_DEBUG=1 (tracebacks), ZKML_PROGRESS_INTERVAL (seconds between progress lines when stderr is not a terminal; default 10).")
 
 
 # The progress display runs in a child process: ezkl holds the GIL through a whole setup or proof, so no thread
