@@ -56,7 +56,7 @@ EXPLAINED = {
                       "everywhere, so layernorm /ln_1's denominator sqrt(var + eps) is sqrt(1e-5) = 0.0032, under half "
                       "a step at ezkl's scale 7: it rounds to 0 and /ln_1/Div overflows ('integer ... is too large to be "
                       "represented by base 16384 and n 2', ezkl's General synthesis error, in ezkl as in zkml); on a "
-                      "random input the circuit needs about 4.8 million rows (2^23), beyond this machine",
+                      "random input ezkl's default settings (scale 7) need about 4.8 million rows (2^23), beyond this machine",
     "nanoGPT": "repaired at load (opset 10 -> 11: Equal on floats; 439 nodes folded to 196); zkml.estimate on its "
                "sample input: 2^25 rows (24.2 million used, width 5.5), a 785 GB proving key and about 1.5 TB peak "
                "memory, far past the 2^21 rows this machine proves in one circuit: compiled, not proved",
