@@ -227,7 +227,8 @@ def _display_name(p: Path) -> str | None:
 
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
-    return sha256_bytes(canonical_json({"format": ZKML_FORMAT, "onnx": sha256_bytes(data),
+    # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed before them are not reused
+    return sha256_bytes(canonical_json({"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 1,
                                         "variables": sorted(variables.items())}).encode())[:40]
 
 
