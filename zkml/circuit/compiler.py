@@ -55,7 +55,9 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     with step("compile", f"target {target}"):
         result = _compile(model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options)
     segments = getattr(result, "segments", None) or (result,)
-    for i, c in enumerate(segments):  # why this size, from the settings alone
+    for i, c in enumerate(segments):  # why this size, from the settings alone (a warm, cached compile skips it:
+        if c.cached:                    # it would load the onnx package only to say it again)
+            continue
         emit("compile", f"{f'segment {i}: ' if len(segments) > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}")
     return result
 
