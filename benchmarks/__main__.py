@@ -2,11 +2,27 @@ import sys
 
 from . import batch, committed, corpus, estimate, gas, harness, page, scale, serve, split
 
-BENCHES = {"gas": gas.main, "batch": batch.main, "harness": harness.main, "corpus": corpus.main, "committed": committed.main,
-           "serve": serve.main, "page": page.main, "split": split.main, "estimate": estimate.main,
-           "scale": scale.main}
-TAKES_ARGS = {"harness": harness.main, "corpus": corpus.main, "committed": committed.main, "split": split.main,
-              "page": page.main, "estimate": estimate.main, "scale": scale.main}
+BENCHES = {
+    "gas": gas.main,
+    "batch": batch.main,
+    "harness": harness.main,
+    "corpus": corpus.main,
+    "committed": committed.main,
+    "serve": serve.main,
+    "page": page.main,
+    "split": split.main,
+    "estimate": estimate.main,
+    "scale": scale.main,
+}
+TAKES_ARGS = {
+    "harness": harness.main,
+    "corpus": corpus.main,
+    "committed": committed.main,
+    "split": split.main,
+    "page": page.main,
+    "estimate": estimate.main,
+    "scale": scale.main,
+}
 
 if __name__ == "__main__":
     args = sys.argv[1:]

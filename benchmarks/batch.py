@@ -31,19 +31,40 @@ def run(n: int = 8) -> dict:
         t0 = time.perf_counter()
         keys.prove(x)
         single.append(time.perf_counter() - t0)
-    rows = [{"mode": "in-process, sequential", "workers": 1, "proofs": 3,
-             "proofs_per_min": round(60 * 3 / sum(single), 1), "seconds": round(sum(single), 2)}]
+    rows = [
+        {
+            "mode": "in-process, sequential",
+            "workers": 1,
+            "proofs": 3,
+            "proofs_per_min": round(60 * 3 / sum(single), 1),
+            "seconds": round(sum(single), 2),
+        }
+    ]
     for workers in (1, 2):
         t0 = time.perf_counter()
         results = zkml.prove_many(keys, xs, workers=workers)
         dt = time.perf_counter() - t0
         assert all(results)
-        rows.append({"mode": "local pool", "workers": workers, "proofs": n, "proofs_per_min": round(60 * n / dt, 1),
-                     "seconds": round(dt, 2)})
+        rows.append(
+            {
+                "mode": "local pool",
+                "workers": workers,
+                "proofs": n,
+                "proofs_per_min": round(60 * n / dt, 1),
+                "seconds": round(dt, 2),
+            }
+        )
     rows += _ray_rows(keys, xs)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    return {"benchmark": "batch throughput", "model": "digits_mlp", "logrows": keys.circuit.logrows,
-            "pk_bytes": keys.pk_path.stat().st_size, "peak_worker_rss_mb": peak, "cores": os.cpu_count(), "rows": rows}
+    return {
+        "benchmark": "batch throughput",
+        "model": "digits_mlp",
+        "logrows": keys.circuit.logrows,
+        "pk_bytes": keys.pk_path.stat().st_size,
+        "peak_worker_rss_mb": peak,
+        "cores": os.cpu_count(),
+        "rows": rows,
+    }
 
 
 def _ray_rows(keys, xs) -> list[dict]:
@@ -57,8 +78,20 @@ def _ray_rows(keys, xs) -> list[dict]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        check=True,
+        capture_output=True,
+    )
     rows = []
     try:
         for workers in (1, 2):
@@ -66,8 +99,15 @@ def _ray_rows(keys, xs) -> list[dict]:
             results = zkml.prove_many(keys, xs, workers=workers, cluster=f"127.0.0.1:{port}")
             dt = time.perf_counter() - t0
             assert all(results)
-            rows.append({"mode": "ray (local cluster)", "workers": workers, "proofs": len(xs),
-                         "proofs_per_min": round(60 * len(xs) / dt, 1), "seconds": round(dt, 2)})
+            rows.append(
+                {
+                    "mode": "ray (local cluster)",
+                    "workers": workers,
+                    "proofs": len(xs),
+                    "proofs_per_min": round(60 * len(xs) / dt, 1),
+                    "seconds": round(dt, 2),
+                }
+            )
     finally:
         import ray
 
@@ -77,9 +117,15 @@ def _ray_rows(keys, xs) -> list[dict]:
 
 
 def table(r: dict) -> str:
-    lines = [f"digits_mlp, 2^{r['logrows']} rows, proving key {r['pk_bytes'] / 1e6:.0f} MB, peak worker RSS {r['peak_worker_rss_mb']} MB, {r['cores']} cores",
-             "", "| mode | workers | proofs | seconds | proofs/min |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {x['mode']} | {x['workers']} | {x['proofs']} | {x['seconds']} | {x['proofs_per_min']} |" for x in r["rows"]]
+    lines = [
+        f"digits_mlp, 2^{r['logrows']} rows, proving key {r['pk_bytes'] / 1e6:.0f} MB, peak worker RSS {r['peak_worker_rss_mb']} MB, {r['cores']} cores",
+        "",
+        "| mode | workers | proofs | seconds | proofs/min |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {x['mode']} | {x['workers']} | {x['proofs']} | {x['seconds']} | {x['proofs_per_min']} |" for x in r["rows"]
+    ]
     return "\n".join(lines) + "\n"
 
 

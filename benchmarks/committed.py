@@ -85,12 +85,16 @@ def main(argv: list[str] | None = None) -> None:
     rows = [measure(m, args.repeats, prove=True) for m in args.models.split(",") if m]
     if args.lenet:
         rows.append(measure("lenet_5", 1, prove=False))
-    lines = ["| model | rows fixed / committed / hashed | committed rows ratio | prove s fixed / committed | prove ratio |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| model | rows fixed / committed / hashed | committed rows ratio | prove s fixed / committed | prove ratio |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r.get('fixed_rows', '-')} / {r.get('committed_rows', '-')} / {r.get('hashed_rows', '-')} | "
-                     f"{r.get('rows_ratio', '-')} | {r.get('fixed_prove_s', '-')} / {r.get('committed_prove_s', '-')} | "
-                     f"{r.get('prove_ratio', '-')} |")
+        lines.append(
+            f"| {r['model']} | {r.get('fixed_rows', '-')} / {r.get('committed_rows', '-')} / {r.get('hashed_rows', '-')} | "
+            f"{r.get('rows_ratio', '-')} | {r.get('fixed_prove_s', '-')} / {r.get('committed_prove_s', '-')} | "
+            f"{r.get('prove_ratio', '-')} |"
+        )
     write_results("committed", {"benchmark": "committed weights", "rows": rows}, "\n".join(lines))
 
 

@@ -43,23 +43,27 @@ def ezkl_status(corpus: Path) -> dict[str, dict]:
             continue
         text = m.group(2)
         nums = re.search(r"logrows (\d+), (\d+) rows", text)
-        out[m.group(1)] = {"passes": text.startswith("mock passes"), "text": text,
-                           "logrows": int(nums.group(1)) if nums else None, "rows": int(nums.group(2)) if nums else None}
+        out[m.group(1)] = {
+            "passes": text.startswith("mock passes"),
+            "text": text,
+            "logrows": int(nums.group(1)) if nums else None,
+            "rows": int(nums.group(2)) if nums else None,
+        }
     return out
 
 
 # why a model ezkl's mock passes is refused: the mock is not a proof about an input of it
 EXPLAINED = {
     "arange": "a constant graph (one Constant node, no input): ezkl's mock only checks that the circuit's "
-              "constant equals its own public output; there is no input, private or public, for a proof to be about",
+    "constant equals its own public output; there is no input, private or public, for a proof to be about",
     "self_attention": "repaired at load (opset 10 -> 11: Equal on floats; shapes folded); its sample input is 1.0 "
-                      "everywhere, so layernorm /ln_1's denominator sqrt(var + eps) is sqrt(1e-5) = 0.0032, under half "
-                      "a step at ezkl's scale 7: it rounds to 0 and /ln_1/Div overflows ('integer ... is too large to be "
-                      "represented by base 16384 and n 2', ezkl's General synthesis error, in ezkl as in zkml); on a "
-                      "random input ezkl's default settings (scale 7) need about 4.8 million rows (2^23), beyond this machine",
+    "everywhere, so layernorm /ln_1's denominator sqrt(var + eps) is sqrt(1e-5) = 0.0032, under half "
+    "a step at ezkl's scale 7: it rounds to 0 and /ln_1/Div overflows ('integer ... is too large to be "
+    "represented by base 16384 and n 2', ezkl's General synthesis error, in ezkl as in zkml); on a "
+    "random input ezkl's default settings (scale 7) need about 4.8 million rows (2^23), beyond this machine",
     "nanoGPT": "repaired at load (opset 10 -> 11: Equal on floats; 439 nodes folded to 196); zkml.estimate on its "
-               "sample input: 2^25 rows (24.2 million used, width 5.5), a 785 GB proving key and about 1.5 TB peak "
-               "memory, far past the 2^21 rows this machine proves in one circuit: compiled, not proved",
+    "sample input: 2^25 rows (24.2 million used, width 5.5), a 785 GB proving key and about 1.5 TB peak "
+    "memory, far past the 2^21 rows this machine proves in one circuit: compiled, not proved",
 }
 
 
@@ -98,8 +102,13 @@ def prove_example(example: Path) -> dict:
         r["rewrites"] = sorted({w["rewrite"] for w in done})
     k = os.environ.get("ZKML_CORPUS_MAX_LOGROWS")
     circuit = zkml.compile(model, x, **({"max_logrows": k if k == "auto" else int(k)} if k else {}))
-    r.update(compile_s=round(time.perf_counter() - t0, 2), logrows=circuit.logrows, rows=circuit.num_rows,
-             max_abs_error=circuit.report.max_abs_error, segments=len(getattr(circuit, "segments", ())) or 1)
+    r.update(
+        compile_s=round(time.perf_counter() - t0, 2),
+        logrows=circuit.logrows,
+        rows=circuit.num_rows,
+        max_abs_error=circuit.report.max_abs_error,
+        segments=len(getattr(circuit, "segments", ())) or 1,
+    )
     t0 = time.perf_counter()
     keys = circuit.setup()
     r["setup_s"] = round(time.perf_counter() - t0, 2)
@@ -119,10 +128,12 @@ def prove_example(example: Path) -> dict:
 def run_one(example: Path, cap_s: float) -> dict:
     """``prove_example`` in a child process, stopped after ``cap_s`` seconds."""
     out = Path(tempfile.mkdtemp(prefix="corpus-")) / "r.json"
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.corpus import prove_example; import zkml\n"
-            f"try:\n    r = prove_example(__import__('pathlib').Path({str(example)!r}))\n"
-            f"except zkml.ZKMLError as e:\n    r = {{'refused': type(e).__name__, 'message': str(e)[:300]}}\n"
-            f"open({str(out)!r}, 'w').write(json.dumps(r))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.corpus import prove_example; import zkml\n"
+        f"try:\n    r = prove_example(__import__('pathlib').Path({str(example)!r}))\n"
+        f"except zkml.ZKMLError as e:\n    r = {{'refused': type(e).__name__, 'message': str(e)[:300]}}\n"
+        f"open({str(out)!r}, 'w').write(json.dumps(r))"
+    )
     t0 = time.perf_counter()
     try:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=cap_s)
@@ -176,18 +187,25 @@ def main(argv=None) -> None:
 def write(rows: dict, cap: float, out: Path) -> None:
     ordered = [rows[k] for k in sorted(rows)]
     res = {"benchmark": "ezkl example corpus through zkml", "cap_s": cap, "rows": ordered}
-    counts = {k: sum(r["zkml"] == k for r in ordered) for k in ("proved", "refused", "timeout", "crashed", "invalid proof")}
-    lines = [f"{len(ordered)} models, {cap:g} s cap each (compile + setup + prove + verify, 2 cores): "
-             + ", ".join(f"{v} {k}" for k, v in counts.items() if v), "",
-             "| model | ezkl 23.0.5 (mock, its recommended flow) | zkml (compile, setup, prove, verify) | logrows | rows | segments | prove s | peak MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    counts = {
+        k: sum(r["zkml"] == k for r in ordered) for k in ("proved", "refused", "timeout", "crashed", "invalid proof")
+    }
+    lines = [
+        f"{len(ordered)} models, {cap:g} s cap each (compile + setup + prove + verify, 2 cores): "
+        + ", ".join(f"{v} {k}" for k, v in counts.items() if v),
+        "",
+        "| model | ezkl 23.0.5 (mock, its recommended flow) | zkml (compile, setup, prove, verify) | logrows | rows | segments | prove s | peak MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in ordered:
         detail = r["zkml"] + (f": {r['refused']}" if "refused" in r else "")
         detail += f" ({EXPLAINED[r['model']]})" if r["zkml"] != "proved" and r["model"] in EXPLAINED else ""
         detail += f" (rewrites: {', '.join(r['rewrites'])})" if r.get("rewrites") else ""
         detail += f" (input file entries {r['file_entries']})" if r.get("file_entries") else ""
-        lines.append(f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
-                     f"{r.get('segments', '-')} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |")
+        lines.append(
+            f"| {r['model']} | {r['ezkl']} | {detail} | {r.get('logrows', '-')} | {r.get('rows', '-')} | "
+            f"{r.get('segments', '-')} | {r.get('prove_s', '-')} | {r.get('peak_rss_mb', '-')} |"
+        )
     write_results("corpus", res, "\n".join(lines), out, echo=False)
 
 

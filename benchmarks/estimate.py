@@ -70,8 +70,10 @@ _COST_INPUTS = ("required_range_checks", "required_lookups", "num_shuffles", "nu
 def cost_inputs(settings: dict) -> dict:
     """The part of a circuit's settings that the cost model reads (what estimate.json keeps of it)."""
     ra = settings["run_args"]
-    return {"run_args": {"logrows": ra["logrows"], "num_inner_cols": ra.get("num_inner_cols", 2)},
-            **{k: settings[k] for k in _COST_INPUTS if k in settings}}
+    return {
+        "run_args": {"logrows": ra["logrows"], "num_inner_cols": ra.get("num_inner_cols", 2)},
+        **{k: settings[k] for k in _COST_INPUTS if k in settings},
+    }
 
 
 def _child(name: str, phase: str, home: str, work: str) -> dict:
@@ -103,10 +105,19 @@ def measure(name: str) -> dict:
         prove = _child(name, "prove", home, tmp)  # loads them (setup is a cache hit) and proves
     if "error" in setup or "error" in prove:
         return {"model": name, "error": setup.get("error") or prove.get("error")}
-    return {"model": name, "segments": prove["segments"], "logrows": prove["logrows"], "ok": prove["ok"],
-            "setup_s": round(setup["setup_s"], 1), "prove_s": round(prove["prove_s"], 2),
-            "peak_mb": round(max(setup["peak_rss_mb"], prove["peak_rss_mb"])), "setup_peak_mb": round(setup["peak_rss_mb"]),
-            "prove_peak_mb": round(prove["peak_rss_mb"]), "pk_bytes": prove["pk_bytes"], "settings": prove["settings"]}
+    return {
+        "model": name,
+        "segments": prove["segments"],
+        "logrows": prove["logrows"],
+        "ok": prove["ok"],
+        "setup_s": round(setup["setup_s"], 1),
+        "prove_s": round(prove["prove_s"], 2),
+        "peak_mb": round(max(setup["peak_rss_mb"], prove["peak_rss_mb"])),
+        "setup_peak_mb": round(setup["peak_rss_mb"]),
+        "prove_peak_mb": round(prove["peak_rss_mb"]),
+        "pk_bytes": prove["pk_bytes"],
+        "settings": prove["settings"],
+    }
 
 
 def predict(row: dict, cores: int = 2) -> dict:
@@ -118,17 +129,25 @@ def predict(row: dict, cores: int = 2) -> dict:
         p = estimate_segments([SimpleNamespace(settings=s) for s in row["settings"]], cores)
     else:
         p = estimate_settings(row["settings"][0], cores)
-    return {**row, "width": p.width, "predicted_setup_s": p.setup_s, "predicted_prove_s": p.prove_s,
-            "predicted_peak_mb": round(p.peak_memory_bytes / 2**20), "predicted_pk_bytes": p.pk_bytes,
-            "memory_ratio": round(p.peak_memory_bytes / 2**20 / row["peak_mb"], 2),
-            "prove_ratio": round(p.prove_s / row["prove_s"], 2),
-            "setup_ratio": round(p.setup_s / row["setup_s"], 2) if row["setup_s"] >= 1 else None}
+    return {
+        **row,
+        "width": p.width,
+        "predicted_setup_s": p.setup_s,
+        "predicted_prove_s": p.prove_s,
+        "predicted_peak_mb": round(p.peak_memory_bytes / 2**20),
+        "predicted_pk_bytes": p.pk_bytes,
+        "memory_ratio": round(p.peak_memory_bytes / 2**20 / row["peak_mb"], 2),
+        "prove_ratio": round(p.prove_s / row["prove_s"], 2),
+        "setup_ratio": round(p.setup_s / row["setup_s"], 2) if row["setup_s"] >= 1 else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks estimate")
     ap.add_argument("--models", default=",".join(DEFAULT))
-    ap.add_argument("--repredict", action="store_true", help="apply the current cost model to the recorded measurements")
+    ap.add_argument(
+        "--repredict", action="store_true", help="apply the current cost model to the recorded measurements"
+    )
     args = ap.parse_args(argv)
     prior = RESULTS / "estimate.json"
     rows = {r["model"]: r for r in json.loads(prior.read_text())["rows"]} if prior.exists() else {}
@@ -138,18 +157,29 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps({k: v for k, v in rows[name].items() if k != "settings"}), flush=True)
     rows = [r if "error" in r else predict(r) for r in rows.values()]
     ok = [r for r in rows if "error" not in r]
-    worst = {k: max((abs(r[k] - 1) for r in ok if r.get(k) is not None), default=None) for k in ("memory_ratio", "prove_ratio")}
-    lines = ["| model | segments | logrows | width | peak MB (measured / predicted) | prove s (measured / predicted) | "
-             "setup s (measured / predicted) | memory ratio | prove ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    worst = {
+        k: max((abs(r[k] - 1) for r in ok if r.get(k) is not None), default=None)
+        for k in ("memory_ratio", "prove_ratio")
+    }
+    lines = [
+        "| model | segments | logrows | width | peak MB (measured / predicted) | prove s (measured / predicted) | "
+        "setup s (measured / predicted) | memory ratio | prove ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | error: {r['error'][:80]} | | | | | | | |")
             continue
-        lines.append(f"| {r['model']} | {r['segments']} | {r['logrows']} | {r['width']} | {r['peak_mb']} / {r['predicted_peak_mb']} | "
-                     f"{r['prove_s']} / {r['predicted_prove_s']} | {r['setup_s']} / {r['predicted_setup_s']} | "
-                     f"{r['memory_ratio']} | {r['prove_ratio']} |")
-    write_results("estimate", {"benchmark": "estimator vs measured", "rows": rows, "worst_abs_ratio_error": worst,
-                               "target": 0.3}, "\n".join(lines))
+        lines.append(
+            f"| {r['model']} | {r['segments']} | {r['logrows']} | {r['width']} | {r['peak_mb']} / {r['predicted_peak_mb']} | "
+            f"{r['prove_s']} / {r['predicted_prove_s']} | {r['setup_s']} / {r['predicted_setup_s']} | "
+            f"{r['memory_ratio']} | {r['prove_ratio']} |"
+        )
+    write_results(
+        "estimate",
+        {"benchmark": "estimator vs measured", "rows": rows, "worst_abs_ratio_error": worst, "target": 0.3},
+        "\n".join(lines),
+    )
 
 
 if __name__ == "__main__":

@@ -50,16 +50,29 @@ def run(repeats: int = 3) -> dict:
                         res = chain.verify(address, p)
                         assert res, res.reason
                         gas.append(res.gas_used)
-                    rows.append({"model": name, "verifier": "reusable" if reusable else "per-model", "chain": chain_name,
-                                 "logrows": keys.circuit.logrows, "deployed_bytes": contract.deployed_size,
-                                 "gas_median": int(statistics.median(gas)), "gas_all": gas})
+                    rows.append(
+                        {
+                            "model": name,
+                            "verifier": "reusable" if reusable else "per-model",
+                            "chain": chain_name,
+                            "logrows": keys.circuit.logrows,
+                            "deployed_bytes": contract.deployed_size,
+                            "gas_median": int(statistics.median(gas)),
+                            "gas_all": gas,
+                        }
+                    )
     return {"benchmark": "verifyProof gas", "ezkl": zkml.internals.ezkl_version(), "rows": rows}
 
 
 def table(result: dict) -> str:
-    lines = ["| model | verifier | chain | logrows | deployed bytes | verify gas (median) |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| model | verifier | chain | logrows | deployed bytes | verify gas (median) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['model']} | {r['verifier']} | {r['chain']} | {r['logrows']} | {r['deployed_bytes']:,} | {r['gas_median']:,} |")
+        lines.append(
+            f"| {r['model']} | {r['verifier']} | {r['chain']} | {r['logrows']} | {r['deployed_bytes']:,} | {r['gas_median']:,} |"
+        )
     return "\n".join(lines) + "\n"
 
 

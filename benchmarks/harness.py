@@ -49,10 +49,22 @@ def _model_and_data(name: str):
 
         torch.manual_seed(0)
         net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-            torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.AvgPool2d(2), torch.nn.Flatten(),
-            torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
-        return zkml.export(net, torch.zeros(1, 1, 28, 28)), np.random.default_rng(0).uniform(0, 1, size=(4, 1, 1, 28, 28))
+            torch.nn.Conv2d(1, 6, 5, padding=2),
+            torch.nn.ReLU(),
+            torch.nn.AvgPool2d(2),
+            torch.nn.Conv2d(6, 16, 5),
+            torch.nn.ReLU(),
+            torch.nn.AvgPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(400, 120),
+            torch.nn.ReLU(),
+            torch.nn.Linear(120, 84),
+            torch.nn.ReLU(),
+            torch.nn.Linear(84, 10),
+        )
+        return zkml.export(net, torch.zeros(1, 1, 28, 28)), np.random.default_rng(0).uniform(
+            0, 1, size=(4, 1, 1, 28, 28)
+        )
     from models import zoo
 
     model, cal, _, _ = zoo.load(name)
@@ -89,8 +101,16 @@ def ezkl_compile(d: Path, model, batch) -> int:
         ra = ezkl.PyRunArgs()
         ra.input_visibility, ra.output_visibility, ra.param_visibility = "private", "public", "fixed"
         ezkl.gen_settings(str(d / "net.onnx"), str(d / "settings.json"), ra)
-        ezkl.calibrate_settings(str(d / "cal.json"), str(d / "net.onnx"), str(d / "settings.json"), "resources",
-                                lookup_safety_margin=2.0, scales=None, scale_rebase_multiplier=[1], max_logrows=None)
+        ezkl.calibrate_settings(
+            str(d / "cal.json"),
+            str(d / "net.onnx"),
+            str(d / "settings.json"),
+            "resources",
+            lookup_safety_margin=2.0,
+            scales=None,
+            scale_rebase_multiplier=[1],
+            max_logrows=None,
+        )
         ezkl.compile_circuit(str(d / "net.onnx"), str(d / "net.compiled"), str(d / "settings.json"))
     return json.loads((d / "settings.json").read_text())["run_args"]["logrows"]
 
@@ -137,7 +157,9 @@ def ezkl_prove(d: Path, model, feeds) -> float:
 def ezkl_verify(d: Path) -> bool:
     import ezkl
 
-    return bool(ezkl.verify(str(d / "proof.json"), str(d / "settings.json"), str(d / "vk.key"), str(ezkl_srs(d)), False))
+    return bool(
+        ezkl.verify(str(d / "proof.json"), str(d / "settings.json"), str(d / "vk.key"), str(ezkl_srs(d)), False)
+    )
 
 
 def flow_ezkl(name: str) -> dict:
@@ -161,8 +183,12 @@ def flow_ezkl(name: str) -> dict:
     assert ezkl_verify(d)
     r["verify_s"] = time.perf_counter() - t0
     r["max_abs_error"], r["top1"] = _errors(model, outs, batch)
-    r.update(prove_s=proves, logrows=k, pk_bytes=(d / "pk.key").stat().st_size,
-             proof_bytes=len(json.loads((d / "proof.json").read_text())["proof"]))
+    r.update(
+        prove_s=proves,
+        logrows=k,
+        pk_bytes=(d / "pk.key").stat().st_size,
+        proof_bytes=len(json.loads((d / "proof.json").read_text())["proof"]),
+    )
     return r
 
 
@@ -194,7 +220,13 @@ def flow_zkml(name: str, tuned: bool) -> dict:
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
                 ezkl.gen_witness(str(tmp / "in.json"), str(circuit.compiled_path), str(tmp / "w.json"), None, None)
-                ezkl.prove(str(tmp / "w.json"), str(circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"), str(keys.srs.path))
+                ezkl.prove(
+                    str(tmp / "w.json"),
+                    str(circuit.compiled_path),
+                    str(keys.pk_path),
+                    str(tmp / "p.json"),
+                    str(keys.srs.path),
+                )
             bare.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     assert zkml.verify(proof, keys.vk)
@@ -202,8 +234,15 @@ def flow_zkml(name: str, tuned: bool) -> dict:
     outs = [circuit.run({t.name: batch[t.name][i] for t in model.inputs})[0] for i in range(n)]
     r["max_abs_error"], r["top1"] = _errors(model, outs, batch)
     r["gas"] = _gas(keys, proof)
-    r.update(prove_s=proves, bare_prove_s=bare, logrows=circuit.logrows, pk_bytes=keys.pk_path.stat().st_size,
-             proof_bytes=len(proof.proof), options=dict(circuit.options), keys_dir=str(keys.path))
+    r.update(
+        prove_s=proves,
+        bare_prove_s=bare,
+        logrows=circuit.logrows,
+        pk_bytes=keys.pk_path.stat().st_size,
+        proof_bytes=len(proof.proof),
+        options=dict(circuit.options),
+        keys_dir=str(keys.path),
+    )
     return r
 
 
@@ -219,7 +258,9 @@ def _gas(keys, proof):
         if "EIP-170" not in err.message:
             return f"n/a ({type(err).__name__})"
     try:
-        return f"{chain.verify(chain.deploy(zkml.verifier_contract(keys.vk, reusable=True)), proof).gas_used} (reusable)"
+        return (
+            f"{chain.verify(chain.deploy(zkml.verifier_contract(keys.vk, reusable=True)), proof).gas_used} (reusable)"
+        )
     except zkml.ZKMLError as err:
         return f"n/a ({type(err).__name__})"
 
@@ -231,8 +272,18 @@ def _warm_cli(name: str) -> float:
     model.save(d / "m.onnx")
     np.save(d / "cal.npy", np.asarray(cal))
     np.save(d / "x.npy", np.asarray(cal)[0])
-    cmd = [str(Path(sys.executable).parent / "prove-model"), "--quiet", "run", str(d / "m.onnx"), "--input", str(d / "x.npy"),
-           "--calibration", str(d / "cal.npy"), "--out", str(d / "out")]
+    cmd = [
+        str(Path(sys.executable).parent / "prove-model"),
+        "--quiet",
+        "run",
+        str(d / "m.onnx"),
+        "--input",
+        str(d / "x.npy"),
+        "--calibration",
+        str(d / "cal.npy"),
+        "--out",
+        str(d / "out"),
+    ]
     if (ROOT / "circuits" / f"{name}.json").exists():  # the zoo model's circuit spec, as in the flows
         cmd += ["--spec", str(ROOT / "circuits" / f"{name}.json")]
     subprocess.run(cmd, check=True, capture_output=True)  # cold: fills the cache
@@ -247,9 +298,11 @@ FLOW_TIMEOUT_S = 240
 def _in_child(kind: str, name: str, flow_timeout_s: float = FLOW_TIMEOUT_S) -> dict:
     """Run one flow in a fresh process; its peak RSS is the flow's own. Flows over FLOW_TIMEOUT_S are stopped."""
     out = Path(tempfile.mkdtemp(prefix="bench-")) / "r.json"
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks import harness as h; "
-            f"r = h.flow_ezkl({name!r}) if {kind!r} == 'ezkl' else h.flow_zkml({name!r}, {kind == 'zkml-tuned'}); "
-            f"open({str(out)!r}, 'w').write(json.dumps(r))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks import harness as h; "
+        f"r = h.flow_ezkl({name!r}) if {kind!r} == 'ezkl' else h.flow_zkml({name!r}, {kind == 'zkml-tuned'}); "
+        f"open({str(out)!r}, 'w').write(json.dumps(r))"
+    )
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + flow_timeout_s
     timed_out = False
@@ -283,29 +336,58 @@ def run(models: list[str], flow_timeout_s: float = FLOW_TIMEOUT_S) -> dict:
             if "error" in r:
                 rows.append({"model": name, "flow": kind, **r})
                 continue
-            row = {"model": name, "flow": kind, "logrows": r["logrows"], "compile_s": round(r["compile_s"], 2),
-                   "setup_s": round(r["setup_s"], 2), "prove_s_median": round(statistics.median(r["prove_s"]), 3),
-                   "verify_s": round(r["verify_s"], 4), "pk_mb": round(r["pk_bytes"] / 1e6, 1), "proof_bytes": r["proof_bytes"],
-                   "peak_rss_mb": r["peak_rss_mb"], "max_abs_error": round(r["max_abs_error"], 5), "top1": r["top1"],
-                   "gas": r.get("gas"), "prove_s_all": [round(x, 3) for x in r["prove_s"]]}
+            row = {
+                "model": name,
+                "flow": kind,
+                "logrows": r["logrows"],
+                "compile_s": round(r["compile_s"], 2),
+                "setup_s": round(r["setup_s"], 2),
+                "prove_s_median": round(statistics.median(r["prove_s"]), 3),
+                "verify_s": round(r["verify_s"], 4),
+                "pk_mb": round(r["pk_bytes"] / 1e6, 1),
+                "proof_bytes": r["proof_bytes"],
+                "peak_rss_mb": r["peak_rss_mb"],
+                "max_abs_error": round(r["max_abs_error"], 5),
+                "top1": r["top1"],
+                "gas": r.get("gas"),
+                "prove_s_all": [round(x, 3) for x in r["prove_s"]],
+            }
             if kind != "ezkl" and "error" not in e:
-                row["prove_ratio_vs_ezkl"] = round(statistics.median(a / b for a, b in zip(r["prove_s"], e["prove_s"])), 3)
-                row["memory_ratio_vs_ezkl"] = round(r["peak_rss_mb"] / e["peak_rss_mb"], 3) if r["peak_rss_mb"] and e["peak_rss_mb"] else None
-                row["zkml_overhead"] = round(statistics.median(a / b for a, b in zip(r["prove_s"], r["bare_prove_s"])) - 1, 3)
+                row["prove_ratio_vs_ezkl"] = round(
+                    statistics.median(a / b for a, b in zip(r["prove_s"], e["prove_s"])), 3
+                )
+                row["memory_ratio_vs_ezkl"] = (
+                    round(r["peak_rss_mb"] / e["peak_rss_mb"], 3) if r["peak_rss_mb"] and e["peak_rss_mb"] else None
+                )
+                row["zkml_overhead"] = round(
+                    statistics.median(a / b for a, b in zip(r["prove_s"], r["bare_prove_s"])) - 1, 3
+                )
             rows.append(row)
         if "error" not in flows["zkml-default"]:
             warm = _warm_cli(name)
             bare = statistics.median(flows["zkml-default"]["bare_prove_s"])
-            rows.append({"model": name, "flow": "warm prove-model run", "seconds": round(warm, 3),
-                         "ratio_vs_bare_prove": round(warm / bare, 3)})
-    return {"benchmark": "zkml vs ezkl recommended flow", "repeats": int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS)),
-            "cores": os.cpu_count(), "rows": [dict(r, repeats=int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS))) for r in rows]}
+            rows.append(
+                {
+                    "model": name,
+                    "flow": "warm prove-model run",
+                    "seconds": round(warm, 3),
+                    "ratio_vs_bare_prove": round(warm / bare, 3),
+                }
+            )
+    return {
+        "benchmark": "zkml vs ezkl recommended flow",
+        "repeats": int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS)),
+        "cores": os.cpu_count(),
+        "rows": [dict(r, repeats=int(os.environ.get("ZKML_BENCH_REPEATS", REPEATS))) for r in rows],
+    }
 
 
 def table(res: dict) -> str:
-    lines = ["| model | flow | logrows | compile s | setup s | prove s (median) | prove ratio vs ezkl | pk MB | peak RSS MB | "
-             "memory ratio vs ezkl | max abs error | top-1 | gas | zkml overhead |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| model | flow | logrows | compile s | setup s | prove s (median) | prove ratio vs ezkl | pk MB | peak RSS MB | "
+        "memory ratio vs ezkl | max abs error | top-1 | gas | zkml overhead |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     warm = []
     for r in res["rows"]:
         if r["flow"] == "warm prove-model run":
@@ -314,12 +396,20 @@ def table(res: dict) -> str:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['flow']} | failed: {r['error']} |" + " |" * 11)
             continue
-        lines.append(f"| {r['model']} | {r['flow']} | {r['logrows']} | {r['compile_s']} | {r['setup_s']} | {r['prove_s_median']} | "
-                     f"{r.get('prove_ratio_vs_ezkl', '-')} | {r['pk_mb']} | {r['peak_rss_mb']} | {r.get('memory_ratio_vs_ezkl') or '-'} | "
-                     f"{r['max_abs_error']} | "
-                     f"{r['top1']:.2f} | {r['gas'] or '-'} | {r.get('zkml_overhead', '-')} |")
-    lines += ["", "Warm `prove-model run` (process start, cached circuit and keys, prove, verify):", "",
-              "| model | seconds | ratio vs bare ezkl witness+prove |", "| --- | --- | --- |", *warm]
+        lines.append(
+            f"| {r['model']} | {r['flow']} | {r['logrows']} | {r['compile_s']} | {r['setup_s']} | {r['prove_s_median']} | "
+            f"{r.get('prove_ratio_vs_ezkl', '-')} | {r['pk_mb']} | {r['peak_rss_mb']} | {r.get('memory_ratio_vs_ezkl') or '-'} | "
+            f"{r['max_abs_error']} | "
+            f"{r['top1']:.2f} | {r['gas'] or '-'} | {r.get('zkml_overhead', '-')} |"
+        )
+    lines += [
+        "",
+        "Warm `prove-model run` (process start, cached circuit and keys, prove, verify):",
+        "",
+        "| model | seconds | ratio vs bare ezkl witness+prove |",
+        "| --- | --- | --- |",
+        *warm,
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -41,7 +41,11 @@ def _serve(d: Path):
 def _verdict(tab) -> tuple[str, float, str]:
     tab.wait_for_function(DONE, timeout=300_000)
     v = tab.locator("#verdict")
-    return v.get_attribute("data-verdict"), float(v.get_attribute("data-ms") or "nan"), v.locator(".message").text_content()
+    return (
+        v.get_attribute("data-verdict"),
+        float(v.get_attribute("data-ms") or "nan"),
+        v.locator(".message").text_content(),
+    )
 
 
 def measure(browser, name: str, work: Path, screenshot: Path | None = None) -> dict:
@@ -84,24 +88,38 @@ def measure(browser, name: str, work: Path, screenshot: Path | None = None) -> d
     finally:
         httpd.shutdown()
         httpd.server_close()
-    return {"model": name, "verdict": verdict, "agrees_with_zkml_verify": True, "logrows": keys.vk.settings["run_args"]["logrows"],
-            "verifier": data["verifier"]["name"], "reusable": data["verifier"]["reusable"],
-            "deployed_bytes": data["verifier"]["deployed_size"], "cold_load_ms": round(cold_ms, 1),
-            "cold_verify_ms": round(cold_call_ms, 1), "warm_verify_ms_median": round(statistics.median(warm), 1),
-            "warm_verify_ms": warm, "write_page_s": round(page_s, 3), "compile_setup_prove_s": round(prep_s, 2)}
+    return {
+        "model": name,
+        "verdict": verdict,
+        "agrees_with_zkml_verify": True,
+        "logrows": keys.vk.settings["run_args"]["logrows"],
+        "verifier": data["verifier"]["name"],
+        "reusable": data["verifier"]["reusable"],
+        "deployed_bytes": data["verifier"]["deployed_size"],
+        "cold_load_ms": round(cold_ms, 1),
+        "cold_verify_ms": round(cold_call_ms, 1),
+        "warm_verify_ms_median": round(statistics.median(warm), 1),
+        "warm_verify_ms": warm,
+        "write_page_s": round(page_s, 3),
+        "compile_setup_prove_s": round(prep_s, 2),
+    }
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| model | verifier | deployed bytes | verdict | cold load → verdict ms | verifyProof ms (warm median) |\n"
-            "| --- | --- | --- | --- | --- | --- |")
+    head = (
+        "| model | verifier | deployed bytes | verdict | cold load → verdict ms | verifyProof ms (warm median) |\n"
+        "| --- | --- | --- | --- | --- | --- |"
+    )
     lines = [head]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | failed: {r['error']} | | | | |")
             continue
         kind = f"{r['verifier']}{' (reusable + VKA)' if r['reusable'] else ''}"
-        lines.append(f"| {r['model']} | {kind} | {r['deployed_bytes']:,} | {r['verdict']} | {r['cold_load_ms']:.0f} | "
-                     f"{r['warm_verify_ms_median']:.0f} |")
+        lines.append(
+            f"| {r['model']} | {kind} | {r['deployed_bytes']:,} | {r['verdict']} | {r['cold_load_ms']:.0f} | "
+            f"{r['warm_verify_ms_median']:.0f} |"
+        )
     return "\n".join(lines)
 
 

@@ -132,8 +132,12 @@ def measure(name: str, k: int) -> dict:
     witness = max(s["witness_chain_s"] for s in segments)  # the last segment's chain: every witness but its own
     res = {"model": name, "max_logrows": k, "setup": setup, "segments": segments, "measured": whole}
     if all("prove_s" in w for w in whole.values()):
-        res["worker_startup_s"] = max(0.0, whole[2]["prove_s"] - critical_path(times, 2, witness))  # measured - simulated
-        res["critical_path_s"] = {n: round(critical_path(times, n, witness, res["worker_startup_s"]), 2) for n in WORKERS}
+        res["worker_startup_s"] = max(
+            0.0, whole[2]["prove_s"] - critical_path(times, 2, witness)
+        )  # measured - simulated
+        res["critical_path_s"] = {
+            n: round(critical_path(times, n, witness, res["worker_startup_s"]), 2) for n in WORKERS
+        }
         res["measured_2_vs_1"] = round(whole[2]["prove_s"] / whole[1]["prove_s"], 3)
     return res
 
@@ -146,15 +150,25 @@ def _small():
     import zkml
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
+    )
     return zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | segments (logrows) | segment prove s (1 core) | largest segment RSS MB | critical path s for "
-             + ", ".join(map(str, WORKERS)) + " workers | measured 1 / 2 workers s | 2 vs 1 |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| model | segments (logrows) | segment prove s (1 core) | largest segment RSS MB | critical path s for "
+        + ", ".join(map(str, WORKERS))
+        + " workers | measured 1 / 2 workers s | 2 vs 1 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['model']} | error: {r['error'][-120:]} | | | | | |")
@@ -163,12 +177,14 @@ def table(results: list[dict]) -> str:
         m = r["measured"]
         seg_s = ", ".join(f"{s['prove_s']:.1f}" for s in r["segments"])
         path_s = ", ".join(f"{cp[n]:.1f}" for n in WORKERS) if cp else "-"
-        lines.append(f"| {r['model']} | {r['setup']['units']} ({', '.join(map(str, r['setup']['logrows']))}) | "
-                     f"{seg_s} | "
-                     f"{max(s['peak_rss_mb'] for s in r['segments']):,.0f} | "
-                     f"{path_s} | "
-                     f"{m[1].get('prove_s', float('nan')):.1f} / {m[2].get('prove_s', float('nan')):.1f} | "
-                     f"{r.get('measured_2_vs_1', '-')} |")
+        lines.append(
+            f"| {r['model']} | {r['setup']['units']} ({', '.join(map(str, r['setup']['logrows']))}) | "
+            f"{seg_s} | "
+            f"{max(s['peak_rss_mb'] for s in r['segments']):,.0f} | "
+            f"{path_s} | "
+            f"{m[1].get('prove_s', float('nan')):.1f} / {m[2].get('prove_s', float('nan')):.1f} | "
+            f"{r.get('measured_2_vs_1', '-')} |"
+        )
     return "\n".join(lines)
 
 

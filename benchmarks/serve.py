@@ -33,9 +33,26 @@ def _start_server(keys_dir: Path, workers: int, home: Path, log: Path):
 
     env = {**os.environ, "ZKML_HOME": str(home), "ZKML_SERVE_TOKEN": TOKEN}
     err = open(log, "wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--port",
-                             "0", "--workers", str(workers), "--queue-size", "64", "--log-level", "warning"],
-                            stdout=subprocess.DEVNULL, stderr=err, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from zkml.cli import main; main()",
+            "serve",
+            str(keys_dir),
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+            "--queue-size",
+            "64",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     url = None
     while url is None:
@@ -78,8 +95,13 @@ def run(repeats: int = 5, clients: int = 8, per_client: int = 2, workers: int | 
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
                 ezkl.gen_witness(str(tmp / "in.json"), str(keys.circuit.compiled_path), str(tmp / "w.json"), None, None)
-                ezkl.prove(str(tmp / "w.json"), str(keys.circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"),
-                           str(keys.srs.path))
+                ezkl.prove(
+                    str(tmp / "w.json"),
+                    str(keys.circuit.compiled_path),
+                    str(keys.pk_path),
+                    str(tmp / "p.json"),
+                    str(keys.srs.path),
+                )
             return time.perf_counter() - t0
 
     def pool_round() -> float:  # prove_many on the local pool, same workers and inputs (its pool start included)
@@ -91,6 +113,7 @@ def run(repeats: int = 5, clients: int = 8, per_client: int = 2, workers: int | 
     home = Path(tempfile.mkdtemp(prefix="zkml-bench-serve-"))
     proc, url = _start_server(keys.path, workers, home, home / "server.log")
     try:
+
         def serve_round() -> float:  # 8 concurrent clients, each proving its share of the inputs
             got: dict[int, object] = {}
 
@@ -132,24 +155,54 @@ def run(repeats: int = 5, clients: int = 8, per_client: int = 2, workers: int | 
     bare_med, lat_med = statistics.median(bare), statistics.median(latency)
     pairs = statistics.median(s_ / b for s_, b in zip(latency, bare))
     n = len(xs)
-    return {"benchmark": "proving service", "model": "digits_mlp", "logrows": keys.circuit.logrows, "cores": os.cpu_count(),
-            "workers": workers, "repeats": repeats,
-            "bare_ezkl_prove_s": [round(x, 4) for x in bare], "service_latency_s": [round(x, 4) for x in latency],
-            "latency_ratio": round(lat_med / bare_med, 3), "latency_ratio_paired": round(pairs, 3), "latency_target": 1.1,
-            "clients": clients, "proofs": n, "prove_many_s": round(pool_s, 3), "service_s": round(serve_s, 3),
-            "prove_many_per_min": round(60 * n / pool_s, 1), "service_per_min": round(60 * n / serve_s, 1),
-            "prove_many_runs_s": [round(x, 3) for x in pool_runs], "service_runs_s": [round(x, 3) for x in serve_runs],
-            "throughput_ratio": round(pool_s / serve_s, 3), "throughput_target": 0.9}
+    return {
+        "benchmark": "proving service",
+        "model": "digits_mlp",
+        "logrows": keys.circuit.logrows,
+        "cores": os.cpu_count(),
+        "workers": workers,
+        "repeats": repeats,
+        "bare_ezkl_prove_s": [round(x, 4) for x in bare],
+        "service_latency_s": [round(x, 4) for x in latency],
+        "latency_ratio": round(lat_med / bare_med, 3),
+        "latency_ratio_paired": round(pairs, 3),
+        "latency_target": 1.1,
+        "clients": clients,
+        "proofs": n,
+        "prove_many_s": round(pool_s, 3),
+        "service_s": round(serve_s, 3),
+        "prove_many_per_min": round(60 * n / pool_s, 1),
+        "service_per_min": round(60 * n / serve_s, 1),
+        "prove_many_runs_s": [round(x, 3) for x in pool_runs],
+        "service_runs_s": [round(x, 3) for x in serve_runs],
+        "throughput_ratio": round(pool_s / serve_s, 3),
+        "throughput_target": 0.9,
+    }
 
 
 def table(r: dict) -> str:
-    lat = (f"| latency, 1 client | bare ezkl witness+prove {statistics.median(r['bare_ezkl_prove_s']):.3f} s | "
-           f"service {statistics.median(r['service_latency_s']):.3f} s | {r['latency_ratio']}x (target <= {r['latency_target']}) |")
-    thr = (f"| throughput, {r['clients']} clients, {r['proofs']} proofs | prove_many {r['prove_many_per_min']}/min | "
-           f"service {r['service_per_min']}/min | {r['throughput_ratio']}x (target >= {r['throughput_target']}) |")
-    return "\n".join([f"digits_mlp, 2^{r['logrows']} rows, {r['workers']} workers, {r['cores']} cores "
-                      f"(medians of {r['repeats']})", "", "| measure | baseline | service | ratio |",
-                      "| --- | --- | --- | --- |", lat, thr]) + "\n"
+    lat = (
+        f"| latency, 1 client | bare ezkl witness+prove {statistics.median(r['bare_ezkl_prove_s']):.3f} s | "
+        f"service {statistics.median(r['service_latency_s']):.3f} s | {r['latency_ratio']}x (target <= {r['latency_target']}) |"
+    )
+    thr = (
+        f"| throughput, {r['clients']} clients, {r['proofs']} proofs | prove_many {r['prove_many_per_min']}/min | "
+        f"service {r['service_per_min']}/min | {r['throughput_ratio']}x (target >= {r['throughput_target']}) |"
+    )
+    return (
+        "\n".join(
+            [
+                f"digits_mlp, 2^{r['logrows']} rows, {r['workers']} workers, {r['cores']} cores "
+                f"(medians of {r['repeats']})",
+                "",
+                "| measure | baseline | service | ratio |",
+                "| --- | --- | --- | --- |",
+                lat,
+                thr,
+            ]
+        )
+        + "\n"
+    )
 
 
 def main() -> None:

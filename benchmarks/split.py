@@ -87,7 +87,9 @@ def _run(code: str, cores: str, home: str) -> dict:
     return json.loads(line[7:]) if line else {"error": proc.stderr.strip()[-400:]}
 
 
-def _flow(kind: str, work: Path, home: str, *, k: int = 0, workers: int = 0, cores: str = "0,1", setup_cores: str = "0,1") -> dict:
+def _flow(
+    kind: str, work: Path, home: str, *, k: int = 0, workers: int = 0, cores: str = "0,1", setup_cores: str = "0,1"
+) -> dict:
     def code(phase):
         if kind == "ezkl":
             return _EZKL.format(root=str(ROOT), work=str(work), phase=phase)
@@ -99,8 +101,13 @@ def _flow(kind: str, work: Path, home: str, *, k: int = 0, workers: int = 0, cor
     prove = _run(code("prove"), cores, home)
     if "error" in prove:
         return {"error": prove["error"]}
-    prove.update(setup_s=round(setup["setup_s"], 1), setup_peak_rss_mb=round(setup["peak_rss_mb"]), cores=cores,
-                 peak_rss_mb=round(prove["peak_rss_mb"]), prove_s=round(prove["prove_s"], 1))
+    prove.update(
+        setup_s=round(setup["setup_s"], 1),
+        setup_peak_rss_mb=round(setup["peak_rss_mb"]),
+        cores=cores,
+        peak_rss_mb=round(prove["peak_rss_mb"]),
+        prove_s=round(prove["prove_s"], 1),
+    )
     return prove
 
 
@@ -120,10 +127,12 @@ def main(argv: list[str] | None = None) -> None:
         work, home = Path(tmp), str(Path(tmp) / "home")
         model.save(work / "model.onnx")
         np.save(work / "cal.npy", np.asarray(cal, dtype=np.float32))
-        rows = {"ezkl's recommended flow, 2 cores": _flow("ezkl", work, home),
-                "zkml split, in sequence, 2 cores": _flow("zkml", work, home, k=k),
-                "zkml split, 1 worker, 1 core": _flow("zkml", work, home, k=k, cores="0"),
-                "zkml split, 2 workers, 1 core each": _flow("zkml", work, home, k=k, workers=2)}
+        rows = {
+            "ezkl's recommended flow, 2 cores": _flow("ezkl", work, home),
+            "zkml split, in sequence, 2 cores": _flow("zkml", work, home, k=k),
+            "zkml split, 1 worker, 1 core": _flow("zkml", work, home, k=k, cores="0"),
+            "zkml split, 2 workers, 1 core each": _flow("zkml", work, home, k=k, workers=2),
+        }
     base, seq = rows["ezkl's recommended flow, 2 cores"], rows["zkml split, in sequence, 2 cores"]
     one, two = rows["zkml split, 1 worker, 1 core"], rows["zkml split, 2 workers, 1 core each"]
     for r in rows.values():
@@ -134,24 +143,33 @@ def main(argv: list[str] | None = None) -> None:
     if "prove_s" in two and "prove_s" in one:
         two["ratio_vs_1_worker_1_core"] = round(two["prove_s"] / one["prove_s"], 3)
         two["scaling_efficiency"] = round(one["prove_s"] / (2 * two["prove_s"]), 3)
-    ref = model.run({model.inputs[0].name: np.asarray(cal[0], np.float32).reshape(model.inputs[0].shape)})[0].reshape(-1)
+    ref = model.run({model.inputs[0].name: np.asarray(cal[0], np.float32).reshape(model.inputs[0].shape)})[0].reshape(
+        -1
+    )
     for r in rows.values():
         if "outputs" in r:
             r["max_abs_error_vs_onnxruntime"] = float(np.abs(np.asarray(r["outputs"]) - ref).max())
-    lines = ["| flow | segments | logrows | prove s | peak RSS MB (proving) | vs ezkl (time / memory) | max abs error | predicted s / MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| flow | segments | logrows | prove s | peak RSS MB (proving) | vs ezkl (time / memory) | max abs error | predicted s / MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name, r in rows.items():
         if "error" in r:
             lines.append(f"| {name} | error: {r['error'][-100:]} | | | | | | |")
             continue
-        lines.append(f"| {name} | {r['segments']} | {r['logrows']} | {r['prove_s']} | {r['peak_rss_mb']} | "
-                     f"{r.get('prove_ratio_vs_ezkl', '-')} / {r.get('memory_ratio_vs_ezkl', '-')} | "
-                     f"{r['max_abs_error_vs_onnxruntime']:.6f} | {r.get('predicted_prove_s', '-')} / {r.get('predicted_peak_mb', '-')} |")
+        lines.append(
+            f"| {name} | {r['segments']} | {r['logrows']} | {r['prove_s']} | {r['peak_rss_mb']} | "
+            f"{r.get('prove_ratio_vs_ezkl', '-')} / {r.get('memory_ratio_vs_ezkl', '-')} | "
+            f"{r['max_abs_error_vs_onnxruntime']:.6f} | {r.get('predicted_prove_s', '-')} / {r.get('predicted_peak_mb', '-')} |"
+        )
     if "ratio_vs_1_worker_1_core" in two:
-        lines.append(f"\n2 workers on 1 core each / 1 worker on 1 core: {two['ratio_vs_1_worker_1_core']} "
-                     f"(scaling efficiency {two['scaling_efficiency']})")
-    write_results("split", {"benchmark": "split proving", "model": args.model, "max_logrows": k, "flows": rows},
-                  "\n".join(lines))
+        lines.append(
+            f"\n2 workers on 1 core each / 1 worker on 1 core: {two['ratio_vs_1_worker_1_core']} "
+            f"(scaling efficiency {two['scaling_efficiency']})"
+        )
+    write_results(
+        "split", {"benchmark": "split proving", "model": args.model, "max_logrows": k, "flows": rows}, "\n".join(lines)
+    )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,15 @@ def main(argv=None) -> int:
     scale = circuit.settings["model_output_scales"][0]
     threshold = int(round(THRESHOLD * 2**scale))
     # the registry records outputs under the model's id: its verifying key's identity
-    app = chain.deploy_code(registry["bytecode"], registry["abi"], [verifier, OUTPUT_INDEX, threshold, True, bytes.fromhex(keys.id)])
+    app = chain.deploy_code(
+        registry["bytecode"], registry["abi"], [verifier, OUTPUT_INDEX, threshold, True, bytes.fromhex(keys.id)]
+    )
     res = chain.record(app, proof)  # a transaction: the registry verifies the proof, then records the score
     if res.ok:
         (recorded,) = decode_output(registry["abi"], "submit", res.output)
-        print(f"accepted by the application contract on {chain.name}: recorded score {recorded / 2**scale:.3f}, gas {res.gas_used}")
+        print(
+            f"accepted by the application contract on {chain.name}: recorded score {recorded / 2**scale:.3f}, gas {res.gas_used}"
+        )
     else:
         print(f"refused by the application contract: {res.reason}")
     print(json.dumps({"accepted": res.ok, "score": score, "gas_used": res.gas_used}))

@@ -46,20 +46,28 @@ def main() -> int:
     cached = circuit.cached and keys.cached
     print(f"zkml demo: {NAME} ({meta['dataset']})")
     print(f"  model        {model}")
-    print(f"  accuracy     float model {meta['float_test_accuracy']:.1%} on {meta['test_rows']} held-out digits "
-          f"(recorded at training, models/{NAME}/metadata.json); circuit agrees with it on "
-          f"{circuit.report.top1_agreement:.1%} of {circuit.report.samples} calibration digits (measured at compile)")
+    print(
+        f"  accuracy     float model {meta['float_test_accuracy']:.1%} on {meta['test_rows']} held-out digits "
+        f"(recorded at training, models/{NAME}/metadata.json); circuit agrees with it on "
+        f"{circuit.report.top1_agreement:.1%} of {circuit.report.samples} calibration digits (measured at compile)"
+    )
     print(f"  circuit      2^{circuit.logrows} rows ({circuit.num_rows} used), {circuit.visibility}")
     print(f"  proof        {len(proof.proof)} bytes, public label {label}, input kept private, model id {keys.id[:16]}")
     print(f"  off-chain    {'valid' if offchain else 'INVALID: ' + str(offchain.reason)}")
-    print(f"  on-chain     {'accepted' if onchain else 'REJECTED: ' + str(onchain.reason)} by {contract.name} "
-          f"({contract.deployed_size:,} bytes) on pyrevm, gas {onchain.gas_used:,}")
+    print(
+        f"  on-chain     {'accepted' if onchain else 'REJECTED: ' + str(onchain.reason)} by {contract.name} "
+        f"({contract.deployed_size:,} bytes) on pyrevm, gas {onchain.gas_used:,}"
+    )
     print("  time         " + ", ".join(f"{k} {v:.2f}s" for k, v in t.items()))
-    print(f"  cache        {'reused the cached circuit and keys (second run)' if cached else 'built circuit and keys; the next run reuses them'}"
-          f" in {zkml.zkml_home()}")
+    print(
+        f"  cache        {'reused the cached circuit and keys (second run)' if cached else 'built circuit and keys; the next run reuses them'}"
+        f" in {zkml.zkml_home()}"
+    )
     if keys.dev_srs:
-        print("  WARNING      INSECURE dev SRS (generated locally): fine for a demo, not for production; "
-              "use circuit.setup(srs='ceremony.srs')")
+        print(
+            "  WARNING      INSECURE dev SRS (generated locally): fine for a demo, not for production; "
+            "use circuit.setup(srs='ceremony.srs')"
+        )
     return 0 if offchain and onchain else 1
 
 

@@ -53,8 +53,10 @@ def main(argv=None) -> int:
     if max_logrows is None:  # the toy fits this machine: ask for segments of a quarter of its rows
         max_logrows = whole.logrows - 2
     circuit = zkml.compile(model, calibration, max_logrows=max_logrows)
-    print(f"split at max_logrows {max_logrows}: {len(circuit.segments)} segments of 2^{circuit.logrows} rows, "
-          f"cut after {', '.join(circuit.cuts)}; end to end against onnxruntime: {circuit.report}")
+    print(
+        f"split at max_logrows {max_logrows}: {len(circuit.segments)} segments of 2^{circuit.logrows} rows, "
+        f"cut after {', '.join(circuit.cuts)}; end to end against onnxruntime: {circuit.report}"
+    )
     print(f"  estimate: {zkml.estimate(circuit)}")
     # 3. keys, one proof, one verdict
     t = time.perf_counter()
@@ -62,11 +64,15 @@ def main(argv=None) -> int:
     print(f"setup: {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     proof = keys.prove(prompt, workers=args.workers) if args.workers else keys.prove(prompt)
-    print(f"prove: {time.perf_counter() - t:.1f} s ({len(proof.segments)} segments{f', {args.workers} workers' if args.workers else ''})")
+    print(
+        f"prove: {time.perf_counter() - t:.1f} s ({len(proof.segments)} segments{f', {args.workers} workers' if args.workers else ''})"
+    )
     result = zkml.verify(proof, keys.vk)
     scores = result.outputs[0].reshape(-1)
-    print(f"verified: {bool(result)}; public next character: {gpt.decode(scores)!r} "
-          f"(the float model says {gpt.decode(model.run({model.inputs[0].name: prompt})[0])!r})")
+    print(
+        f"verified: {bool(result)}; public next character: {gpt.decode(scores)!r} "
+        f"(the float model says {gpt.decode(model.run({model.inputs[0].name: prompt})[0])!r})"
+    )
     # 4. a forger's try: the same segments, each valid on its own, in another order
     forged = zkml.Proof(b"", (), {}, None, tuple(reversed(proof.segments)))
     verdict = zkml.verify(forged, keys.vk)

@@ -72,8 +72,13 @@ def compile_zoo(name: str, **overrides):
 
     s = spec(name)
     model, cal = zkml.load_model(s["onnx"]), np.load(s["calibration_file"])
-    return zkml.compile(model, cal, visibility=overrides.pop("visibility", s["visibility"]),
-                        target=overrides.pop("target", s["target"]), **{**s.get("options", {}), **overrides})
+    return zkml.compile(
+        model,
+        cal,
+        visibility=overrides.pop("visibility", s["visibility"]),
+        target=overrides.pop("target", s["target"]),
+        **{**s.get("options", {}), **overrides},
+    )
 
 
 def label(scores) -> int:
@@ -110,23 +115,45 @@ def publish_torch(name: str, net, splits, *, dataset: str) -> dict:
     return publish(name, model, X_train, X_test, y_test, predict, dataset=dataset)
 
 
-def publish(name: str, model, X_train, X_test, y_test, float_predict, *, dataset: str, calib_rows: int = 32,
-            extra: dict[str, Any] | None = None) -> dict:
+def publish(
+    name: str,
+    model,
+    X_train,
+    X_test,
+    y_test,
+    float_predict,
+    *,
+    dataset: str,
+    calib_rows: int = 32,
+    extra: dict[str, Any] | None = None,
+) -> dict:
     """Write model.onnx, sample_input.json, calibration.npy and measured metadata.json for a zoo model."""
     import zkml
 
     d = folder(name)
     model.save(d / "model.onnx")
     sample = X_test[0]
-    (d / "sample_input.json").write_text(json.dumps({"input_data": [np.asarray(sample, np.float64).reshape(-1).tolist()]}))
+    (d / "sample_input.json").write_text(
+        json.dumps({"input_data": [np.asarray(sample, np.float64).reshape(-1).tolist()]})
+    )
     np.save(d / "calibration.npy", X_train[:calib_rows])
     preds = np.array([label(float_predict(row)) for row in X_test])
     circuit = compile_zoo(name)
     agreement, worst = circuit_agreement(circuit, X_test, float_predict)
-    meta = {"name": name, "dataset": dataset, "source": model.source, "onnx_sha256": model.hash,
-            "train_rows": int(len(X_train)), "test_rows": int(len(X_test)),
-            "float_test_accuracy": float((preds == y_test).mean()), "circuit_top1_agreement": agreement,
-            "circuit_max_abs_error": worst, "logrows": circuit.logrows, "num_rows": circuit.num_rows,
-            "zkml_version": zkml.__version__, **(extra or {})}
+    meta = {
+        "name": name,
+        "dataset": dataset,
+        "source": model.source,
+        "onnx_sha256": model.hash,
+        "train_rows": int(len(X_train)),
+        "test_rows": int(len(X_test)),
+        "float_test_accuracy": float((preds == y_test).mean()),
+        "circuit_top1_agreement": agreement,
+        "circuit_max_abs_error": worst,
+        "logrows": circuit.logrows,
+        "num_rows": circuit.num_rows,
+        "zkml_version": zkml.__version__,
+        **(extra or {}),
+    }
     (d / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -47,7 +47,8 @@ def tiny_cnn():
 
     torch.manual_seed(1)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 2, kernel_size=3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 3))
+        torch.nn.Conv2d(1, 2, kernel_size=3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 3)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +167,9 @@ def run_cli(*args, env=None, cwd=None, input=None, timeout=300):
     e.pop("ZKML_DEBUG", None)
     if env:
         e.update(env)
-    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=e, cwd=cwd, input=input, timeout=timeout)
+    return subprocess.run(
+        [str(exe), *map(str, args)], capture_output=True, text=True, env=e, cwd=cwd, input=input, timeout=timeout
+    )
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
@@ -184,8 +187,15 @@ def deep_mlp(seed: int = 0):
     import torch
 
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                               torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    return torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
+    )
 
 
 class KindCase:
@@ -218,8 +228,9 @@ def kind_case(tmp_path_factory, mlp_keys, mlp_proof, mlp_cal, other_keys):
         d = tmp_path_factory.mktemp(f"kind-{kind.replace('+', '-')}")
         other = other_keys.prove(mlp_cal[1])  # another model (same input shape)
         if kind == "single":
-            return KindCase(kind, mlp_keys, mlp_keys.save(d / "keys"), mlp_cal[3], mlp_proof, None,
-                            {"another model's proof": other})
+            return KindCase(
+                kind, mlp_keys, mlp_keys.save(d / "keys"), mlp_cal[3], mlp_proof, None, {"another model's proof": other}
+            )
         if kind == "committed":
             model = zkml.export(tiny_mlp(), torch.zeros(1, 4))
             twin = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
@@ -231,8 +242,9 @@ def kind_case(tmp_path_factory, mlp_keys, mlp_proof, mlp_cal, other_keys):
             keys = zkml.compile(model, mlp_cal, visibility="params=committed").setup()
             x = mlp_cal[2]
             forged = {"other weights": keys.with_weights(twin_model).prove(x), "another model's proof": other}
-            return KindCase(kind, keys, keys.save(d / "keys"), x, keys.prove(x), zkml.commit(model, keys), forged,
-                            twin_model)
+            return KindCase(
+                kind, keys, keys.save(d / "keys"), x, keys.prove(x), zkml.commit(model, keys), forged, twin_model
+            )
         cal = np.random.default_rng(0).normal(size=(8, 16))
         model = zkml.export(deep_mlp(0), torch.zeros(1, 16))
         vis = {"visibility": "params=committed"} if kind == "split+committed" else {}
@@ -241,9 +253,13 @@ def kind_case(tmp_path_factory, mlp_keys, mlp_proof, mlp_cal, other_keys):
         assert isinstance(keys, zkml.SplitKeys) and len(keys.segments) >= 2
         x = cal[0]
         proof = keys.prove(x)
-        forged = {"reordered segments": _reordered(proof), "another model's proof": other,
-                  "another inference's segment": zkml.Proof(b"", (), {}, None,
-                                                            (proof.segments[0], *keys.prove(cal[1]).segments[1:]))}
+        forged = {
+            "reordered segments": _reordered(proof),
+            "another model's proof": other,
+            "another inference's segment": zkml.Proof(
+                b"", (), {}, None, (proof.segments[0], *keys.prove(cal[1]).segments[1:])
+            ),
+        }
         fingerprint, twin_model = None, None
         if kind == "split+committed":
             twin_model = zkml.export(deep_mlp(5), torch.zeros(1, 16))

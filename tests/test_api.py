@@ -10,14 +10,28 @@ def test_all_is_sorted_and_resolvable():
     assert zkml.__all__ == sorted(zkml.__all__)
     for name in zkml.__all__:
         assert getattr(zkml, name) is not None, name
-    for name in ("export", "load_model", "compile", "verify", "Visibility", "Model", "Circuit", "Keys",
-                 "VerifyingKey", "Proof", "Verification", "ZKMLError"):
+    for name in (
+        "export",
+        "load_model",
+        "compile",
+        "verify",
+        "Visibility",
+        "Model",
+        "Circuit",
+        "Keys",
+        "VerifyingKey",
+        "Proof",
+        "Verification",
+        "ZKMLError",
+    ):
         assert name in zkml.__all__
 
 
 def test_import_zkml_is_light():
-    code = ("import sys, zkml; heavy = [m for m in ('torch', 'ezkl', 'onnx', 'onnxruntime', 'numpy', 'web3', 'pyrevm') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, zkml; heavy = [m for m in ('torch', 'ezkl', 'onnx', 'onnxruntime', 'numpy', 'web3', 'pyrevm') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import zkml pulled in: {out.stdout}"
 
@@ -30,10 +44,21 @@ def test_warm_cli_run_skips_onnx_and_the_batch_machinery(tmp_path, mlp_model, ml
     onnx_path = mlp_model.save(tmp_path / "m.onnx")
     (tmp_path / "x.json").write_text(json.dumps(mlp_cal[0].tolist()))
     (tmp_path / "cal.json").write_text(json.dumps(mlp_cal.tolist()))
-    args = ["--quiet", "run", str(onnx_path), "--input", str(tmp_path / "x.json"), "--calibration", str(tmp_path / "cal.json"),
-            "--out", str(tmp_path / "out")]
-    code = ("import sys\nfrom zkml.cli import main\ntry: main(sys.argv[1:])\nexcept SystemExit as e: code = e.code\n"
-            "print('MODS', ','.join(m for m in ('onnx', 'multiprocessing', 'py_ecc') if m in sys.modules))")
+    args = [
+        "--quiet",
+        "run",
+        str(onnx_path),
+        "--input",
+        str(tmp_path / "x.json"),
+        "--calibration",
+        str(tmp_path / "cal.json"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    code = (
+        "import sys\nfrom zkml.cli import main\ntry: main(sys.argv[1:])\nexcept SystemExit as e: code = e.code\n"
+        "print('MODS', ','.join(m for m in ('onnx', 'multiprocessing', 'py_ecc') if m in sys.modules))"
+    )
     for _ in range(2):  # the first run fills the parse cache
         out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
     assert "verified" in out.stdout, out.stderr

@@ -38,7 +38,9 @@ def test_resume_proves_only_what_is_missing(mlp_keys, mlp_cal, tmp_path):
     (tmp_path / "1.proof.json").write_text("{}")  # a broken leftover is proved again
     before = (tmp_path / "0.proof.json").stat().st_mtime_ns
     proved = []
-    results = zkml.prove_many(mlp_keys, mlp_cal[:3], workers=1, out_dir=tmp_path, on_result=lambda i, r: proved.append(i))
+    results = zkml.prove_many(
+        mlp_keys, mlp_cal[:3], workers=1, out_dir=tmp_path, on_result=lambda i, r: proved.append(i)
+    )
     assert sorted(proved) == [1, 2] and all(results)
     assert (tmp_path / "0.proof.json").stat().st_mtime_ns == before
 
@@ -75,14 +77,18 @@ def test_a_script_without_a_main_guard_is_explained(keys_dir, tmp_path):
     import sys
 
     script = tmp_path / "batch.py"
-    script.write_text(f"import numpy as np, zkml\nkeys = zkml.Keys.load({str(keys_dir)!r})\n"
-                      "print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n")
+    script.write_text(
+        f"import numpy as np, zkml\nkeys = zkml.Keys.load({str(keys_dir)!r})\n"
+        "print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n"
+    )
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "ProveError" in res.stderr and "__main__" in res.stderr
     guarded = tmp_path / "guarded.py"
-    guarded.write_text("import numpy as np, zkml\n\nif __name__ == '__main__':\n"
-                       f"    keys = zkml.Keys.load({str(keys_dir)!r})\n"
-                       "    print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n")
+    guarded.write_text(
+        "import numpy as np, zkml\n\nif __name__ == '__main__':\n"
+        f"    keys = zkml.Keys.load({str(keys_dir)!r})\n"
+        "    print(len(zkml.prove_many(keys, [np.zeros(4)], workers=1)))\n"
+    )
     res = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.strip() == "1", res.stderr
 
@@ -95,7 +101,9 @@ def test_batch_arguments_are_checked(mlp_keys):
 def test_cli_batch(keys_dir, mlp_cal, tmp_path):
     lines = [json.dumps({"input_data": [row.tolist()]}) for row in mlp_cal[:3]] + ["[1, 2]"]
     (tmp_path / "inputs.jsonl").write_text("\n".join(lines) + "\n")
-    res = run_cli("prove", keys_dir, "--batch", tmp_path / "inputs.jsonl", "-o", tmp_path / "proofs", "--workers", "2", "--json")
+    res = run_cli(
+        "prove", keys_dir, "--batch", tmp_path / "inputs.jsonl", "-o", tmp_path / "proofs", "--workers", "2", "--json"
+    )
     assert res.returncode == 1, res.stderr  # one input failed
     info = json.loads(res.stdout)
     assert info["proved"] == 3 and info["failed"] == 1 and info["errors"][0]["error"] == "InputShapeError"
@@ -133,8 +141,22 @@ def ray_cluster():
     os.environ.pop("RAY_AUTH_TOKEN", None)
     os.environ.pop("RAY_ADDRESS", None)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     yield f"127.0.0.1:{port}"
     import ray
 
@@ -178,8 +200,15 @@ def test_one_split_inference_on_ray(ray_cluster, tmp_path):
     import torch
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
+    )
     model = zkml.export(net, torch.zeros(1, 16))
     cal = np.random.default_rng(0).normal(size=(8, 16))
     whole = zkml.compile(model, cal)
@@ -230,10 +259,19 @@ def test_prove_many_with_other_weights_unsaved(kind, kind_case, tmp_path):
         assert zkml.verify(r, case.keys.vk, weights_commitment=theirs)
         assert not zkml.verify(r, case.statement)  # not a proof of the published weights
     # the rerun keeps them (they are proofs of these weights), and keys of the published weights prove them again
-    assert all(zkml.prove_many(other, [case.x, case.x * 0.5], workers=1, out_dir=tmp_path,
-                               on_result=lambda i, r: pytest.fail(f"item {i} proved again")))
+    assert all(
+        zkml.prove_many(
+            other,
+            [case.x, case.x * 0.5],
+            workers=1,
+            out_dir=tmp_path,
+            on_result=lambda i, r: pytest.fail(f"item {i} proved again"),
+        )
+    )
     again = []
-    zkml.prove_many(case.keys, [case.x, case.x * 0.5], workers=1, out_dir=tmp_path, on_result=lambda i, r: again.append(i))
+    zkml.prove_many(
+        case.keys, [case.x, case.x * 0.5], workers=1, out_dir=tmp_path, on_result=lambda i, r: again.append(i)
+    )
     assert sorted(again) == [0, 1]
 
 

@@ -51,7 +51,11 @@ def test_iris_proba_says_the_exp_table_dominates_and_names_the_setting(iris_prob
     summary = next(r for r in rows if r["kind"] == "summary")
     assert summary["logrows"] == circuit.logrows and "Exp lookup table" in summary["message"]
     text = run_cli("estimate", path)
-    assert text.returncode == 0 and "set by the Exp lookup table" in text.stdout and "sklearn_output='decision'" in text.stdout
+    assert (
+        text.returncode == 0
+        and "set by the Exp lookup table" in text.stdout
+        and "sklearn_output='decision'" in text.stdout
+    )
     shown = run_cli("inspect", path)
     assert shown.returncode == 0 and "set by the Exp lookup table" in shown.stdout
 
@@ -65,7 +69,7 @@ def test_a_tiny_mlp_breakdown_sums_to_num_rows(mlp_circuit, mlp_keys):
     assert sum(p.nodes for p in b.ops if p.name.startswith("EINSUM")) == 2
     # what sets logrows: the part with the most rows, plus ezkl's reserved rows, fits 2^logrows exactly
     need = max(p.rows for p in b.parts) + RESERVED_ROWS
-    assert 2 ** (mlp_circuit.logrows - 1) < need <= 2 ** mlp_circuit.logrows
+    assert 2 ** (mlp_circuit.logrows - 1) < need <= 2**mlp_circuit.logrows
     assert b.largest.kind == "range_check" and "decomp_base" in b.advice  # the 1024-entry decomposition table
     # keys explain their circuit the same way
     [kb] = breakdown(mlp_keys)

@@ -67,8 +67,13 @@ def test_independent_reader_reproduces_cids_and_files(car, tmp_path):
     b, path = car
     if not (ROOT / "node_modules" / "@ipld" / "car").is_dir():
         pytest.skip("npm @ipld/car not installed (run npm ci)")
-    out = subprocess.run(["node", str(ROOT / "tests" / "ipld_check.mjs"), str(path), str(tmp_path / "files")],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        ["node", str(ROOT / "tests" / "ipld_check.mjs"), str(path), str(tmp_path / "files")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     assert got["root"] == got["reencoded"] == b.root and got["core"] == b.core
@@ -102,11 +107,16 @@ def test_registry_records_the_bundle_cid(car, mlp_proof):
     verifier = chain.deploy(zkml.verifier_contract(b.verifying_key()))
     reg = app_contract()
     app = chain.deploy_code(reg["bytecode"], reg["abi"], [verifier, 0, 0, False, digest])
-    assert decode_output(reg["abi"], "modelId", chain.transact(app, function_calldata(reg["abi"], "modelId")).output) == (digest,)
+    assert decode_output(
+        reg["abi"], "modelId", chain.transact(app, function_calldata(reg["abi"], "modelId")).output
+    ) == (digest,)
     inst = [int.from_bytes(bytes.fromhex(h), "little") for col in mlp_proof.instances for h in col]
     res = chain.transact(app, function_calldata(reg["abi"], "submit", [mlp_proof.proof, inst]))
-    topics = [t if isinstance(t, bytes) else bytes.fromhex(str(t).removeprefix("0x"))
-              for log in res.logs for t in getattr(log, "topics", [])]
+    topics = [
+        t if isinstance(t, bytes) else bytes.fromhex(str(t).removeprefix("0x"))
+        for log in res.logs
+        for t in getattr(log, "topics", [])
+    ]
     assert res.ok and digest in topics  # OutputVerified(submitter, instancesHash, modelId, output)
 
 
@@ -122,8 +132,9 @@ def _forged(groups: dict, meta: dict, root_extra: dict | None = None) -> zkml.Bu
         if name in groups:
             root[name] = b.put("dag-cbor", dag_cbor.encode({"files": b.files(groups[name])}))
     r = b.put("dag-cbor", dag_cbor.encode(root))
-    return zkml.Bundle(cid_str(r), cid_str(root["core"]), {n: d for g in groups.values() for n, d in g.items()}, meta,
-                       None, b.blocks)
+    return zkml.Bundle(
+        cid_str(r), cid_str(root["core"]), {n: d for g in groups.values() for n, d in g.items()}, meta, None, b.blocks
+    )
 
 
 def _groups(b: zkml.Bundle) -> dict:

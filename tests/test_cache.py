@@ -231,8 +231,13 @@ def test_prune_leaves_entries_a_live_process_uses(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setenv("ZKML_HOME", str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "ZKML_HOME": str(tmp_path)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ZKML_HOME": str(tmp_path)},
+    )
     try:
         assert proc.stdout.readline().startswith("HOLDING")  # the other process got the entry (observed)
         store = Store(tmp_path)

@@ -45,8 +45,12 @@ def split_committed(deep):  # noqa: F811
     whole = zkml.compile(model, cal, visibility="params=committed")
     keys = zkml.compile(model, cal, visibility="params=committed", max_logrows=whole.logrows - 1).setup()
     torch.manual_seed(9)
-    other = zkml.export(torch.nn.Sequential(*[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else []))
-                                              for m in net]), torch.zeros(1, 16))
+    other = zkml.export(
+        torch.nn.Sequential(
+            *[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else [])) for m in net]
+        ),
+        torch.zeros(1, 16),
+    )
     ca, cb = zkml.commit(model, keys), zkml.commit(other, keys)
     return keys, (ca, keys.prove(cal[0])), (cb, keys.with_weights(other).prove(cal[0])), keys.prove(cal[1])
 
@@ -63,32 +67,66 @@ def kinds(request):
         if kind == "single":
             keys, proof = fx("mlp_keys"), fx("mlp_proof")
             other = fx("other_keys").prove([0.1, 0.2, 0.3, 0.4])
-            ns = SimpleNamespace(keys=keys, vk=keys.vk, proof=proof, pin=None,
-                                 forged={"another model's proof": other, "a flipped byte": _flip(proof)})
+            ns = SimpleNamespace(
+                keys=keys,
+                vk=keys.vk,
+                proof=proof,
+                pin=None,
+                forged={"another model's proof": other, "a flipped byte": _flip(proof)},
+            )
         elif kind == "committed":
             keys, (ca, pa), (cb, pb) = fx("committed")
-            ns = SimpleNamespace(keys=keys, vk=keys.vk.pin_weights(ca), proof=pa, pin=ca, other_weights=pb, other_pin=cb,
-                                 forged={"a proof made with other weights": pb, "another model's proof": fx("mlp_proof"),
-                                         "B's commitment in A's proof": zkml.Proof(
-                                             pb.proof[: 64 * keys.vk.meta["commitments"]["params"]]
-                                             + pa.proof[64 * keys.vk.meta["commitments"]["params"]:], pa.instances, {})})
+            ns = SimpleNamespace(
+                keys=keys,
+                vk=keys.vk.pin_weights(ca),
+                proof=pa,
+                pin=ca,
+                other_weights=pb,
+                other_pin=cb,
+                forged={
+                    "a proof made with other weights": pb,
+                    "another model's proof": fx("mlp_proof"),
+                    "B's commitment in A's proof": zkml.Proof(
+                        pb.proof[: 64 * keys.vk.meta["commitments"]["params"]]
+                        + pa.proof[64 * keys.vk.meta["commitments"]["params"] :],
+                        pa.instances,
+                        {},
+                    ),
+                },
+            )
         elif kind == "split":
             _, _, keys, p0, p1 = fx("split")
             a, b = p0.segments, p1.segments
-            ns = SimpleNamespace(keys=keys, vk=keys.vk, proof=p0, pin=None,
-                                 forged={"reordered segments": _bare(*reversed(a)),
-                                         "another inference's segment spliced in": _bare(a[0], *b[1:]),
-                                         "another model's proof": fx("mlp_proof"),
-                                         "another model's segment": _bare(a[0], fx("mlp_proof"), *a[2:])})
+            ns = SimpleNamespace(
+                keys=keys,
+                vk=keys.vk,
+                proof=p0,
+                pin=None,
+                forged={
+                    "reordered segments": _bare(*reversed(a)),
+                    "another inference's segment spliced in": _bare(a[0], *b[1:]),
+                    "another model's proof": fx("mlp_proof"),
+                    "another model's segment": _bare(a[0], fx("mlp_proof"), *a[2:]),
+                },
+            )
         else:
             keys, (ca, pa), (cb, pb), p1 = fx("split_committed")
             a = pa.segments
-            ns = SimpleNamespace(keys=keys, vk=keys.vk.pin_weights(ca), proof=pa, pin=ca, other_weights=pb, other_pin=cb,
-                                 forged={"a proof made with other weights": pb,
-                                         "reordered segments": _bare(*reversed(a)),
-                                         "another inference's segment spliced in": _bare(a[0], *p1.segments[1:]),
-                                         "a segment of other weights spliced in": _bare(a[0], *pb.segments[1:]),
-                                         "another model's proof": fx("mlp_proof")})
+            ns = SimpleNamespace(
+                keys=keys,
+                vk=keys.vk.pin_weights(ca),
+                proof=pa,
+                pin=ca,
+                other_weights=pb,
+                other_pin=cb,
+                forged={
+                    "a proof made with other weights": pb,
+                    "reordered segments": _bare(*reversed(a)),
+                    "another inference's segment spliced in": _bare(a[0], *p1.segments[1:]),
+                    "a segment of other weights spliced in": _bare(a[0], *pb.segments[1:]),
+                    "another model's proof": fx("mlp_proof"),
+                },
+            )
         cache[kind] = ns
         return ns
 
@@ -116,7 +154,9 @@ def test_every_kind_verifies_on_chain_and_refuses_forgeries(kind, node, kinds, r
     off_chain = zkml.verify(k.proof, k.vk)
     assert off_chain and res.model_id == off_chain.model_id == k.vk.id
     assert res.weights_commitment == k.pin and res.weights_checked == (k.pin is not None)
-    assert (res.weights_note is not None) == (k.pin is not None) and (not k.pin or "weights checked" in res.weights_note)
+    assert (res.weights_note is not None) == (k.pin is not None) and (
+        not k.pin or "weights checked" in res.weights_note
+    )
     assert chain.verify(address, k.proof)  # the bare call: what the chain itself says
     for what, forged in k.forged.items():
         told = chain.verify(address, forged, contract=c)
@@ -187,7 +227,9 @@ def test_check_code_catches_other_code(kinds):
     at_split = chain.deploy(split_c)
     chain.check_code(at_split, split_c)
     with pytest.raises(errors.ChainError, match="segment 0"):
-        chain.check_code(chain.deploy(zkml.verifier_contract(sc.keys.vk)), split_c)  # segments without the weights check
+        chain.check_code(
+            chain.deploy(zkml.verifier_contract(sc.keys.vk)), split_c
+        )  # segments without the weights check
     with pytest.raises(errors.ChainError):
         chain.check_code(at_split, zkml.verifier_contract(kinds("split").vk))  # another split model
 
@@ -248,21 +290,38 @@ def test_cli_contract_and_verify_onchain_for_every_kind(kind, saved):
     got = json.loads(ok.stdout)
     assert ok.returncode == 0 and got["ok"] and got["model_id"] == zkml.verify(k.proof, k.keys.vk).model_id, ok.stderr
     if k.pin:
-        assert got["weights_commitment"] == k.pin and not got["weights_checked"] and "NOT checked" in got["weights_note"]
+        assert (
+            got["weights_commitment"] == k.pin and not got["weights_checked"] and "NOT checked" in got["weights_note"]
+        )
         # the forgery: a proof of other weights against the published fingerprint
         bad = run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "keys", "--weights-commitment", k.pin)
         assert bad.returncode == 1 and "weights commitment" in bad.stdout, bad.stdout + bad.stderr
-        good = run_cli("verify-onchain", s.d / "proof.json", "--vk", s.d / "keys", "--weights-commitment", k.pin, "--json")
+        good = run_cli(
+            "verify-onchain", s.d / "proof.json", "--vk", s.d / "keys", "--weights-commitment", k.pin, "--json"
+        )
         g = json.loads(good.stdout)
-        assert good.returncode == 0 and g["weights_checked"] and g["weights_checked_on_chain"] and g["model_id"] == k.vk.id
+        assert (
+            good.returncode == 0 and g["weights_checked"] and g["weights_checked_on_chain"] and g["model_id"] == k.vk.id
+        )
         if not k.proof.segments:  # the reusable verifier takes no front: the calldata's bytes are compared
-            r = run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "keys", "--reusable",
-                        "--weights-commitment", k.pin)
+            r = run_cli(
+                "verify-onchain",
+                s.d / "other_weights.json",
+                "--vk",
+                s.d / "keys",
+                "--reusable",
+                "--weights-commitment",
+                k.pin,
+            )
             assert r.returncode == 1 and "weights commitment" in r.stdout, r.stdout + r.stderr
         # a pinned verifying key pins it without the flag; the bare key id pins the architecture only
         assert run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "pinned_vk").returncode == 1
-        assert run_cli("verify-onchain", s.d / "proof.json", "--vk", s.d / "pinned_vk", "--vk-id", k.vk.id).returncode == 0
-        loose = run_cli("verify-onchain", s.d / "other_weights.json", "--vk", s.d / "pinned_vk", "--vk-id", k.keys.vk.key_id)
+        assert (
+            run_cli("verify-onchain", s.d / "proof.json", "--vk", s.d / "pinned_vk", "--vk-id", k.vk.id).returncode == 0
+        )
+        loose = run_cli(
+            "verify-onchain", s.d / "other_weights.json", "--vk", s.d / "pinned_vk", "--vk-id", k.keys.vk.key_id
+        )
         assert loose.returncode == 0 and "NOT checked" in loose.stdout
         # a contract directory that pins the weights refuses the other weights on chain
         assert run_cli("contract", s.d / "keys", "-o", s.d / "pinned_c", "--weights-commitment", k.pin).returncode == 0
@@ -272,7 +331,11 @@ def test_cli_contract_and_verify_onchain_for_every_kind(kind, saved):
         assert got["weights_commitment"] is None and got["weights_note"] is None
     for forged in s.forged[:2]:
         r = run_cli("verify-onchain", forged, "--vk", s.d / "keys", *(["--weights-commitment", k.pin] if k.pin else []))
-        assert r.returncode == 1 and "REJECTED" in r.stdout and "Traceback" not in r.stderr, (forged, r.stdout, r.stderr)
+        assert r.returncode == 1 and "REJECTED" in r.stdout and "Traceback" not in r.stderr, (
+            forged,
+            r.stdout,
+            r.stderr,
+        )
 
 
 @pytest.mark.requires_anvil
@@ -288,7 +351,9 @@ def test_cli_deploy_verify_and_record_on_anvil(kind, saved, anvil_node):
     at = ["--address", address, "--rpc-url", anvil_node.url]
     ok = run_cli("verify-onchain", s.d / "proof.json", *at, "--vk", s.d / "keys", *pin, "--json")
     got = json.loads(ok.stdout)
-    assert ok.returncode == 0 and got["ok"] and got["code_checked"] and got["model_id"] == k.vk.id, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and got["ok"] and got["code_checked"] and got["model_id"] == k.vk.id, (
+        ok.stdout + ok.stderr
+    )
     for forged in s.forged[:2]:  # the rest are the library cells above, on anvil too
         r = run_cli("verify-onchain", forged, *at, "--vk", s.d / "keys", *pin)
         assert r.returncode == 1 and "Traceback" not in r.stderr, (forged, r.stdout, r.stderr)
@@ -300,8 +365,16 @@ def test_cli_deploy_verify_and_record_on_anvil(kind, saved, anvil_node):
     else:
         rec = run_cli("record-onchain", s.d / "proof.json", "--registry", address, "--rpc-url", anvil_node.url)
         assert rec.returncode == 1 and "split proof" in rec.stdout + rec.stderr and "Traceback" not in rec.stderr
-    other = run_cli("verify-onchain", s.d / "proof.json", "--address", address, "--rpc-url", anvil_node.url,
-                    "--vk", saved("single").d / "keys")
+    other = run_cli(
+        "verify-onchain",
+        s.d / "proof.json",
+        "--address",
+        address,
+        "--rpc-url",
+        anvil_node.url,
+        "--vk",
+        saved("single").d / "keys",
+    )
     assert other.returncode == 1 and "Traceback" not in other.stderr  # another model's key: never "accepted"
 
 

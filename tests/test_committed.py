@@ -141,8 +141,17 @@ def test_cli_commit_prove_and_verify(committed, twins, tmp_path, mlp_x):
     res = run_cli("commit", tmp_path / "b.onnx", tmp_path / "keys", "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["weights_commitment"] == cb, res.stderr
     (tmp_path / "x.json").write_text(json.dumps(mlp_x.tolist()))
-    res = run_cli("prove", tmp_path / "keys", "--input", tmp_path / "x.json", "--weights", tmp_path / "b.onnx",
-                  "-o", tmp_path / "pb.json", "--json")
+    res = run_cli(
+        "prove",
+        tmp_path / "keys",
+        "--input",
+        tmp_path / "x.json",
+        "--weights",
+        tmp_path / "b.onnx",
+        "-o",
+        tmp_path / "pb.json",
+        "--json",
+    )
     assert res.returncode == 0 and json.loads(res.stdout)["weights_commitment"] == cb, res.stderr
     ok = run_cli("verify", tmp_path / "pb.json", "--vk", tmp_path / "keys", "--weights-commitment", cb, "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["weights_commitment"] == cb

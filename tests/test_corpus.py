@@ -19,7 +19,9 @@ import zkml
 from zkml import errors
 
 CORPUS = corpus_dir()
-pytestmark = pytest.mark.skipif(CORPUS is None, reason="the ezkl example corpus is not beside the clone (set ZKML_CORPUS)")
+pytestmark = pytest.mark.skipif(
+    CORPUS is None, reason="the ezkl example corpus is not beside the clone (set ZKML_CORPUS)"
+)
 STATUS = ezkl_status(CORPUS) if CORPUS else {}
 # the input file holds four inputs for a two-input graph named input2, input3: zkml refuses the file whole
 # (ezkl's mock takes the first two); entries 2 and 3 prove (tested below, not twice)
@@ -34,14 +36,22 @@ LOOKUP_HEAVY = {"1l_tanh", "log", "logsumexp", "mish", "trig", "softplus"}
 
 
 def _provable(lo: int, hi: int, heavy: bool = False) -> list[str]:
-    return [n for n, s in sorted(STATUS.items()) if s["passes"] and (lo < s["rows"] <= hi or heavy and n in LOOKUP_HEAVY)
-            and n not in WRONG_INPUT_FILE | NO_INPUT and (heavy or n not in LOOKUP_HEAVY)]
+    return [
+        n
+        for n, s in sorted(STATUS.items())
+        if s["passes"]
+        and (lo < s["rows"] <= hi or heavy and n in LOOKUP_HEAVY)
+        and n not in WRONG_INPUT_FILE | NO_INPUT
+        and (heavy or n not in LOOKUP_HEAVY)
+    ]
 
 
 def _check_proved(name: str) -> None:
     r = prove_example(CORPUS / name)
     assert r["verified"], r
-    assert r["logrows"] <= STATUS[name]["logrows"], f"zkml needs 2^{r['logrows']} rows, ezkl's flow 2^{STATUS[name]['logrows']}"
+    assert r["logrows"] <= STATUS[name]["logrows"], (
+        f"zkml needs 2^{r['logrows']} rows, ezkl's flow 2^{STATUS[name]['logrows']}"
+    )
 
 
 @pytest.mark.parametrize("name", _provable(0, FAST_ROWS))
@@ -81,7 +91,11 @@ def test_graphs_onnxruntime_rejected_are_repaired_at_load(name):
     assert (opset["rewrite"], opset["from"], opset["to"]) == ("opset", 10, 11) and "op_type:Equal" in opset["why"]
     assert "Shape" not in {n.op_type for n in onnx.load_model_from_string(model.onnx_bytes).graph.node}
     (t,) = model.inputs
-    x = np.asarray(json.loads((CORPUS / name / "input.json").read_text())["input_data"][0]).reshape(t.shape).astype(t.dtype)
+    x = (
+        np.asarray(json.loads((CORPUS / name / "input.json").read_text())["input_data"][0])
+        .reshape(t.shape)
+        .astype(t.dtype)
+    )
     want = ReferenceEvaluator(onnx.load(str(path))).run(None, {t.name: x})[0]
     np.testing.assert_allclose(model.run({t.name: x})[0], want, rtol=1e-4, atol=1e-4)
 
@@ -99,7 +113,7 @@ def test_self_attention_sample_input_divides_by_zero_in_ezkl():
     assert (x == 1.0).all()
     sess = ort.InferenceSession(with_outputs(model, ["/ln_1/Sqrt_output_0"]), providers=["CPUExecutionProvider"])
     denominator = sess.run(None, {"input": x.reshape(model.inputs[0].shape)})[1]
-    assert np.allclose(denominator, 1e-5 ** 0.5) and denominator.max() * 2 ** 7 < 0.5
+    assert np.allclose(denominator, 1e-5**0.5) and denominator.max() * 2**7 < 0.5
     assert "/ln_1/Div" in EXPLAINED["self_attention"]
 
 

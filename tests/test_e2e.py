@@ -67,15 +67,18 @@ def test_verify_needs_no_proving_key(tmp_path, mlp_keys, mlp_proof):
     assert zkml.verify(mlp_proof, zkml.VerifyingKey.load(vk_dir))
 
 
-@pytest.mark.parametrize("vis", [
-    "input=public,output=public,params=fixed",
-    "input=hashed,output=public,params=fixed",
-    "input=private,output=hashed,params=fixed",
-    "input=private,output=public,params=hashed",
-    "input=private,output=public,params=private-unbound",
-    "input=private,output=public,params=committed",
-    "input=private,output=private,params=fixed",
-])
+@pytest.mark.parametrize(
+    "vis",
+    [
+        "input=public,output=public,params=fixed",
+        "input=hashed,output=public,params=fixed",
+        "input=private,output=hashed,params=fixed",
+        "input=private,output=public,params=hashed",
+        "input=private,output=public,params=private-unbound",
+        "input=private,output=public,params=committed",
+        "input=private,output=private,params=fixed",
+    ],
+)
 def test_visibility_modes(vis, mlp_model, mlp_cal, mlp_x, mlp_torch):
     keys = zkml.compile(mlp_model, mlp_cal, visibility=vis).setup()
     proof = keys.prove(mlp_x)

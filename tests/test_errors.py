@@ -46,9 +46,11 @@ def _graph_model(node, inputs, outputs, opset=18):
 
 
 def test_dynamic_shapes_are_refused():
-    data = _graph_model(helper.make_node("Relu", ["x"], ["y"]),
-                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    data = _graph_model(
+        helper.make_node("Relu", ["x"], ["y"]),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+    )
     with pytest.raises(errors.DynamicShapeError) as ei:
         zkml.load_model(data)
     assert "'N'" in str(ei.value) and "variables=" in ei.value.hint
@@ -56,16 +58,20 @@ def test_dynamic_shapes_are_refused():
 
 
 def test_batch_size_symbol_is_fixed_to_one():
-    data = _graph_model(helper.make_node("Relu", ["x"], ["y"]),
-                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch_size", 3])],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch_size", 3])])
+    data = _graph_model(
+        helper.make_node("Relu", ["x"], ["y"]),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch_size", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch_size", 3])],
+    )
     assert zkml.load_model(data).inputs[0].shape == (1, 3)
 
 
 def test_unsupported_op_is_named(tmp_path):
-    data = _graph_model(helper.make_node("Det", ["x"], ["y"], name="my_det"),
-                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    data = _graph_model(
+        helper.make_node("Det", ["x"], ["y"], name="my_det"),
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+    )
     model = zkml.load_model(data)
     with pytest.raises(errors.UnsupportedModelError) as ei:
         zkml.compile(model, np.eye(2))
@@ -75,12 +81,19 @@ def test_unsupported_op_is_named(tmp_path):
 def _int8_matmul_model(op_after: str = "Identity") -> bytes:
     """x (float) -> Cast int8 -> MatMul with an int8 weight -> op_after -> Cast float: hummingbird's tree pattern."""
     w = helper.make_tensor("w", TensorProto.INT8, [3, 2], [1, 0, 1, 1, 0, 1])
-    nodes = [helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT8),
-             helper.make_node("MatMul", ["xi", "w"], ["yi"]),
-             helper.make_node(op_after, ["yi"], ["zi"]),
-             helper.make_node("Cast", ["zi"], ["y"], to=TensorProto.FLOAT)]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], initializer=[w])
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT8),
+        helper.make_node("MatMul", ["xi", "w"], ["yi"]),
+        helper.make_node(op_after, ["yi"], ["zi"]),
+        helper.make_node("Cast", ["zi"], ["y"], to=TensorProto.FLOAT),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        initializer=[w],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
 
 
@@ -136,7 +149,9 @@ def test_export_parity_failure_is_reported():
 
 
 # visibility and options
-@pytest.mark.parametrize("spec", ["input=secret", "params=public", "hashed/private", "output=hashed/private", "weights=fixed"])
+@pytest.mark.parametrize(
+    "spec", ["input=secret", "params=public", "hashed/private", "output=hashed/private", "weights=fixed"]
+)
 def test_bad_visibility(spec, mlp_model, mlp_cal):
     with pytest.raises(errors.VisibilityError) as ei:
         zkml.compile(mlp_model, mlp_cal, visibility=spec)

@@ -1,6 +1,5 @@
 """On-chain verification. The same test bodies run on the in-process EVM and on a real anvil node."""
 
-
 import json
 
 import pytest
@@ -31,7 +30,9 @@ def other_contracts(other_keys):
 
 
 def _with(proof, *, data=None, instances=None):
-    return zkml.Proof(proof.proof if data is None else data, proof.instances if instances is None else instances, proof.meta)
+    return zkml.Proof(
+        proof.proof if data is None else data, proof.instances if instances is None else instances, proof.meta
+    )
 
 
 @pytest.mark.parametrize("reusable", [False, True], ids=["per-model", "reusable"])
@@ -54,8 +55,12 @@ def test_tampered_proofs_are_rejected(chain, contracts, mlp_proof, other_keys, r
     raw0 = int.from_bytes(bytes.fromhex(inst[0]), "little") + FIELD_MODULUS
     aliased = [raw0.to_bytes(32, "little").hex()] + inst[1:]
     other_proof = other_keys.prove([0.1, 0.2, 0.3, 0.4])
-    for bad in (_with(mlp_proof, data=bytes(flipped)), _with(mlp_proof, instances=(tuple(changed),)),
-                _with(mlp_proof, instances=(tuple(aliased),)), _with(other_proof, instances=other_proof.instances)):
+    for bad in (
+        _with(mlp_proof, data=bytes(flipped)),
+        _with(mlp_proof, instances=(tuple(changed),)),
+        _with(mlp_proof, instances=(tuple(aliased),)),
+        _with(other_proof, instances=other_proof.instances),
+    ):
         res = chain.verify(address, bad, contract=contracts[reusable])
         assert not res and res.reason
 
@@ -105,7 +110,7 @@ def test_contract_artifact(tmp_path, contracts):
 def test_oversized_runtime_code_is_refused(chain):
     from zkml.evm._contract import check_size
 
-    initcode = bytes.fromhex("616001" "6000" "f3")  # return 0x6001 = 24577 zero bytes: one over EIP-170
+    initcode = bytes.fromhex("6160016000f3")  # return 0x6001 = 24577 zero bytes: one over EIP-170
     big = zkml.VerifierContract("Big", "", [], initcode, bytes(24577), False)
     with pytest.raises(errors.ContractError) as ei:
         check_size(big)
@@ -166,8 +171,11 @@ def registry():
 
 def _deploy_registry(chain, registry, verifier, threshold=None):
     model_id = b"\x11" * 32
-    return chain.deploy_code(registry["bytecode"], registry["abi"],
-                             [verifier, 0, 0 if threshold is None else threshold, threshold is not None, model_id])
+    return chain.deploy_code(
+        registry["bytecode"],
+        registry["abi"],
+        [verifier, 0, 0 if threshold is None else threshold, threshold is not None, model_id],
+    )
 
 
 def _submit(chain, registry, address, proof):

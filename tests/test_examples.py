@@ -11,8 +11,14 @@ from conftest import ROOT, run_cli
 
 
 def _run(script, *args, timeout=600):
-    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=dict(os.environ), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+        cwd=ROOT,
+    )
 
 
 def test_private_digit():
@@ -58,8 +64,19 @@ def test_hashed_weights():
 def test_verify_only(tmp_path):
     d = ROOT / "models" / "digits_mlp"
     out = tmp_path / "run"
-    assert run_cli("run", d / "model.onnx", "--input", d / "sample_input.json", "--calibration", d / "calibration.npy",
-                   "--out", out).returncode == 0
+    assert (
+        run_cli(
+            "run",
+            d / "model.onnx",
+            "--input",
+            d / "sample_input.json",
+            "--calibration",
+            d / "calibration.npy",
+            "--out",
+            out,
+        ).returncode
+        == 0
+    )
     res = _run("verify_only.py", out / "proof.json", out / "vk")
     assert res.returncode == 0 and res.stdout.startswith("VALID"), res.stdout + res.stderr
     raw = json.loads((out / "proof.json").read_text())
@@ -73,6 +90,8 @@ def test_verify_only(tmp_path):
 def test_demo_runs_twice_and_uses_the_cache():
     first = _run("demo.py")
     assert first.returncode == 0, first.stderr
-    assert "off-chain    valid" in first.stdout and "on-chain     accepted" in first.stdout and "INSECURE" in first.stdout
+    assert (
+        "off-chain    valid" in first.stdout and "on-chain     accepted" in first.stdout and "INSECURE" in first.stdout
+    )
     second = _run("demo.py")
     assert second.returncode == 0 and "reused the cached circuit and keys" in second.stdout

@@ -22,7 +22,10 @@ def test_folder_is_complete_and_matches_its_metadata():
     meta = json.loads((D / "metadata.json").read_text())
     model = zkml.load_model(D / "model.onnx")
     assert meta["onnx_sha256"] == model.hash
-    assert model.inputs[0].shape == (1, gpt.CONTEXT, len(gpt.vocabulary())) and model.outputs[0].shape == (1, len(gpt.vocabulary()))
+    assert model.inputs[0].shape == (1, gpt.CONTEXT, len(gpt.vocabulary())) and model.outputs[0].shape == (
+        1,
+        len(gpt.vocabulary()),
+    )
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(D / "model.onnx")).graph.node}
@@ -32,7 +35,9 @@ def test_folder_is_complete_and_matches_its_metadata():
     measured = gpt.next_char_accuracy(lambda x: model.run({model.inputs[0].name: x})[0], X_test, y_test)
     assert measured == pytest.approx(meta["float_test_accuracy"], abs=0.01) and measured >= 0.5
     sample = json.loads((D / "sample_input.json").read_text())["input_data"][0]
-    assert np.array_equal(np.asarray(sample, np.float32).reshape(model.inputs[0].shape), gpt.encode(gpt.corpus()[: gpt.CONTEXT]))
+    assert np.array_equal(
+        np.asarray(sample, np.float32).reshape(model.inputs[0].shape), gpt.encode(gpt.corpus()[: gpt.CONTEXT])
+    )
     # what the metadata says about the single circuit is what the spec is for
     assert meta["single_circuit"]["fits"] is False and meta["segments"] >= 2
     assert zoo.spec("tiny_gpt")["options"]["max_logrows"] >= meta["logrows"]
@@ -51,7 +56,7 @@ def test_retraining_reproduces_the_committed_model():
 
 def test_prompts_are_checked():
     prompt = "the zen of python, by tim"
-    assert gpt.encode(prompt)[0].argmax(-1).tolist() == [gpt.vocabulary().index(c) for c in prompt[-gpt.CONTEXT:]]
+    assert gpt.encode(prompt)[0].argmax(-1).tolist() == [gpt.vocabulary().index(c) for c in prompt[-gpt.CONTEXT :]]
     with pytest.raises(ValueError, match="unknown 'Z'"):
         gpt.encode("the Zen of python, by tim")
     with pytest.raises(ValueError, match=f"{gpt.CONTEXT} or more characters"):
@@ -86,7 +91,9 @@ def test_decoder_blocks_prove_in_linked_segments(small_gpt):
     assert np.abs(result.outputs[0].reshape(ref.shape) - ref).max() <= 4 * sc.report.max_abs_error + 0.05
     # a segment from a different prompt breaks the link
     other = keys.prove(X_test[1][None])
-    mixed = zkml.Proof(proof.segments[0].proof, proof.segments[0].instances, {}, segments=(proof.segments[0], *other.segments[1:]))
+    mixed = zkml.Proof(
+        proof.segments[0].proof, proof.segments[0].instances, {}, segments=(proof.segments[0], *other.segments[1:])
+    )
     bad = zkml.verify(mixed, keys.vk)
     assert not bad and "link" in bad.reason
 

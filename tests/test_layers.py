@@ -50,14 +50,25 @@ def test_import_linter_contract_holds():
 
 
 def test_only_the_engine_talks_to_ezkl():
-    users = sorted({str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
-                    for mod, _ in _imports(p) if mod == "ezkl" or mod.startswith("ezkl.")})
+    users = sorted(
+        {
+            str(p.relative_to(ROOT))
+            for p in PKG.rglob("*.py")
+            for mod, _ in _imports(p)
+            if mod == "ezkl" or mod.startswith("ezkl.")
+        }
+    )
     assert users == ["zkml/engine.py"]
 
 
 def test_the_facade_is_imported_only_where_documented():
-    found = {str(p.relative_to(ROOT)) for p in PKG.rglob("*.py") if p.parent != PKG or p.name != "__init__.py"
-             for mod, _ in _imports(p) if mod == "zkml"}
+    found = {
+        str(p.relative_to(ROOT))
+        for p in PKG.rglob("*.py")
+        if p.parent != PKG or p.name != "__init__.py"
+        for mod, _ in _imports(p)
+        if mod == "zkml"
+    }
     found = {f for f in found if not f.startswith("zkml/cli/")}  # the top layer may use the public API
     assert found <= FACADE_IMPORTS, found
 
@@ -69,8 +80,9 @@ def test_zoo_benchmarks_and_examples_use_the_public_api():
         for p in (ROOT / d).rglob("*.py"):
             for mod, line in _imports(p):
                 top = mod.split(".")
-                if top[0] == "zkml" and not any(mod == a or mod.startswith(a + ".") and mod.count(".") == a.count(".") + 1
-                                                 for a in allowed):
+                if top[0] == "zkml" and not any(
+                    mod == a or mod.startswith(a + ".") and mod.count(".") == a.count(".") + 1 for a in allowed
+                ):
                     bad.append(f"{p.relative_to(ROOT)}:{line}: {mod}")
     assert not bad, bad
 

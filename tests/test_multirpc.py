@@ -66,11 +66,28 @@ def test_cli_several_rpc_urls(nodes, mlp_keys, mlp_proof, tmp_path):
     c = zkml.verifier_contract(mlp_keys.vk)
     address = _deploy_each(nodes[:2], [c, c])
     proof = mlp_proof.save(tmp_path / "p.json")
-    res = run_cli("verify-onchain", proof, "--address", address, "--rpc-url", nodes[0].url, "--rpc-url", nodes[1].url,
-                  "--quorum", "2", "--json")
+    res = run_cli(
+        "verify-onchain",
+        proof,
+        "--address",
+        address,
+        "--rpc-url",
+        nodes[0].url,
+        "--rpc-url",
+        nodes[1].url,
+        "--quorum",
+        "2",
+        "--json",
+    )
     assert res.returncode == 0 and json.loads(res.stdout)["ok"], res.stderr
-    res = run_cli("verify-onchain", proof, "--address", address, "--json",
-                  env={"ZKML_RPC_URL": f"http://127.0.0.1:9,{nodes[1].url}"})  # first endpoint dead: failover
+    res = run_cli(
+        "verify-onchain",
+        proof,
+        "--address",
+        address,
+        "--json",
+        env={"ZKML_RPC_URL": f"http://127.0.0.1:9,{nodes[1].url}"},
+    )  # first endpoint dead: failover
     assert res.returncode == 0 and json.loads(res.stdout)["ok"], res.stderr
 
 

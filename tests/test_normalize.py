@@ -24,8 +24,13 @@ RNG = np.random.default_rng(7)
 
 
 def _graph(nodes, inputs, output, inits=(), opset=13, out_shape=None) -> bytes:
-    g = h.make_graph(nodes, "g", [h.make_tensor_value_info(n, t, s) for n, t, s in inputs],
-                     [h.make_tensor_value_info(output, T.FLOAT, out_shape)], initializer=list(inits))
+    g = h.make_graph(
+        nodes,
+        "g",
+        [h.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [h.make_tensor_value_info(output, T.FLOAT, out_shape)],
+        initializer=list(inits),
+    )
     if out_shape is not None:
         return h.make_model(g, opset_imports=[h.make_opsetid("", opset)]).SerializeToString()
     m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
@@ -69,9 +74,11 @@ def test_ezkl_refuses_conv_without_strides_as_exported(tmp_path):
     """Why the rewrite exists: ezkl's own settings step fails on the spec-valid graph."""
     path = tmp_path / "conv.onnx"
     path.write_bytes(_conv_without_strides())
-    ra = engine.run_args({"input": "private", "output": "public", "params": "fixed"},
-                         {"decomp_base": 16384, "decomp_legs": 2, "num_inner_cols": 2, "scale_rebase_multiplier": 1},
-                         [("batch_size", 1)])
+    ra = engine.run_args(
+        {"input": "private", "output": "public", "params": "fixed"},
+        {"decomp_base": 16384, "decomp_legs": 2, "num_inner_cols": 2, "scale_rebase_multiplier": 1},
+        [("batch_size", 1)],
+    )
     with pytest.raises(errors.CompileError, match="stride"):
         engine.call(errors.CompileError, "settings", "gen_settings", str(path), str(tmp_path / "settings.json"), ra)
 
@@ -82,8 +89,14 @@ def test_conv_without_strides_gets_its_defaults_and_proves():
     node = onnx.load_model_from_string(model.onnx_bytes).graph.node[0]
     attrs = {a.name: h.get_attribute_value(a) for a in node.attribute}
     assert attrs == {"kernel_shape": [3, 3], "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "group": 1}
-    assert rewrites(model) == [{"rewrite": "defaults", "op": "Conv", "node": "conv0",
-                                "filled": ["dilations", "group", "kernel_shape", "pads", "strides"]}]
+    assert rewrites(model) == [
+        {
+            "rewrite": "defaults",
+            "op": "Conv",
+            "node": "conv0",
+            "filled": ["dilations", "group", "kernel_shape", "pads", "strides"],
+        }
+    ]
     _same_on_random_inputs(data, model)
     x = RNG.standard_normal((1, 1, 5, 5)).astype(np.float32)
     keys = zkml.compile(model, x).setup()
@@ -99,13 +112,24 @@ def test_rewrites_survive_save_and_load(tmp_path):
     assert normalize(model.onnx_bytes) == model.onnx_bytes  # normalising twice changes nothing
 
 
-@pytest.mark.parametrize("op, attrs, filled", [
-    ("MaxPool", {"kernel_shape": [2, 2]}, ["pads", "strides"]),  # MaxPool-12 has dilations; ezkl needs strides
-    ("AveragePool", {"kernel_shape": [3, 3]}, ["pads", "strides"]),
-    ("ConvTranspose", {}, ["dilations", "group", "kernel_shape", "pads", "strides"]),
-    ("Conv", {"strides": [2, 2], "auto_pad": "SAME_UPPER"}, ["dilations", "group", "kernel_shape", "pads", "auto_pad SAME_UPPER -> pads"]),
-    ("Conv", {"strides": [2, 2], "auto_pad": "SAME_LOWER", "kernel_shape": [2, 2]}, ["dilations", "group", "pads", "auto_pad SAME_LOWER -> pads"]),
-])
+@pytest.mark.parametrize(
+    "op, attrs, filled",
+    [
+        ("MaxPool", {"kernel_shape": [2, 2]}, ["pads", "strides"]),  # MaxPool-12 has dilations; ezkl needs strides
+        ("AveragePool", {"kernel_shape": [3, 3]}, ["pads", "strides"]),
+        ("ConvTranspose", {}, ["dilations", "group", "kernel_shape", "pads", "strides"]),
+        (
+            "Conv",
+            {"strides": [2, 2], "auto_pad": "SAME_UPPER"},
+            ["dilations", "group", "kernel_shape", "pads", "auto_pad SAME_UPPER -> pads"],
+        ),
+        (
+            "Conv",
+            {"strides": [2, 2], "auto_pad": "SAME_LOWER", "kernel_shape": [2, 2]},
+            ["dilations", "group", "pads", "auto_pad SAME_LOWER -> pads"],
+        ),
+    ],
+)
 def test_window_ops_get_their_defaults_and_compute_the_same(op, attrs, filled):
     inits, ins = [], ["x"]
     if op.startswith("Conv"):
@@ -135,9 +159,11 @@ def _float_equal_mask_opset10() -> bytes:
     mask = nh.from_array(np.tril(np.ones((4, 4), np.float32)), "mask")
     zero = nh.from_array(np.zeros((1,), np.float32), "zero")
     neg = nh.from_array(np.full((1,), -9.0, np.float32), "neg")
-    nodes = [h.make_node("Equal", ["mask", "zero"], ["eq"], name="/attn/Equal"),
-             h.make_node("Where", ["eq", "neg", "x"], ["masked"], name="/attn/Where"),
-             h.make_node("Softmax", ["masked"], ["y"], axis=1, name="/attn/Softmax")]
+    nodes = [
+        h.make_node("Equal", ["mask", "zero"], ["eq"], name="/attn/Equal"),
+        h.make_node("Where", ["eq", "neg", "x"], ["masked"], name="/attn/Where"),
+        h.make_node("Softmax", ["masked"], ["y"], axis=1, name="/attn/Softmax"),
+    ]
     return _graph(nodes, [("x", T.FLOAT, [4, 4])], "y", [mask, zero, neg], opset=10)
 
 
@@ -160,11 +186,17 @@ def _reshape_by_runtime_shape() -> bytes:
     minus1 = nh.from_array(np.array([-1], np.int64), "minus1")
     axes = nh.from_array(np.array([0], np.int64), "axes")
     w = nh.from_array(RNG.standard_normal((12, 2)).astype(np.float32), "w")
-    nodes = [h.make_node("Shape", ["x"], ["s"], name="shape"), h.make_node("Gather", ["s", "idx"], ["n"], axis=0, name="gather"),
-             h.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsq"),
-             h.make_node("Concat", ["n1", "minus1"], ["shape2"], axis=0, name="concat"),
-             h.make_node("Reshape", ["x", "shape2"], ["flat"], name="reshape"), h.make_node("MatMul", ["flat", "w"], ["y"], name="mm")]
-    return _graph(nodes, [("x", T.FLOAT, ["batch_size", 3, 4])], "y", [idx, minus1, axes, w], out_shape=["batch_size", 2])
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"], name="shape"),
+        h.make_node("Gather", ["s", "idx"], ["n"], axis=0, name="gather"),
+        h.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsq"),
+        h.make_node("Concat", ["n1", "minus1"], ["shape2"], axis=0, name="concat"),
+        h.make_node("Reshape", ["x", "shape2"], ["flat"], name="reshape"),
+        h.make_node("MatMul", ["flat", "w"], ["y"], name="mm"),
+    ]
+    return _graph(
+        nodes, [("x", T.FLOAT, ["batch_size", 3, 4])], "y", [idx, minus1, axes, w], out_shape=["batch_size", 2]
+    )
 
 
 def test_runtime_shapes_are_folded_once_the_input_shape_is_static():
@@ -201,10 +233,14 @@ def test_a_rust_panic_becomes_the_stages_error_without_backtrace_or_numbers(tmp_
     self.dims[i] > indices[i]`). onnxruntime would refuse the graph at load, so this goes to ezkl directly."""
     idx = nh.from_array(np.array([0, 7], np.int64), "idx")
     path = tmp_path / "gather.onnx"
-    path.write_bytes(_graph([h.make_node("Gather", ["x", "idx"], ["y"], axis=1, name="oob")], [("x", T.FLOAT, [1, 4])], "y", [idx]))
-    ra = engine.run_args({"input": "private", "output": "public", "params": "fixed"},
-                         {"decomp_base": 16384, "decomp_legs": 2, "num_inner_cols": 2, "scale_rebase_multiplier": 1},
-                         [("batch_size", 1)])
+    path.write_bytes(
+        _graph([h.make_node("Gather", ["x", "idx"], ["y"], axis=1, name="oob")], [("x", T.FLOAT, [1, 4])], "y", [idx])
+    )
+    ra = engine.run_args(
+        {"input": "private", "output": "public", "params": "fixed"},
+        {"decomp_base": 16384, "decomp_legs": 2, "num_inner_cols": 2, "scale_rebase_multiplier": 1},
+        [("batch_size", 1)],
+    )
     with pytest.raises(errors.CompileError) as ei:
         engine.call(errors.CompileError, "settings", "gen_settings", str(path), str(tmp_path / "s.json"), ra)
     text = str(ei.value)

@@ -35,8 +35,12 @@ def _chromium() -> str | None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], capture_output=True,
-                       env=env, timeout=1200)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+            capture_output=True,
+            env=env,
+            timeout=1200,
+        )
     return shutil.which("chromium")
 
 
@@ -48,7 +52,9 @@ def browser():
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     exe = _chromium()
     if exe is None:
-        pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get: apt-get install chromium)")
+        pytest.skip(
+            "chromium is not installed and cannot be installed here (needs root and apt-get: apt-get install chromium)"
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
         yield b
@@ -106,8 +112,12 @@ class Page:
         self.tab.wait_for_function(DONE, timeout=120_000)
         v = self.tab.locator("#verdict")
         outs = self.tab.locator("#outputs").text_content()
-        return {"verdict": v.get_attribute("data-verdict"), "message": v.locator(".message").text_content(),
-                "outputs": json.loads(outs) if outs else None, "ms": v.get_attribute("data-ms")}
+        return {
+            "verdict": v.get_attribute("data-verdict"),
+            "message": v.locator(".message").text_content(),
+            "outputs": json.loads(outs) if outs else None,
+            "ms": v.get_attribute("data-ms"),
+        }
 
     def close(self):
         assert not self.errors, self.errors
@@ -138,10 +148,12 @@ def _close(page_outputs: list, outputs: list) -> bool:
 
     return len(page_outputs) == len(outputs) and all(
         np.allclose(np.asarray(p["values"], dtype=float), o, rtol=0, atol=1e-9) and list(p["shape"]) == list(o.shape)
-        for p, o in zip(page_outputs, outputs))
+        for p, o in zip(page_outputs, outputs)
+    )
 
 
 # ---- the site -----------------------------------------------------------------------------------------------
+
 
 def test_site_is_static_and_relative(site, mlp_keys):
     assert sorted(p.name for p in site.iterdir()) == ["index.html", "model.json", "verify.js"]
@@ -151,7 +163,9 @@ def test_site_is_static_and_relative(site, mlp_keys):
     assert data["model_id"] == mlp_keys.vk.id and data["dev_srs"] is True
     assert data["decode"]["instances"] == expected_instances(mlp_keys.vk.settings, 1, 1) == 3
     # the decoding numbers come from the key, not from any proof
-    assert data["decode"]["outputs"] == [{"name": "output", "shape": [1, 3], "scale": mlp_keys.vk.settings["model_output_scales"][0]}]
+    assert data["decode"]["outputs"] == [
+        {"name": "output", "shape": [1, 3], "scale": mlp_keys.vk.settings["model_output_scales"][0]}
+    ]
     assert data["verifier"]["bytecode"] == "0x" + zkml.verifier_contract(mlp_keys.vk).bytecode.hex()
     assert (site / "verify.js").stat().st_size < 1_000_000
 
@@ -182,6 +196,7 @@ def test_cli_page_refuses_a_missing_source(tmp_path):
 
 # ---- verdicts in the browser --------------------------------------------------------------------------------
 
+
 @chromium
 def test_valid_proof_via_file_picker(tab, mlp_keys, mlp_proof, tmp_path, site):
     path = mlp_proof.save(tmp_path / "proof.json")
@@ -203,11 +218,14 @@ def test_valid_proof_via_file_picker(tab, mlp_keys, mlp_proof, tmp_path, site):
 @chromium
 def test_valid_proof_by_drag_and_drop(tab, mlp_proof):
     text = json.dumps(mlp_proof.to_json())
-    dt = tab.tab.evaluate_handle("""(text) => {
+    dt = tab.tab.evaluate_handle(
+        """(text) => {
         const dt = new DataTransfer()
         dt.items.add(new File([text], 'dropped.json', { type: 'application/json' }))
         return dt
-    }""", text)
+    }""",
+        text,
+    )
     tab.tab.evaluate("document.getElementById('verdict').dataset.verdict = 'pending'")
     tab.tab.dispatch_event("#drop", "drop", {"dataTransfer": dt})
     got = tab.result()
@@ -289,12 +307,15 @@ def test_another_models_proof_is_invalid(tab, other_keys, mlp_cal, tmp_path):
 
 
 @chromium
-@pytest.mark.parametrize("text, words", [
-    ("this is not JSON", "not JSON"),
-    ('{"hello": "world"}', 'no "proof"'),
-    ('{"proof": [1, 2, 300], "instances": []}', "list of bytes"),
-    ('{"proof": [1, 2], "instances": [["xyz"]]}', "instances"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("this is not JSON", "not JSON"),
+        ('{"hello": "world"}', 'no "proof"'),
+        ('{"proof": [1, 2, 300], "instances": []}', "list of bytes"),
+        ('{"proof": [1, 2], "instances": [["xyz"]]}', "instances"),
+    ],
+)
 def test_not_a_proof_is_an_error(tab, tmp_path, text, words):
     path = tmp_path / "not-a-proof.json"
     path.write_text(text)
@@ -494,6 +515,8 @@ def test_split_page_from_a_bundle_and_the_cli(kind_case, browser, tmp_path):
 def test_a_page_pin_that_disagrees_with_the_source_is_refused(kind_case, tmp_path):
     case = kind_case("committed")
     with pytest.raises(zkml.errors.ArtifactError, match="another weights fingerprint"):
-        zkml.page.write_page(case.keys, tmp_path / "site", weights_commitment=case.forged["other weights"].weights_commitment)
+        zkml.page.write_page(
+            case.keys, tmp_path / "site", weights_commitment=case.forged["other weights"].weights_commitment
+        )
     with pytest.raises(zkml.errors.VerifyError, match="committed"):
         zkml.page.write_page(kind_case("single").keys, tmp_path / "site2", weights_commitment=case.fingerprint)

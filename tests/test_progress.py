@@ -82,8 +82,12 @@ def test_callback_gets_ordered_events_for_compile_setup_prove(fresh_home, mlp_mo
     assert start.eta == pytest.approx(zkml.estimate(circuit).setup_s)
     assert [e.status for e in setup_ev if e.step == start.step] == ["start", "done"]
     # prove: witness, then the proof
-    assert [(e.step.split(" ")[0], e.status) for e in prove_ev] == [("witness", "start"), ("witness", "done"),
-                                                                   ("proof", "start"), ("proof", "done")]
+    assert [(e.step.split(" ")[0], e.status) for e in prove_ev] == [
+        ("witness", "start"),
+        ("witness", "done"),
+        ("proof", "start"),
+        ("proof", "done"),
+    ]
     # the same events reached logging: start/done at INFO
     logged = [r.getMessage() for r in records]
     assert any(m.startswith("setup: keys for 2^") and "done in" in m for m in logged)
@@ -101,7 +105,11 @@ def test_context_callback_and_a_broken_callback(mlp_circuit):
                 s.advance()
                 s.advance()
     assert [(e.step, e.status, e.depth) for e in seen if e.status != "update"] == [
-        ("outer", "start", 0), ("inner", "start", 1), ("inner", "done", 1), ("outer", "done", 0)]
+        ("outer", "start", 0),
+        ("inner", "start", 1),
+        ("inner", "done", 1),
+        ("outer", "done", 0),
+    ]
     assert [e.done for e in seen if e.step == "inner"][-1] == 2
     _check_order(seen)
 
@@ -132,14 +140,25 @@ def test_cli_prints_timestamped_progress_when_stderr_is_not_a_terminal(tmp_path,
     onnx = _cli_files(tmp_path, mlp_model, mlp_cal)
     home = tmp_path / "home"
     # no --calibration: the circuit is calibrated on the private input itself, the hardest case for privacy
-    res = run_cli("run", onnx, "--input", tmp_path / "x.json", "-o", tmp_path / "out",
-                  env={"ZKML_HOME": str(home), "ZKML_PROGRESS_INTERVAL": "0.1"})
+    res = run_cli(
+        "run",
+        onnx,
+        "--input",
+        tmp_path / "x.json",
+        "-o",
+        tmp_path / "out",
+        env={"ZKML_HOME": str(home), "ZKML_PROGRESS_INTERVAL": "0.1"},
+    )
     assert res.returncode == 0, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if STAMP.match(ln)]
     body = [STAMP.sub("", ln) for ln in lines]
     # steps predicted to take the interval or more say so when they start, and when they end
-    setup = next(i for i, b in enumerate(body) if re.fullmatch(r"setup: keys for 2\^11 rows: started, ~.* predicted", b))
-    proof = next(i for i, b in enumerate(body) if re.fullmatch(r"prove: proof of 2\^11 rows: started, ~.* predicted", b))
+    setup = next(
+        i for i, b in enumerate(body) if re.fullmatch(r"setup: keys for 2\^11 rows: started, ~.* predicted", b)
+    )
+    proof = next(
+        i for i, b in enumerate(body) if re.fullmatch(r"prove: proof of 2\^11 rows: started, ~.* predicted", b)
+    )
     assert setup < proof
     assert any(b.startswith("setup: keys for 2^11 rows: done in ") for b in body[setup:proof]), body
     assert any(b.startswith("prove: proof of 2^11 rows: done in ") for b in body[proof:]), body
@@ -148,8 +167,18 @@ def test_cli_prints_timestamped_progress_when_stderr_is_not_a_terminal(tmp_path,
     # the lookup range chosen on the private input is not quoted either
     assert "lookup range [" not in res.stderr
 
-    quiet = run_cli("-q", "run", onnx, "--input", tmp_path / "x.json", "--calibration", tmp_path / "cal.json",
-                    "-o", tmp_path / "out2", env={"ZKML_HOME": str(home), "ZKML_PROGRESS_INTERVAL": "0.1"})
+    quiet = run_cli(
+        "-q",
+        "run",
+        onnx,
+        "--input",
+        tmp_path / "x.json",
+        "--calibration",
+        tmp_path / "cal.json",
+        "-o",
+        tmp_path / "out2",
+        env={"ZKML_HOME": str(home), "ZKML_PROGRESS_INTERVAL": "0.1"},
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert not [ln for ln in quiet.stderr.splitlines() if STAMP.match(ln)]
     assert "started" not in quiet.stderr and "elapsed" not in quiet.stderr
@@ -160,8 +189,13 @@ def test_the_display_ticks_while_a_step_runs():
     (ezkl holds the GIL through a setup): polled until it appears, never waited for blindly."""
     from zkml.cli.common import _VIEW
 
-    proc = subprocess.Popen([sys.executable, "-I", "-c", _VIEW, "plain", "0.1"], stdin=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", _VIEW, "plain", "0.1"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     got: list[str] = []
     ticked = threading.Event()
 

@@ -110,9 +110,16 @@ def test_garbage_proof_files_raise_zkml_errors(tmp_path_factory, mlp_keys, blob)
 
 
 @FAST
-@given(obj=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["proof", "instances", "zkml", "x"]), c, max_size=4),
-                        max_leaves=12))
+@given(
+    obj=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(st.sampled_from(["proof", "instances", "zkml", "x"]), c, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
 def test_structurally_wrong_proof_json(mlp_keys, obj):
     try:
         proof = zkml.Proof.from_json(obj)
@@ -198,7 +205,9 @@ def test_sigkill_mid_build_leaves_no_partial_entry(tmp_path, mlp_model, monkeypa
             for entry in (home / kind).iterdir() if (home / kind).is_dir() else ():
                 assert (entry / ("circuit.json" if kind == "circuits" else "keys.json")).exists(), entry
     monkeypatch.setenv("ZKML_HOME", str(home))
-    out = subprocess.run([sys.executable, "-c", _BUILD, str(onnx)], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _BUILD, str(onnx)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert "RESULT True" in out.stdout, out.stderr
     assert [d for d in (home / "tmp").iterdir()] == []  # the dead builders' leftovers were swept
 
@@ -207,8 +216,16 @@ def test_concurrent_provers_share_one_cache(tmp_path, mlp_model):
     home = tmp_path / "home"
     onnx = mlp_model.save(tmp_path / "m.onnx")
     env = {**os.environ, "ZKML_HOME": str(home)}
-    procs = [subprocess.Popen([sys.executable, "-c", _BUILD, str(onnx)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD, str(onnx)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -276,12 +293,25 @@ def test_private_weights_are_not_in_the_proof(tmp_path, mlp_model, mlp_cal, mlp_
 def test_private_key_never_printed(tmp_path):
     key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil's first dev key
     d = ROOT / "models" / "credit_logreg"
-    assert run_cli("run", d / "model.onnx", "--input", d / "sample_input.json", "--calibration", d / "calibration.npy",
-                   "--out", tmp_path / "o").returncode == 0
+    assert (
+        run_cli(
+            "run",
+            d / "model.onnx",
+            "--input",
+            d / "sample_input.json",
+            "--calibration",
+            d / "calibration.npy",
+            "--out",
+            tmp_path / "o",
+        ).returncode
+        == 0
+    )
     with zkml.evm.anvil() as node:
         ok = run_cli("deploy", tmp_path / "o" / "vk", "--rpc-url", node.url, "--json", env={"ZKML_PRIVATE_KEY": key})
         bad = run_cli("deploy", tmp_path / "o" / "vk", "--rpc-url", node.url, env={"ZKML_PRIVATE_KEY": key[:-2] + "zz"})
-    assert ok.returncode == 0 and json.loads(ok.stdout)["sender"].lower() == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    assert (
+        ok.returncode == 0 and json.loads(ok.stdout)["sender"].lower() == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    )
     assert bad.returncode == 1
     for res in (ok, bad):
         assert key[2:] not in res.stdout + res.stderr and key[2:-2] not in res.stdout + res.stderr
@@ -292,8 +322,10 @@ def test_production_refuses_dev_srs_everywhere(tmp_path, mlp_keys):
     keys_dir = mlp_keys.save(tmp_path / "keys")
     art = tmp_path / "c"
     assert run_cli("contract", keys_dir, "-o", art).returncode == 0
-    for args in (("contract", keys_dir, "-o", tmp_path / "p", "--production"),
-                 ("deploy", art, "--production", "--rpc-url", "http://127.0.0.1:9")):
+    for args in (
+        ("contract", keys_dir, "-o", tmp_path / "p", "--production"),
+        ("deploy", art, "--production", "--rpc-url", "http://127.0.0.1:9"),
+    ):
         res = run_cli(*args)
         assert res.returncode == 1 and "ContractError" in res.stderr and "--srs" in res.stderr
 
@@ -314,17 +346,22 @@ def test_sigkill_mid_prove_leaves_no_private_file_for_long(tmp_path, keys_dir_fo
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
-    proc = subprocess.Popen([sys.executable, "-c", _PROVE_FOREVER, str(keys_dir_for_kill)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROVE_FOREVER, str(keys_dir_for_kill)], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().startswith("READY")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any((d / "w.witness.json").exists() for d in scratch.glob("zkml-private-*")):
+    while time.monotonic() < deadline and not any(
+        (d / "w.witness.json").exists() for d in scratch.glob("zkml-private-*")
+    ):
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
     left = list(scratch.glob("zkml-private-*"))
-    assert left and all(oct(d.stat().st_mode & 0o777) == "0o700" for d in left)  # killed: its dir is still there, private
+    assert left and all(
+        oct(d.stat().st_mode & 0o777) == "0o700" for d in left
+    )  # killed: its dir is still there, private
     old = tf.tempdir
     tf.tempdir = str(scratch)
     try:
@@ -414,8 +451,15 @@ def tiny_split():
     import torch
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
+    )
     model, cal = zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
     whole = zkml.compile(model, cal)
     keys = zkml.compile(model, cal, max_logrows=whole.logrows - 1).setup()
@@ -522,8 +566,10 @@ def test_a_batch_worker_killed_or_stuck_never_hangs(mlp_keys, mlp_cal, monkeypat
     with _OnWorkers(_sigkill) as killer:  # every worker killed: each item fails clearly, nothing waits
         results = zkml.prove_many(mlp_keys, inputs, workers=2)
     assert len(killer.pids) >= MAX_ATTEMPTS
-    assert all(isinstance(r, zkml.BatchError) and r.error == "WorkerDied" and f"died {MAX_ATTEMPTS} times" in r.message
-               for r in results)
+    assert all(
+        isinstance(r, zkml.BatchError) and r.error == "WorkerDied" and f"died {MAX_ATTEMPTS} times" in r.message
+        for r in results
+    )
     assert _leftover_workers() == []
     monkeypatch.setenv("ZKML_WORKER_TIMEOUT", "20")
     t = time.monotonic()

@@ -14,6 +14,7 @@ from zkml import errors
 
 # --- hints that point to the real cause --------------------------------------------------------------------------
 
+
 def test_a_verifying_key_directory_where_keys_are_needed_says_so(mlp_keys, mlp_model, tmp_path):
     keys = mlp_keys.save(tmp_path / "keys")
     onnx = mlp_model.save(tmp_path / "m.onnx")
@@ -99,6 +100,7 @@ def test_a_wrong_sample_for_an_estimator_names_the_expected_shape():
 
 # --- help that matches behaviour --------------------------------------------------------------------------------
 
+
 def test_deploy_help_says_a_node_is_required_as_deploy_does(mlp_keys, tmp_path):
     text = " ".join(run_cli("deploy", "--help").stdout.split())
     assert "default: an in-process EVM" not in text and "Required" in text
@@ -107,6 +109,7 @@ def test_deploy_help_says_a_node_is_required_as_deploy_does(mlp_keys, tmp_path):
 
 
 # --- scrubbing keeps identifiers, not values ---------------------------------------------------------------------
+
 
 def test_scrub_keeps_identifiers_and_removes_every_number():
     from zkml.support.scrub import scrub
@@ -121,6 +124,7 @@ def test_scrub_keeps_identifiers_and_removes_every_number():
 
 
 # --- cache list: model name, kind, size, last use --------------------------------------------------------------
+
 
 def test_cache_list_names_the_model_of_each_entry(fresh_home, mlp_model, mlp_cal, tmp_path):
     path = mlp_model.save(tmp_path / "iris_mlp.onnx")
@@ -152,6 +156,7 @@ def test_cache_list_keeps_no_trace_of_a_private_input(fresh_home, mlp_model, tmp
 
 # --- one unit: GB = 10^9 bytes ----------------------------------------------------------------------------------
 
+
 def test_estimate_prints_the_bytes_its_json_holds(mlp_circuit, tmp_path):
     circuit = mlp_circuit.save(tmp_path / "circuit")
     est = json.loads(run_cli("estimate", circuit, "--json").stdout)
@@ -165,8 +170,17 @@ def test_estimate_prints_the_bytes_its_json_holds(mlp_circuit, tmp_path):
 def test_a_big_estimate_and_the_compile_refusal_use_decimal_gb():
     from zkml.circuit.estimate import Estimate
 
-    e = Estimate(logrows=22, rows=3_000_000, width=4.0, pk_bytes=21_300_000_000, peak_memory_bytes=30_000_000_000,
-                 setup_s=500, prove_s=300, verifier_bytes=26_800, machine_memory_bytes=25_200_000_000)
+    e = Estimate(
+        logrows=22,
+        rows=3_000_000,
+        width=4.0,
+        pk_bytes=21_300_000_000,
+        peak_memory_bytes=30_000_000_000,
+        setup_s=500,
+        prove_s=300,
+        verifier_bytes=26_800,
+        machine_memory_bytes=25_200_000_000,
+    )
     text = str(e)
     assert "proving key 21.30 GB" in text and "peak memory 30.00 GB of 25.2 GB" in text and "26.8 kB" in text
     assert not e.fits

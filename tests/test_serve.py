@@ -42,7 +42,16 @@ class Server:
         env.pop("ZKML_SERVE_TOKEN", None)
         if token:
             env["ZKML_SERVE_TOKEN"] = token
-        cmd = [sys.executable, "-c", "from zkml.cli import main; main()", "serve", *map(str, sources), "--port", "0", *args]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from zkml.cli import main; main()",
+            "serve",
+            *map(str, sources),
+            "--port",
+            "0",
+            *args,
+        ]
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
             self.proc = subprocess.Popen(cmd, stdout=o, stderr=e, env=env, cwd=tmp)
         try:
@@ -54,7 +63,9 @@ class Server:
 
     def _wait_ready(self, token: str | None) -> None:
         self.url = self._wait_url()
-        self.http = httpx.Client(base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {token}"} if token else {})
+        self.http = httpx.Client(
+            base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
         deadline = time.monotonic() + START_S
         while True:  # poll until the server answers and its workers have loaded their keys
             try:
@@ -142,8 +153,13 @@ def test_models_health_and_openapi(server, mlp_keys):
     assert m["visibility"] == {"input": "private", "output": "public", "params": "fixed"}
     assert m["dev_srs"] is True and m["can_prove"] is True
     paths = server.http.get("/openapi.json").json()["paths"]
-    assert {"/v1/models", "/v1/models/{model_id}/prove", "/v1/jobs/{job_id}", "/v1/models/{model_id}/verify",
-            "/metrics"} <= set(paths)
+    assert {
+        "/v1/models",
+        "/v1/models/{model_id}/prove",
+        "/v1/jobs/{job_id}",
+        "/v1/models/{model_id}/verify",
+        "/metrics",
+    } <= set(paths)
     assert_problem(server.http.get("/v1/models/" + "ab" * 32), 404)
     assert_problem(server.http.post("/v1/models/" + "ab" * 32 + "/prove", json={"input": [1, 2, 3, 4]}), 404)
     assert_problem(server.http.get("/v1/jobs/nope"), 404)
@@ -153,7 +169,9 @@ def test_tokens_missing_and_wrong(server, mlp_keys):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         r = httpx.get(server.url + "/v1/models", headers=headers)
         body = assert_problem(r, 401)
-        assert r.headers["www-authenticate"].startswith("Bearer") and TOKEN not in r.text and body["error"] == "AuthError"
+        assert (
+            r.headers["www-authenticate"].startswith("Bearer") and TOKEN not in r.text and body["error"] == "AuthError"
+        )
         r = httpx.post(server.url + f"/v1/models/{mlp_keys.id}/prove", json={"input": [1, 2, 3, 4]}, headers=headers)
         assert r.status_code == 401
     with zkml.Client(server.url, token="wrong") as c, pytest.raises(AuthError):
@@ -172,7 +190,9 @@ def test_bad_bodies_are_problems(server, mlp_keys, responses):
     assert body["error"] == "InputShapeError" and "[1, 4]" in body["detail"]
     responses.append(body)
     assert assert_problem(server.http.post(url, json={"inputs": [1, 2, 3, 4]}), 422)["status"] == 422
-    assert assert_problem(server.http.post(url, content=b'{"input": [NaN, 1, 2, 3]}'), 422)["error"] == "InputValueError"
+    assert (
+        assert_problem(server.http.post(url, content=b'{"input": [NaN, 1, 2, 3]}'), 422)["error"] == "InputValueError"
+    )
     big = json.dumps({"input": [SECRET] * 6000}).encode()
     assert len(big) > 65536
     assert assert_problem(server.http.post(url, content=big), 413)["error"] == "PayloadTooLarge"
@@ -230,7 +250,9 @@ def test_verify_endpoint(server, mlp_keys, mlp_proof):
         v = c.verify(mlp_keys.id, mlp_proof)
         assert v and v.model_id == mlp_keys.id and np.allclose(v.outputs[0], mlp_proof.outputs[0])
         raw = mlp_proof.to_json()
-        raw["instances"][0][-1] = raw["instances"][0][0] if raw["instances"][0][0] != raw["instances"][0][-1] else "00" * 32
+        raw["instances"][0][-1] = (
+            raw["instances"][0][0] if raw["instances"][0][0] != raw["instances"][0][-1] else "00" * 32
+        )
         bad = c.verify(mlp_keys.id, raw)
         assert not bad and bad.reason
     r = server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": "not a proof"})
@@ -245,8 +267,9 @@ def test_failed_job_and_metrics(server, mlp_keys, responses):
         body = c.job(job_id)
         responses.append(body)
         assert body["status"] == "failed" and body["error"]["status"] == 422 and "proof" not in body
-        r = server.http.post(f"/v1/models/{mlp_keys.id}/prove", params={"wait": JOB_S},
-                             json={"input": [1e7, 1e7, 1e7, SECRET]})
+        r = server.http.post(
+            f"/v1/models/{mlp_keys.id}/prove", params={"wait": JOB_S}, json={"input": [1e7, 1e7, 1e7, SECRET]}
+        )
         responses.append(assert_problem(r, 422))
     metrics = server.http.get("/metrics").text
     responses.append(metrics)
@@ -273,17 +296,24 @@ def test_private_input_appears_nowhere(server, mlp_keys, responses):
     with contextlib.closing(sqlite3.connect(server.home / "serve" / "journal.sqlite3")) as db:
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE input IS NOT NULL").fetchone()[0] == 0
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0] >= 1
-        public = {h for (raw,) in db.execute("SELECT proof FROM jobs WHERE proof IS NOT NULL")
-                  for col in json.loads(raw)["instances"] for h in col}
+        public = {
+            h
+            for (raw,) in db.execute("SELECT proof FROM jobs WHERE proof IS NOT NULL")
+            for col in json.loads(raw)["instances"]
+            for h in col
+        }
     assert (server.home / "serve" / "journal.sqlite3").stat().st_mode & 0o777 == 0o600
     scale = int(mlp_keys.circuit.settings["run_args"]["input_scale"])
-    fixed = round(SECRET * 2 ** scale)
+    fixed = round(SECRET * 2**scale)
     felt = fixed.to_bytes(32, "little").hex()
     texts = {repr(SECRET), "0.123456789", repr(float(np.float32(SECRET))), str(np.float32(SECRET)), SECRET.hex()}
     if felt not in public:  # (the same field element could be some proof's public output)
         texts.add(felt)
-    blobs = {"journal": server.journal_bytes(), "logs": server.logs().encode(),
-             "responses": json.dumps(responses).encode()}
+    blobs = {
+        "journal": server.journal_bytes(),
+        "logs": server.logs().encode(),
+        "responses": json.dumps(responses).encode(),
+    }
     for name, blob in blobs.items():
         for t in texts:
             assert t.encode() not in blob, (name, t)
@@ -327,8 +357,10 @@ def test_sigkill_mid_job_then_restart_completes(keys_dir, mlp_keys, tmp_path):
     home = tmp_path / "home"
     s = Server(tmp_path, [keys_dir], home, "--workers", "1")
     try:
-        ids = [s.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.3, -0.1 * i, 0.2, 0.9]}).json()["job_id"]
-               for i in range(3)]
+        ids = [
+            s.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.3, -0.1 * i, 0.2, 0.9]}).json()["job_id"]
+            for i in range(3)
+        ]
         job_until(s.http, ids[0], ("running", "done"))  # the worker holds a job, the others wait
     finally:
         s.stop(signal.SIGKILL)
@@ -348,7 +380,9 @@ def test_sigkill_mid_job_then_restart_completes(keys_dir, mlp_keys, tmp_path):
             assert s2.http.get(f"/v1/jobs/{job_id}").json()["attempts"] == 2
         # a worker that dies mid-job is replaced and the job retried (again if the kill missed the proof)
         for _ in range(3):
-            job_id = s2.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.7, 0.1, 0.2, 0.3]}).json()["job_id"]
+            job_id = s2.http.post(f"/v1/models/{mlp_keys.id}/prove", json={"input": [0.7, 0.1, 0.2, 0.3]}).json()[
+                "job_id"
+            ]
             job_until(s2.http, job_id, ("running",))
             (worker,) = _worker_pids(s2.proc.pid)
             os.kill(worker, signal.SIGKILL)
@@ -366,11 +400,31 @@ def test_sigkill_mid_job_then_restart_completes(keys_dir, mlp_keys, tmp_path):
 def test_non_loopback_without_token_is_refused(keys_dir, tmp_path):
     env = {**os.environ, "ZKML_HOME": str(tmp_path / "home")}
     env.pop("ZKML_SERVE_TOKEN", None)
-    res = subprocess.run([sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--host",
-                          "0.0.0.0", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from zkml.cli import main; main()",
+            "serve",
+            str(keys_dir),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1 and "ServiceError" in res.stderr and "without a token" in res.stderr, res.stderr
-    res = subprocess.run([sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--token",
-                          "x"], env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-c", "from zkml.cli import main; main()", "serve", str(keys_dir), "--token", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode != 0 and "No such option" in res.stderr
 
 
@@ -432,8 +486,10 @@ def test_ray_workers(keys_dir, mlp_keys, tmp_path, monkeypatch):
 
 # ---- every kind of model through the service: single, split, committed, split + committed ------------------
 
-KIND_PARAMS = [pytest.param(k, marks=pytest.mark.slow) if k == "split+committed" else k
-               for k in ("single", "split", "committed", "split+committed")]
+KIND_PARAMS = [
+    pytest.param(k, marks=pytest.mark.slow) if k == "split+committed" else k
+    for k in ("single", "split", "committed", "split+committed")
+]
 
 
 @pytest.fixture(scope="module")
@@ -547,6 +603,7 @@ def test_split_verify_only_from_a_vk_dir_and_a_bundle(kind_case, tmp_path):
 
 # ---- hardening: tokens never logged, JSON limits, no echo of what was sent ---------------------------------
 
+
 def test_a_token_in_the_query_string_is_refused_and_never_logged(server, mlp_keys):
     for params in ({"token": TOKEN}, {"access_token": TOKEN}, {"wait": TOKEN}, {"x": "Bearer " + TOKEN}):
         r = httpx.get(server.url + "/v1/models", params=params)
@@ -573,7 +630,7 @@ def test_deep_nested_and_oversized_json_are_400(server, mlp_keys):
     # brackets inside strings do not count; a sample's own nesting is fine
     ok = server.http.post(url, content=json.dumps({"input": [[0.1, 0.2, 0.3, 0.4]], "note": "[" * 100}).encode())
     assert ok.status_code == 202, ok.text
-    long_number = b'{"input": [' + b"7" * 5000 + b', 0.2, 0.3, 0.4]}'
+    long_number = b'{"input": [' + b"7" * 5000 + b", 0.2, 0.3, 0.4]}"
     body = assert_problem(server.http.post(url, content=long_number), 400)
     assert "7777" not in json.dumps(body)
     assert server.proc.poll() is None and "Traceback" not in server.logs()
@@ -589,8 +646,9 @@ def test_error_bodies_never_echo_submitted_keys_or_values(server, mlp_keys):
         server.http.post(url, json={"input": [marker, SECRET, 0.3, 0.4]}),  # not numeric
         server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={marker: SECRET}),
         server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": marker, "instances": [[marker]]}),
-        server.http.post(f"/v1/models/{mlp_keys.id}/verify", json={"proof": {"proof": [1], marker: 2},
-                                                                    "weights_commitment": 5}),
+        server.http.post(
+            f"/v1/models/{mlp_keys.id}/verify", json={"proof": {"proof": [1], marker: 2}, "weights_commitment": 5}
+        ),
         server.http.get("/v1/jobs/" + marker),
         server.http.get(f"/v1/models/{marker}"),
         server.http.get("/v1/jobs/nope", params={"wait": marker}),

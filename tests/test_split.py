@@ -17,8 +17,15 @@ def deep():
     import torch
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
-                              torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 4),
+    )
     return net, zkml.export(net, torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
 
 
@@ -86,7 +93,9 @@ def test_link_tampering_is_refused(split, other_keys, mlp_proof):
 def _links(proof, vk) -> list[str]:
     from zkml.proof.proof import read_commitments
 
-    return [read_commitments(p.proof, v.meta["commitments"])["output"] for p, v in zip(proof.segments[:-1], vk.segments)]
+    return [
+        read_commitments(p.proof, v.meta["commitments"])["output"] for p, v in zip(proof.segments[:-1], vk.segments)
+    ]
 
 
 def test_two_proofs_of_one_input_have_different_links(split, deep):
@@ -124,7 +133,7 @@ def test_a_guessed_input_cannot_be_confirmed_from_the_links(split, deep, tmp_pat
     guessed = link_of(zeros, "guess")
     assert guessed == link_of(zeros, "control")  # deterministic: equal blinding values would confirm the guess
     assert guessed != _links(p0, keys.vk)[0]
-    assert link_of(np.full(blind.shape, 2.0 ** -13), "off-by-one") != guessed  # one quantum in one block changes it
+    assert link_of(np.full(blind.shape, 2.0**-13), "off-by-one") != guessed  # one quantum in one block changes it
 
 
 def test_a_split_proof_is_one_file_with_segments(split, tmp_path):
@@ -156,8 +165,19 @@ def test_cli_run_reports_segments(deep, tmp_path, split):
     model.save(tmp_path / "m.onnx")
     np.save(tmp_path / "cal.npy", cal)
     (tmp_path / "x.json").write_text(json.dumps(cal[0].tolist()))
-    res = run_cli("run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--calibration", tmp_path / "cal.npy",
-                  "--max-logrows", str(whole.logrows - 1), "-o", tmp_path / "out", "--json")
+    res = run_cli(
+        "run",
+        tmp_path / "m.onnx",
+        "--input",
+        tmp_path / "x.json",
+        "--calibration",
+        tmp_path / "cal.npy",
+        "--max-logrows",
+        str(whole.logrows - 1),
+        "-o",
+        tmp_path / "out",
+        "--json",
+    )
     info = json.loads(res.stdout)
     assert res.returncode == 0 and info["ok"] and info["segments"] == len(sc.segments), res.stderr
     assert info["logrows"] == max(c.logrows for c in sc.segments)
@@ -174,7 +194,9 @@ def test_cli_run_reports_segments(deep, tmp_path, split):
     assert f"in {len(sc.segments)} segments" in line and "(0 bytes" not in line
     outputs = next(ln for ln in shown.stdout.splitlines() if "outputs" in ln)
     assert outputs.count("[") == 2 and len(outputs) < 120  # shaped like the (1, 4) output and rounded, not raw lists
-    bad = run_cli("run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--max-logrows", "lots", "-o", tmp_path / "o2")
+    bad = run_cli(
+        "run", tmp_path / "m.onnx", "--input", tmp_path / "x.json", "--max-logrows", "lots", "-o", tmp_path / "o2"
+    )
     assert bad.returncode == 2
 
 
@@ -193,8 +215,11 @@ def test_a_first_op_too_big_is_refused_after_one_segment_compile(deep, monkeypat
     _, model, cal = deep
     built = []
     real = split_mod._Planner.segment
-    monkeypatch.setattr(split_mod._Planner, "segment", lambda self, a, b, *args, **kw: built.append((a, b)) or
-                        real(self, a, b, *args, **kw))
+    monkeypatch.setattr(
+        split_mod._Planner,
+        "segment",
+        lambda self, a, b, *args, **kw: built.append((a, b)) or real(self, a, b, *args, **kw),
+    )
     with pytest.raises(errors.CompileError, match="smallest segment"):
         zkml.compile(model, cal, max_logrows=10)
     assert built and all(b == a + 1 for a, b in built), built  # only one-step pieces were tried
@@ -237,11 +262,15 @@ def test_a_split_proof_verifies_on_chain_in_one_call(split, node, request):
     ok = chain.verify(address, p0)
     assert ok and ok.gas_used > 500_000 * len(sc.segments) and ok.tx_hash is None
     mixed = _bare(p0.segments[0], *p1.segments[1:])  # every segment valid on its own: only the link is wrong
-    assert all(chain.verify(chain.deploy(zkml.verifier_contract(v)), s) for v, s in zip(keys.vk.segments, mixed.segments))
+    assert all(
+        chain.verify(chain.deploy(zkml.verifier_contract(v)), s) for v, s in zip(keys.vk.segments, mixed.segments)
+    )
     assert not chain.verify(address, mixed)
     flipped = bytearray(p0.segments[-1].proof)
     flipped[200] ^= 1
-    assert not chain.verify(address, _bare(*p0.segments[:-1], zkml.Proof(bytes(flipped), p0.segments[-1].instances, {})))
+    assert not chain.verify(
+        address, _bare(*p0.segments[:-1], zkml.Proof(bytes(flipped), p0.segments[-1].instances, {}))
+    )
     assert not chain.verify(address, _bare(*p0.segments[:-1]))
 
 
@@ -258,8 +287,12 @@ def test_committed_weights_across_segments(deep):
     r = zkml.verify(proof, keys.vk, weights_commitment=fingerprint)
     assert r and r.weights_commitment == fingerprint
     torch.manual_seed(9)
-    other = zkml.export(torch.nn.Sequential(*[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else []))
-                                              for m in net]), torch.zeros(1, 16))
+    other = zkml.export(
+        torch.nn.Sequential(
+            *[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else [])) for m in net]
+        ),
+        torch.zeros(1, 16),
+    )
     theirs = zkml.commit(other, keys)
     assert theirs != fingerprint
     proof_b = keys.with_weights(other).prove(cal[0])
@@ -371,7 +404,9 @@ def test_a_two_input_two_output_model_splits_inside_its_residual_block():
     result = zkml.verify(proof, keys.vk)
     assert result and len(result.outputs) == 2
     want = net(*(torch.tensor(x[n], dtype=torch.float32) for n in names))
-    bound = 4 * sc.report.max_abs_error + 4 * 2.0 ** -min(int(s) for s in sc.segments[-1].settings["model_output_scales"])
+    bound = 4 * sc.report.max_abs_error + 4 * 2.0 ** -min(
+        int(s) for s in sc.segments[-1].settings["model_output_scales"]
+    )
     for got, ref in zip(result.outputs, want):
         np.testing.assert_allclose(got, ref.detach().numpy(), atol=bound)
     other = keys.prove({n: cal[n][1] for n in names})

@@ -70,7 +70,8 @@ KZG1 = bytes.fromhex(
     "9eaeeb7efd28ee5618c7565b0964bb3c7d3222f957dc76103533be35f9558264fd93e6a0a40d141a078d27be11a9fb582904"
     "80c66ea6fbd25e5a7202217d2c465ad9ee82b42f7a8aa3639c341ee8b48418833e58e618d12669143b071b92ada94da2325d"
     "322b636f091536aef4f0020c3c6f14a3f0519e994e3c62c2c6a36d08d1d2c91295201f4d673d5bbabcd819ef27bc777d5ef0"
-    "11997be0023032a61f80f6e2e0a6fd28")
+    "11997be0023032a61f80f6e2e0a6fd28"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +136,9 @@ def test_ezkls_own_k1_file_hashes_to_the_table(tmp_path):
     p.write_bytes(KZG1)
     assert sha256_file(p) == EZKL_TABLE[1]
     assert zkml.check_srs(p) == 1
-    assert srs.srs_status(EZKL_TABLE[1]) == srs.SRSStatus("ceremony", "perpetual-powers-of-tau-raw-1", srs.srs_status(EZKL_TABLE[1]).message)
+    assert srs.srs_status(EZKL_TABLE[1]) == srs.SRSStatus(
+        "ceremony", "perpetual-powers-of-tau-raw-1", srs.srs_status(EZKL_TABLE[1]).message
+    )
 
 
 # fetch
@@ -144,8 +147,13 @@ def test_ezkls_own_k1_file_hashes_to_the_table(tmp_path):
 def test_fetch_lands_a_matching_file(served, tmp_path):
     k = served["k"]
     seen = []
-    info = srs.fetch(k, tmp_path / "out.srs", url=served["url"], table={k: served["dev_sha"]},
-                     progress=lambda done, total: seen.append((done, total)))
+    info = srs.fetch(
+        k,
+        tmp_path / "out.srs",
+        url=served["url"],
+        table={k: served["dev_sha"]},
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert info.path == tmp_path / "out.srs" and info.sha256 == served["dev_sha"] and info.logrows == k
     assert info.path.read_bytes() == served["dev"].read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.srs"]  # no temp file left
@@ -184,7 +192,15 @@ def test_cli_srs_fetch(served, tmp_path):
     info = json.loads(r.stdout)
     assert info["ok"] and info["sha256"] == EZKL_TABLE[1] and info["name"] == "perpetual-powers-of-tau-raw-1"
     assert out.read_bytes() == KZG1
-    r = run_cli("srs", "fetch", "-k", "1", "-o", tmp_path / "bad.srs", env={**env, "ZKML_SRS_URL": served["url"] + "/tampered-{k}"})
+    r = run_cli(
+        "srs",
+        "fetch",
+        "-k",
+        "1",
+        "-o",
+        tmp_path / "bad.srs",
+        env={**env, "ZKML_SRS_URL": served["url"] + "/tampered-{k}"},
+    )
     assert r.returncode == 1 and "sha256" in r.stderr and not (tmp_path / "bad.srs").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kzg1.srs"]
 

@@ -20,7 +20,11 @@ def published(committed, tmp_path_factory):  # noqa: F811
     same keys with B's fingerprint."""
     keys, (ca, pa), (cb, pb) = committed
     d = tmp_path_factory.mktemp("published")
-    honest, evil, bare = zkml.bundle(keys, weights_commitment=ca), zkml.bundle(keys, weights_commitment=cb), zkml.bundle(keys)
+    honest, evil, bare = (
+        zkml.bundle(keys, weights_commitment=ca),
+        zkml.bundle(keys, weights_commitment=cb),
+        zkml.bundle(keys),
+    )
     for name, b in (("honest", honest), ("evil", evil), ("bare", bare)):
         b.save(d / f"{name}.car")
     pa.save(d / "pa.json")
@@ -129,8 +133,12 @@ def split_committed(deep):  # noqa: F811
     whole = zkml.compile(model, cal, visibility="params=committed")
     keys = zkml.compile(model, cal, visibility="params=committed", max_logrows=whole.logrows - 1).setup()
     torch.manual_seed(9)
-    other = zkml.export(torch.nn.Sequential(*[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else []))
-                                              for m in net]), torch.zeros(1, 16))
+    other = zkml.export(
+        torch.nn.Sequential(
+            *[type(m)(*([m.in_features, m.out_features] if hasattr(m, "in_features") else [])) for m in net]
+        ),
+        torch.zeros(1, 16),
+    )
     fa, fb = zkml.commit(model, keys), zkml.commit(other, keys)
     return keys, (fa, keys.prove(cal[0])), (fb, keys.with_weights(other).prove(cal[0]))
 
@@ -190,18 +198,27 @@ def _first(res) -> str:
 
 def test_inspect_and_load_every_kind_single(mlp_circuit, mlp_keys, mlp_proof, committed, tmp_path):  # noqa: F811
     keys, (ca, _), _ = committed
-    paths = {"circuit": mlp_circuit.save(tmp_path / "circuit"), "keys": mlp_keys.save(tmp_path / "keys"),
-             "vk": mlp_keys.vk.save(tmp_path / "vk"), "pinned": keys.vk.pin_weights(ca).save(tmp_path / "pinned"),
-             "proof": mlp_proof.save(tmp_path / "p.json"), "car": zkml.bundle(mlp_keys).save(tmp_path / "m.car")}
+    paths = {
+        "circuit": mlp_circuit.save(tmp_path / "circuit"),
+        "keys": mlp_keys.save(tmp_path / "keys"),
+        "vk": mlp_keys.vk.save(tmp_path / "vk"),
+        "pinned": keys.vk.pin_weights(ca).save(tmp_path / "pinned"),
+        "proof": mlp_proof.save(tmp_path / "p.json"),
+        "car": zkml.bundle(mlp_keys).save(tmp_path / "m.car"),
+    }
     assert isinstance(zkml.load(paths["circuit"]), zkml.Circuit) and isinstance(zkml.load(paths["keys"]), zkml.Keys)
     assert zkml.load(paths["vk"]).id == mlp_keys.vk.id and isinstance(zkml.load(paths["proof"]), zkml.Proof)
     assert zkml.load(paths["pinned"]).weights_commitment == ca and isinstance(zkml.load(paths["car"]), zkml.Bundle)
     assert zkml.load(mlp_keys.vk.srs.path).logrows == mlp_keys.circuit.logrows
     srs = json.loads(run_cli("inspect", mlp_keys.vk.srs.path, "--json").stdout)
     assert srs["sha256"] == mlp_keys.vk.srs.sha256 and srs["srs_status"] == "unknown"  # a dev SRS is never trusted
-    want = {"keys": f"keys: model id {mlp_keys.id}", "vk": f"verifying key: model id {mlp_keys.vk.id}",
-            "pinned": f"verifying key: model id {keys.vk.pin_weights(ca).id}",
-            "proof": f"proof: model id {mlp_proof.meta['model_id']}", "car": f"bundle: model id {mlp_keys.vk.id}"}
+    want = {
+        "keys": f"keys: model id {mlp_keys.id}",
+        "vk": f"verifying key: model id {mlp_keys.vk.id}",
+        "pinned": f"verifying key: model id {keys.vk.pin_weights(ca).id}",
+        "proof": f"proof: model id {mlp_proof.meta['model_id']}",
+        "car": f"bundle: model id {mlp_keys.vk.id}",
+    }
     for name, line in want.items():
         assert _first(run_cli("inspect", paths[name])).startswith(line), name
     info = json.loads(run_cli("inspect", paths["pinned"], "--json").stdout)
@@ -232,14 +249,24 @@ def test_inspect_a_contract(mlp_keys, tmp_path):
 def test_inspect_and_load_every_kind_split(split, tmp_path):  # noqa: F811
     _, sc, keys, p0, _ = split
     n = len(sc.segments)
-    paths = {"circuit": sc.save(tmp_path / "circuit"), "keys": keys.save(tmp_path / "keys"),
-             "vk": keys.vk.save(tmp_path / "vk"), "proof": p0.save(tmp_path / "p.json"),
-             "car": zkml.bundle(keys).save(tmp_path / "s.car")}
-    assert isinstance(zkml.load(paths["circuit"]), zkml.SplitCircuit) and isinstance(zkml.load(paths["keys"]), zkml.SplitKeys)
+    paths = {
+        "circuit": sc.save(tmp_path / "circuit"),
+        "keys": keys.save(tmp_path / "keys"),
+        "vk": keys.vk.save(tmp_path / "vk"),
+        "proof": p0.save(tmp_path / "p.json"),
+        "car": zkml.bundle(keys).save(tmp_path / "s.car"),
+    }
+    assert isinstance(zkml.load(paths["circuit"]), zkml.SplitCircuit) and isinstance(
+        zkml.load(paths["keys"]), zkml.SplitKeys
+    )
     assert isinstance(zkml.load(paths["vk"]), zkml.SplitVerifyingKey) and zkml.load(paths["proof"]).segments
     assert zkml.load(paths["vk"], id=keys.vk.id).id == keys.vk.id
-    want = {"keys": f"keys: model id {keys.id}", "vk": f"verifying key: model id {keys.vk.id}",
-            "proof": f"proof: model id {keys.id}", "car": f"bundle: model id {keys.vk.id}"}
+    want = {
+        "keys": f"keys: model id {keys.id}",
+        "vk": f"verifying key: model id {keys.vk.id}",
+        "proof": f"proof: model id {keys.id}",
+        "car": f"bundle: model id {keys.vk.id}",
+    }
     for name, line in want.items():
         res = run_cli("inspect", paths[name])
         assert _first(res).startswith(line) and f"split ({n} segments)" in res.stdout, (name, res.stdout)

@@ -224,7 +224,9 @@ def test_no_trace_of_a_private_input(mlp_model, tmp_path, fresh_home, mlp_cal):
     assert json.loads(r.stdout)["calibration"]["private"] is True and "scale" in r.stderr
     texts.update(run_a_out=r.stdout, run_a_err=r.stderr)
     # run with --calibration, then prove with the saved keys
-    r = run_cli("run", onnx, "--input", tmp_path / "x.json", "--calibration", tmp_path / "cal.npy", "-o", outs / "b", "--json")
+    r = run_cli(
+        "run", onnx, "--input", tmp_path / "x.json", "--calibration", tmp_path / "cal.npy", "-o", outs / "b", "--json"
+    )
     assert r.returncode == 0, r.stderr
     texts.update(run_b_out=r.stdout, run_b_err=r.stderr)
     circuit = zkml.compile(mlp_model, mlp_cal)
@@ -236,7 +238,17 @@ def test_no_trace_of_a_private_input(mlp_model, tmp_path, fresh_home, mlp_cal):
     # a batch where one input is far outside the calibrated range (it fails) and one is fine
     far = x * 1e8
     (tmp_path / "batch.jsonl").write_text(json.dumps(x.tolist()) + "\n" + json.dumps(far.tolist()) + "\n")
-    r = run_cli("prove", tmp_path / "keys", "--batch", tmp_path / "batch.jsonl", "-o", outs / "batch", "--workers", "1", "--json")
+    r = run_cli(
+        "prove",
+        tmp_path / "keys",
+        "--batch",
+        tmp_path / "batch.jsonl",
+        "-o",
+        outs / "batch",
+        "--workers",
+        "1",
+        "--json",
+    )
     assert r.returncode == 1 and json.loads(r.stdout)["failed"] == 1
     texts.update(batch_out=r.stdout, batch_err=r.stderr)
     # errors raised in-process: out of range (ezkl's witness or the honest-output check), bad type
@@ -293,8 +305,18 @@ def test_verify_onchain_with_a_node_sends_no_transaction(anvil_node, mlp_keys, m
     res = reader.verify(address, mlp_proof)
     assert res and res.tx_hash is None and res.gas_used and res.gas_used > 100_000
     assert reader._resolved is None  # no account was ever looked up
-    cli = run_cli("verify-onchain", tmp_path / "p.json", "--rpc-url", anvil_node.url, "--address", address,
-                  "--vk", mlp_keys.vk.path, "--json", env={"ZKML_PRIVATE_KEY": "", "ZKML_KEYSTORE": ""})
+    cli = run_cli(
+        "verify-onchain",
+        tmp_path / "p.json",
+        "--rpc-url",
+        anvil_node.url,
+        "--address",
+        address,
+        "--vk",
+        mlp_keys.vk.path,
+        "--json",
+        env={"ZKML_PRIVATE_KEY": "", "ZKML_KEYSTORE": ""},
+    )
     info = json.loads(cli.stdout)
     assert cli.returncode == 0 and info["ok"] and info["tx_hash"] is None, cli.stderr
     np.testing.assert_allclose(info["outputs"][0], mlp_proof.outputs[0].tolist())
@@ -314,8 +336,9 @@ def test_verify_onchain_checks_the_code_at_the_address(anvil_node, mlp_keys, oth
 
     other = RpcChain(anvil_node.url).deploy(zkml.verifier_contract(other_keys.vk))
     mlp_proof.save(tmp_path / "p.json")
-    res = run_cli("verify-onchain", tmp_path / "p.json", "--rpc-url", anvil_node.url, "--address", other,
-                  "--vk", mlp_keys.vk.path)
+    res = run_cli(
+        "verify-onchain", tmp_path / "p.json", "--rpc-url", anvil_node.url, "--address", other, "--vk", mlp_keys.vk.path
+    )
     assert res.returncode == 1 and "ChainError" in res.stderr and "not the verifier" in res.stderr
 
 
@@ -323,7 +346,10 @@ def test_a_shared_reusable_verifier_needs_the_expected_model(mlp_keys, other_key
     from zkml.evm import InProcessChain
 
     chain = InProcessChain()
-    mine, theirs = zkml.verifier_contract(mlp_keys.vk, reusable=True), zkml.verifier_contract(other_keys.vk, reusable=True)
+    mine, theirs = (
+        zkml.verifier_contract(mlp_keys.vk, reusable=True),
+        zkml.verifier_contract(other_keys.vk, reusable=True),
+    )
     address = chain.deploy(mine)
     assert chain.deploy(theirs) == address  # one shared verifier, two models registered
     with pytest.raises(errors.ChainError, match="several models"):
@@ -365,8 +391,16 @@ def test_a_bundle_node_cannot_replace_core_files(mlp_keys, other_keys, tmp_path)
     b = Blocks()
     b.blocks.update(good.blocks)
     root = dag_cbor.decode(good.blocks[good.root])
-    srs_node = b.put("dag-cbor", dag_cbor.encode({"files": b.files({"kzg.srs": good.files["kzg.srs"],
-                                                                     "vk.key": (other_keys.vk.path / "vk.key").read_bytes()})}))
+    srs_node = b.put(
+        "dag-cbor",
+        dag_cbor.encode(
+            {
+                "files": b.files(
+                    {"kzg.srs": good.files["kzg.srs"], "vk.key": (other_keys.vk.path / "vk.key").read_bytes()}
+                )
+            }
+        ),
+    )
     forged_root = b.put("dag-cbor", dag_cbor.encode({**root, "srs": srs_node}))
     Bundle(cid_str(forged_root), good.core, {}, good.metadata, None, b.blocks).save(tmp_path / "forged.car")
     with pytest.raises(errors.ArtifactError, match="outside"):

@@ -71,7 +71,9 @@ def test_impossible_bound_is_a_clear_error(mlp_model, mlp_cal):
 def test_cli_target_fastest(tuned, mlp_model, tmp_path, mlp_cal):
     onnx = mlp_model.save(tmp_path / "m.onnx")
     (tmp_path / "cal.json").write_text(json.dumps(mlp_cal.tolist()))
-    res = run_cli("compile", onnx, "--calibration", tmp_path / "cal.json", "--target", "fastest", "-o", tmp_path / "c", "--json")
+    res = run_cli(
+        "compile", onnx, "--calibration", tmp_path / "cal.json", "--target", "fastest", "-o", tmp_path / "c", "--json"
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["logrows"] == tuned.circuit.logrows
 

@@ -21,8 +21,13 @@ DIST = "zkml-prover"  # "zkml" on PyPI is another project (a Leo transpiler); th
 
 
 def _pip(*args, cwd=None):
-    res = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True,
-                         text=True, cwd=cwd, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return res
 
@@ -57,14 +62,19 @@ def test_the_installed_wheel_imports_and_runs_the_cli(wheel, tmp_path):
     elsewhere.mkdir()
 
     def py(code: str) -> str:
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=elsewhere,
-                             timeout=300)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=300
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         return res.stdout
 
-    info = json.loads(py("import json, sys, zkml, importlib.metadata as md; from zkml.evm import app_contract; "
-                         "print(json.dumps({'file': zkml.__file__, 'version': md.version('zkml-prover'), "
-                         "'torch': 'torch' in sys.modules}))"))
+    info = json.loads(
+        py(
+            "import json, sys, zkml, importlib.metadata as md; from zkml.evm import app_contract; "
+            "print(json.dumps({'file': zkml.__file__, 'version': md.version('zkml-prover'), "
+            "'torch': 'torch' in sys.modules}))"
+        )
+    )
     assert Path(info["file"]).resolve().is_relative_to(target.resolve()), info
     assert info["version"] and not info["torch"]
     assert (target / "zkml" / "srs_ceremonies.json").is_file()
@@ -72,9 +82,11 @@ def test_the_installed_wheel_imports_and_runs_the_cli(wheel, tmp_path):
     # the console script the wheel installs, run by this interpreter with the wheel's folder first
     script = target / "bin" / "prove-model"
     assert script.is_file()
-    res = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, env=env,
-                         cwd=elsewhere, timeout=300)
+    res = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=300
+    )
     assert res.returncode == 0 and "Prove that an ML model" in res.stdout and "export" in res.stdout, res.stderr
-    res = subprocess.run([sys.executable, str(script), "--version"], capture_output=True, text=True, env=env,
-                         cwd=elsewhere, timeout=300)
+    res = subprocess.run(
+        [sys.executable, str(script), "--version"], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=300
+    )
     assert res.returncode == 0 and info["version"] in res.stdout, res.stdout + res.stderr

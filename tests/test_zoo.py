@@ -38,7 +38,9 @@ def test_float_accuracy_is_measured_again(name):
     predicted = [zoo.label(model.run({spec.name: row.reshape(spec.shape)})[0]) for row in X_test]
     measured = float(np.mean(np.asarray(predicted) == np.asarray(y_test)))
     assert measured >= 0.9  # the zoo's stated bound
-    assert measured == pytest.approx(json.loads((zoo.folder(name) / "metadata.json").read_text())["float_test_accuracy"], abs=0.01)
+    assert measured == pytest.approx(
+        json.loads((zoo.folder(name) / "metadata.json").read_text())["float_test_accuracy"], abs=0.01
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +56,22 @@ def test_circuit_matches_metadata(name, circuits):
     train = __import__(f"models.{name}.train", fromlist=["data"])
     X_test = train.data()[1][:20]
     model = circuit.model
-    agreement, _ = zoo.circuit_agreement(circuit, X_test, lambda row: model.run({model.inputs[0].name: row.reshape(model.inputs[0].shape)})[0])
+    agreement, _ = zoo.circuit_agreement(
+        circuit, X_test, lambda row: model.run({model.inputs[0].name: row.reshape(model.inputs[0].shape)})[0]
+    )
     assert agreement >= zoo.spec(name)["tolerance"]["min_top1_agreement"]
 
 
-@pytest.mark.parametrize("which", ["digits_mlp", "digits_cnn", "credit_logreg", "iris_forest",
-                                   pytest.param("wine_attention", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "which",
+    [
+        "digits_mlp",
+        "digits_cnn",
+        "credit_logreg",
+        "iris_forest",
+        pytest.param("wine_attention", marks=pytest.mark.slow),
+    ],
+)
 def test_zoo_model_proves(which):
     model, _, sample, _ = zoo.load(which)
     keys = zoo.compile_zoo(which).setup()
@@ -98,9 +110,11 @@ def test_sklearn_estimators_export_with_parity():
     from sklearn.neural_network import MLPRegressor
 
     X, y = load_iris(return_X_y=True)
-    for est, out in [(GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y), "proba"),
-                     (LinearRegression().fit(X[:, :3], X[:, 3]), "predict"),
-                     (MLPRegressor(hidden_layer_sizes=(4,), max_iter=50, random_state=0).fit(X[:, :3], X[:, 3]), "predict")]:
+    for est, out in [
+        (GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(X, y), "proba"),
+        (LinearRegression().fit(X[:, :3], X[:, 3]), "predict"),
+        (MLPRegressor(hidden_layer_sizes=(4,), max_iter=50, random_state=0).fit(X[:, :3], X[:, 3]), "predict"),
+    ]:
         Xs = X[:20, : est.n_features_in_]
         m = zkml.export(est, Xs, sklearn_output=out)
         assert m.source.startswith("sklearn:") and m.parity["max_abs_error"] < 1e-4
@@ -218,18 +232,40 @@ def test_cli_export_takes_sklearn_output_and_prints_the_note(tmp_path):
 
     (tmp_path / "est.py").write_text(
         "from sklearn.datasets import load_iris\nfrom sklearn.linear_model import LogisticRegression\n"
-        "def build():\n    X, y = load_iris(return_X_y=True)\n    return LogisticRegression(max_iter=500).fit(X, y)\n")
+        "def build():\n    X, y = load_iris(return_X_y=True)\n    return LogisticRegression(max_iter=500).fit(X, y)\n"
+    )
     X, _ = _iris()
     np.save(tmp_path / "X.npy", X[::10])
     res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "m.onnx")
     assert res.returncode == 0, res.stderr
-    assert "parity vs scikit-learn" in res.stdout and "output    decision" in res.stdout and "--sklearn-output proba" in res.stdout
-    res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "p.onnx",
-                  "--sklearn-output", "predict", "--json")
+    assert (
+        "parity vs scikit-learn" in res.stdout
+        and "output    decision" in res.stdout
+        and "--sklearn-output proba" in res.stdout
+    )
+    res = run_cli(
+        "export",
+        f"{tmp_path / 'est.py'}:build",
+        "--sample",
+        tmp_path / "X.npy",
+        "-o",
+        tmp_path / "p.onnx",
+        "--sklearn-output",
+        "predict",
+        "--json",
+    )
     info = json.loads(res.stdout)
     assert info["sklearn_output"] == "predict" and zkml.load_model(tmp_path / "p.onnx").outputs[0].shape == (1, 1)
-    res = run_cli("export", f"{tmp_path / 'est.py'}:build", "--sample", tmp_path / "X.npy", "-o", tmp_path / "q.onnx",
-                  "--sklearn-output", "labels")
+    res = run_cli(
+        "export",
+        f"{tmp_path / 'est.py'}:build",
+        "--sample",
+        tmp_path / "X.npy",
+        "-o",
+        tmp_path / "q.onnx",
+        "--sklearn-output",
+        "labels",
+    )
     assert res.returncode == 2 and "labels" in res.stderr  # not a choice: a usage error
     assert "--sklearn-output" in run_cli("export", "--help").stdout
 
@@ -241,14 +277,19 @@ def test_boosters_default_to_their_margin_and_predict_the_label():
     Xi, yi = _iris()
     Xb, yb = load_breast_cancer(return_X_y=True)
     Xb = Xb[:, :6]
-    for est, X, y in [(xgboost.XGBClassifier(n_estimators=3, max_depth=2, random_state=0), Xi, yi),
-                      (lightgbm.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1), Xb, yb)]:
+    for est, X, y in [
+        (xgboost.XGBClassifier(n_estimators=3, max_depth=2, random_state=0), Xi, yi),
+        (lightgbm.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1), Xb, yb),
+    ]:
         est.fit(X, y)
         m = zkml.export(est, X[:30])
         assert m.parity["output"] == "decision"
         kw = {"output_margin": True} if type(est).__module__.startswith("xgboost") else {"raw_score": True}
-        np.testing.assert_allclose(m.run({m.inputs[0].name: X[40:41].astype(np.float32)})[0].reshape(-1),
-                                   np.asarray(est.predict(X[40:41], **kw)).reshape(-1), atol=1e-4)
+        np.testing.assert_allclose(
+            m.run({m.inputs[0].name: X[40:41].astype(np.float32)})[0].reshape(-1),
+            np.asarray(est.predict(X[40:41], **kw)).reshape(-1),
+            atol=1e-4,
+        )
         p = zkml.export(est, X[:30], sklearn_output="predict")
         got = [p.run({p.inputs[0].name: X[i : i + 1].astype(np.float32)})[0].item() for i in range(0, len(X), 11)]
         assert got == est.predict(X[::11]).astype(float).tolist()
@@ -270,11 +311,14 @@ def test_xgboost_and_lightgbm_export_with_parity_and_prove():
     Xr, yr = load_diabetes(return_X_y=True)
     Xb = Xb[:, :6]
     small = dict(n_estimators=3, random_state=0)
-    cases = [(xgboost.XGBClassifier(max_depth=2, **small), Xi, yi), (xgboost.XGBClassifier(max_depth=2, **small), Xb, yb),
-             (xgboost.XGBRegressor(max_depth=2, **small), Xr, yr),
-             (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xi, yi),
-             (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xb, yb),
-             (lightgbm.LGBMRegressor(num_leaves=4, verbose=-1, **small), Xr, yr)]
+    cases = [
+        (xgboost.XGBClassifier(max_depth=2, **small), Xi, yi),
+        (xgboost.XGBClassifier(max_depth=2, **small), Xb, yb),
+        (xgboost.XGBRegressor(max_depth=2, **small), Xr, yr),
+        (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xi, yi),
+        (lightgbm.LGBMClassifier(num_leaves=4, verbose=-1, **small), Xb, yb),
+        (lightgbm.LGBMRegressor(num_leaves=4, verbose=-1, **small), Xr, yr),
+    ]
     models = []
     for est, X, y in cases:
         est.fit(X, y)
@@ -289,7 +333,9 @@ def test_xgboost_and_lightgbm_export_with_parity_and_prove():
         keys = zkml.compile(m, X[:16]).setup()
         proof = keys.prove(X[7])
         assert zkml.verify(proof, keys.vk)
-        np.testing.assert_allclose(proof.outputs[0].reshape(-1), m.run({m.inputs[0].name: X[7:8].astype(np.float32)})[0].reshape(-1), atol=0.01)
+        np.testing.assert_allclose(
+            proof.outputs[0].reshape(-1), m.run({m.inputs[0].name: X[7:8].astype(np.float32)})[0].reshape(-1), atol=0.01
+        )
 
 
 def test_booster_negative_cases():
@@ -318,7 +364,9 @@ def test_tree_ensemble_outputs_a_clear_error_for_ml_ops(tmp_path):
 
     X, y = load_iris(return_X_y=True)
     est = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
-    onx = to_onnx(est, X[:1].astype(np.float32), options={id(est): {"zipmap": False}}, target_opset={"": 18, "ai.onnx.ml": 3})
+    onx = to_onnx(
+        est, X[:1].astype(np.float32), options={id(est): {"zipmap": False}}, target_opset={"": 18, "ai.onnx.ml": 3}
+    )
     model = zkml.load_model(onx.SerializeToString())
     with pytest.raises(errors.UnsupportedModelError, match="TreeEnsembleClassifier") as ei:
         zkml.compile(model, X[:4])

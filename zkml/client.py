@@ -73,8 +73,11 @@ def _error_from(resp) -> ZKMLError:
     msg = body.get("message") or body.get("detail") or f"HTTP {status}"
     kw = {"where": body.get("where"), "hint": body.get("hint")}
     if status in (401, 403):
-        return AuthError(msg, hint=kw["hint"] or f"pass token=... or set {TOKEN_ENV} to a token the server accepts",
-                         where=kw["where"])
+        return AuthError(
+            msg,
+            hint=kw["hint"] or f"pass token=... or set {TOKEN_ENV} to a token the server accepts",
+            where=kw["where"],
+        )
     cls = getattr(_errors, str(body.get("error")), None)
     if isinstance(cls, type) and issubclass(cls, ZKMLError) and cls is not ZKMLError:
         err = cls(msg, stage=body.get("stage"), **kw)
@@ -120,19 +123,28 @@ class Client:
     # HTTP
     def _request(self, method: str, path: str, *, read_timeout: float | None = None, **kw):
         if read_timeout is not None:
-            kw["timeout"] = self._httpx.Timeout(self._http.timeout.connect, read=read_timeout,
-                                                write=self._http.timeout.write, pool=self._http.timeout.pool)
+            kw["timeout"] = self._httpx.Timeout(
+                self._http.timeout.connect,
+                read=read_timeout,
+                write=self._http.timeout.write,
+                pool=self._http.timeout.pool,
+            )
         try:
             resp = self._http.request(method, path, **kw)
         except self._httpx.ConnectError as err:
-            raise ServiceError(f"cannot connect to the proving service at {self.url} ({type(err).__name__})",
-                               hint="is `prove-model serve` running there? check the URL and port") from None
+            raise ServiceError(
+                f"cannot connect to the proving service at {self.url} ({type(err).__name__})",
+                hint="is `prove-model serve` running there? check the URL and port",
+            ) from None
         except self._httpx.TimeoutException as err:
-            raise ServiceError(f"the proving service at {self.url} did not answer in time ({type(err).__name__})",
-                               hint="retry, or pass a larger timeout") from None
+            raise ServiceError(
+                f"the proving service at {self.url} did not answer in time ({type(err).__name__})",
+                hint="retry, or pass a larger timeout",
+            ) from None
         except self._httpx.HTTPError as err:
-            raise ServiceError(f"HTTP error talking to {self.url}: {type(err).__name__}",
-                               hint="check the URL and the network") from None
+            raise ServiceError(
+                f"HTTP error talking to {self.url}: {type(err).__name__}", hint="check the URL and the network"
+            ) from None
         if resp.status_code >= 400:
             raise _error_from(resp)
         return resp
@@ -169,21 +181,30 @@ class Client:
             if body["status"] == "failed":
                 raise self._job_error(body)
             if time.monotonic() >= deadline:
-                raise ServiceError(f"job {job_id} did not end within {timeout:g} s (it is {body['status']})",
-                                   hint=f"call result('{job_id}') again later; the job keeps running on the server")
+                raise ServiceError(
+                    f"job {job_id} did not end within {timeout:g} s (it is {body['status']})",
+                    hint=f"call result('{job_id}') again later; the job keeps running on the server",
+                )
 
     def prove(self, model_id: str, x: Any, timeout: float = 600.0) -> Proof:
         """Prove ``x`` on the service and return the ``Proof`` (submit, then wait at most ``timeout`` seconds)."""
         t0 = time.monotonic()
         wait = max(0.0, min(LONG_POLL_S, timeout))
-        resp = self._request("POST", f"/v1/models/{model_id}/prove", params={"wait": wait} if wait else None,
-                             json={"input": _jsonable(x)}, read_timeout=wait + 30.0)
+        resp = self._request(
+            "POST",
+            f"/v1/models/{model_id}/prove",
+            params={"wait": wait} if wait else None,
+            json={"input": _jsonable(x)},
+            read_timeout=wait + 30.0,
+        )
         body = resp.json()
         if resp.status_code == 200 and body.get("status") == "done":
             return Proof.from_json(body["proof"], where=f"job {body['job_id']}")
         return self.result(body["job_id"], timeout=max(0.0, timeout - (time.monotonic() - t0)))
 
-    def verify(self, model_id: str, proof: Proof | dict, *, weights_commitment: str | None = None) -> RemoteVerification:
+    def verify(
+        self, model_id: str, proof: Proof | dict, *, weights_commitment: str | None = None
+    ) -> RemoteVerification:
         """Have the service verify ``proof`` against the statement it serves as ``model_id`` (its key(s) and, for
         committed weights, the fingerprint it pins); ``weights_commitment`` pins one more. To trust nobody, use
         zkml.verify locally."""
@@ -192,12 +213,21 @@ class Client:
             raw = {"proof": raw, "weights_commitment": weights_commitment}
         body = self._request("POST", f"/v1/models/{model_id}/verify", json=raw, read_timeout=120.0).json()
         np = need("numpy")
-        return RemoteVerification(bool(body["ok"]), body.get("reason"), body.get("model_id", ""),
-                                  bool(body.get("dev_srs", True)), [np.asarray(o) for o in body.get("outputs", [])],
-                                  dict(body.get("hashes") or {}), body.get("key_id", ""), body.get("weights_commitment"),
-                                  bool(body.get("weights_checked", False)), body.get("weights_note"),
-                                  dict(body.get("statement") or {}), str(body.get("srs_status") or "unknown"),
-                                  body.get("srs_message"))
+        return RemoteVerification(
+            bool(body["ok"]),
+            body.get("reason"),
+            body.get("model_id", ""),
+            bool(body.get("dev_srs", True)),
+            [np.asarray(o) for o in body.get("outputs", [])],
+            dict(body.get("hashes") or {}),
+            body.get("key_id", ""),
+            body.get("weights_commitment"),
+            bool(body.get("weights_checked", False)),
+            body.get("weights_note"),
+            dict(body.get("statement") or {}),
+            str(body.get("srs_status") or "unknown"),
+            body.get("srs_message"),
+        )
 
     @staticmethod
     def _job_error(body: dict) -> ZKMLError:
@@ -205,8 +235,12 @@ class Client:
         cls = getattr(_errors, str(problem.get("error")), None)
         if not (isinstance(cls, type) and issubclass(cls, ZKMLError)):
             cls = ServiceError
-        err = cls(problem.get("message") or problem.get("detail") or "the job failed", stage=problem.get("stage"),
-                  where=problem.get("where") or f"job {body.get('job_id')}", hint=problem.get("hint"))
+        err = cls(
+            problem.get("message") or problem.get("detail") or "the job failed",
+            stage=problem.get("stage"),
+            where=problem.get("where") or f"job {body.get('job_id')}",
+            hint=problem.get("hint"),
+        )
         if isinstance(err, ServiceError):
             err.status = problem.get("status")
         return err

@@ -26,8 +26,14 @@ from .support.files import store_error
 from .support.scrub import scrub
 
 # zkml's names for visibilities -> ezkl's ("committed" weights are ezkl's polycommit)
-_EZKL_VISIBILITY = {"private": "private", "public": "public", "hashed": "hashed", "fixed": "fixed",
-                    "committed": "polycommit", "polycommit": "polycommit"}
+_EZKL_VISIBILITY = {
+    "private": "private",
+    "public": "public",
+    "hashed": "hashed",
+    "fixed": "fixed",
+    "committed": "polycommit",
+    "polycommit": "polycommit",
+}
 
 
 @contextlib.contextmanager
@@ -75,8 +81,14 @@ def captured_native_output() -> Iterator[list[str]]:
         lines.extend(scrub(ln) for ln in [*logged, *text.splitlines()] if ln.strip())
 
 
-def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None,
-         ops: Callable[[], Sequence[tuple[str, str]]] | None = None) -> Any:
+def call(
+    stage_error: type,
+    what: str,
+    fn: str,
+    *args: Any,
+    where: object = None,
+    ops: Callable[[], Sequence[tuple[str, str]]] | None = None,
+) -> Any:
     """``ezkl.<fn>(*args)`` with its output captured; a failure becomes ``stage_error`` (scrubbed, with context).
 
     ``ops()`` gives the model's nodes as (op type, node name), read only on failure: a failure that names one of the op types as
@@ -94,8 +106,11 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
     if _is_panic(failure):  # the text of the assertion, not the backtrace frames ezkl printed
         raw = f"Rust panic: {raw}"
         native[:] = [ln for ln in native if "panicked at" in ln]
-    for text, code in (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
-                       ("Permission denied", errno.EACCES)):
+    for text, code in (
+        ("No space left on device", errno.ENOSPC),
+        ("Read-only file system", errno.EROFS),
+        ("Permission denied", errno.EACCES),
+    ):
         if text in raw:
             raise store_error(OSError(code, text), where or "ZKML_HOME", stage=stage_error.stage) from None
     msg = scrub(raw)
@@ -103,8 +118,11 @@ def call(stage_error: type, what: str, fn: str, *args: Any, where: object = None
         msg += " [ezkl log: " + scrub(" | ".join(native[-3:]), 200) + "]"
     _raise_if_unsupported(ops, raw + " " + msg, msg)
     # not chained: ezkl's own exception text is unscrubbed and may quote witness values
-    raise stage_error(f"ezkl {fn} failed during {what}: {msg}", where=where,
-                      hint="run with ZKML_DEBUG=1 for ezkl's full output; report the model if this looks like an ezkl bug") from None
+    raise stage_error(
+        f"ezkl {fn} failed during {what}: {msg}",
+        where=where,
+        hint="run with ZKML_DEBUG=1 for ezkl's full output; report the model if this looks like an ezkl bug",
+    ) from None
 
 
 def _is_panic(err: BaseException) -> bool:
@@ -113,7 +131,11 @@ def _is_panic(err: BaseException) -> bool:
 
 def _is_failure(err: BaseException) -> bool:
     """An error of ezkl's (any Exception, or a Rust panic), not a signal to stop (Ctrl-C, sys.exit)."""
-    return isinstance(err, Exception) or _is_panic(err) or not isinstance(err, (KeyboardInterrupt, SystemExit, GeneratorExit))
+    return (
+        isinstance(err, Exception)
+        or _is_panic(err)
+        or not isinstance(err, (KeyboardInterrupt, SystemExit, GeneratorExit))
+    )
 
 
 def _raise_if_unsupported(ops: Callable[[], Sequence[tuple[str, str]]] | None, raw: str, msg: str) -> None:
@@ -125,10 +147,16 @@ def _raise_if_unsupported(ops: Callable[[], Sequence[tuple[str, str]]] | None, r
     if hits:
         op = hits[0]
         names = [name or f"#{i}" for i, (t, name) in enumerate(ops) if t == op][:5]
-        raise UnsupportedModelError(f"ezkl cannot compile op '{op}' (node {', '.join(names)})", where=f"model -> {names[0]}",
-                                    hint=f"replace '{op}' with supported ops, or remove it from the model; ezkl said: {msg[:200]}")
-    raise UnsupportedModelError(f"ezkl cannot compile this model: {msg}", where="model",
-                                hint="replace the unsupported operation with supported ones")
+        raise UnsupportedModelError(
+            f"ezkl cannot compile op '{op}' (node {', '.join(names)})",
+            where=f"model -> {names[0]}",
+            hint=f"replace '{op}' with supported ops, or remove it from the model; ezkl said: {msg[:200]}",
+        )
+    raise UnsupportedModelError(
+        f"ezkl cannot compile this model: {msg}",
+        where="model",
+        hint="replace the unsupported operation with supported ones",
+    )
 
 
 # settings and compile
@@ -148,16 +176,40 @@ def run_args(visibility: Mapping[str, str], options: Mapping[str, Any], variable
     return ra
 
 
-def compile_model(onnx: Path, settings: Path, compiled: Path, ra, calibration: Path, *, target: str, margin: float,
-                  scales: list[int] | None, rebase: int, max_logrows: int | None,
-                  ops: Callable[[], Sequence[tuple[str, str]]], min_logrows: int | None = None) -> None:
+def compile_model(
+    onnx: Path,
+    settings: Path,
+    compiled: Path,
+    ra,
+    calibration: Path,
+    *,
+    target: str,
+    margin: float,
+    scales: list[int] | None,
+    rebase: int,
+    max_logrows: int | None,
+    ops: Callable[[], Sequence[tuple[str, str]]],
+    min_logrows: int | None = None,
+) -> None:
     """gen_settings, calibrate_settings (on a private calibration file) and compile_circuit.
 
     ``min_logrows`` raises the calibrated logrows to at least that (linked split segments must share one
     row count: their KZG commitments are taken over the same Lagrange basis)."""
     call(CompileError, "settings", "gen_settings", str(onnx), str(settings), ra, ops=ops)
-    call(CompileError, "calibration", "calibrate_settings", str(calibration), str(onnx), str(settings), target,
-         float(margin), scales, [int(rebase)], max_logrows, ops=ops)
+    call(
+        CompileError,
+        "calibration",
+        "calibrate_settings",
+        str(calibration),
+        str(onnx),
+        str(settings),
+        target,
+        float(margin),
+        scales,
+        [int(rebase)],
+        max_logrows,
+        ops=ops,
+    )
     if min_logrows is not None:
         s = json.loads(settings.read_text())
         if int(s["run_args"]["logrows"]) < int(min_logrows):
@@ -167,12 +219,21 @@ def compile_model(onnx: Path, settings: Path, compiled: Path, ra, calibration: P
 
 
 # witness, mock, setup, prove, verify
-def gen_witness(stage_error: type, data: Path, compiled: Path, out: Path, vk: Path | None = None,
-                srs: Path | None = None) -> dict:
+def gen_witness(
+    stage_error: type, data: Path, compiled: Path, out: Path, vk: Path | None = None, srs: Path | None = None
+) -> dict:
     """A witness (mode 0600: it holds the private input) and its JSON; with ``vk`` and ``srs`` ezkl also
     computes the KZG commitments of polycommit (committed) columns."""
-    call(stage_error, "witness generation", "gen_witness", str(data), str(compiled), str(out),
-         None if vk is None else str(vk), None if srs is None else str(srs))
+    call(
+        stage_error,
+        "witness generation",
+        "gen_witness",
+        str(data),
+        str(compiled),
+        str(out),
+        None if vk is None else str(vk),
+        None if srs is None else str(srs),
+    )
     os.chmod(out, 0o600)
     return json.loads(out.read_text())
 
@@ -185,7 +246,9 @@ def setup(stage_error: type, compiled: Path, vk: Path, pk: Path, srs: Path, wher
     call(stage_error, "setup", "setup", str(compiled), str(vk), str(pk), str(srs), None, False, where=where)
 
 
-def prove(stage_error: type, witness: Path, compiled: Path, pk: Path, out: Path, srs: Path, where: object = None) -> dict:
+def prove(
+    stage_error: type, witness: Path, compiled: Path, pk: Path, out: Path, srs: Path, where: object = None
+) -> dict:
     call(stage_error, "proving", "prove", str(witness), str(compiled), str(pk), str(out), str(srs), where=where)
     return json.loads(out.read_text())
 
@@ -202,8 +265,11 @@ def verify(proof: Path, settings: Path, vk: Path, srs: Path) -> tuple[bool, str 
         msg = ("Rust panic: " if _is_panic(err) else "") + str(err)
         if "[halo2]" in msg or "proof" in msg.lower() and "load" not in msg.lower():
             return False, scrub(msg.split(": ", 1)[-1])
-        raise VerifyError(f"cannot check the proof: {scrub(msg)}", where=vk.parent,
-                          hint="the verifying key or settings file is corrupt or from another ezkl version; run setup again") from None
+        raise VerifyError(
+            f"cannot check the proof: {scrub(msg)}",
+            where=vk.parent,
+            hint="the verifying key or settings file is corrupt or from another ezkl version; run setup again",
+        ) from None
     return (True, None) if ok else (False, "ezkl rejected the proof")
 
 
@@ -244,7 +310,9 @@ os._exit(0)
 """
 
 
-def evm_verifier(vk: Path, settings: Path, srs: Path, sol: Path, *, reusable: bool, vka: Path | None, home: Path) -> None:
+def evm_verifier(
+    vk: Path, settings: Path, srs: Path, sol: Path, *, reusable: bool, vka: Path | None, home: Path
+) -> None:
     """Write ezkl's Solidity verifier to ``sol`` (and the VKA of a reusable one to ``vka``)."""
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HOME": str(home)}
@@ -252,8 +320,14 @@ def evm_verifier(vk: Path, settings: Path, srs: Path, sol: Path, *, reusable: bo
     try:
         proc = subprocess.run([sys.executable, "-c", _GEN, *args], env=env, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired as err:
-        raise ContractError("ezkl did not write the verifier within 5 minutes", where=vk.parent,
-                            hint="ezkl may be trying to download solc: check that the machine has no half-open network") from err
+        raise ContractError(
+            "ezkl did not write the verifier within 5 minutes",
+            where=vk.parent,
+            hint="ezkl may be trying to download solc: check that the machine has no half-open network",
+        ) from err
     if proc.returncode != 0 or not sol.exists():
-        raise ContractError(f"ezkl could not generate the verifier: {scrub(proc.stderr.strip()[-600:])}", where=vk.parent,
-                            hint="check that the verifying key matches its settings and SRS")
+        raise ContractError(
+            f"ezkl could not generate the verifier: {scrub(proc.stderr.strip()[-600:])}",
+            where=vk.parent,
+            hint="check that the verifying key matches its settings and SRS",
+        )

@@ -12,5 +12,15 @@ from .srs import dev_srs
 from .support.deps import ezkl_version
 from .support.files import private_tempdir
 
-__all__ = ["chain_feeds", "dev_srs", "estimate_segments", "estimate_settings", "ezkl_input_json", "ezkl_version", "first_feeds", "load_input_file",
-           "private_tempdir", "to_batch"]
+__all__ = [
+    "chain_feeds",
+    "dev_srs",
+    "estimate_segments",
+    "estimate_settings",
+    "ezkl_input_json",
+    "ezkl_version",
+    "first_feeds",
+    "load_input_file",
+    "private_tempdir",
+    "to_batch",
+]

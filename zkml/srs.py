@@ -62,8 +62,11 @@ class SRSInfo:
         return "dev" if self.dev else ("ceremony" if self.pinned else "unpinned")
 
     def describe(self) -> str:
-        kind = {"dev": "INSECURE dev SRS (generated locally)", "ceremony": "ceremony SRS (digest pinned)",
-                "unpinned": "user-supplied SRS (digest not pinned: not accepted for production)"}[self.kind]
+        kind = {
+            "dev": "INSECURE dev SRS (generated locally)",
+            "ceremony": "ceremony SRS (digest pinned)",
+            "unpinned": "user-supplied SRS (digest not pinned: not accepted for production)",
+        }[self.kind]
         return f"{kind}, 2^{self.logrows}, sha256 {self.sha256[:16]}"
 
     def to_json(self) -> dict:
@@ -89,15 +92,18 @@ def _ceremony_doc() -> dict:
         if not isinstance(table, dict):
             raise ValueError("not an object")
     except (OSError, ValueError) as err:
-        raise SRSError("zkml's table of ceremony digests is unreadable", where=CEREMONIES,
-                       hint="reinstall zkml") from err
+        raise SRSError(
+            "zkml's table of ceremony digests is unreadable", where=CEREMONIES, hint="reinstall zkml"
+        ) from err
     return table
 
 
 def ceremony_files() -> dict[int, tuple[str, str]]:
     """logrows -> (name, sha256) of the ceremony SRS files zkml ships digests for (``srs_ceremonies.json``:
     Perpetual Powers of Tau in ezkl's raw format, k = 1..26, copied from ezkl's ``PUBLIC_SRS_SHA256_HASHES``)."""
-    return {int(c["logrows"]): (str(c["name"]), str(c["sha256"]).lower()) for c in _ceremony_doc().get("ceremonies", [])}
+    return {
+        int(c["logrows"]): (str(c["name"]), str(c["sha256"]).lower()) for c in _ceremony_doc().get("ceremonies", [])
+    }
 
 
 def known_ceremony_digests() -> dict[str, str]:
@@ -147,8 +153,12 @@ def srs_status(digest: str, pinned: str | None = None, *, dev: bool = False, sto
         return SRSStatus("ceremony", name, f"ceremony SRS {name} (its sha256 is in zkml's table)")
     if pin and d == pin:
         return SRSStatus("pinned", None, f"pinned SRS (sha256 {d[:16]}, the digest this verifier pinned)")
-    return SRSStatus("unknown", None, f"unknown SRS (sha256 {d[:16]}, neither a known ceremony's nor pinned): {forge}; "
-                                      "pin the ceremony's digest with ZKML_SRS_SHA256 if you trust it")
+    return SRSStatus(
+        "unknown",
+        None,
+        f"unknown SRS (sha256 {d[:16]}, neither a known ceremony's nor pinned): {forge}; "
+        "pin the ceremony's digest with ZKML_SRS_SHA256 if you trust it",
+    )
 
 
 def weakest_status(statuses) -> SRSStatus:
@@ -164,19 +174,27 @@ def srs_logrows(path: Path) -> int:
         with open(path, "rb") as f:
             head = f.read(4)
     except FileNotFoundError as err:
-        raise SRSError("SRS file not found", where=path, hint="pass the path of a ceremony SRS file, or omit srs= for a dev SRS") from err
+        raise SRSError(
+            "SRS file not found", where=path, hint="pass the path of a ceremony SRS file, or omit srs= for a dev SRS"
+        ) from err
     except OSError as err:
         raise SRSError(f"cannot read SRS file: {err}", where=path, hint="check the file's permissions") from err
     if len(head) < 4:
         raise SRSError("SRS file is empty or truncated", where=path, hint="download or copy the SRS file again")
     (k,) = struct.unpack("<I", head)
     if not 1 <= k <= MAX_LOGROWS:
-        raise SRSError(f"SRS header says 2^{k} points, which is not a valid KZG SRS", where=path,
-                       hint="this is not an ezkl/halo2 KZG SRS file (raw format)")
+        raise SRSError(
+            f"SRS header says 2^{k} points, which is not a valid KZG SRS",
+            where=path,
+            hint="this is not an ezkl/halo2 KZG SRS file (raw format)",
+        )
     expected = 4 + 2 * (1 << k) * _G1 + 2 * _G2
     if size != expected:
-        raise SRSError(f"SRS file has {size} bytes but 2^{k} points need {expected}: it is truncated or corrupt",
-                       where=path, hint="copy the SRS file again and check its hash against the ceremony's")
+        raise SRSError(
+            f"SRS file has {size} bytes but 2^{k} points need {expected}: it is truncated or corrupt",
+            where=path,
+            hint="copy the SRS file again and check its hash against the ceremony's",
+        )
     return k
 
 
@@ -218,8 +236,11 @@ def check_srs(path: str | os.PathLike, min_logrows: int = 1, samples: int = 8) -
     path = Path(path)
     k = srs_logrows(path)
     if k < min_logrows:
-        raise SRSError(f"SRS has 2^{k} points but the circuit needs 2^{min_logrows}", where=path,
-                       hint=f"use an SRS with logrows >= {min_logrows} (e.g. a larger ceremony file)")
+        raise SRSError(
+            f"SRS has 2^{k} points but the circuit needs 2^{min_logrows}",
+            where=path,
+            hint=f"use an SRS with logrows >= {min_logrows} (e.g. a larger ceremony file)",
+        )
     ob = need("py_ecc.optimized_bn128")
     n = 1 << k
     g2_off = 4 + 2 * n * _G1
@@ -244,8 +265,11 @@ def check_srs(path: str | os.PathLike, min_logrows: int = 1, samples: int = 8) -
     if ob.final_exponentiate(ob.pairing(s_g2, lhs, final_exponentiate=False)) != ob.final_exponentiate(
         ob.pairing(g2, rhs, final_exponentiate=False)
     ):
-        raise SRSError("SRS fails the pairing check e([t^i]1,[t]2) = e([t^(i+1)]1,[1]2): powers are inconsistent",
-                       where=path, hint="the file is corrupt or not a KZG SRS; use the ceremony's original file")
+        raise SRSError(
+            "SRS fails the pairing check e([t^i]1,[t]2) = e([t^(i+1)]1,[1]2): powers are inconsistent",
+            where=path,
+            hint="the file is corrupt or not a KZG SRS; use the ceremony's original file",
+        )
     return k
 
 
@@ -259,15 +283,23 @@ def dev_srs(logrows: int, store: Store | None = None) -> SRSInfo:
         digest = sha256_file(d / SRS_FILE)
         _remember_dev(digest, store)  # before the entry exists: a dev SRS is never unregistered
         (d / "kzg.sha256").write_text(digest)
-        (d / (SRS_FILE + DEV_MARKER)).write_text("INSECURE: generated by zkml (ezkl.gen_srs); never use in production\n")
+        (d / (SRS_FILE + DEV_MARKER)).write_text(
+            "INSECURE: generated by zkml (ezkl.gen_srs); never use in production\n"
+        )
 
     entry, _ = store.get_or_build("srs", f"dev-k{logrows}", build)
     p = entry / SRS_FILE
     return SRSInfo(path=p, sha256=(entry / "kzg.sha256").read_text().strip(), logrows=logrows, dev=True)
 
 
-def ceremony_srs(path: str | os.PathLike, min_logrows: int, store: Store | None = None, *, sha256: str | None = None,
-                 production: bool = False) -> SRSInfo:
+def ceremony_srs(
+    path: str | os.PathLike,
+    min_logrows: int,
+    store: Store | None = None,
+    *,
+    sha256: str | None = None,
+    production: bool = False,
+) -> SRSInfo:
     """Check a user-supplied SRS and import it into the cache (by content hash).
 
     ``sha256`` pins the digest the user expects (default ``$ZKML_SRS_SHA256``): a file with another digest
@@ -278,22 +310,34 @@ def ceremony_srs(path: str | os.PathLike, min_logrows: int, store: Store | None 
     src = Path(path)
     want = (sha256 or os.environ.get("ZKML_SRS_SHA256") or "").strip().lower().removeprefix("0x") or None
     if want is not None and not _HEX64.match(want):
-        raise SRSError("the pinned SRS digest is not a sha256 (64 hex digits)", where="srs_sha256 / ZKML_SRS_SHA256",
-                       hint="pass the sha256 that the ceremony publishes for this file")
+        raise SRSError(
+            "the pinned SRS digest is not a sha256 (64 hex digits)",
+            where="srs_sha256 / ZKML_SRS_SHA256",
+            hint="pass the sha256 that the ceremony publishes for this file",
+        )
     k = check_srs(src, min_logrows)
     digest = sha256_file(src)
     if want is not None and digest != want:
-        raise SRSError(f"the SRS file's sha256 is {digest}, not the pinned {want}", where=src,
-                       hint="the file is not the ceremony file you pinned: get it again from the ceremony")
+        raise SRSError(
+            f"the SRS file's sha256 is {digest}, not the pinned {want}",
+            where=src,
+            hint="the file is not the ceremony file you pinned: get it again from the ceremony",
+        )
     dev = is_dev_digest(digest, store) or Path(str(src) + DEV_MARKER).exists()
     if dev:
         _remember_dev(digest, store)  # recognised by its marker: this home remembers it from now on
     pinned = not dev and (digest == want or digest in known_ceremony_digests())
     if production and not pinned:
-        why = ("it is a dev SRS that zkml generated (INSECURE: whoever generated it can forge proofs)" if dev else
-               "its digest is not pinned: a self-consistent SRS says nothing about who knows its secret")
-        raise SRSError(f"refusing this SRS for production: {why}", where=src,
-                       hint="use a ceremony SRS and pin its published sha256 with --srs-sha256 (or ZKML_SRS_SHA256)")
+        why = (
+            "it is a dev SRS that zkml generated (INSECURE: whoever generated it can forge proofs)"
+            if dev
+            else "its digest is not pinned: a self-consistent SRS says nothing about who knows its secret"
+        )
+        raise SRSError(
+            f"refusing this SRS for production: {why}",
+            where=src,
+            hint="use a ceremony SRS and pin its published sha256 with --srs-sha256 (or ZKML_SRS_SHA256)",
+        )
 
     def build(d: Path) -> None:
         shutil.copyfile(src, d / SRS_FILE)

@@ -40,21 +40,33 @@ def _expected(logrows: int, table: Mapping[int, str] | None) -> tuple[str, str]:
     from .srs import MAX_LOGROWS, _HEX64, ceremony_files
 
     if isinstance(logrows, bool) or not isinstance(logrows, int) or not 1 <= logrows <= MAX_LOGROWS:
-        raise SRSError(f"there is no ceremony SRS file for logrows {logrows!r}", where="logrows",
-                       hint=f"pass an integer from 1 to {MAX_LOGROWS}")
+        raise SRSError(
+            f"there is no ceremony SRS file for logrows {logrows!r}",
+            where="logrows",
+            hint=f"pass an integer from 1 to {MAX_LOGROWS}",
+        )
     name = f"perpetual-powers-of-tau-raw-{logrows}"
     if table is None:
         name, want = ceremony_files().get(logrows, (name, ""))
     else:
         want = str(table.get(logrows, "")).strip().lower().removeprefix("0x")
     if not _HEX64.match(want):
-        raise SRSError(f"no published sha256 for the ceremony SRS of logrows {logrows}", where="srs_ceremonies.json",
-                       hint="reinstall zkml, or download the file yourself and pin its digest with --srs-sha256")
+        raise SRSError(
+            f"no published sha256 for the ceremony SRS of logrows {logrows}",
+            where="srs_ceremonies.json",
+            hint="reinstall zkml, or download the file yourself and pin its digest with --srs-sha256",
+        )
     return name, want
 
 
-def fetch(logrows: int, path: str | os.PathLike | None = None, *, url: str | None = None,
-          table: Mapping[int, str] | None = None, progress: Callable[[int, int | None], None] | None = None):
+def fetch(
+    logrows: int,
+    path: str | os.PathLike | None = None,
+    *,
+    url: str | None = None,
+    table: Mapping[int, str] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+):
     """Download the ceremony SRS of ``logrows`` and check its sha256 against zkml's table (or ``table``:
     logrows -> sha256). Returns the ``SRSInfo`` of the file, usable as ``setup(srs=info.path)``.
 
@@ -65,6 +77,7 @@ def fetch(logrows: int, path: str | os.PathLike | None = None, *, url: str | Non
     """
     name, want = _expected(logrows, table)
     with step("srs", f"download {name}", unit="bytes") as s:
+
         def report(done: int, total: int | None) -> None:
             s.update(done, total)
             if progress is not None:
@@ -73,8 +86,14 @@ def fetch(logrows: int, path: str | os.PathLike | None = None, *, url: str | Non
         return _fetch(logrows, path, url, name, want, report)
 
 
-def _fetch(logrows: int, path: str | os.PathLike | None, url: str | None, name: str, want: str,
-           progress: Callable[[int, int | None], None]):
+def _fetch(
+    logrows: int,
+    path: str | os.PathLike | None,
+    url: str | None,
+    name: str,
+    want: str,
+    progress: Callable[[int, int | None], None],
+):
     from .srs import SRS_FILE, SRSInfo
 
     src = srs_url(logrows, url)
@@ -95,8 +114,9 @@ def _fetch(logrows: int, path: str | os.PathLike | None, url: str | None, name: 
     return SRSInfo(path=dest, sha256=want, logrows=logrows, dev=False, pinned=True)
 
 
-def _download(src: str, dest: Path, want: str, logrows: int, name: str,
-              progress: Callable[[int, int | None], None] | None) -> None:
+def _download(
+    src: str, dest: Path, want: str, logrows: int, name: str, progress: Callable[[int, int | None], None] | None
+) -> None:
     from .srs import _G1, _G2, DEV_MARKER, srs_logrows
 
     size = 4 + 2 * (1 << logrows) * _G1 + 2 * _G2  # the raw format's exact length: more is refused mid-stream
@@ -123,26 +143,37 @@ def _download(src: str, dest: Path, want: str, logrows: int, name: str,
                             break
                         done += len(chunk)
                         if done > size:
-                            raise SRSError(f"the download of {name} is over the {size} bytes of a 2^{logrows} SRS: "
-                                           "it was deleted", where=src, hint="check ZKML_SRS_URL: it serves another file")
+                            raise SRSError(
+                                f"the download of {name} is over the {size} bytes of a 2^{logrows} SRS: it was deleted",
+                                where=src,
+                                hint="check ZKML_SRS_URL: it serves another file",
+                            )
                         digest.update(chunk)
                         out.write(chunk)
                         if progress is not None:
                             progress(done, total)
             except (urllib.error.URLError, OSError, ValueError) as err:
-                raise SRSError(f"cannot download {name}: {getattr(err, 'reason', None) or err}", where=src,
-                               hint="check the network, or set ZKML_SRS_URL to a mirror (or download the file "
-                                    "yourself and pass it with --srs and its published --srs-sha256)") from err
+                raise SRSError(
+                    f"cannot download {name}: {getattr(err, 'reason', None) or err}",
+                    where=src,
+                    hint="check the network, or set ZKML_SRS_URL to a mirror (or download the file "
+                    "yourself and pass it with --srs and its published --srs-sha256)",
+                ) from err
             out.flush()
             os.fsync(out.fileno())
         got = digest.hexdigest()
         if got != want:
-            raise SRSError(f"the downloaded {name} has sha256 {got}, not its published {want}: it was deleted",
-                           where=src, hint="the server or the network altered the file; try again or another mirror "
-                                           "(ZKML_SRS_URL)")
+            raise SRSError(
+                f"the downloaded {name} has sha256 {got}, not its published {want}: it was deleted",
+                where=src,
+                hint="the server or the network altered the file; try again or another mirror (ZKML_SRS_URL)",
+            )
         if srs_logrows(tmp) != logrows:
-            raise SRSError(f"the downloaded {name} is not a 2^{logrows} SRS: it was deleted", where=src,
-                           hint="the digest table and the file disagree: reinstall zkml")
+            raise SRSError(
+                f"the downloaded {name} is not a 2^{logrows} SRS: it was deleted",
+                where=src,
+                hint="the digest table and the file disagree: reinstall zkml",
+            )
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:

@@ -5,7 +5,6 @@ public output an application contract compares with a threshold. Features are st
 the training split's mean and deviation (saved in metadata.json). Run: python -m models.credit_logreg.train
 """
 
-
 from models.zoo import publish, split
 
 
@@ -36,8 +35,16 @@ def main():
     def predict(row):  # the logit; its sign is the predicted label
         return est.decision_function(row.reshape(1, -1)).reshape(1, 1)
 
-    meta = publish("credit_logreg", model, X_train, X_test, y_test, predict, dataset="sklearn.datasets.load_breast_cancer",
-                   extra={"feature_mean": mu.tolist(), "feature_std": sd.tolist(), "output": "logit (decision_function)"})
+    meta = publish(
+        "credit_logreg",
+        model,
+        X_train,
+        X_test,
+        y_test,
+        predict,
+        dataset="sklearn.datasets.load_breast_cancer",
+        extra={"feature_mean": mu.tolist(), "feature_std": sd.tolist(), "output": "logit (decision_function)"},
+    )
     print(meta)
 
 

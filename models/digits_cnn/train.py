@@ -16,8 +16,12 @@ def build():
 
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, kernel_size=3), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 10))
+        torch.nn.Conv2d(1, 4, kernel_size=3),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 3 * 3, 10),
+    )
 
 
 def train():

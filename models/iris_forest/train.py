@@ -24,8 +24,17 @@ def main():
 
     est, (X_train, X_test, _, y_test) = train()
     model = zkml.export(est, X_train)
-    print(publish("iris_forest", model, X_train, X_test, y_test, lambda row: est.predict_proba(row.reshape(1, -1)),
-                  dataset="sklearn.datasets.load_iris"))
+    print(
+        publish(
+            "iris_forest",
+            model,
+            X_train,
+            X_test,
+            y_test,
+            lambda row: est.predict_proba(row.reshape(1, -1)),
+            dataset="sklearn.datasets.load_iris",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 CONTEXT, WIDTH, HEADS, LAYERS = 12, 32, 2, 2
-MASK = -8.0          # additive causal mask: exp(-8) is below the circuit's resolution, and the range stays small
+MASK = -8.0  # additive causal mask: exp(-8) is below the circuit's resolution, and the range stays small
 STEPS, BATCH, LR = 600, 64, 3e-3
 SEED = 0
 NAME = "tiny_gpt"
@@ -42,8 +42,10 @@ def encode(text: str, context: int = CONTEXT) -> np.ndarray:
     vocab = vocabulary()
     unknown = sorted(set(text) - set(vocab))
     if unknown or len(text) < context:
-        raise ValueError(f"a prompt is {context} or more characters from the poem's alphabet ({''.join(vocab)!r}); "
-                         f"got {len(text)} characters{', unknown ' + repr(''.join(unknown)) if unknown else ''}")
+        raise ValueError(
+            f"a prompt is {context} or more characters from the poem's alphabet ({''.join(vocab)!r}); "
+            f"got {len(text)} characters{', unknown ' + repr(''.join(unknown)) if unknown else ''}"
+        )
     ids = [vocab.index(c) for c in text[-context:]]
     return np.eye(len(vocab), dtype=np.float32)[ids][None]
 
@@ -65,7 +67,9 @@ def data(context: int = CONTEXT):
     return X[train], X[test], Y[train, -1], Y[test, -1], Y[train]
 
 
-def build(context: int = CONTEXT, width: int = WIDTH, heads: int = HEADS, layers: int = LAYERS, vocab: int | None = None):
+def build(
+    context: int = CONTEXT, width: int = WIDTH, heads: int = HEADS, layers: int = LAYERS, vocab: int | None = None
+):
     """The network: one-hot window -> token and position embeddings -> decoder blocks -> the next character's scores."""
     import torch
 
@@ -123,7 +127,9 @@ def train(steps: int = STEPS, **dims):
     g = torch.Generator().manual_seed(SEED)
     for _ in range(steps):
         idx = torch.randint(0, len(X), (BATCH,), generator=g)
-        loss = torch.nn.functional.cross_entropy(net.every_position(X[idx]).reshape(-1, X.shape[-1]), Y[idx].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            net.every_position(X[idx]).reshape(-1, X.shape[-1]), Y[idx].reshape(-1)
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -145,7 +151,9 @@ def main():
     d = zoo.folder(NAME)
     model.save(d / "model.onnx")
     prompt = corpus()[:CONTEXT]
-    (d / "sample_input.json").write_text(json.dumps({"input_data": [encode(prompt).astype(np.float64).reshape(-1).tolist()]}))
+    (d / "sample_input.json").write_text(
+        json.dumps({"input_data": [encode(prompt).astype(np.float64).reshape(-1).tolist()]})
+    )
     np.save(d / "calibration.npy", X_train[:4])
 
     def float_predict(x):
@@ -156,18 +164,36 @@ def main():
     rows = X_test[:16]
     got = [circuit.run(x[None])[0] for x in rows]
     ref = [float_predict(x[None]) for x in rows]
-    meta = {"name": NAME, "dataset": "the Zen of Python (the standard library's `this` module), lower-cased",
-            "source": model.source, "onnx_sha256": model.hash, "context": CONTEXT, "width": WIDTH, "heads": HEADS,
-            "layers": LAYERS, "vocabulary": len(vocabulary()), "train_windows": int(len(X_train)),
-            "test_windows": int(len(X_test)),
-            "float_train_accuracy": next_char_accuracy(float_predict, X_train, y_train),
-            "float_test_accuracy": next_char_accuracy(float_predict, X_test, y_test),
-            "single_circuit": {"logrows": whole.logrows, "predicted_peak_memory_gb": round(whole.peak_memory_bytes / 2**30, 1),
-                               "machine_memory_gb": round(whole.machine_memory_bytes / 2**30, 1), "fits": whole.fits},
-            "segments": len(circuit.segments), "logrows": circuit.logrows, "num_rows": [c.num_rows for c in circuit.segments],
-            "circuit_top1_agreement": float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(got, ref)])),
-            "circuit_max_abs_error": float(max(np.abs(np.asarray(a) - np.asarray(b).reshape(np.shape(a))).max() for a, b in zip(got, ref))),
-            "agreement_windows": len(rows), "zkml_version": zkml.__version__}
+    meta = {
+        "name": NAME,
+        "dataset": "the Zen of Python (the standard library's `this` module), lower-cased",
+        "source": model.source,
+        "onnx_sha256": model.hash,
+        "context": CONTEXT,
+        "width": WIDTH,
+        "heads": HEADS,
+        "layers": LAYERS,
+        "vocabulary": len(vocabulary()),
+        "train_windows": int(len(X_train)),
+        "test_windows": int(len(X_test)),
+        "float_train_accuracy": next_char_accuracy(float_predict, X_train, y_train),
+        "float_test_accuracy": next_char_accuracy(float_predict, X_test, y_test),
+        "single_circuit": {
+            "logrows": whole.logrows,
+            "predicted_peak_memory_gb": round(whole.peak_memory_bytes / 2**30, 1),
+            "machine_memory_gb": round(whole.machine_memory_bytes / 2**30, 1),
+            "fits": whole.fits,
+        },
+        "segments": len(circuit.segments),
+        "logrows": circuit.logrows,
+        "num_rows": [c.num_rows for c in circuit.segments],
+        "circuit_top1_agreement": float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(got, ref)])),
+        "circuit_max_abs_error": float(
+            max(np.abs(np.asarray(a) - np.asarray(b).reshape(np.shape(a))).max() for a, b in zip(got, ref))
+        ),
+        "agreement_windows": len(rows),
+        "zkml_version": zkml.__version__,
+    }
     (d / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
 

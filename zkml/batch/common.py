@@ -73,5 +73,7 @@ class Run:
         self.attempts[i] = self.attempts.get(i, 0) + 1
         if self.attempts[i] < MAX_ATTEMPTS:
             return True
-        self.finish(i, BatchError(i, self.ids[i], "WorkerDied", f"the {what} proving this input died {MAX_ATTEMPTS} times"))
+        self.finish(
+            i, BatchError(i, self.ids[i], "WorkerDied", f"the {what} proving this input died {MAX_ATTEMPTS} times")
+        )
         return False

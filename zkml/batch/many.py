@@ -30,9 +30,16 @@ from ..verifier.verification import verify
 from .common import BatchError, Run, as_batch_error, by_path, own_fingerprint
 
 
-def prove_many(keys: Keys | Any, inputs: Sequence[Any], *, workers: int | None = None, cluster: str | None = None,
-               out_dir: str | os.PathLike | None = None, ids: Sequence[str] | None = None,
-               on_result: Callable[[int, Any], None] | None = None) -> list:
+def prove_many(
+    keys: Keys | Any,
+    inputs: Sequence[Any],
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+    out_dir: str | os.PathLike | None = None,
+    ids: Sequence[str] | None = None,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list:
     """Prove every input with Keys or SplitKeys (any weights); returns proofs (or ``BatchError``) in input order.
 
     ``workers=None`` uses this machine's cores (or, on Ray, the cluster's CPUs). ``out_dir`` makes the
@@ -41,8 +48,11 @@ def prove_many(keys: Keys | Any, inputs: Sequence[Any], *, workers: int | None =
     readable on every node (a shared file system).
     """
     if not (hasattr(keys, "prove") and hasattr(keys, "vk") and hasattr(keys, "circuit")):
-        raise ProveError(f"prove_many needs Keys or SplitKeys, got {type(keys).__name__}", where="keys",
-                         hint="pass circuit.setup()'s keys, or zkml.Keys.load(dir)")
+        raise ProveError(
+            f"prove_many needs Keys or SplitKeys, got {type(keys).__name__}",
+            where="keys",
+            hint="pass circuit.setup()'s keys, or zkml.Keys.load(dir)",
+        )
     inputs = list(inputs)
     ids = [str(i) for i in (ids if ids is not None else range(len(inputs)))]
     if len(ids) != len(inputs) or len(set(ids)) != len(ids):
@@ -100,8 +110,15 @@ def run_objects(keys: Any, inputs: list, todo: list[int], n: int, run: Run) -> N
                 if run.worker_died(i, "worker"):
                     pool.submit(i, inputs[i])
             elif kind == "timeout":
-                run.finish(i, BatchError(i, run.ids[i], "WorkerTimeout",
-                                         f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed"))
+                run.finish(
+                    i,
+                    BatchError(
+                        i,
+                        run.ids[i],
+                        "WorkerTimeout",
+                        f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed",
+                    ),
+                )
             else:  # a bad input, or an ezkl crash in one item, must not sink the batch
                 run.finish(i, as_batch_error(i, run.ids[i], value))
 

@@ -84,12 +84,35 @@ class Breakdown:
         """The ``breakdown`` list of ``estimate --json``: every part, the ops' per-kind rows, then the verdict."""
         k = self.logrows
         seg = {} if self.segment is None else {"segment": self.segment}
-        rows = [{"kind": p.kind, "name": p.name, "rows": p.rows, "share": round(p.rows / 2**k, 4), "logrows": p.logrows,
-                 "sets_logrows": p.logrows == k and p.kind != "op", "detail": p.detail, "setting": p.setting,
-                 **({"nodes": p.nodes} if p.kind == "op" else {}), **seg} for p in (*self.parts, *self.ops)]
-        rows.append({"kind": "summary", "name": "why this size", "logrows": k, "rows": self.num_rows,
-                     "message": self.message, "setting": self.advice, "ops_source": self.ops_source,
-                     "ops_sum_matches": self.ops_sum_matches, "onnx_ops": dict(self.onnx_ops), **seg})
+        rows = [
+            {
+                "kind": p.kind,
+                "name": p.name,
+                "rows": p.rows,
+                "share": round(p.rows / 2**k, 4),
+                "logrows": p.logrows,
+                "sets_logrows": p.logrows == k and p.kind != "op",
+                "detail": p.detail,
+                "setting": p.setting,
+                **({"nodes": p.nodes} if p.kind == "op" else {}),
+                **seg,
+            }
+            for p in (*self.parts, *self.ops)
+        ]
+        rows.append(
+            {
+                "kind": "summary",
+                "name": "why this size",
+                "logrows": k,
+                "rows": self.num_rows,
+                "message": self.message,
+                "setting": self.advice,
+                "ops_source": self.ops_source,
+                "ops_sum_matches": self.ops_sum_matches,
+                "onnx_ops": dict(self.onnx_ops),
+                **seg,
+            }
+        )
         return rows
 
     def lines(self, top: int = 5) -> list[str]:
@@ -118,8 +141,10 @@ def _lookup_name(entry: Any) -> str:
 def _lookup_setting(name: str, scale: int) -> str:
     lower = f"scales=[{max(scale - 2, 1)}]" if scale else "a lower scale"
     if name in EXP_LIKE:
-        return (f"lower the scale ({lower}: each bit less halves the table), or output logits instead of "
-                "probabilities (scikit-learn: export(..., sklearn_output='decision'); torch: drop the final Softmax)")
+        return (
+            f"lower the scale ({lower}: each bit less halves the table), or output logits instead of "
+            "probabilities (scikit-learn: export(..., sklearn_output='decision'); torch: drop the final Softmax)"
+        )
     return f"lower the scale ({lower}: each bit less halves the table), or keep the {name} input in a smaller range"
 
 
@@ -128,43 +153,89 @@ def settings_parts(settings: Mapping[str, Any], *, private: bool = False, op_typ
     input, so the lookup range (chosen on it) is not quoted."""
     ra = settings.get("run_args", {})
     scale = int(ra.get("input_scale") or 0)
-    parts = [Part("ops", "the ops (every node laid out)", int(settings.get("num_rows", 0)),
-                  setting="num_inner_cols=4 puts more cells in each row (fewer rows, wider rows)")]
+    parts = [
+        Part(
+            "ops",
+            "the ops (every node laid out)",
+            int(settings.get("num_rows", 0)),
+            setting="num_inner_cols=4 puts more cells in each row (fewer rows, wider rows)",
+        )
+    ]
     lo, hi = (ra.get("lookup_range") or [0, 0])[:2]
     for entry in settings.get("required_lookups") or []:
         name = _lookup_name(entry)
         owner = " (Softmax)" if name == "Exp" and "Softmax" in op_types else ""
-        parts.append(Part("lookup", f"{name} lookup table{owner}", int(hi) - int(lo) + 1,
-                          detail=(f"its range was chosen on the private input, at scale 2^{scale}" if private else
-                                  f"spans the lookup range [{lo}, {hi}] at scale 2^{scale}"),
-                          setting=_lookup_setting(name, scale)))
+        parts.append(
+            Part(
+                "lookup",
+                f"{name} lookup table{owner}",
+                int(hi) - int(lo) + 1,
+                detail=(
+                    f"its range was chosen on the private input, at scale 2^{scale}"
+                    if private
+                    else f"spans the lookup range [{lo}, {hi}] at scale 2^{scale}"
+                ),
+                setting=_lookup_setting(name, scale),
+            )
+        )
     base, legs = int(ra.get("decomp_base") or 0), int(ra.get("decomp_legs") or 0)
     for r in settings.get("required_range_checks") or []:
         a, b = int(r[0]), int(r[1])
         if base and (a, b) == (0, base - 1):
-            parts.append(Part("range_check", f"range-check table [0, {b}] (decomposition)", b - a + 1,
-                              detail=f"decomp_base {base}, {legs} legs",
-                              setting=f"a smaller decomp_base with more decomp_legs (e.g. decomp_base={max(base // 4, 2)}, "
-                                      f"decomp_legs={legs + 1}: base^legs must still cover the values)"))
+            parts.append(
+                Part(
+                    "range_check",
+                    f"range-check table [0, {b}] (decomposition)",
+                    b - a + 1,
+                    detail=f"decomp_base {base}, {legs} legs",
+                    setting=f"a smaller decomp_base with more decomp_legs (e.g. decomp_base={max(base // 4, 2)}, "
+                    f"decomp_legs={legs + 1}: base^legs must still cover the values)",
+                )
+            )
         else:
-            parts.append(Part("range_check", f"range-check table [{a}, {b}]", b - a + 1,
-                              setting="an op's output range check: lower the scale"))
+            parts.append(
+                Part(
+                    "range_check",
+                    f"range-check table [{a}, {b}]",
+                    b - a + 1,
+                    setting="an op's output range check: lower the scale",
+                )
+            )
     shuffled = int(settings.get("total_shuffle_col_size") or 0) + int(settings.get("total_dynamic_col_size") or 0)
     if shuffled:
-        parts.append(Part("shuffle", "shuffles and dynamic lookups", shuffled,
-                          detail=f"{int(settings.get('num_shuffles') or 0)} shuffles, "
-                                 f"{int(settings.get('num_dynamic_lookups') or 0)} dynamic lookups",
-                          setting="fewer gathers, argmax/top-k or tree comparisons, or smaller inputs to them"))
+        parts.append(
+            Part(
+                "shuffle",
+                "shuffles and dynamic lookups",
+                shuffled,
+                detail=f"{int(settings.get('num_shuffles') or 0)} shuffles, "
+                f"{int(settings.get('num_dynamic_lookups') or 0)} dynamic lookups",
+                setting="fewer gathers, argmax/top-k or tree comparisons, or smaller inputs to them",
+            )
+        )
     consts = int(settings.get("total_const_size") or 0)
     cols = max(int(ra.get("num_inner_cols") or 1), 1)
     if consts:
-        parts.append(Part("constants", "constants (fixed weights and literals)", math.ceil(consts / cols),
-                          detail=f"{consts} constants over {cols} columns", setting="num_inner_cols higher"))
+        parts.append(
+            Part(
+                "constants",
+                "constants (fixed weights and literals)",
+                math.ceil(consts / cols),
+                detail=f"{consts} constants over {cols} columns",
+                setting="num_inner_cols higher",
+            )
+        )
     modules = settings.get("module_sizes") or {}
     poseidon = modules.get("poseidon") if isinstance(modules, Mapping) else None
     if isinstance(poseidon, list) and poseidon and int(poseidon[0] or 0):
-        parts.append(Part("module", "Poseidon hashing (hashed visibility)", int(poseidon[0]),
-                          setting="committed instead of hashed (polycommit costs no rows)"))
+        parts.append(
+            Part(
+                "module",
+                "Poseidon hashing (hashed visibility)",
+                int(poseidon[0]),
+                setting="committed instead of hashed (polycommit costs no rows)",
+            )
+        )
     return parts
 
 
@@ -173,9 +244,11 @@ def _verdict(logrows: int, parts: list[Part], ops: list[Part]) -> tuple[str, str
     big = max(parts, key=lambda p: p.rows)
     ops_total = next((p.rows for p in parts if p.kind == "ops"), 0)
     if big.logrows < logrows:
-        return (f"2^{logrows} rows, more than any part needs ({big.name}: {big.rows:,} rows, 2^{big.logrows}): logrows was "
-                "raised on purpose (the logrows or min_logrows option, or a split chain's shared row count)",
-                "leave logrows unset (or split with a smaller max_logrows)")
+        return (
+            f"2^{logrows} rows, more than any part needs ({big.name}: {big.rows:,} rows, 2^{big.logrows}): logrows was "
+            "raised on purpose (the logrows or min_logrows option, or a split chain's shared row count)",
+            "leave logrows unset (or split with a smaller max_logrows)",
+        )
     if big.kind == "ops":
         msg = f"2^{logrows} rows, set by the ops' {big.rows:,} rows"
         top = max(ops, key=lambda p: p.rows) if ops else None
@@ -184,8 +257,11 @@ def _verdict(logrows: int, parts: list[Part], ops: list[Part]) -> tuple[str, str
             return msg, _op_setting(top.name)
         return msg, big.setting
     others = max((p.rows for p in parts if p is not big), default=0)
-    msg = (f"2^{logrows} rows, set by the {big.name}: {big.rows:,} rows ({big.detail})" if big.detail else
-           f"2^{logrows} rows, set by the {big.name}: {big.rows:,} rows")
+    msg = (
+        f"2^{logrows} rows, set by the {big.name}: {big.rows:,} rows ({big.detail})"
+        if big.detail
+        else f"2^{logrows} rows, set by the {big.name}: {big.rows:,} rows"
+    )
     msg += f"; the ops use {ops_total:,} rows" + (f", the next largest part {others:,}" if others > ops_total else "")
     if big.logrows > logrows:
         msg += f" (over 2^{logrows}: ezkl spreads it over several columns)"
@@ -194,8 +270,10 @@ def _verdict(logrows: int, parts: list[Part], ops: list[Part]) -> tuple[str, str
 
 def _op_setting(name: str) -> str:
     if any(w in name for w in ("EINSUM", "CONV", "MATMUL", "GEMM")):
-        return ("its rows grow with the weights it multiplies: num_inner_cols=4 packs more cells in a row, or make the "
-                "layer smaller")
+        return (
+            "its rows grow with the weights it multiplies: num_inner_cols=4 packs more cells in a row, or make the "
+            "layer smaller"
+        )
     if "input" in name:
         return "the input is decomposed for its range check: fewer decomp_legs (with a larger decomp_base), or a smaller input"
     return "num_inner_cols higher packs more cells in a row, or use fewer of these ops"
@@ -263,18 +341,41 @@ def _layout(circuit, store: Store) -> dict | None:
         except (OSError, ValueError):
             pass
     ra = circuit.settings["run_args"]
-    opts = {**circuit.options, "input_scale": int(ra["input_scale"]), "param_scale": int(ra["param_scale"]),
-            "scale_rebase_multiplier": int(ra.get("scale_rebase_multiplier", 1))}
+    opts = {
+        **circuit.options,
+        "input_scale": int(ra["input_scale"]),
+        "param_scale": int(ra["param_scale"]),
+        "scale_rebase_multiplier": int(ra.get("scale_rebase_multiplier", 1)),
+    }
     opts.pop("logrows", None)
-    args = {"visibility": circuit.visibility.to_json(), "options": opts, "variables": [list(v) for v in circuit.model.variables]}
+    args = {
+        "visibility": circuit.visibility.to_json(),
+        "options": opts,
+        "variables": [list(v) for v in circuit.model.variables],
+    }
     from ..support.files import private_tempdir
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("ZKML_DEBUG", None)  # the child reads ezkl's log itself
     with private_tempdir() as tmp:
         try:
-            proc = subprocess.run([sys.executable, "-c", _LAYOUT, str(circuit.path / "network.onnx"), str(tmp / "s.json"),
-                                   json.dumps(args)], capture_output=True, text=True, timeout=LAYOUT_TIMEOUT_S, env=env)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    _LAYOUT,
+                    str(circuit.path / "network.onnx"),
+                    str(tmp / "s.json"),
+                    json.dumps(args),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=LAYOUT_TIMEOUT_S,
+                env=env,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
     if proc.returncode != 0:
@@ -296,8 +397,11 @@ def op_rows(circuit, store: Store | None = None) -> tuple[list[Part], str, bool 
     rec = _layout(circuit, store or Store())
     num_rows = int(circuit.settings.get("num_rows", 0))
     if rec is None or not rec.get("nodes") or rec.get("total") is None:
-        return [], ("not reported: ezkl's layout log could not be read for this circuit (the ONNX op counts are "
-                    "below)"), None
+        return (
+            [],
+            ("not reported: ezkl's layout log could not be read for this circuit (the ONNX op counts are below)"),
+            None,
+        )
     nodes = [n for n in rec["nodes"] if n[2] is not None]
     per: dict[str, list] = {}
     ends = [n[2] for n in nodes[1:]] + [int(rec["total"])]
@@ -309,12 +413,18 @@ def op_rows(circuit, store: Store | None = None) -> tuple[list[Part], str, bool 
         name = rec["names"].get(str(idx))
         if name and len(entry[2]) < 3:
             entry[2].append(name)
-    ops = [Part("op", kind, rows, detail=", ".join(names), setting=_op_setting(kind), nodes=count)
-           for kind, (rows, count, names) in per.items() if rows > 0]
+    ops = [
+        Part("op", kind, rows, detail=", ".join(names), setting=_op_setting(kind), nodes=count)
+        for kind, (rows, count, names) in per.items()
+        if rows > 0
+    ]
     total = sum(p.rows for p in ops)
     matches = total == num_rows
-    source = ("ezkl's layout log: rows from each node's start to the next, summing to num_rows" if matches else
-              f"ezkl's layout log, replayed: {total:,} rows against the circuit's {num_rows:,} (approximate per op)")
+    source = (
+        "ezkl's layout log: rows from each node's start to the next, summing to num_rows"
+        if matches
+        else f"ezkl's layout log, replayed: {total:,} rows against the circuit's {num_rows:,} (approximate per op)"
+    )
     return ops, source, matches
 
 
@@ -340,8 +450,9 @@ def of_circuit(circuit, *, store: Store | None = None, per_op: bool = True, segm
     parts = settings_parts(circuit.settings, private=bool(circuit.report.private), op_types=onnx_ops)
     ops, source, matches = op_rows(circuit, store) if per_op else ([], "not computed (per_op=False)", None)
     msg, advice = _verdict(circuit.logrows, parts, ops)
-    return Breakdown(circuit.logrows, circuit.num_rows, tuple(parts), tuple(ops), source, matches, msg, advice, segment,
-                     onnx_ops)
+    return Breakdown(
+        circuit.logrows, circuit.num_rows, tuple(parts), tuple(ops), source, matches, msg, advice, segment, onnx_ops
+    )
 
 
 def breakdown(target: Any, *, store: Store | None = None, per_op: bool = True) -> list[Breakdown]:
@@ -351,8 +462,11 @@ def breakdown(target: Any, *, store: Store | None = None, per_op: bool = True) -
     if segments:
         return [of_circuit(c, store=store, per_op=per_op, segment=i) for i, c in enumerate(segments)]
     if not (hasattr(circuit, "settings") and hasattr(circuit, "model") and hasattr(circuit, "compiled_path")):
-        raise CompileError(f"a breakdown needs a circuit or keys, not {type(target).__name__}", where="circuit",
-                           hint="pass zkml.compile's result, or keys from zkml.setup")
+        raise CompileError(
+            f"a breakdown needs a circuit or keys, not {type(target).__name__}",
+            where="circuit",
+            hint="pass zkml.compile's result, or keys from zkml.setup",
+        )
     return [of_circuit(circuit, store=store, per_op=per_op)]
 
 
@@ -378,16 +492,33 @@ def for_estimate(model, calibration_data: Any, **compile_options: Any):
     from .visibility import Visibility
 
     if compile_options.get("max_logrows") is None and compile_options.get("target", "resources") != "fastest":
-        opts = {k: v for k, v in compile_options.items() if k not in ("visibility", "target", "scales", "store", "max_logrows")}
-        return _whole(model, calibration_data, Visibility.parse(compile_options.get("visibility")),
-                      compile_options.get("target", "resources"), compile_options.get("scales"), opts,
-                      compile_options.get("store") or Store(), False)
+        opts = {
+            k: v
+            for k, v in compile_options.items()
+            if k not in ("visibility", "target", "scales", "store", "max_logrows")
+        }
+        return _whole(
+            model,
+            calibration_data,
+            Visibility.parse(compile_options.get("visibility")),
+            compile_options.get("target", "resources"),
+            compile_options.get("scales"),
+            opts,
+            compile_options.get("store") or Store(),
+            False,
+        )
     return compile(model, calibration_data, **compile_options)
 
 
 # the report page: one static HTML file, inline SVG, nothing fetched
-def _bars(items: list[tuple[str, float, str]], *, width: int = 640, unit: str = "rows", marker: float | None = None,
-          marker_label: str = "") -> str:
+def _bars(
+    items: list[tuple[str, float, str]],
+    *,
+    width: int = 640,
+    unit: str = "rows",
+    marker: float | None = None,
+    marker_label: str = "",
+) -> str:
     """A horizontal bar chart as inline SVG: (label, value, note) per bar; ``marker``: a vertical line (2^logrows)."""
     from html import escape
 
@@ -401,14 +532,18 @@ def _bars(items: list[tuple[str, float, str]], *, width: int = 640, unit: str = 
         y = i * row_h + 3
         w = max(bar_w * value / top, 1.0 if value > 0 else 0.0)
         out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(label[:40])}</text>')
-        out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 6}" fill="#4a7bd0">'
-                   f'<title>{escape(note or label)}</title></rect>')
+        out.append(
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 6}" fill="#4a7bd0">'
+            f"<title>{escape(note or label)}</title></rect>"
+        )
         shown = f"{value:,.0f}" if unit == "rows" else f"{value:.3g}"
         out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" font-size="12">{shown}</text>')
     if marker:
         x = label_w + bar_w * marker / top
         out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{h - 16}" stroke="#c0392b" stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{x:.1f}" y="{h - 4}" font-size="11" text-anchor="middle" fill="#c0392b">{escape(marker_label)}</text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{h - 4}" font-size="11" text-anchor="middle" fill="#c0392b">{escape(marker_label)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out)
 
@@ -426,12 +561,21 @@ def _calibration_section(circuit) -> str:
         meta = {}
     per = meta.get("calibration_per_output")
     if not per:
-        return head + ("<p>The error per output was not recorded for this circuit (a split circuit, or one compiled "
-                       "before zkml recorded it): compile it again to see it.</p>")
+        return head + (
+            "<p>The error per output was not recorded for this circuit (a split circuit, or one compiled "
+            "before zkml recorded it): compile it again to see it.</p>"
+        )
     names = [t.name for t in circuit.model.outputs]
-    items = [(f"{names[j] if j < len(names) else j}[{i}]", float(v), f"max abs error of output {j} element {i}")
-             for j, errs in enumerate(per) for i, v in enumerate(errs)]
-    return head + "<p>Largest absolute error of each output element over the calibration samples:</p>" + _bars(items, unit="error")
+    items = [
+        (f"{names[j] if j < len(names) else j}[{i}]", float(v), f"max abs error of output {j} element {i}")
+        for j, errs in enumerate(per)
+        for i, v in enumerate(errs)
+    ]
+    return (
+        head
+        + "<p>Largest absolute error of each output element over the calibration samples:</p>"
+        + _bars(items, unit="error")
+    )
 
 
 def _section(b: Breakdown, circuit, est) -> str:
@@ -441,34 +585,50 @@ def _section(b: Breakdown, circuit, est) -> str:
     title = f"Segment {b.segment}" if b.segment is not None else "Circuit"
     parts = sorted(b.parts, key=lambda p: -p.rows)
     ops = sorted(b.ops, key=lambda p: -p.rows)
-    rows = "".join(f"<tr><td>{escape(p.name)}</td><td class=n>{p.rows:,}</td><td class=n>2^{p.logrows}</td>"
-                   f"<td>{escape(p.detail)}</td><td>{escape(p.setting)}</td></tr>" for p in parts)
-    op_rows_ = "".join(f"<tr><td>{escape(p.name)}</td><td class=n>{p.nodes}</td><td class=n>{p.rows:,}</td>"
-                       f"<td>{escape(p.detail)}</td></tr>" for p in ops)
+    rows = "".join(
+        f"<tr><td>{escape(p.name)}</td><td class=n>{p.rows:,}</td><td class=n>2^{p.logrows}</td>"
+        f"<td>{escape(p.detail)}</td><td>{escape(p.setting)}</td></tr>"
+        for p in parts
+    )
+    op_rows_ = "".join(
+        f"<tr><td>{escape(p.name)}</td><td class=n>{p.nodes}</td><td class=n>{p.rows:,}</td>"
+        f"<td>{escape(p.detail)}</td></tr>"
+        for p in ops
+    )
     onnx = ", ".join(f"{escape(t)} ×{n}" for t, n in sorted(b.onnx_ops.items()))
-    est_rows = "" if est is None else "".join(
-        f"<tr><td>{escape(name)}</td><td class=n>{escape(value)}</td></tr>" for name, value in (
-            ("rows", f"2^{est.logrows} ({est.rows:,} used by the ops)"), ("width", f"{est.width:.2f}"),
-            ("proving key", f"{est.pk_bytes / 1e9:.3f} GB"), ("peak memory", f"{est.peak_memory_bytes / 1e9:.3f} GB "
-                                                                          f"of {est.machine_memory_bytes / 1e9:.1f} GB"),
-            ("setup", f"~{est.setup_s:.1f} s"), ("prove", f"~{est.prove_s:.1f} s"),
-            ("verifier", f"~{est.verifier_bytes / 1000:.1f} kB"), ("fits this machine", "yes" if est.fits else "NO")))
+    est_rows = (
+        ""
+        if est is None
+        else "".join(
+            f"<tr><td>{escape(name)}</td><td class=n>{escape(value)}</td></tr>"
+            for name, value in (
+                ("rows", f"2^{est.logrows} ({est.rows:,} used by the ops)"),
+                ("width", f"{est.width:.2f}"),
+                ("proving key", f"{est.pk_bytes / 1e9:.3f} GB"),
+                ("peak memory", f"{est.peak_memory_bytes / 1e9:.3f} GB of {est.machine_memory_bytes / 1e9:.1f} GB"),
+                ("setup", f"~{est.setup_s:.1f} s"),
+                ("prove", f"~{est.prove_s:.1f} s"),
+                ("verifier", f"~{est.verifier_bytes / 1000:.1f} kB"),
+                ("fits this machine", "yes" if est.fits else "NO"),
+            )
+        )
+    )
     return f"""
 <section>
 <h2>{escape(title)}: 2^{k} rows</h2>
 <p class=verdict>{escape(b.message)}.</p>
-{f'<p><b>To shrink it:</b> {escape(b.advice)}.</p>' if b.advice else ''}
+{f"<p><b>To shrink it:</b> {escape(b.advice)}.</p>" if b.advice else ""}
 <h3>Rows each part needs</h3>
 {_bars([(p.name, p.rows, p.detail) for p in parts], marker=2**k, marker_label=f"2^{k} rows")}
 <table><tr><th>part</th><th>rows</th><th>needs</th><th>why</th><th>what would shrink it</th></tr>{rows}</table>
 <h3>Rows by op</h3>
 <p>{escape(b.ops_source)}.</p>
-{_bars([(p.name, p.rows, p.detail) for p in ops]) if ops else ''}
-{f'<table><tr><th>op</th><th>nodes</th><th>rows</th><th>nodes named</th></tr>{op_rows_}</table>' if ops else ''}
-<p>ONNX graph: {onnx or 'not read'}.</p>
+{_bars([(p.name, p.rows, p.detail) for p in ops]) if ops else ""}
+{f"<table><tr><th>op</th><th>nodes</th><th>rows</th><th>nodes named</th></tr>{op_rows_}</table>" if ops else ""}
+<p>ONNX graph: {onnx or "not read"}.</p>
 <h3>Calibration error</h3>
 {_calibration_section(circuit)}
-{f'<h3>Estimate on this machine</h3><table>{est_rows}</table>' if est_rows else ''}
+{f"<h3>Estimate on this machine</h3><table>{est_rows}</table>" if est_rows else ""}
 </section>"""
 
 
@@ -484,8 +644,14 @@ def report_html(target: Any, *, store: Store | None = None) -> str:
     segments = list(getattr(circuit, "segments", None) or [circuit])
     total = for_split(segments) if len(segments) > 1 else for_settings(circuit.settings)
     body = "".join(_section(b, seg, for_settings(seg.settings)) for b, seg in zip(items, segments))
-    overall = "" if len(segments) == 1 else (f"<p>{len(segments)} segments, proved as one inference: {escape(str(total))}."
-                                             f"</p><h3>End-to-end calibration</h3><p>{escape(str(circuit.report))}.</p>")
+    overall = (
+        ""
+        if len(segments) == 1
+        else (
+            f"<p>{len(segments)} segments, proved as one inference: {escape(str(total))}."
+            f"</p><h3>End-to-end calibration</h3><p>{escape(str(circuit.report))}.</p>"
+        )
+    )
     kind = "keys" if hasattr(target, "circuit") else "circuit"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -26,8 +26,13 @@ REPORT_SAMPLES = 32
 CIRCUIT_FILES = ["network.onnx", "settings.json", "network.compiled", "circuit.json"]
 # Defaults that differ from ezkl's: a 1024-entry range-check table with 3 legs covers a larger
 # range (2^30) than ezkl's 16384 x 2 and lets small circuits run at 2^11 rows instead of 2^15.
-DEFAULT_OPTIONS: dict[str, Any] = {"decomp_base": 1024, "decomp_legs": 3, "lookup_safety_margin": 2.0,
-                                   "num_inner_cols": 2, "scale_rebase_multiplier": 1}
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "decomp_base": 1024,
+    "decomp_legs": 3,
+    "lookup_safety_margin": 2.0,
+    "num_inner_cols": 2,
+    "scale_rebase_multiplier": 1,
+}
 EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows", "min_logrows")
 ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
 ALT_DECOMP_FROM_LOGROWS = 16
@@ -69,8 +74,14 @@ class Circuit:
     def settings_path(self) -> Path:
         return self.path / "settings.json"
 
-    def setup(self, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
-              srs_sha256: str | None = None):
+    def setup(
+        self,
+        srs: str | os.PathLike | None = None,
+        *,
+        store: Store | None = None,
+        production: bool = False,
+        srs_sha256: str | None = None,
+    ):
         """Generate (or reuse from the cache) proving and verifying keys: :func:`zkml.setup`. ``srs=None``: a dev SRS.
 
         The keys stage sits above this one: it registers its setup here when it loads (no upward import).
@@ -101,8 +112,11 @@ def register_next_stage(**functions: Any) -> None:
 def next_stage(name: str):
     fn = _NEXT_STAGES.get(name)
     if fn is None:
-        raise ZKMLError(f"the keys stage is not loaded, so circuit.{name}() has nothing to call", stage=name,
-                        hint=f"call zkml.{name}(circuit) (import zkml), which loads it")
+        raise ZKMLError(
+            f"the keys stage is not loaded, so circuit.{name}() has nothing to call",
+            stage=name,
+            hint=f"call zkml.{name}(circuit) (import zkml), which loads it",
+        )
     return fn
 
 
@@ -115,37 +129,70 @@ def load_circuit(path: Path, cached: bool = False) -> Circuit:
     for name in CIRCUIT_FILES:
         if not (path / name).is_file():
             raise ArtifactError(f"missing {name}", where=path / name, hint=hint)
-    for name, field_ in (("settings.json", "settings_sha256"), ("network.compiled", "compiled_sha256"),
-                         ("network.onnx", "onnx_sha256")):
+    for name, field_ in (
+        ("settings.json", "settings_sha256"),
+        ("network.compiled", "compiled_sha256"),
+        ("network.onnx", "onnx_sha256"),
+    ):
         if sha256_file(path / name) != meta.get(field_):
-            raise ArtifactError(f"{name} does not match the hash recorded in circuit.json: it was edited or replaced",
-                                where=path / name, hint=hint)
+            raise ArtifactError(
+                f"{name} does not match the hash recorded in circuit.json: it was edited or replaced",
+                where=path / name,
+                hint=hint,
+            )
     settings = read_json(path / "settings.json", error_cls=ArtifactError, stage="load", hint=hint)
     model = load_model(path / "network.onnx", variables=dict(meta["model"]["variables"]))
-    return Circuit(path=path, model=model, settings=settings, visibility=Visibility.from_json(meta["visibility"]),
-                   target=meta["target"], report=CalibrationReport.from_json(meta["report"]),
-                   options=meta["options"], key=meta["key"], cached=cached)
+    return Circuit(
+        path=path,
+        model=model,
+        settings=settings,
+        visibility=Visibility.from_json(meta["visibility"]),
+        target=meta["target"],
+        report=CalibrationReport.from_json(meta["report"]),
+        options=meta["options"],
+        key=meta["key"],
+        cached=cached,
+    )
 
 
 def check_versions(meta: Mapping, where: Path, hint: str) -> None:
     if meta.get("format") != ZKML_FORMAT:
-        raise VersionMismatchError(f"saved with zkml artifact format {meta.get('format')}, this zkml reads {ZKML_FORMAT}",
-                                   where=where, hint=hint)
+        raise VersionMismatchError(
+            f"saved with zkml artifact format {meta.get('format')}, this zkml reads {ZKML_FORMAT}",
+            where=where,
+            hint=hint,
+        )
     have = ezkl_version()
     if meta.get("ezkl_version") != have:
-        raise VersionMismatchError(f"made with ezkl {meta.get('ezkl_version')}, but ezkl {have} is installed",
-                                   where=where, hint=hint + f" with ezkl {have}, or install ezkl=={meta.get('ezkl_version')}")
+        raise VersionMismatchError(
+            f"made with ezkl {meta.get('ezkl_version')}, but ezkl {have} is installed",
+            where=where,
+            hint=hint + f" with ezkl {have}, or install ezkl=={meta.get('ezkl_version')}",
+        )
 
 
 def check_options(options: Mapping[str, Any]) -> None:
     unknown = set(options) - set(DEFAULT_OPTIONS) - set(EXTRA_OPTIONS)
     if unknown:
-        raise CompileError(f"unknown compile option(s) {sorted(unknown)}", where="options",
-                           hint=f"known options: {sorted({*DEFAULT_OPTIONS, *EXTRA_OPTIONS})}")
+        raise CompileError(
+            f"unknown compile option(s) {sorted(unknown)}",
+            where="options",
+            hint=f"known options: {sorted({*DEFAULT_OPTIONS, *EXTRA_OPTIONS})}",
+        )
 
 
-def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None, scales: list[int] | None,
-          options: Mapping[str, Any], store: Store, *, private_data: bool = False) -> Circuit:
+def build(
+    model: Model,
+    batch: Mapping,
+    vis: Visibility,
+    target: str,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    store: Store,
+    *,
+    private_data: bool = False,
+) -> Circuit:
     """One compile with fixed options, cached by the ONNX bytes, the options, the ezkl version and the
     calibration data's hash. For ``private_data`` the key holds no trace of the data but a fresh random
     salt: a circuit calibrated on one private input is never reused for another (its settings were chosen
@@ -157,13 +204,28 @@ def build(model: Model, batch: Mapping, vis: Visibility, target: str, max_logrow
     else:
         np = need("numpy")
         data_id = sha256_bytes(b"".join(np.asarray(batch[t.name], dtype=np.float64).tobytes() for t in model.inputs))
-    key = sha256_bytes(canonical_json({
-        "format": ZKML_FORMAT, "ezkl": ezkl_version(), "onnx": model.hash, "variables": model.variables,
-        "visibility": vis.to_json(), "target": target, "max_logrows": max_logrows, "scales": scales,
-        "options": opts, "calibration": data_id}).encode())[:40]
+    key = sha256_bytes(
+        canonical_json(
+            {
+                "format": ZKML_FORMAT,
+                "ezkl": ezkl_version(),
+                "onnx": model.hash,
+                "variables": model.variables,
+                "visibility": vis.to_json(),
+                "target": target,
+                "max_logrows": max_logrows,
+                "scales": scales,
+                "options": opts,
+                "calibration": data_id,
+            }
+        ).encode()
+    )[:40]
 
     def fill(d: Path) -> None:
-        with step("compile", f"build (decomposition {opts['decomp_base']}x{opts['decomp_legs']}, {opts['num_inner_cols']} columns)"):
+        with step(
+            "compile",
+            f"build (decomposition {opts['decomp_base']}x{opts['decomp_legs']}, {opts['num_inner_cols']} columns)",
+        ):
             _build_dir(d, model, batch, vis, target, max_logrows, scales, opts, key, private_data)
 
     entry, built = store.get_or_build("circuits", key, fill)
@@ -178,8 +240,18 @@ def _ops(model: Model) -> list[tuple[str, str]]:
     return [(n.op_type, n.name) for n in onnx.load_model_from_string(model.onnx_bytes).graph.node]
 
 
-def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: str, max_logrows: int | None,
-               scales: list[int] | None, opts: Mapping[str, Any], key: str, private_data: bool) -> None:
+def _build_dir(
+    d: Path,
+    model: Model,
+    batch: Mapping,
+    vis: Visibility,
+    target: str,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    opts: Mapping[str, Any],
+    key: str,
+    private_data: bool,
+) -> None:
     onnx_path, settings_path, compiled = d / "network.onnx", d / "settings.json", d / "network.compiled"
     onnx_path.write_bytes(model.onnx_bytes)
     n = next(iter(batch.values())).shape[0]
@@ -187,10 +259,20 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
         # settings, calibration (the data may be private: it only ever lives in the private temp dir), compile
         cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
         with step("compile", f"settings, calibration on {n} samples, circuit (ezkl)"):
-            engine.compile_model(onnx_path, settings_path, compiled, engine.run_args(vis.to_json(), opts, model.variables),
-                                 cal, target=target, margin=float(opts["lookup_safety_margin"]), scales=scales,
-                                 rebase=int(opts["scale_rebase_multiplier"]), max_logrows=max_logrows,
-                                 ops=lambda: _ops(model), min_logrows=opts.get("min_logrows"))
+            engine.compile_model(
+                onnx_path,
+                settings_path,
+                compiled,
+                engine.run_args(vis.to_json(), opts, model.variables),
+                cal,
+                target=target,
+                margin=float(opts["lookup_safety_margin"]),
+                scales=scales,
+                rebase=int(opts["scale_rebase_multiplier"]),
+                max_logrows=max_logrows,
+                ops=lambda: _ops(model),
+                min_logrows=opts.get("min_logrows"),
+            )
         circuit_for_report = _Partial(model, compiled)
         # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
         per_output: list | None = None
@@ -208,22 +290,37 @@ def _build_dir(d: Path, model: Model, batch: Mapping, vis: Visibility, target: s
                     abs_errs.append(cmp.max_abs_error)
                     rel_errs.append(cmp.max_rel_error)
                     # per output element: the largest error over the samples (the report page plots it)
-                    errs = [np.abs(np.asarray(r, np.float64) - np.asarray(g, np.float64)).reshape(-1)[:PER_OUTPUT_MAX]
-                            for r, g in zip(ref, got)]
+                    errs = [
+                        np.abs(np.asarray(r, np.float64) - np.asarray(g, np.float64)).reshape(-1)[:PER_OUTPUT_MAX]
+                        for r, g in zip(ref, got)
+                    ]
                     per_output = errs if per_output is None else [np.maximum(a, b) for a, b in zip(per_output, errs)]
                     if looks_like_scores(model):
                         scored += 1
                         agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
                     s.advance()
             report = CalibrationReport(
-                samples=min(n, REPORT_SAMPLES), max_abs_error=max(abs_errs, default=0.0), max_rel_error=max(rel_errs, default=0.0),
-                mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0, top1_agreement=(agree / scored) if scored else None)
-    meta = {"format": ZKML_FORMAT, "kind": "circuit", "key": key, "ezkl_version": ezkl_version(),
-            "model": model.meta(), "visibility": vis.to_json(), "target": target, "options": dict(opts),
-            "report": report.to_json(),
-            "calibration_per_output": None if per_output is None else [[round(float(v), 8) for v in e] for e in per_output],
-            "settings_sha256": sha256_file(settings_path),
-            "compiled_sha256": sha256_file(compiled), "onnx_sha256": sha256_file(onnx_path)}
+                samples=min(n, REPORT_SAMPLES),
+                max_abs_error=max(abs_errs, default=0.0),
+                max_rel_error=max(rel_errs, default=0.0),
+                mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0,
+                top1_agreement=(agree / scored) if scored else None,
+            )
+    meta = {
+        "format": ZKML_FORMAT,
+        "kind": "circuit",
+        "key": key,
+        "ezkl_version": ezkl_version(),
+        "model": model.meta(),
+        "visibility": vis.to_json(),
+        "target": target,
+        "options": dict(opts),
+        "report": report.to_json(),
+        "calibration_per_output": None if per_output is None else [[round(float(v), 8) for v in e] for e in per_output],
+        "settings_sha256": sha256_file(settings_path),
+        "compiled_sha256": sha256_file(compiled),
+        "onnx_sha256": sha256_file(onnx_path),
+    }
     (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -234,32 +331,60 @@ class _Partial:  # what witness_outputs needs of a circuit that is still being b
 
 
 def looks_like_scores(model: Model) -> bool:
-    return len(model.outputs) == 1 and model.outputs[0].size >= 2 and model.outputs[0].size == max(model.outputs[0].shape)
+    return (
+        len(model.outputs) == 1 and model.outputs[0].size >= 2 and model.outputs[0].size == max(model.outputs[0].shape)
+    )
 
 
-def witness_outputs(circuit: Circuit | _Partial, feeds: Mapping, base: Path, stage_error: type = CompileError,
-                    vk: Path | None = None, srs: Path | None = None) -> tuple[list, dict]:
+def witness_outputs(
+    circuit: Circuit | _Partial,
+    feeds: Mapping,
+    base: Path,
+    stage_error: type = CompileError,
+    vk: Path | None = None,
+    srs: Path | None = None,
+) -> tuple[list, dict]:
     """A witness for one sample (in a private dir, ``base`` names its files) and its rescaled outputs as arrays."""
     np = need("numpy")
     model = circuit.model
     inp = write_private_json(base.with_suffix(".input.json"), ezkl_input_json(model, feeds))
     w = engine.gen_witness(stage_error, inp, circuit.compiled_path, base.with_suffix(".witness.json"), vk, srs)
     rescaled = w["pretty_elements"]["rescaled_outputs"]
-    return [np.asarray([float(v) for v in vals], dtype=np.float64).reshape(spec.shape)
-            for vals, spec in zip(rescaled, model.outputs)], w
+    return [
+        np.asarray([float(v) for v in vals], dtype=np.float64).reshape(spec.shape)
+        for vals, spec in zip(rescaled, model.outputs)
+    ], w
 
 
-def build_smallest(model: Model, batch: Mapping, vis: Visibility, scales: list[int] | None, options: Mapping[str, Any],
-                   store: Store, *, private_data: bool = False) -> Circuit:
+def build_smallest(
+    model: Model,
+    batch: Mapping,
+    vis: Visibility,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    store: Store,
+    *,
+    private_data: bool = False,
+) -> Circuit:
     """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
     lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
     there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
     rows: LeNet-5 fits 2^19 rows with it and 2^20 with zkml's. So when the default lands at 2^16 rows
     or more, compile that too (a cached circuit like any other) and keep the smaller circuit; on a tie,
     or when it is less accurate, the default stays."""
+
     def one(base: int, legs: int) -> Circuit:
-        return build(model, batch, vis, "resources", None, scales,
-                     {**options, "decomp_base": base, "decomp_legs": legs}, store, private_data=private_data)
+        return build(
+            model,
+            batch,
+            vis,
+            "resources",
+            None,
+            scales,
+            {**options, "decomp_base": base, "decomp_legs": legs},
+            store,
+            private_data=private_data,
+        )
 
     default = one(DEFAULT_OPTIONS["decomp_base"], DEFAULT_OPTIONS["decomp_legs"])
     if default.logrows < ALT_DECOMP_FROM_LOGROWS:

@@ -21,10 +21,19 @@ TARGETS = ("resources", "accuracy", "fastest")
 
 
 @accepts_progress
-def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibility: Visibility | str | Mapping | None = None,
-            target: str = "resources", max_logrows: int | str | None = None, scales: list[int] | None = None,
-            store: Store | None = None, max_error: float | None = None, private_data: bool = False,
-            **options: Any) -> Circuit | SplitCircuit:
+def compile(
+    model: Model | str | os.PathLike,
+    calibration_data: Any,
+    *,
+    visibility: Visibility | str | Mapping | None = None,
+    target: str = "resources",
+    max_logrows: int | str | None = None,
+    scales: list[int] | None = None,
+    store: Store | None = None,
+    max_error: float | None = None,
+    private_data: bool = False,
+    **options: Any,
+) -> Circuit | SplitCircuit:
     """Compile ``model`` into a circuit calibrated on ``calibration_data`` (one or many samples).
 
     ``max_logrows=K``: a circuit over ``2^K`` rows is split into the fewest segments that each fit (a
@@ -48,59 +57,99 @@ def compile(model: Model | str | os.PathLike, calibration_data: Any, *, visibili
     if target not in TARGETS:
         raise CompileError(f"unknown target {target!r}", where="target", hint=f"use one of {', '.join(TARGETS)}")
     if max_error is not None and target != "fastest":
-        raise CompileError("max_error is a bound for the settings search: it only applies with target='fastest'",
-                           where="max_error", hint="pass target='fastest' (CLI --target fastest), or leave max_error out")
+        raise CompileError(
+            "max_error is a bound for the settings search: it only applies with target='fastest'",
+            where="max_error",
+            hint="pass target='fastest' (CLI --target fastest), or leave max_error out",
+        )
     check_options(options)
     store = store or Store()
     with step("compile", f"target {target}"):
-        result = _compile(model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options)
+        result = _compile(
+            model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options
+        )
     segments = getattr(result, "segments", None) or (result,)
     for i, c in enumerate(segments):  # why this size, from the settings alone (a warm, cached compile skips it:
-        if c.cached:                    # it would load the onnx package only to say it again)
+        if c.cached:  # it would load the onnx package only to say it again)
             continue
-        emit("compile", f"{f'segment {i}: ' if len(segments) > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}")
+        emit(
+            "compile",
+            f"{f'segment {i}: ' if len(segments) > 1 else ''}{size_summary(c.settings, private=private_data, model=c.model)}",
+        )
     return result
 
 
-def _compile(model: Model, calibration_data: Any, vis: Visibility, target: str, max_logrows: int | str | None,
-             scales: list[int] | None, store: Store, max_error: float | None, private_data: bool,
-             options: Mapping[str, Any]) -> Circuit | SplitCircuit:
+def _compile(
+    model: Model,
+    calibration_data: Any,
+    vis: Visibility,
+    target: str,
+    max_logrows: int | str | None,
+    scales: list[int] | None,
+    store: Store,
+    max_error: float | None,
+    private_data: bool,
+    options: Mapping[str, Any],
+) -> Circuit | SplitCircuit:
     if target == "fastest":
         if private_data:
-            raise CompileError("the settings search measures accuracy on the calibration data, which is a private input here",
-                               where="target", hint="pass separate calibration data (CLI --calibration FILE) to use target fastest")
-        fixed = {**options, **({"scales": scales} if scales else {}), **({"max_logrows": max_logrows} if max_logrows else {})}
+            raise CompileError(
+                "the settings search measures accuracy on the calibration data, which is a private input here",
+                where="target",
+                hint="pass separate calibration data (CLI --calibration FILE) to use target fastest",
+            )
+        fixed = {
+            **options,
+            **({"scales": scales} if scales else {}),
+            **({"max_logrows": max_logrows} if max_logrows else {}),
+        }
         return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
     whole = _whole(model, calibration_data, vis, target, scales, options, store, private_data)
     if max_logrows == "auto":
         max_logrows = auto_max_logrows(whole.settings)
     elif max_logrows is not None and not isinstance(max_logrows, int):
-        raise CompileError(f"max_logrows must be a number of rows' log2 or 'auto', not {max_logrows!r}",
-                           where="max_logrows", hint="pass e.g. max_logrows=17, or max_logrows='auto'")
+        raise CompileError(
+            f"max_logrows must be a number of rows' log2 or 'auto', not {max_logrows!r}",
+            where="max_logrows",
+            hint="pass e.g. max_logrows=17, or max_logrows='auto'",
+        )
     if max_logrows is None:
         cost = for_settings(whole.settings)
         if not cost.fits:
-            raise CompileError(f"this circuit would not fit this machine: {cost}", where="max_logrows",
-                               hint="split it: compile(..., max_logrows='auto') (CLI --max-logrows auto), or use a "
-                                    "machine with more memory")
+            raise CompileError(
+                f"this circuit would not fit this machine: {cost}",
+                where="max_logrows",
+                hint="split it: compile(..., max_logrows='auto') (CLI --max-logrows auto), or use a "
+                "machine with more memory",
+            )
         return whole
     if whole.logrows <= max_logrows:
         return whole  # a model that fits stays one circuit
     if private_data:
-        raise CompileError(f"the circuit needs 2^{whole.logrows} rows, over max_logrows {max_logrows}; splitting it "
-                           "calibrates every segment on intermediate values, which would be those of a private input",
-                           where="max_logrows", hint="pass separate calibration data (CLI --calibration FILE) to split")
+        raise CompileError(
+            f"the circuit needs 2^{whole.logrows} rows, over max_logrows {max_logrows}; splitting it "
+            "calibrates every segment on intermediate values, which would be those of a private input",
+            where="max_logrows",
+            hint="pass separate calibration data (CLI --calibration FILE) to split",
+        )
     return split_compile(model, to_batch(model, calibration_data), vis, max_logrows, scales, options, store)
 
 
-def _whole(model: Model, calibration_data: Any, vis: Visibility, target: str, scales: list[int] | None,
-           options: Mapping[str, Any], store: Store, private_data: bool) -> Circuit:
+def _whole(
+    model: Model,
+    calibration_data: Any,
+    vis: Visibility,
+    target: str,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    store: Store,
+    private_data: bool,
+) -> Circuit:
     """The model as one circuit, however big (``compile`` decides whether to keep, refuse or split it)."""
     batch = to_batch(model, calibration_data)
     if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
         return build_smallest(model, batch, vis, scales, options, store, private_data=private_data)
     return build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
-
 
 
 def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_options: Any) -> Estimate:
@@ -115,14 +164,30 @@ def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_opti
     if isinstance(model_or_circuit, Circuit):
         return for_settings(model_or_circuit.settings)
     if calibration_data is None:
-        raise CompileError("estimating a model compiles it first: pass calibration data", where="calibration_data",
-                           hint="zkml.estimate(model, calibration_data) or zkml.estimate(circuit)")
+        raise CompileError(
+            "estimating a model compiles it first: pass calibration data",
+            where="calibration_data",
+            hint="zkml.estimate(model, calibration_data) or zkml.estimate(circuit)",
+        )
     if compile_options.get("max_logrows") is None and compile_options.get("target", "resources") != "fastest":
         # one circuit, even one this machine cannot hold: the estimate is what says so
         model = model_or_circuit if isinstance(model_or_circuit, Model) else load_model(model_or_circuit)
-        opts = {k: v for k, v in compile_options.items() if k not in ("visibility", "target", "scales", "store", "max_logrows")}
+        opts = {
+            k: v
+            for k, v in compile_options.items()
+            if k not in ("visibility", "target", "scales", "store", "max_logrows")
+        }
         check_options(opts)
-        return for_settings(_whole(model, calibration_data, Visibility.parse(compile_options.get("visibility")),
-                                   compile_options.get("target", "resources"), compile_options.get("scales"), opts,
-                                   compile_options.get("store") or Store(), False).settings)
+        return for_settings(
+            _whole(
+                model,
+                calibration_data,
+                Visibility.parse(compile_options.get("visibility")),
+                compile_options.get("target", "resources"),
+                compile_options.get("scales"),
+                opts,
+                compile_options.get("store") or Store(),
+                False,
+            ).settings
+        )
     return estimate(compile(model_or_circuit, calibration_data, **compile_options))

@@ -17,18 +17,18 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-PK_BYTES_PER_ROW = 4227       # a plain MLP's proving key per row (2 range checks, no lookups)
-PROVE_S_PER_ROW = 228e-6      # seconds per row on 1 core, width 1 (LeNet-5 in two 2^18 segments: 119.6 s)
-CORE_SCALING = 0.89           # n cores prove n^0.89 times faster (LeNet-5 at 2^19 on 2 cores: 64.7 s, 1.85x)
-TIME_WIDTH_EXP = 0.8          # proving time grows as width^0.8 (tiny_gpt's 2^18 segments, widths 5.5 and 2.6)
-MEMORY_WIDTH_SLOPE = 0.8      # memory per row grows by 0.8 of a plain row per unit of width past 1
-PROVE_S_FIXED = 0.25          # witness, transcript and I/O around a proof
-SETUP_FRACTION = 1.7          # setup time / proving time (1.25x-2.3x measured: wine_attention .. LeNet-5)
-RSS_BASE = 90 << 20           # the interpreter, numpy, onnxruntime and ezkl loaded (digits_mlp at 2^12: 125 MB)
+PK_BYTES_PER_ROW = 4227  # a plain MLP's proving key per row (2 range checks, no lookups)
+PROVE_S_PER_ROW = 228e-6  # seconds per row on 1 core, width 1 (LeNet-5 in two 2^18 segments: 119.6 s)
+CORE_SCALING = 0.89  # n cores prove n^0.89 times faster (LeNet-5 at 2^19 on 2 cores: 64.7 s, 1.85x)
+TIME_WIDTH_EXP = 0.8  # proving time grows as width^0.8 (tiny_gpt's 2^18 segments, widths 5.5 and 2.6)
+MEMORY_WIDTH_SLOPE = 0.8  # memory per row grows by 0.8 of a plain row per unit of width past 1
+PROVE_S_FIXED = 0.25  # witness, transcript and I/O around a proof
+SETUP_FRACTION = 1.7  # setup time / proving time (1.25x-2.3x measured: wine_attention .. LeNet-5)
+RSS_BASE = 90 << 20  # the interpreter, numpy, onnxruntime and ezkl loaded (digits_mlp at 2^12: 125 MB)
 RSS_BYTES_PER_ROW = 9.6 * 1024
-VERIFIER_BYTES = 13_400       # the per-model Solidity verifier, width 1
-MEMORY_HEADROOM = 0.8         # of this machine's memory, what max_logrows="auto" plans for
-REFUSE_ABOVE = 1.0            # compile refuses a circuit predicted over this fraction of the machine's memory
+VERIFIER_BYTES = 13_400  # the per-model Solidity verifier, width 1
+MEMORY_HEADROOM = 0.8  # of this machine's memory, what max_logrows="auto" plans for
+REFUSE_ABOVE = 1.0  # compile refuses a circuit predicted over this fraction of the machine's memory
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,12 @@ class Estimate:
 
     def __str__(self) -> str:
         # one unit convention: GB = 10^9 bytes and kB = 10^3 bytes (SI), so the numbers match the bytes in to_json()
-        return (f"2^{self.logrows} rows ({self.rows} used, width {self.width:.1f}{f', {self.segments} segments' if self.segments > 1 else ''}): "
-                f"proving key {gb(self.pk_bytes)}, peak memory {gb(self.peak_memory_bytes)} "
-                f"of {gb(self.machine_memory_bytes, 1)}, setup ~{self.setup_s:.0f} s, prove ~{self.prove_s:.0f} s, "
-                f"verifier ~{self.verifier_bytes / 1e3:.1f} kB")
+        return (
+            f"2^{self.logrows} rows ({self.rows} used, width {self.width:.1f}{f', {self.segments} segments' if self.segments > 1 else ''}): "
+            f"proving key {gb(self.pk_bytes)}, peak memory {gb(self.peak_memory_bytes)} "
+            f"of {gb(self.machine_memory_bytes, 1)}, setup ~{self.setup_s:.0f} s, prove ~{self.prove_s:.0f} s, "
+            f"verifier ~{self.verifier_bytes / 1e3:.1f} kB"
+        )
 
 
 def gb(n: int | float, digits: int = 2) -> str:
@@ -117,18 +119,36 @@ def for_settings(settings: Mapping[str, Any], n_cores: int | None = None) -> Est
     w = width(settings)
     rows = 2**k
     prove = PROVE_S_FIXED + PROVE_S_PER_ROW * rows * w**TIME_WIDTH_EXP / (n_cores or cores()) ** CORE_SCALING
-    return Estimate(k, int(settings.get("num_rows", rows)), round(w, 2), int(PK_BYTES_PER_ROW * rows * w),
-                    _memory(rows, w), round(SETUP_FRACTION * prove, 2), round(prove, 2),
-                    int(VERIFIER_BYTES * w**0.5), 1, machine_memory())
+    return Estimate(
+        k,
+        int(settings.get("num_rows", rows)),
+        round(w, 2),
+        int(PK_BYTES_PER_ROW * rows * w),
+        _memory(rows, w),
+        round(SETUP_FRACTION * prove, 2),
+        round(prove, 2),
+        int(VERIFIER_BYTES * w**0.5),
+        1,
+        machine_memory(),
+    )
 
 
 def for_split(segments, n_cores: int | None = None) -> Estimate:
     """A split circuit: its largest segment's memory (segments are proved in turn), summed sizes and times."""
     parts = [for_settings(c.settings, n_cores) for c in segments]
     big = max(parts, key=lambda e: e.peak_memory_bytes)
-    return Estimate(big.logrows, big.rows, big.width, sum(e.pk_bytes for e in parts), big.peak_memory_bytes,
-                    round(sum(e.setup_s for e in parts), 2), round(sum(e.prove_s for e in parts), 2),
-                    max(e.verifier_bytes for e in parts), len(parts), big.machine_memory_bytes)
+    return Estimate(
+        big.logrows,
+        big.rows,
+        big.width,
+        sum(e.pk_bytes for e in parts),
+        big.peak_memory_bytes,
+        round(sum(e.setup_s for e in parts), 2),
+        round(sum(e.prove_s for e in parts), 2),
+        max(e.verifier_bytes for e in parts),
+        len(parts),
+        big.machine_memory_bytes,
+    )
 
 
 def auto_max_logrows(settings: Mapping[str, Any]) -> int:

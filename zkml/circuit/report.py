@@ -28,7 +28,9 @@ class CalibrationReport:
 
     @classmethod
     def from_json(cls, d: Mapping) -> "CalibrationReport":
-        known = {k: d[k] for k in ("samples", "max_abs_error", "max_rel_error", "mean_abs_error", "top1_agreement") if k in d}
+        known = {
+            k: d[k] for k in ("samples", "max_abs_error", "max_rel_error", "mean_abs_error", "top1_agreement") if k in d
+        }
         return cls(**known, private=bool(d.get("private", False)))
 
     @classmethod
@@ -39,5 +41,7 @@ class CalibrationReport:
         if self.private:
             return "calibrated on the private input: no accuracy kept (pass calibration data to measure it)"
         top1 = "n/a" if self.top1_agreement is None else f"{self.top1_agreement:.1%}"
-        return (f"{self.samples} samples: max abs error {self.max_abs_error:.3g}, max rel error "
-                f"{self.max_rel_error:.3g}, top-1 agreement {top1}")
+        return (
+            f"{self.samples} samples: max abs error {self.max_abs_error:.3g}, max rel error "
+            f"{self.max_rel_error:.3g}, top-1 agreement {top1}"
+        )

@@ -70,8 +70,14 @@ class SplitCircuit:
     def target(self) -> str:
         return self.segments[0].target
 
-    def setup(self, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
-              srs_sha256: str | None = None):
+    def setup(
+        self,
+        srs: str | os.PathLike | None = None,
+        *,
+        store: Store | None = None,
+        production: bool = False,
+        srs_sha256: str | None = None,
+    ):
         """Keys for every segment on one SRS: :func:`zkml.setup` (registered by the keys stage)."""
         return next_stage("setup")(self, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
 
@@ -93,9 +99,16 @@ class SplitCircuit:
         return d
 
     def _meta(self) -> dict:
-        return {"format": ZKML_FORMAT, "kind": "split_circuit", "segments": len(self.segments), "cuts": list(self.cuts),
-                "visibility": self.visibility.to_json(), "report": self.report.to_json(), "model": self.model.meta(),
-                "links": [dict(link) for link in self.links]}
+        return {
+            "format": ZKML_FORMAT,
+            "kind": "split_circuit",
+            "segments": len(self.segments),
+            "cuts": list(self.cuts),
+            "visibility": self.visibility.to_json(),
+            "report": self.report.to_json(),
+            "model": self.model.meta(),
+            "links": [dict(link) for link in self.links],
+        }
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SplitCircuit":
@@ -106,12 +119,25 @@ class SplitCircuit:
             raise ArtifactError("not a zkml split circuit directory", where=d, hint=hint)
         segments = tuple(load_circuit(d / f"seg{i:03d}") for i in range(int(meta["segments"])))
         whole = segments[0].model  # the whole model is not needed to prove; the first segment's stands in
-        return cls(segments, whole, tuple(meta["cuts"]), Visibility.from_json(meta["visibility"]),
-                   CalibrationReport.from_json(meta["report"]), tuple(meta.get("links") or ()))
+        return cls(
+            segments,
+            whole,
+            tuple(meta["cuts"]),
+            Visibility.from_json(meta["visibility"]),
+            CalibrationReport.from_json(meta["report"]),
+            tuple(meta.get("links") or ()),
+        )
 
 
-def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
-                  options: Mapping[str, Any], store: Store) -> SplitCircuit | Circuit:
+def split_compile(
+    model: Model,
+    batch: Mapping,
+    vis: Visibility,
+    max_logrows: int,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    store: Store,
+) -> SplitCircuit | Circuit:
     """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring); one circuit if the
     whole model fits at a coarser scale than its own calibration chose."""
     plan = _Planner(model, batch, vis, max_logrows, scales, options, store)
@@ -124,21 +150,33 @@ def split_compile(model: Model, batch: Mapping, vis: Visibility, max_logrows: in
 class _Planner:
     """Split compile's state: the cut points, the activations there, and how to build the segment between two."""
 
-    def __init__(self, model: Model, batch: Mapping, vis: Visibility, max_logrows: int, scales: list[int] | None,
-                 options: Mapping[str, Any], store: Store):
+    def __init__(
+        self,
+        model: Model,
+        batch: Mapping,
+        vis: Visibility,
+        max_logrows: int,
+        scales: list[int] | None,
+        options: Mapping[str, Any],
+        store: Store,
+    ):
         self.model, self.batch, self.vis, self.max_logrows = model, batch, vis, max_logrows
         self.scales, self.options, self.store = scales, options, store
         self.points = boundaries(model)
         if not self.points:
-            raise CompileError(f"the model does not fit 2^{max_logrows} rows and has no point where at most "
-                               f"{MAX_LINK_TENSORS} tensors carry everything forward, so it cannot be split",
-                               where="max_logrows", hint="raise max_logrows, or compile without it")
+            raise CompileError(
+                f"the model does not fit 2^{max_logrows} rows and has no point where at most "
+                f"{MAX_LINK_TENSORS} tensors carry everything forward, so it cannot be split",
+                where="max_logrows",
+                hint="raise max_logrows, or compile without it",
+            )
         names = sorted({n for p in self.points for n in p} - {t.name for t in model.inputs})
         acts = activations(model, batch, names)
         acts.update({t.name: batch[t.name] for t in model.inputs})
         # boundary 0 is the model's inputs, boundary j a cut's tensors, boundary `last` the model's outputs
-        self.specs = [tuple(model.inputs)] + [tuple(TensorSpec(n, tuple(acts[n].shape[1:]), "float32") for n in p)
-                                              for p in self.points]
+        self.specs = [tuple(model.inputs)] + [
+            tuple(TensorSpec(n, tuple(acts[n].shape[1:]), "float32") for n in p) for p in self.points
+        ]
         self.data = [[batch[t.name] for t in model.inputs]] + [[acts[n] for n in p] for p in self.points]
         self.last = len(self.specs)
 
@@ -147,19 +185,35 @@ class _Planner:
             return tuple(TensorSpec(t.name, t.shape, "float32") for t in self.model.outputs)
         return self.specs[b]
 
-    def segment(self, a: int, b: int, in_scale: list[int] | None, pad: Circuit | None = None, rows: int | None = None,
-                blind: tuple[int, int] = (0, 0)) -> Circuit:
+    def segment(
+        self,
+        a: int,
+        b: int,
+        in_scale: list[int] | None,
+        pad: Circuit | None = None,
+        rows: int | None = None,
+        blind: tuple[int, int] = (0, 0),
+    ) -> Circuit:
         vis, options = self.vis, self.options
         sub = graph_segment(self.model, self.specs[a], self.out_specs(b), *blind, link_in=a > 0, link_out=b < self.last)
-        sv = Visibility(vis.input if a == 0 else "committed", vis.output if b == self.last else "committed", vis.params,
-                        allow_unbound_params=vis.allow_unbound_params)
+        sv = Visibility(
+            vis.input if a == 0 else "committed",
+            vis.output if b == self.last else "committed",
+            vis.params,
+            allow_unbound_params=vis.allow_unbound_params,
+        )
         batch_a = _calibration(sub, self.specs[a], self.data[a], blind, in_scale)
         if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
             if {"decomp_base", "decomp_legs"} & set(options):
                 return build(sub, batch_a, sv, "resources", None, in_scale, options, self.store)
             return build_smallest(sub, batch_a, sv, in_scale, options, self.store)
         # padded to the chain's logrows, with the decomposition chosen for it
-        opts = {**options, "min_logrows": rows, "decomp_base": pad.options["decomp_base"], "decomp_legs": pad.options["decomp_legs"]}
+        opts = {
+            **options,
+            "min_logrows": rows,
+            "decomp_base": pad.options["decomp_base"],
+            "decomp_legs": pad.options["decomp_legs"],
+        }
         return build(sub, batch_a, sv, "resources", None, in_scale, opts, self.store)
 
     def fits(self, c: Circuit) -> bool:
@@ -176,8 +230,11 @@ class _Planner:
             except _Rescale as r:
                 first = [min(r.scale, first[0] - 1) if first else r.scale]  # strictly lower each time
                 if first[0] < MIN_SCALE:
-                    raise CompileError(f"no scale from {MIN_SCALE} up lets every segment fit 2^{self.max_logrows} rows",
-                                       where="max_logrows", hint="raise max_logrows") from None
+                    raise CompileError(
+                        f"no scale from {MIN_SCALE} up lets every segment fit 2^{self.max_logrows} rows",
+                        where="max_logrows",
+                        hint="raise max_logrows",
+                    ) from None
 
     def chain(self, first_scales: list[int] | None) -> list[tuple[int, int, Circuit]]:
         """Greedy: from each boundary, the farthest end that still fits. Raises _Rescale when a segment only fits
@@ -187,8 +244,15 @@ class _Planner:
         while a < self.last:
             b, c = self.farthest(a, in_scale)
             chosen.append((a, b, c))
-            emit("compile", f"split: segment {len(chosen)} ends at boundary {b} of {self.last} (2^{c.logrows} rows)", done=b, total=self.last)
-            in_scale = [int(s) for s in c.settings["model_output_scales"][:1]]  # the next segment reads these values exactly
+            emit(
+                "compile",
+                f"split: segment {len(chosen)} ends at boundary {b} of {self.last} (2^{c.logrows} rows)",
+                done=b,
+                total=self.last,
+            )
+            in_scale = [
+                int(s) for s in c.settings["model_output_scales"][:1]
+            ]  # the next segment reads these values exactly
             a = b
         return chosen
 
@@ -218,13 +282,18 @@ class _Planner:
         if best is not None:
             return best
         where = "the input" if a == 0 else "', '".join(self.points[a - 1])
-        lower = (_fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
-                 if a and not self.scales else None)
+        lower = (
+            _fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
+            if a and not self.scales
+            else None
+        )
         if lower is not None:
             raise _Rescale(lower)
-        raise CompileError(f"even the smallest segment after '{where}' does not fit 2^{self.max_logrows} rows{why}",
-                           where="max_logrows", hint="raise max_logrows (each segment must fit it)"
-                           + (", or pass lower scales" if self.scales else ""))
+        raise CompileError(
+            f"even the smallest segment after '{where}' does not fit 2^{self.max_logrows} rows{why}",
+            where="max_logrows",
+            hint="raise max_logrows (each segment must fit it)" + (", or pass lower scales" if self.scales else ""),
+        )
 
     def finish(self, chosen: list[tuple[int, int, Circuit]], first: list[int] | None) -> SplitCircuit:
         """Every segment at one row count (linked commitments are over the same Lagrange basis) and, with a private
@@ -234,28 +303,51 @@ class _Planner:
         segments, links, in_scale = [], [], first
         for i, (a, b, c) in enumerate(chosen):
             emit("compile", f"split: segment {i + 1}/{n} at 2^{rows} rows", done=i, total=n)
-            blind = (BLIND_VALUES * (n - i) if blinded and i else 0, BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0)
+            blind = (
+                BLIND_VALUES * (n - i) if blinded and i else 0,
+                BLIND_VALUES * (n - 1 - i) if blinded and i < n - 1 else 0,
+            )
             if in_scale is None and blinded:  # the blinding values must be exact at the first segment's input scale
                 in_scale = [int(s) for s in c.settings["model_input_scales"][:1]]
-            seg = c if c.logrows == rows and blind == (0, 0) else self.segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
+            seg = (
+                c
+                if c.logrows == rows and blind == (0, 0)
+                else self.segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
+            )
             if seg.logrows > self.max_logrows:
-                raise CompileError(f"a segment with its blinding values needs 2^{seg.logrows} rows, over "
-                                   f"2^{self.max_logrows}", where="max_logrows", hint="raise max_logrows by one")
+                raise CompileError(
+                    f"a segment with its blinding values needs 2^{seg.logrows} rows, over 2^{self.max_logrows}",
+                    where="max_logrows",
+                    hint="raise max_logrows by one",
+                )
             segments.append(seg)
-            links.append({"inputs": [t.to_json() for t in self.specs[a]], "outputs": [t.to_json() for t in self.out_specs(b)],
-                          "blind_in": blind[0], "blind_out": blind[1], "link_in": a > 0, "link_out": b < self.last})
+            links.append(
+                {
+                    "inputs": [t.to_json() for t in self.specs[a]],
+                    "outputs": [t.to_json() for t in self.out_specs(b)],
+                    "blind_in": blind[0],
+                    "blind_out": blind[1],
+                    "link_in": a > 0,
+                    "link_out": b < self.last,
+                }
+            )
             in_scale = [int(s) for s in seg.settings["model_output_scales"][:1]]
         for prev, nxt in zip(segments, segments[1:]):
             if list(prev.settings["model_output_scales"][:1]) != list(nxt.settings["model_input_scales"][:1]):
-                raise CompileError("two linked segments disagree on the scale of the tensor between them", where="split",
-                                   hint="report this model; compile with explicit scales=[s] meanwhile")
+                raise CompileError(
+                    "two linked segments disagree on the scale of the tensor between them",
+                    where="split",
+                    hint="report this model; compile with explicit scales=[s] meanwhile",
+                )
         cut_names = tuple("+".join(self.points[b - 1]) for _, b, _ in chosen[:-1])
-        return SplitCircuit(tuple(segments), self.model, cut_names, self.vis, _report(self.model, self.batch, segments),
-                            tuple(links))
+        return SplitCircuit(
+            tuple(segments), self.model, cut_names, self.vis, _report(self.model, self.batch, segments), tuple(links)
+        )
 
 
-def _calibration(sub: Model, specs: tuple[TensorSpec, ...], values: list, blind: tuple[int, int],
-                 in_scale: list[int] | None) -> dict:
+def _calibration(
+    sub: Model, specs: tuple[TensorSpec, ...], values: list, blind: tuple[int, int], in_scale: list[int] | None
+) -> dict:
     """A segment's calibration batch: the activations at its inputs, packed in a link (with blinding values) where
     it reads one."""
     np = need("numpy")
@@ -286,8 +378,12 @@ def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dic
     if BLIND_INPUT not in names:
         return to_feeds(first.model, x, stage=stage)
     if isinstance(x, Mapping) and BLIND_INPUT in x:
-        raise ZKMLError(f"'{BLIND_INPUT}' is zkml's own input (the links' blinding values)", stage=stage, where="inputs",
-                        hint="pass the model's input only")
+        raise ZKMLError(
+            f"'{BLIND_INPUT}' is zkml's own input (the links' blinding values)",
+            stage=stage,
+            where="inputs",
+            hint="pass the model's input only",
+        )
     own = tuple(t for t in first.model.inputs if t.name != BLIND_INPUT)
     feeds = to_feeds(SimpleNamespace(inputs=own), x, stage=stage)  # the model's own inputs, as for a whole model
     blind = next(t for t in first.model.inputs if t.name == BLIND_INPUT)
@@ -332,5 +428,6 @@ def _report(model: Model, batch: Mapping, segments: list[Circuit]) -> Calibratio
             abs_errs.append(cmp.max_abs_error)
             rel_errs.append(cmp.max_rel_error)
             agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
-    return CalibrationReport(n, max(abs_errs), max(rel_errs), sum(abs_errs) / n,
-                             agree / n if looks_like_scores(model) else None)
+    return CalibrationReport(
+        n, max(abs_errs), max(rel_errs), sum(abs_errs) / n, agree / n if looks_like_scores(model) else None
+    )

@@ -51,10 +51,15 @@ class TuneResult:
     max_error: float = 0.0
 
     def summary(self) -> str:
-        lines = ["| options | logrows | rows | max abs error | top-1 | status | prove s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines = [
+            "| options | logrows | rows | max abs error | top-1 | status | prove s |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for r in self.table:
-            lines.append(f"| {r['options']} | {r.get('logrows', '-')} | {r.get('rows', '-')} | {r.get('max_abs_error', '-')} | "
-                         f"{r.get('top1', '-')} | {r['status']} | {r.get('prove_s', '-')} |")
+            lines.append(
+                f"| {r['options']} | {r.get('logrows', '-')} | {r.get('rows', '-')} | {r.get('max_abs_error', '-')} | "
+                f"{r.get('top1', '-')} | {r['status']} | {r.get('prove_s', '-')} |"
+            )
         return "\n".join(lines)
 
 
@@ -71,8 +76,17 @@ def _refinements(shape: dict, fixed: dict):
             yield {**shape, **({"scales": sc} if sc else {}), "scale_rebase_multiplier": rebase}
 
 
-def tune(model: Model | str, calibration_data: Any, *, max_error: float | None = None, budget_s: float = 300.0,
-         visibility: Visibility | str | None = None, proofs: int = 2, store: Store | None = None, **fixed: Any) -> TuneResult:
+def tune(
+    model: Model | str,
+    calibration_data: Any,
+    *,
+    max_error: float | None = None,
+    budget_s: float = 300.0,
+    visibility: Visibility | str | None = None,
+    proofs: int = 2,
+    store: Store | None = None,
+    **fixed: Any,
+) -> TuneResult:
     """Find the settings with the fastest proof within ``max_error`` (default: twice the default settings' error).
 
     ``fixed`` options (e.g. ``scales=[6]``, ``decomp_base=...``, any ``compile`` option) are kept in every
@@ -85,8 +99,18 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
     t_start = time.perf_counter()
     baseline = _compile(model, calibration_data, vis, fixed, store)
     bound = max_error if max_error is not None else max(2 * baseline.report.max_abs_error, 1e-3)
-    key = sha256_bytes(canonical_json({"ezkl": ezkl_version(), "baseline": baseline.key, "bound": bound,
-                                       "vis": vis.to_json(), "search": SEARCH_VERSION, "fixed": fixed}).encode())[:40]
+    key = sha256_bytes(
+        canonical_json(
+            {
+                "ezkl": ezkl_version(),
+                "baseline": baseline.key,
+                "bound": bound,
+                "vis": vis.to_json(),
+                "search": SEARCH_VERSION,
+                "fixed": fixed,
+            }
+        ).encode()
+    )[:40]
     cached = store.get("tune", key)
     if cached is not None:
         emit("tune", "cached search result")
@@ -116,7 +140,7 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
         ok = r.max_abs_error <= bound and (not need_top1 or (r.top1_agreement or 0) >= 1.0)
         row["status"] = "feasible" if ok else "over the error bound"
         if ok:
-            cost = (2 ** c.logrows) * (int(opts["num_inner_cols"]) + 3)
+            cost = (2**c.logrows) * (int(opts["num_inner_cols"]) + 3)
             feasible.append((cost, c.num_rows, len(table) - 1, c))
 
     # round 1: shapes at default scales
@@ -133,8 +157,11 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
             consider(opts)
             s.advance()
     if not feasible:
-        raise CompileError(f"no settings keep the error within {bound:g}", where="max_error",
-                           hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})")
+        raise CompileError(
+            f"no settings keep the error within {bound:g}",
+            where="max_error",
+            hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})",
+        )
     feasible.sort(key=lambda f: (f[0], f[1]))
     # mock-prove the cheapest, then real proofs for the first few that pass: the predicted cost is not the whole story
     timed = []
@@ -152,8 +179,11 @@ def tune(model: Model | str, calibration_data: Any, *, max_error: float | None =
             timed.append((dt, idx, c))
             s.advance()
     if not timed:
-        raise CompileError("every candidate within the error bound failed ezkl's mock proof", where="max_error",
-                           hint="report the model; compile with target='resources' meanwhile")
+        raise CompileError(
+            "every candidate within the error bound failed ezkl's mock proof",
+            where="max_error",
+            hint="report the model; compile with target='resources' meanwhile",
+        )
     _, best_idx, best = _choose(timed)
     table[best_idx]["status"] = "chosen"
     rec = {"options": table[best_idx]["options"], "table": table, "max_error": bound}
@@ -190,7 +220,9 @@ def _time_proof(c: Circuit, x, store: Store) -> float:
         witness_outputs(c, x, tmp / "w", vk=None, srs=None)
         engine.setup(SetupError, c.compiled_path, tmp / "vk.key", tmp / "pk.key", srs.path, where=c.path)
         t0 = time.perf_counter()
-        engine.prove(CompileError, tmp / "w.witness.json", c.compiled_path, tmp / "pk.key", tmp / "proof.json", srs.path)
+        engine.prove(
+            CompileError, tmp / "w.witness.json", c.compiled_path, tmp / "pk.key", tmp / "proof.json", srs.path
+        )
         return time.perf_counter() - t0
 
 

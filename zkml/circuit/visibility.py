@@ -32,13 +32,18 @@ class Visibility:
         for fld, allowed in (("input", IO_MODES), ("output", IO_MODES), ("params", PARAM_MODES)):
             v = getattr(self, fld)
             if v not in allowed:
-                raise VisibilityError(f"visibility {fld}={v!r} is not supported", where=f"visibility -> {fld}",
-                                      hint=f"use one of {', '.join(allowed)}")
+                raise VisibilityError(
+                    f"visibility {fld}={v!r} is not supported",
+                    where=f"visibility -> {fld}",
+                    hint=f"use one of {', '.join(allowed)}",
+                )
         if self.params == "private" and not self.allow_unbound_params:
-            raise VisibilityError("params=private proves nothing about which weights ran: any model of this shape "
-                                  "satisfies the proof", where="visibility -> params",
-                                  hint="use params=committed (private weights bound to a public commitment), or pass "
-                                       "allow_unbound_params=True (CLI: params=private-unbound) if that is really what you want")
+            raise VisibilityError(
+                "params=private proves nothing about which weights ran: any model of this shape satisfies the proof",
+                where="visibility -> params",
+                hint="use params=committed (private weights bound to a public commitment), or pass "
+                "allow_unbound_params=True (CLI: params=private-unbound) if that is really what you want",
+            )
 
     @classmethod
     def parse(cls, spec: "Visibility | str | Mapping | None", base: "Visibility | None" = None) -> "Visibility":
@@ -58,17 +63,26 @@ class Visibility:
             for item in filter(None, (s.strip() for s in spec.split(","))):
                 k, sep, v = item.partition("=")
                 if not sep:
-                    raise VisibilityError(f"cannot read {item!r}", where="visibility",
-                                          hint="write it as input=private,output=public,params=fixed")
+                    raise VisibilityError(
+                        f"cannot read {item!r}",
+                        where="visibility",
+                        hint="write it as input=private,output=public,params=fixed",
+                    )
                 parts[k.strip()] = v.strip()
             spec = parts
         if not isinstance(spec, Mapping):
-            raise VisibilityError(f"cannot read a visibility from {type(spec).__name__}", where="visibility",
-                                  hint="pass a string, a dict or a Visibility")
+            raise VisibilityError(
+                f"cannot read a visibility from {type(spec).__name__}",
+                where="visibility",
+                hint="pass a string, a dict or a Visibility",
+            )
         unknown = set(spec) - {*FIELDS, "allow_unbound_params"}
         if unknown:
-            raise VisibilityError(f"unknown visibility field(s) {sorted(unknown)}", where="visibility",
-                                  hint="the fields are input, output and params")
+            raise VisibilityError(
+                f"unknown visibility field(s) {sorted(unknown)}",
+                where="visibility",
+                hint="the fields are input, output and params",
+            )
         fields.update(spec)
         if fields["params"] == "private-unbound":
             fields.update(params="private", allow_unbound_params=True)

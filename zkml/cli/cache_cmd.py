@@ -8,6 +8,7 @@ import click
 
 from .common import _emit, _json_opt
 
+
 @click.group("cache")
 def cache_group() -> None:
     """The cache under ZKML_HOME: circuits, keys (proving keys can be gigabytes), SRS files, contracts.
@@ -26,11 +27,23 @@ def cache_list(as_json: bool) -> None:
     total = sum(e.size for e in entries)
     info = {"root": str(store.root), "bytes": total, "entries": [e.to_json() for e in entries]}
     width = max([len(_name(e)) for e in entries] + [5])
-    _emit(as_json, info, [f"{store.root}: {len(entries)} entries, {_size(total)}",
-                          *([f"  {'model':<{width}}  {'kind':<10} {'size':>9}  {'last use':<24} {'what':<36} key"]
-                            if entries else []),
-                          *[f"  {_name(e):<{width}}  {e.kind:<10} {_size(e.size):>9}  {_age(e.last_used):<24} "
-                            f"{e.detail or '':<36} {e.key[:12]}" for e in entries]])
+    _emit(
+        as_json,
+        info,
+        [
+            f"{store.root}: {len(entries)} entries, {_size(total)}",
+            *(
+                [f"  {'model':<{width}}  {'kind':<10} {'size':>9}  {'last use':<24} {'what':<36} key"]
+                if entries
+                else []
+            ),
+            *[
+                f"  {_name(e):<{width}}  {e.kind:<10} {_size(e.size):>9}  {_age(e.last_used):<24} "
+                f"{e.detail or '':<36} {e.key[:12]}"
+                for e in entries
+            ],
+        ],
+    )
 
 
 def _name(e) -> str:
@@ -47,11 +60,18 @@ def cache_prune(older_than: str | None, max_size: str | None, as_json: bool) -> 
 
     if not older_than and not max_size:
         raise click.UsageError("give --older-than, --max-size or both")
-    removed = Store().prune(older_than=parse_age(older_than) if older_than else None,
-                            max_bytes=parse_size(max_size) if max_size else None)
+    removed = Store().prune(
+        older_than=parse_age(older_than) if older_than else None, max_bytes=parse_size(max_size) if max_size else None
+    )
     info = {"removed": [e.to_json() for e in removed], "bytes_freed": sum(e.size for e in removed)}
-    _emit(as_json, info, [f"removed {len(removed)} entries, {_size(info['bytes_freed'])} freed",
-                          *[f"  {e.kind:<10} {e.key[:24]}" for e in removed]])
+    _emit(
+        as_json,
+        info,
+        [
+            f"removed {len(removed)} entries, {_size(info['bytes_freed'])} freed",
+            *[f"  {e.kind:<10} {e.key[:24]}" for e in removed],
+        ],
+    )
 
 
 def _size(n: float) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import click
 
-ENV_HELP = ("Environment: ZKML_HOME (cache), ZKML_CACHE_MAX (cache size cap), ZKML_SRS (SRS file), ZKML_SRS_SHA256 (its pinned digest), ZKML_SRS_URL (where srs fetch downloads from), ZKML_WORKER_TIMEOUT (seconds a worker may take per task), ZKML_RPC_URL (JSON-RPC nodes), ZKML_PRIVATE_KEY / ZKML_KEYSTORE + ZKML_KEYSTORE_PASSWORD (the account that sends transactions), ZKML_NODE_MODULES (solc-js, anvil), ZKML_ANVIL (anvil binary), ZKML_DEBUG=1 (tracebacks), ZKML_PROGRESS_INTERVAL (seconds between progress lines when stderr is not a terminal; default 10).")
+ENV_HELP = "Environment: ZKML_HOME (cache), ZKML_CACHE_MAX (cache size cap), ZKML_SRS (SRS file), ZKML_SRS_SHA256 (its pinned digest), ZKML_SRS_URL (where srs fetch downloads from), ZKML_WORKER_TIMEOUT (seconds a worker may take per task), ZKML_RPC_URL (JSON-RPC nodes), ZKML_PRIVATE_KEY / ZKML_KEYSTORE + ZKML_KEYSTORE_PASSWORD (the account that sends transactions), ZKML_NODE_MODULES (solc-js, anvil), ZKML_ANVIL (anvil binary), ZKML_DEBUG=1 (tracebacks), ZKML_PROGRESS_INTERVAL (seconds between progress lines when stderr is not a terminal; default 10)."
 
 
 # The progress display runs in a child process: ezkl holds the GIL through a whole setup or proof, so no thread
@@ -154,8 +154,12 @@ class _Display:
             if msg["kind"] == "print":
                 click.echo(time.strftime("%Y-%m-%d %H:%M:%S ") + msg["text"], err=True)
                 return
-            slow = (msg["status"] == "start" and (msg.get("eta") or 0) >= self.interval or
-                    msg["status"] in ("done", "failed") and msg["elapsed"] >= self.interval)
+            slow = (
+                msg["status"] == "start"
+                and (msg.get("eta") or 0) >= self.interval
+                or msg["status"] in ("done", "failed")
+                and msg["elapsed"] >= self.interval
+            )
             if slow:
                 from ..support.progress import Event
 
@@ -180,8 +184,13 @@ class _Display:
         mode = "rich" if sys.stderr.isatty() else "plain"
         sys.stderr.flush()
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-c", _VIEW, mode, str(self.interval)], stdin=subprocess.PIPE,
-                                         stdout=subprocess.DEVNULL, stderr=fd, text=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _VIEW, mode, str(self.interval)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=fd,
+                text=True,
+            )
         except OSError:
             self.proc = None
 
@@ -265,8 +274,17 @@ def _jsonable(o: Any):
 
 
 def _dev_warning(dev: bool) -> list[str]:
-    return [click.style("WARNING: made with an INSECURE dev SRS (generated locally). Pass --srs FILE (or ZKML_SRS) "
-                        "with a ceremony SRS for production.", fg="yellow")] if dev else []
+    return (
+        [
+            click.style(
+                "WARNING: made with an INSECURE dev SRS (generated locally). Pass --srs FILE (or ZKML_SRS) "
+                "with a ceremony SRS for production.",
+                fg="yellow",
+            )
+        ]
+        if dev
+        else []
+    )
 
 
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -18,8 +18,14 @@ import click
 from ..errors import ZKMLError
 from .common import ENV_HELP, _dev_warning, _emit, _json_opt, _load_input, _State
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
-@click.option("--home", envvar="ZKML_HOME", type=click.Path(file_okay=False), help="Cache directory [env: ZKML_HOME; default ~/.cache/zkml].")
+@click.option(
+    "--home",
+    envvar="ZKML_HOME",
+    type=click.Path(file_okay=False),
+    help="Cache directory [env: ZKML_HOME; default ~/.cache/zkml].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.version_option(package_name="zkml-prover")
 @click.pass_context
@@ -30,19 +36,41 @@ def cli(ctx: click.Context, home: str | None, quiet: bool) -> None:
     ctx.obj = _State(quiet)
 
 
-_srs_opt = click.option("--srs", envvar="ZKML_SRS", type=click.Path(dir_okay=False),
-                        help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.")
-_srs_sha_opt = click.option("--srs-sha256", envvar="ZKML_SRS_SHA256",
-                            help="Pin the SRS file's sha256 (the ceremony's published digest) [env: ZKML_SRS_SHA256].")
-_setup_prod_opt = click.option("--production", is_flag=True,
-                               help="Refuse any SRS but a ceremony SRS whose digest is pinned (--srs-sha256) or known to zkml.")
-_vis_opt = click.option("--visibility", help="input/output: private|public|hashed; params: fixed|committed|hashed "
-                        "(private-unbound: private weights bound to nothing). Fields given override the --spec's one by one "
-                        "[default: input=private,output=public,params=fixed].")
-_target_opt = click.option("--target", type=click.Choice(["resources", "accuracy", "fastest"]),
-                           help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].")
-_spec_opt = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
-                         help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).")
+_srs_opt = click.option(
+    "--srs",
+    envvar="ZKML_SRS",
+    type=click.Path(dir_okay=False),
+    help="Ceremony SRS file [env: ZKML_SRS]; default: a cached INSECURE dev SRS.",
+)
+_srs_sha_opt = click.option(
+    "--srs-sha256",
+    envvar="ZKML_SRS_SHA256",
+    help="Pin the SRS file's sha256 (the ceremony's published digest) [env: ZKML_SRS_SHA256].",
+)
+_setup_prod_opt = click.option(
+    "--production",
+    is_flag=True,
+    help="Refuse any SRS but a ceremony SRS whose digest is pinned (--srs-sha256) or known to zkml.",
+)
+_vis_opt = click.option(
+    "--visibility",
+    help="input/output: private|public|hashed; params: fixed|committed|hashed "
+    "(private-unbound: private weights bound to nothing). Fields given override the --spec's one by one "
+    "[default: input=private,output=public,params=fixed].",
+)
+_target_opt = click.option(
+    "--target",
+    type=click.Choice(["resources", "accuracy", "fastest"]),
+    help="fastest: search settings for the fastest proof within --max-error (cached) [default: resources, or the --spec's].",
+)
+_spec_opt = click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False),
+    help="A circuit spec JSON: visibility, target and compile options such as scales (e.g. circuits/wine_attention.json).",
+)
+
+
 def _compile_args(spec_path: str | None, visibility: str | None, target: str | None) -> tuple[Any, str, dict, Any]:
     """(visibility, target, options, spec): flags first, then the spec file, then the defaults (zkml.CircuitSpec)."""
     from ..circuit.spec import CircuitSpec
@@ -65,21 +93,46 @@ def _max_logrows(value: str | None):
         raise click.BadParameter("a number (log2 of the rows each segment may use) or 'auto'") from None
 
 
-_max_logrows_opt = click.option("--max-logrows", "max_logrows", callback=lambda ctx, p, v: _max_logrows(v),
-                                help="Split the model into segments of at most 2^K rows when it does not fit (K, or "
-                                     "'auto': what fits this machine's memory). A model that fits stays one circuit.")
-_max_error_opt = click.option("--max-error", type=float, help="With --target fastest: the largest output error allowed "
-                              "(refused with any other target, where it would be ignored).")
+_max_logrows_opt = click.option(
+    "--max-logrows",
+    "max_logrows",
+    callback=lambda ctx, p, v: _max_logrows(v),
+    help="Split the model into segments of at most 2^K rows when it does not fit (K, or "
+    "'auto': what fits this machine's memory). A model that fits stays one circuit.",
+)
+_max_error_opt = click.option(
+    "--max-error",
+    type=float,
+    help="With --target fastest: the largest output error allowed "
+    "(refused with any other target, where it would be ignored).",
+)
 
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="Input: ezkl JSON, JSON array, .npy or .npz.")
-@click.option("--calibration", type=click.Path(dir_okay=False),
-              help="Calibration data. Without it, the circuit is calibrated on the private input itself: nothing of the "
-                   "input is kept, but the public settings are then chosen for it and reveal its scale.")
-@click.option("-o", "--output", "--out", "out_dir", default="zkml-out", show_default=True, type=click.Path(file_okay=False),
-              help="Where proof.json, vk/ and summary.json go.")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Input: ezkl JSON, JSON array, .npy or .npz.",
+)
+@click.option(
+    "--calibration",
+    type=click.Path(dir_okay=False),
+    help="Calibration data. Without it, the circuit is calibrated on the private input itself: nothing of the "
+    "input is kept, but the public settings are then chosen for it and reveal its scale.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "--out",
+    "out_dir",
+    default="zkml-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where proof.json, vk/ and summary.json go.",
+)
 @_vis_opt
 @_target_opt
 @_max_error_opt
@@ -91,9 +144,23 @@ _max_error_opt = click.option("--max-error", type=float, help="With --target fas
 @click.option("--workers", type=int, help="A split model: prove its segments on this many processes at once.")
 @_json_opt
 @click.pass_obj
-def run(st: _State, model: str, input_path: str, calibration: str | None, out_dir: str, visibility: str | None, target: str | None,
-        max_error: float | None, max_logrows, spec_path: str | None, srs: str | None, srs_sha256: str | None, production: bool,
-        workers: int | None, as_json: bool) -> None:
+def run(
+    st: _State,
+    model: str,
+    input_path: str,
+    calibration: str | None,
+    out_dir: str,
+    visibility: str | None,
+    target: str | None,
+    max_error: float | None,
+    max_logrows,
+    spec_path: str | None,
+    srs: str | None,
+    srs_sha256: str | None,
+    production: bool,
+    workers: int | None,
+    as_json: bool,
+) -> None:
     """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
     import zkml
 
@@ -103,8 +170,16 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
         x = _load_input(input_path)
         cal = _load_input(calibration) if calibration else x
     with st.stage("compile"):
-        circuit = zkml.compile(m, cal, visibility=vis, target=target, max_error=max_error, private_data=calibration is None,
-                               max_logrows=max_logrows, **options)
+        circuit = zkml.compile(
+            m,
+            cal,
+            visibility=vis,
+            target=target,
+            max_error=max_error,
+            private_data=calibration is None,
+            max_logrows=max_logrows,
+            **options,
+        )
     _check_tolerance(circuit, tolerance, spec_path)
     with st.stage("setup"):
         keys = circuit.setup(srs=srs, production=production, srs_sha256=srs_sha256)
@@ -117,33 +192,59 @@ def run(st: _State, model: str, input_path: str, calibration: str | None, out_di
     proof.save(out / "proof.json")
     keys.vk.save(out / "vk")
     summary = {
-        "ok": bool(result), "reason": result.reason, "model": str(model), "model_id": result.model_id or keys.id, "model_sha256": m.hash,
-        "outputs": [o.tolist() for o in result.outputs], "hashes": result.hashes, "proof": str(out / "proof.json"),
-        "vk": str(out / "vk"), "logrows": circuit.logrows, "num_rows": circuit.num_rows, "dev_srs": keys.dev_srs,
-        "srs": keys.srs.kind, "visibility": circuit.visibility.to_json(), "cached": {"circuit": circuit.cached, "keys": keys.cached},
-        "calibration": circuit.report.to_json(), "proof_bytes": proof.size, "timings": dict(st.timings),
-        "weights_commitment": result.weights_commitment, "segments": segments,
+        "ok": bool(result),
+        "reason": result.reason,
+        "model": str(model),
+        "model_id": result.model_id or keys.id,
+        "model_sha256": m.hash,
+        "outputs": [o.tolist() for o in result.outputs],
+        "hashes": result.hashes,
+        "proof": str(out / "proof.json"),
+        "vk": str(out / "vk"),
+        "logrows": circuit.logrows,
+        "num_rows": circuit.num_rows,
+        "dev_srs": keys.dev_srs,
+        "srs": keys.srs.kind,
+        "visibility": circuit.visibility.to_json(),
+        "cached": {"circuit": circuit.cached, "keys": keys.cached},
+        "calibration": circuit.report.to_json(),
+        "proof_bytes": proof.size,
+        "timings": dict(st.timings),
+        "weights_commitment": result.weights_commitment,
+        "segments": segments,
     }
     from ..support.files import atomic_write_text
 
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    reuse = "reused cached circuit and keys" if circuit.cached and keys.cached else (
-        "reused cached circuit" if circuit.cached else "compiled and set up" if calibration is None
-        else "compiled and set up (now cached)")
+    reuse = (
+        "reused cached circuit and keys"
+        if circuit.cached and keys.cached
+        else (
+            "reused cached circuit"
+            if circuit.cached
+            else "compiled and set up"
+            if calibration is None
+            else "compiled and set up (now cached)"
+        )
+    )
     lines = [
         f"{'verified' if result else 'NOT verified: ' + str(result.reason)}  {model}",
         f"  outputs   {_shown(result, circuit.visibility.output)}",
         f"  model id  {result.model_id or keys.id}",
         f"  circuit   2^{circuit.logrows} rows ({circuit.num_rows} used"
-        + (f", {segments} segments linked by commitments" if segments > 1 else "") + f"), {reuse}",
+        + (f", {segments} segments linked by commitments" if segments > 1 else "")
+        + f"), {reuse}",
         f"  accuracy  {circuit.report}",
         f"  proof     {out / 'proof.json'} ({proof.size} bytes{f' in {proof.units} segments' if proof.units > 1 else ''})",
         "  time      " + ", ".join(f"{k} {v:.2f}s" for k, v in st.timings.items()),
         *_dev_warning(keys.dev_srs),
     ]
     if calibration is None and not st.quiet:
-        click.echo("note: calibrated on the private input (no --calibration): nothing of it is kept and the circuit is "
-                   "never reused, but its public settings were chosen for this input and reveal its scale", err=True)
+        click.echo(
+            "note: calibrated on the private input (no --calibration): nothing of it is kept and the circuit is "
+            "never reused, but its public settings were chosen for this input and reveal its scale",
+            err=True,
+        )
     _emit(as_json, summary, lines)
     if not result:
         sys.exit(1)
@@ -157,8 +258,10 @@ def _shown(result, visibility: str | None = None) -> str:
     if not result:
         return "(none: the proof did not verify)"
     if result.outputs:
-        return "; ".join(np.array2string(np.asarray(o), precision=4, separator=", ", suppress_small=True).replace("\n", "")
-                         for o in result.outputs)
+        return "; ".join(
+            np.array2string(np.asarray(o), precision=4, separator=", ", suppress_small=True).replace("\n", "")
+            for o in result.outputs
+        )
     if result.hashes:
         return str(result.hashes)
     return f"({visibility})" if visibility and visibility != "public" else "(private)"
@@ -166,17 +269,23 @@ def _shown(result, visibility: str | None = None) -> str:
 
 @cli.command("export")
 @click.argument("factory", metavar="PYFILE:FACTORY")
-@click.option("--sample", required=True, type=click.Path(dir_okay=False), help="Sample input (fixes the static shapes).")
+@click.option(
+    "--sample", required=True, type=click.Path(dir_okay=False), help="Sample input (fixes the static shapes)."
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .onnx file.")
 @click.option("--opset", default=18, show_default=True, type=int)
-@click.option("--sklearn-output", type=click.Choice(["decision", "predict", "proba"]),
-              help="A scikit-learn estimator's output: decision (a classifier's scores), predict (its class index, or a "
-                   "regressor's prediction) or proba (probabilities: a softmax, far more rows) [default: the cheapest "
-                   "to prove: decision, proba for tree classifiers, predict for regressors].")
+@click.option(
+    "--sklearn-output",
+    type=click.Choice(["decision", "predict", "proba"]),
+    help="A scikit-learn estimator's output: decision (a classifier's scores), predict (its class index, or a "
+    "regressor's prediction) or proba (probabilities: a softmax, far more rows) [default: the cheapest "
+    "to prove: decision, proba for tree classifiers, predict for regressors].",
+)
 @_json_opt
 @click.pass_obj
-def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, sklearn_output: str | None,
-               as_json: bool) -> None:
+def export_cmd(
+    st: _State, factory: str, sample: str, output: str, opset: int, sklearn_output: str | None, as_json: bool
+) -> None:
     """Export a torch model or a fitted scikit-learn estimator (XGBoost, LightGBM included) built by FACTORY() in
     PYFILE to ONNX (parity-checked). For an estimator, --sample holds rows of X."""
     import zkml
@@ -186,20 +295,40 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, s
     obj = load_factory(factory)
     np = __import__("numpy")
     with st.stage("export"):
-        m = zkml.export(obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset, sklearn_output=sklearn_output)
+        m = zkml.export(
+            obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset, sklearn_output=sklearn_output
+        )
     m.save(output)
     parity = dict(m.parity or {})
-    info = {"ok": True, "onnx": output, "sha256": m.hash, "inputs": [t.to_json() for t in m.inputs],
-            "outputs": [t.to_json() for t in m.outputs], "parity": parity, "source": m.source,
-            "sklearn_output": parity.get("output"), "output_note": parity.get("output_note"), "timings": st.timings}
+    info = {
+        "ok": True,
+        "onnx": output,
+        "sha256": m.hash,
+        "inputs": [t.to_json() for t in m.inputs],
+        "outputs": [t.to_json() for t in m.outputs],
+        "parity": parity,
+        "source": m.source,
+        "sklearn_output": parity.get("output"),
+        "output_note": parity.get("output_note"),
+        "timings": st.timings,
+    }
     against = "scikit-learn" if m.source.startswith("sklearn:") else "torch"
-    _emit(as_json, info, [f"wrote {output}: {m}", f"  parity vs {against}: max abs error {m.parity['max_abs_error']:.3g}",
-                          *([f"  output    {parity['output']}: {parity['output_note']}"] if parity.get("output_note") else [])])
+    _emit(
+        as_json,
+        info,
+        [
+            f"wrote {output}: {m}",
+            f"  parity vs {against}: max abs error {m.parity['max_abs_error']:.3g}",
+            *([f"  output    {parity['output']}: {parity['output_note']}"] if parity.get("output_note") else []),
+        ],
+    )
 
 
 @cli.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--calibration", required=True, type=click.Path(dir_okay=False), help="Calibration samples (N x input shape).")
+@click.option(
+    "--calibration", required=True, type=click.Path(dir_okay=False), help="Calibration samples (N x input shape)."
+)
 @_target_opt
 @_max_error_opt
 @_max_logrows_opt
@@ -208,22 +337,53 @@ def export_cmd(st: _State, factory: str, sample: str, output: str, opset: int, s
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
 @_json_opt
 @click.pass_obj
-def compile_cmd(st: _State, model: str, calibration: str, target: str | None, max_error: float | None, max_logrows,
-                visibility: str | None, spec_path: str | None, output: str, as_json: bool) -> None:
+def compile_cmd(
+    st: _State,
+    model: str,
+    calibration: str,
+    target: str | None,
+    max_error: float | None,
+    max_logrows,
+    visibility: str | None,
+    spec_path: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
     """Compile MODEL into a circuit calibrated on DATA."""
     import zkml
 
     vis, target, options, tolerance = _compile_args(spec_path, visibility, target)
     with st.stage("compile"):
-        c = zkml.compile(zkml.load_model(model), _load_input(calibration), visibility=vis, target=target,
-                         max_error=max_error, max_logrows=max_logrows, **options)
+        c = zkml.compile(
+            zkml.load_model(model),
+            _load_input(calibration),
+            visibility=vis,
+            target=target,
+            max_error=max_error,
+            max_logrows=max_logrows,
+            **options,
+        )
     _check_tolerance(c, tolerance, spec_path)
     c.save(output)
-    info = {"ok": True, "circuit": output, "logrows": c.logrows, "num_rows": c.num_rows, "cached": c.cached,
-            "segments": len(getattr(c, "segments", ())) or 1,
-            "visibility": c.visibility.to_json(), "calibration": c.report.to_json(), "timings": st.timings}
-    _emit(as_json, info, [f"wrote {output}: 2^{c.logrows} rows ({c.num_rows} used){' [cached]' if c.cached else ''}",
-                          f"  accuracy  {c.report}"])
+    info = {
+        "ok": True,
+        "circuit": output,
+        "logrows": c.logrows,
+        "num_rows": c.num_rows,
+        "cached": c.cached,
+        "segments": len(getattr(c, "segments", ())) or 1,
+        "visibility": c.visibility.to_json(),
+        "calibration": c.report.to_json(),
+        "timings": st.timings,
+    }
+    _emit(
+        as_json,
+        info,
+        [
+            f"wrote {output}: 2^{c.logrows} rows ({c.num_rows} used){' [cached]' if c.cached else ''}",
+            f"  accuracy  {c.report}",
+        ],
+    )
 
 
 @cli.command("setup")
@@ -234,8 +394,9 @@ def compile_cmd(st: _State, model: str, calibration: str, target: str | None, ma
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the keys.")
 @_json_opt
 @click.pass_obj
-def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None, production: bool, output: str,
-              as_json: bool) -> None:
+def setup_cmd(
+    st: _State, circuit: str, srs: str | None, srs_sha256: str | None, production: bool, output: str, as_json: bool
+) -> None:
     """Generate proving and verifying keys for CIRCUIT."""
     import zkml
 
@@ -243,27 +404,67 @@ def setup_cmd(st: _State, circuit: str, srs: str | None, srs_sha256: str | None,
         c = zkml.SplitCircuit.load(circuit) if (Path(circuit) / "split.json").exists() else zkml.Circuit.load(circuit)
         keys = c.setup(srs=srs, production=production, srs_sha256=srs_sha256)
     keys.save(output)
-    info = {"ok": True, "keys": output, "vk": str(Path(output) / "vk"), "model_id": keys.id, "dev_srs": keys.dev_srs,
-            "cached": keys.cached, "srs": {**keys.srs.to_json(), "kind": keys.srs.kind}, "timings": st.timings}
-    _emit(as_json, info, [f"wrote {output} (verifying key in {Path(output) / 'vk'}){' [cached]' if keys.cached else ''}",
-                          f"  model id  {keys.id}", f"  srs       {keys.srs.describe()}", *_dev_warning(keys.dev_srs)])
+    info = {
+        "ok": True,
+        "keys": output,
+        "vk": str(Path(output) / "vk"),
+        "model_id": keys.id,
+        "dev_srs": keys.dev_srs,
+        "cached": keys.cached,
+        "srs": {**keys.srs.to_json(), "kind": keys.srs.kind},
+        "timings": st.timings,
+    }
+    _emit(
+        as_json,
+        info,
+        [
+            f"wrote {output} (verifying key in {Path(output) / 'vk'}){' [cached]' if keys.cached else ''}",
+            f"  model id  {keys.id}",
+            f"  srs       {keys.srs.describe()}",
+            *_dev_warning(keys.dev_srs),
+        ],
+    )
 
 
 @cli.command("prove")
 @click.argument("keys", type=click.Path(file_okay=False))
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One input.")
-@click.option("--batch", "batch_path", type=click.Path(exists=True), help="Many inputs: a .jsonl file (one per line) or a directory of input files.")
+@click.option(
+    "--batch",
+    "batch_path",
+    type=click.Path(exists=True),
+    help="Many inputs: a .jsonl file (one per line) or a directory of input files.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(), help="Proof JSON (or, with --batch, a directory).")
-@click.option("--workers", type=int, help="Processes for --batch (default: this machine's cores), or for the segments "
-                                          "of one split inference.")
-@click.option("--ray-address", help="Prove --batch (or the segments of one split inference) on this Ray cluster "
-                                    "(host:port, or 'auto') instead of local processes.")
-@click.option("--weights", "weights_path", type=click.Path(dir_okay=False),
-              help="Keys with committed weights: prove with this model's weights (same graph) under the same key.")
+@click.option(
+    "--workers",
+    type=int,
+    help="Processes for --batch (default: this machine's cores), or for the segments of one split inference.",
+)
+@click.option(
+    "--ray-address",
+    help="Prove --batch (or the segments of one split inference) on this Ray cluster "
+    "(host:port, or 'auto') instead of local processes.",
+)
+@click.option(
+    "--weights",
+    "weights_path",
+    type=click.Path(dir_okay=False),
+    help="Keys with committed weights: prove with this model's weights (same graph) under the same key.",
+)
 @_json_opt
 @click.pass_obj
-def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | None, output: str, workers: int | None,
-              ray_address: str | None, weights_path: str | None, as_json: bool) -> None:
+def prove_cmd(
+    st: _State,
+    keys: str,
+    input_path: str | None,
+    batch_path: str | None,
+    output: str,
+    workers: int | None,
+    ray_address: str | None,
+    weights_path: str | None,
+    as_json: bool,
+) -> None:
     """Prove the model in KEYS on INPUT (or on every input of --batch, resumably)."""
     import zkml
 
@@ -279,31 +480,63 @@ def prove_cmd(st: _State, keys: str, input_path: str | None, batch_path: str | N
     if batch_path:
         ids, xs = _batch_inputs(Path(batch_path))
         with st.stage("prove-batch"), _progress(st, len(xs)) as advance:
-            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address,
-                                      on_result=advance)
+            results = zkml.prove_many(
+                k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address, on_result=advance
+            )
         errs = [r.__dict__ for r in results if isinstance(r, zkml.BatchError)]
-        info = {"ok": not errs, "proved": len(results) - len(errs), "failed": len(errs), "errors": errs, "out": output,
-                "dev_srs": k.dev_srs, "timings": st.timings}
-        _emit(as_json, info, [f"proved {info['proved']} of {len(results)} inputs into {output}",
-                              *[f"  failed {e['id']}: {e['error']}: {e['message']}" for e in errs], *_dev_warning(k.dev_srs)])
+        info = {
+            "ok": not errs,
+            "proved": len(results) - len(errs),
+            "failed": len(errs),
+            "errors": errs,
+            "out": output,
+            "dev_srs": k.dev_srs,
+            "timings": st.timings,
+        }
+        _emit(
+            as_json,
+            info,
+            [
+                f"proved {info['proved']} of {len(results)} inputs into {output}",
+                *[f"  failed {e['id']}: {e['error']}: {e['message']}" for e in errs],
+                *_dev_warning(k.dev_srs),
+            ],
+        )
         if errs:
             sys.exit(1)
         return
     if ray_address and k.units == 1:
-        raise click.UsageError("--ray-address spreads a --batch, or the segments of a split model; one proof of one "
-                               "circuit runs here")
+        raise click.UsageError(
+            "--ray-address spreads a --batch, or the segments of a split model; one proof of one circuit runs here"
+        )
     x = _load_input(input_path)
     with st.stage("prove"):
         proof = k.prove(x, workers=workers, cluster=ray_address)
     proof.save(output)
-    info = {"ok": True, "proof": output, "model_id": proof.model_id, "key_id": k.vk.key_id,
-            "outputs": [o.tolist() for o in proof.outputs], "hashes": proof.hashes,
-            "weights_commitment": proof.weights_commitment, "dev_srs": proof.dev_srs, "logrows": k.circuit.logrows,
-            "segments": proof.units, "proof_bytes": proof.size, "timings": {**st.timings, **proof.timings}}
-    _emit(as_json, info, [f"wrote {output} ({proof.size} bytes{f' in {proof.units} segments' if proof.units > 1 else ''})",
-                          f"  outputs   {_shown(_Shown(proof.outputs, proof.hashes), k.vk.visibility['output'])}",
-                          f"  model id  {proof.model_id}",
-                          *_dev_warning(proof.dev_srs)])
+    info = {
+        "ok": True,
+        "proof": output,
+        "model_id": proof.model_id,
+        "key_id": k.vk.key_id,
+        "outputs": [o.tolist() for o in proof.outputs],
+        "hashes": proof.hashes,
+        "weights_commitment": proof.weights_commitment,
+        "dev_srs": proof.dev_srs,
+        "logrows": k.circuit.logrows,
+        "segments": proof.units,
+        "proof_bytes": proof.size,
+        "timings": {**st.timings, **proof.timings},
+    }
+    _emit(
+        as_json,
+        info,
+        [
+            f"wrote {output} ({proof.size} bytes{f' in {proof.units} segments' if proof.units > 1 else ''})",
+            f"  outputs   {_shown(_Shown(proof.outputs, proof.hashes), k.vk.visibility['output'])}",
+            f"  model id  {proof.model_id}",
+            *_dev_warning(proof.dev_srs),
+        ],
+    )
 
 
 class _Shown:
@@ -338,7 +571,9 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".npy", ".npz"))
         if not files:
-            raise InputError("no .json, .npy or .npz files in the batch directory", where=path, hint="put one input per file")
+            raise InputError(
+                "no .json, .npy or .npz files in the batch directory", where=path, hint="put one input per file"
+            )
         return [p.stem for p in files], [_load_input(str(p)) for p in files]
     ids, xs = [], []
     for n, line in enumerate(path.read_text().splitlines(), 1):
@@ -347,7 +582,9 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
         try:
             obj = json.loads(line)
         except ValueError as err:
-            raise InputError(f"line {n} is not JSON: {err}", where=f"{path}:{n}", hint="one JSON input per line") from err
+            raise InputError(
+                f"line {n} is not JSON: {err}", where=f"{path}:{n}", hint="one JSON input per line"
+            ) from err
         ids.append(f"line{n}")
         xs.append(unwrap_input_data(obj, f"{path}:{n}"))
     return ids, xs
@@ -357,14 +594,27 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 @click.argument("proof", type=click.Path(dir_okay=False))
 @click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
-@click.option("--vk-id", help="The model id you trust (the statement: with committed weights it covers the weights "
-                              "fingerprint; the bare key id pins the architecture only): another one is refused.")
-@click.option("--weights-commitment", help="Committed weights: accept only a proof made with the weights of this published "
-                                           "fingerprint (read from the proof bytes).")
+@click.option(
+    "--vk-id",
+    help="The model id you trust (the statement: with committed weights it covers the weights "
+    "fingerprint; the bare key id pins the architecture only): another one is refused.",
+)
+@click.option(
+    "--weights-commitment",
+    help="Committed weights: accept only a proof made with the weights of this published "
+    "fingerprint (read from the proof bytes).",
+)
 @_json_opt
 @click.pass_obj
-def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, vk_id: str | None,
-               weights_commitment: str | None, as_json: bool) -> None:
+def verify_cmd(
+    st: _State,
+    proof: str,
+    vk: str | None,
+    bundle_path: str | None,
+    vk_id: str | None,
+    weights_commitment: str | None,
+    as_json: bool,
+) -> None:
     """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not.
 
     Everything shown is decoded with the key; the proof file's own metadata is only compared with it."""
@@ -386,16 +636,34 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
         against = load_vk(vk, id=vk_id)
     with st.stage("verify"):
         result = verify(p, against, weights_commitment=weights_commitment)
-    info = {"ok": bool(result), "reason": result.reason, "model_id": result.model_id, "key_id": result.key_id,
-            "outputs": [o.tolist() for o in result.outputs], "hashes": result.hashes,
-            "weights_commitment": result.weights_commitment, "weights_checked": result.weights_checked,
-            "weights_note": result.weights_note, "pinned_model_id": against.id, "dev_srs": result.dev_srs,
-            "srs_status": result.srs_status, "srs_name": result.srs_name, "srs_message": result.srs_message,
-            "model_sha256": result.model_hash,
-            "bundle_cid": getattr(against, "core_cid", None), "segments": len(p.segments) or 1, "timings": st.timings}
+    info = {
+        "ok": bool(result),
+        "reason": result.reason,
+        "model_id": result.model_id,
+        "key_id": result.key_id,
+        "outputs": [o.tolist() for o in result.outputs],
+        "hashes": result.hashes,
+        "weights_commitment": result.weights_commitment,
+        "weights_checked": result.weights_checked,
+        "weights_note": result.weights_note,
+        "pinned_model_id": against.id,
+        "dev_srs": result.dev_srs,
+        "srs_status": result.srs_status,
+        "srs_name": result.srs_name,
+        "srs_message": result.srs_message,
+        "model_sha256": result.model_hash,
+        "bundle_cid": getattr(against, "core_cid", None),
+        "segments": len(p.segments) or 1,
+        "timings": st.timings,
+    }
     line = "valid" if result else f"INVALID: {result.reason}"
-    lines = [f"{line}  {proof}", f"  model id  {result.model_id}", f"  key id    {result.key_id}", f"  outputs   {_shown(result)}",
-             f"  srs       {result.srs_status}: {result.srs_message}"]
+    lines = [
+        f"{line}  {proof}",
+        f"  model id  {result.model_id}",
+        f"  key id    {result.key_id}",
+        f"  outputs   {_shown(result)}",
+        f"  srs       {result.srs_status}: {result.srs_message}",
+    ]
     if result.weights_note:
         lines.append(f"  weights   {result.weights_commitment[:18]}… {result.weights_note}")
     if not result and against.weights_commitment:
@@ -407,12 +675,16 @@ def verify_cmd(st: _State, proof: str, vk: str | None, bundle_path: str | None, 
 
 @cli.command("estimate")
 @click.argument("model", type=click.Path())
-@click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration samples (needed when MODEL is an ONNX file).")
+@click.option(
+    "--calibration", type=click.Path(dir_okay=False), help="Calibration samples (needed when MODEL is an ONNX file)."
+)
 @_vis_opt
 @_max_logrows_opt
 @_json_opt
 @click.pass_obj
-def estimate_cmd(st: _State, model: str, calibration: str | None, visibility: str | None, max_logrows, as_json: bool) -> None:
+def estimate_cmd(
+    st: _State, model: str, calibration: str | None, visibility: str | None, max_logrows, as_json: bool
+) -> None:
     """Predict rows, proving-key size, peak memory, setup and prove time of MODEL (an .onnx with --calibration, or a
     compiled circuit directory) on this machine, before spending them."""
     import zkml
@@ -426,13 +698,21 @@ def estimate_cmd(st: _State, model: str, calibration: str | None, visibility: st
         if not calibration:
             raise click.UsageError("an ONNX model needs --calibration (it is compiled first, cached)")
         with st.stage("compile"):
-            target = for_estimate(zkml.load_model(p), _load_input(calibration), visibility=visibility, max_logrows=max_logrows)
+            target = for_estimate(
+                zkml.load_model(p), _load_input(calibration), visibility=visibility, max_logrows=max_logrows
+            )
     est = zkml.estimate(target)
     with st.stage("breakdown"):
         parts = breakdown(target)
-    _emit(as_json, {"ok": True, **est.to_json(), "breakdown": to_json(parts), "timings": st.timings},
-          [str(est), "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto",
-           *lines(parts)])
+    _emit(
+        as_json,
+        {"ok": True, **est.to_json(), "breakdown": to_json(parts), "timings": st.timings},
+        [
+            str(est),
+            "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto",
+            *lines(parts),
+        ],
+    )
 
 
 @cli.command("commit")
@@ -460,22 +740,41 @@ def _refuse_vk_dir(keys: str, stage: str) -> None:
 
     p = Path(keys)
     if (p / "vk.json").is_file() and not (p / "keys.json").is_file():
-        raise ArtifactError("this is a verifying-key directory: it holds no proving key", stage=stage, where=p,
-                            hint=f"pass the keys directory that setup wrote (the one holding pk.key and vk/, e.g. "
-                                 f"{p.parent if p.name == 'vk' else 'KEYS'}, not its vk/)")
+        raise ArtifactError(
+            "this is a verifying-key directory: it holds no proving key",
+            stage=stage,
+            where=p,
+            hint=f"pass the keys directory that setup wrote (the one holding pk.key and vk/, e.g. "
+            f"{p.parent if p.name == 'vk' else 'KEYS'}, not its vk/)",
+        )
 
 
 @cli.command("bundle")
 @click.argument("keys", type=click.Path(file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .car file to write.")
-@click.option("--contract", "contract_dir", type=click.Path(file_okay=False), help="Include this contract (from `prove-model contract`).")
+@click.option(
+    "--contract",
+    "contract_dir",
+    type=click.Path(file_okay=False),
+    help="Include this contract (from `prove-model contract`).",
+)
 @click.option("--no-srs", is_flag=True, help="Leave the SRS file out (verifiers then need it themselves).")
-@click.option("--weights-commitment", help="Committed weights: the published fingerprint (prove-model commit) the bundle's "
-                                           "statement pins; its model id then covers it.")
+@click.option(
+    "--weights-commitment",
+    help="Committed weights: the published fingerprint (prove-model commit) the bundle's "
+    "statement pins; its model id then covers it.",
+)
 @_json_opt
 @click.pass_obj
-def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_srs: bool, weights_commitment: str | None,
-               as_json: bool) -> None:
+def bundle_cmd(
+    st: _State,
+    keys: str,
+    output: str,
+    contract_dir: str | None,
+    no_srs: bool,
+    weights_commitment: str | None,
+    as_json: bool,
+) -> None:
     """Write everything a verifier needs (and nothing private) as a CAR file; print its root CID.
 
     The core is the verifying statement (the key(s), and with --weights-commitment the fingerprint): verifiers pin
@@ -490,13 +789,38 @@ def bundle_cmd(st: _State, keys: str, output: str, contract_dir: str | None, no_
     with st.stage("bundle"):
         b = zkml.bundle(src, c, include_srs=not no_srs, weights_commitment=weights_commitment)
         b.save(output)
-    info = {"ok": True, "root_cid": b.root, "core_cid": b.core, "model_id": b.model_id, "key_id": b.key_id,
-            "weights_commitment": b.weights_commitment, "segments": b.segments, "car": output, "files": sorted(b.files),
-            "bytes": Path(output).stat().st_size, "dev_srs": b.dev_srs, "timings": st.timings}
-    weights = [f"  weights   {b.weights_commitment} (pinned: in the core, under the model id)"] if b.weights_commitment else []
-    _emit(as_json, info, [b.root, f"  model id  {b.model_id} (what verifiers pin: --vk-id)", f"  key id    {b.key_id}",
-                          *weights, f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
-                          f"  core      {b.core}", *_dev_warning(b.dev_srs)])
+    info = {
+        "ok": True,
+        "root_cid": b.root,
+        "core_cid": b.core,
+        "model_id": b.model_id,
+        "key_id": b.key_id,
+        "weights_commitment": b.weights_commitment,
+        "segments": b.segments,
+        "car": output,
+        "files": sorted(b.files),
+        "bytes": Path(output).stat().st_size,
+        "dev_srs": b.dev_srs,
+        "timings": st.timings,
+    }
+    weights = (
+        [f"  weights   {b.weights_commitment} (pinned: in the core, under the model id)"]
+        if b.weights_commitment
+        else []
+    )
+    _emit(
+        as_json,
+        info,
+        [
+            b.root,
+            f"  model id  {b.model_id} (what verifiers pin: --vk-id)",
+            f"  key id    {b.key_id}",
+            *weights,
+            f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
+            f"  core      {b.core}",
+            *_dev_warning(b.dev_srs),
+        ],
+    )
 
 
 @cli.command("bench", context_settings={"ignore_unknown_options": True})
@@ -511,8 +835,11 @@ def bench_cmd(args: tuple[str, ...]) -> None:
     harness = find_upwards("benchmarks/harness.py")
     if harness is not None:
         sys.exit(subprocess.call([sys.executable, "-m", "benchmarks", "harness", *args], cwd=harness.parents[1]))
-    raise DependencyError("the benchmark harness lives in the zkml checkout (benchmarks/)", stage="bench",
-                          hint="run prove-model bench from a zkml checkout")
+    raise DependencyError(
+        "the benchmark harness lives in the zkml checkout (benchmarks/)",
+        stage="bench",
+        hint="run prove-model bench from a zkml checkout",
+    )
 
 
 @cli.command()
@@ -529,14 +856,18 @@ def inspect(path: str, as_json: bool) -> None:
 from .cache_cmd import cache_group  # noqa: E402
 from .chain_cmds import contract_cmd, deploy_cmd, record_onchain_cmd, verify_onchain_cmd  # noqa: E402
 from .page_cmd import page_cmd  # noqa: E402
+
 for _cmd in (contract_cmd, deploy_cmd, verify_onchain_cmd, record_onchain_cmd, cache_group):
     cli.add_command(_cmd)
 cli.add_command(page_cmd)
 from .serve_cmd import serve_cmd  # noqa: E402
+
 cli.add_command(serve_cmd)
 from .srs_cmd import srs_group  # noqa: E402
+
 cli.add_command(srs_group)
 from .report_cmd import report_cmd  # noqa: E402
+
 cli.add_command(report_cmd)
 
 
@@ -571,12 +902,16 @@ def main(argv: list[str] | None = None) -> None:
         if as_json:
             _json_error("InternalError", None, message, "run with ZKML_DEBUG=1 for a traceback")
         else:
-            click.echo(click.style(f"InternalError: {message} (run with ZKML_DEBUG=1 for a traceback)", fg="red"), err=True)
+            click.echo(
+                click.style(f"InternalError: {message} (run with ZKML_DEBUG=1 for a traceback)", fg="red"), err=True
+            )
         sys.exit(1)
 
 
 def _json_error(name: str, stage: str | None, message: str, hint: str | None, where: str | None = None) -> None:
-    click.echo(json.dumps({"ok": False, "error": name, "stage": stage, "message": message, "hint": hint, "where": where}))
+    click.echo(
+        json.dumps({"ok": False, "error": name, "stage": stage, "message": message, "hint": hint, "where": where})
+    )
 
 
 if __name__ == "__main__":

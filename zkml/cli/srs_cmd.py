@@ -27,8 +27,15 @@ def _bar(st, name: str) -> Iterator:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(name, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -39,9 +46,20 @@ def _shows_progress(st) -> bool:
 
 
 @srs_group.command("fetch")
-@click.option("-k", "--logrows", required=True, type=click.IntRange(1, 26), help="log2 of the SRS's points (the circuit's logrows or more).")
-@click.option("-o", "--output", type=click.Path(), help="Where to write the file (a directory: the ceremony's file name in it) "
-                                                        "[default: the zkml SRS cache under ZKML_HOME].")
+@click.option(
+    "-k",
+    "--logrows",
+    required=True,
+    type=click.IntRange(1, 26),
+    help="log2 of the SRS's points (the circuit's logrows or more).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Where to write the file (a directory: the ceremony's file name in it) "
+    "[default: the zkml SRS cache under ZKML_HOME].",
+)
 @_json_opt
 @click.pass_obj
 def srs_fetch(st, logrows: int, output: str | None, as_json: bool) -> None:
@@ -54,8 +72,22 @@ def srs_fetch(st, logrows: int, output: str | None, as_json: bool) -> None:
     t0 = time.perf_counter()
     with _bar(None if as_json or _shows_progress(st) else st, name) as progress:
         info = srs.fetch(logrows, output, progress=progress)
-    out = {"ok": True, "path": str(info.path), "name": name, "logrows": info.logrows, "sha256": info.sha256, "url": url,
-           "srs_status": "ceremony", "timings": {"fetch": round(time.perf_counter() - t0, 4)}}
-    _emit(as_json, out, [f"wrote {info.path}: {name}, 2^{info.logrows} points",
-                         f"  sha256    {info.sha256} (the published digest: checked)",
-                         f"  use it    prove-model setup CIRCUIT --srs {info.path} --production -o keys/"])
+    out = {
+        "ok": True,
+        "path": str(info.path),
+        "name": name,
+        "logrows": info.logrows,
+        "sha256": info.sha256,
+        "url": url,
+        "srs_status": "ceremony",
+        "timings": {"fetch": round(time.perf_counter() - t0, 4)},
+    }
+    _emit(
+        as_json,
+        out,
+        [
+            f"wrote {info.path}: {name}, 2^{info.logrows} points",
+            f"  sha256    {info.sha256} (the published digest: checked)",
+            f"  use it    prove-model setup CIRCUIT --srs {info.path} --production -o keys/",
+        ],
+    )

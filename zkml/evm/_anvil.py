@@ -25,11 +25,16 @@ def anvil_binary() -> Path:
     except DependencyError:
         nm = None
     env = os.environ.get("ZKML_ANVIL")
-    for p in ([Path(env)] if env else []) + ([nm / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil", nm / ".bin" / "anvil"] if nm else []):
+    for p in ([Path(env)] if env else []) + (
+        [nm / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil", nm / ".bin" / "anvil"] if nm else []
+    ):
         if p.is_file() and os.access(p, os.X_OK):
             return p
-    raise DependencyError("the anvil binary (npm @foundry-rs/anvil-linux-amd64) is not installed", stage="chain",
-                          hint="run `npm ci` in the zkml checkout, or set ZKML_ANVIL to an anvil binary")
+    raise DependencyError(
+        "the anvil binary (npm @foundry-rs/anvil-linux-amd64) is not installed",
+        stage="chain",
+        hint="run `npm ci` in the zkml checkout, or set ZKML_ANVIL to an anvil binary",
+    )
 
 
 def _free_port() -> int:
@@ -87,9 +92,22 @@ def start_anvil(*, hardfork: str = "cancun", timeout: float = 30.0, chain_id: in
     for _ in range(3):  # a port can be taken between choosing and binding: try another
         port = _free_port()
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node can never block on it
-        proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", hardfork,
-                                 "--chain-id", str(chain_id), "--silent"],
-                                stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--hardfork",
+                hardfork,
+                "--chain-id",
+                str(chain_id),
+                "--silent",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,5 +125,7 @@ def start_anvil(*, hardfork: str = "cancun", timeout: float = 30.0, chain_id: in
             proc.kill()
             proc.wait()
             log.close()
-            raise ChainError(f"anvil did not answer within {timeout:.0f}s", where=url, hint="check that anvil runs on this machine")
+            raise ChainError(
+                f"anvil did not answer within {timeout:.0f}s", where=url, hint="check that anvil runs on this machine"
+            )
     raise ChainError(f"anvil exited at start: {last}", stage="chain", hint="check the anvil binary (npm ci)")

@@ -18,8 +18,11 @@ def contracts_dir() -> Path:
         return PACKAGED
     found = find_upwards("circuits/contracts")
     if found is None:
-        raise ContractError("cannot find the application contracts", where="circuits/contracts",
-                            hint="reinstall zkml (the wheel ships them), or run from the zkml checkout")
+        raise ContractError(
+            "cannot find the application contracts",
+            where="circuits/contracts",
+            hint="reinstall zkml (the wheel ships them), or run from the zkml checkout",
+        )
     return found
 
 
@@ -34,15 +37,18 @@ def _compiled(where: str, source: str | None, name: str, evm_version: str) -> di
     """One compilation per source text and EVM version in a process (the front and split verifiers are deployed often)."""
     path = Path(where)
     if source is None:
-        raise ContractError(f"no application contract {name}", where=path, hint="see circuits/contracts for the available ones")
+        raise ContractError(
+            f"no application contract {name}", where=path, hint="see circuits/contracts for the available ones"
+        )
     compiled = compile_solidity(source, filename=path.name, evm_version=evm_version, optimizer_runs=200)
     if name not in compiled:
         raise ContractError(f"{path.name} does not define contract {name}", where=path, hint="check the contract name")
     return compiled[name]
 
 
-def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str, *,
-                              evm_version: str = DEFAULT_EVM_VERSION) -> str:
+def deploy_committed_verifier(
+    chain, verifier: str, vk, weights_commitment: str, *, evm_version: str = DEFAULT_EVM_VERSION
+) -> str:
     """Deploy a ``CommittedWeightsVerifier`` in front of ``verifier``: it accepts only proofs whose committed
     weights are ``weights_commitment`` (compared with the proof bytes in calldata). Returns its address; it has
     the verifier's interface (``chain.verify(address, proof)``, a registry's verifier)."""
@@ -51,20 +57,29 @@ def deploy_committed_verifier(chain, verifier: str, vk, weights_commitment: str,
 
     counts = vk.meta.get("commitments") or {}
     if not counts.get("params"):
-        raise ContractError("this key's weights are not committed", where="vk",
-                            hint="compile with visibility params=committed")
+        raise ContractError(
+            "this key's weights are not committed", where="vk", hint="compile with visibility params=committed"
+        )
     try:
         c = bytes.fromhex(normalize_commitment(weights_commitment)[2:])
     except ValueError as err:
-        raise ContractError(f"cannot read the weights commitment: {err}", where="weights_commitment",
-                            hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+        raise ContractError(
+            f"cannot read the weights commitment: {err}",
+            where="weights_commitment",
+            hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+        ) from None
     if len(c) != 64 * counts["params"]:
-        raise ContractError(f"the commitment has {len(c) // 64} points, this key's weights have {counts['params']}",
-                            where="weights_commitment", hint="pass the fingerprint made with this key")
+        raise ContractError(
+            f"the commitment has {len(c) // 64} points, this key's weights have {counts['params']}",
+            where="weights_commitment",
+            hint="pass the fingerprint made with this key",
+        )
     return deploy_front(chain, verifier, c, weights_offset(counts), evm_version=evm_version)
 
 
-def deploy_front(chain, verifier: str, commitment: bytes, offset: int, *, evm_version: str = DEFAULT_EVM_VERSION) -> str:
+def deploy_front(
+    chain, verifier: str, commitment: bytes, offset: int, *, evm_version: str = DEFAULT_EVM_VERSION
+) -> str:
     """A ``CommittedWeightsVerifier`` in front of the verifier at ``verifier`` (``commitment``: its G1 points)."""
     art = app_contract("CommittedWeightsVerifier", evm_version=evm_version)
     return chain.deploy_code(art["bytecode"], art["abi"], [verifier, commitment, offset])
@@ -80,8 +95,11 @@ def split_links(vk) -> list[tuple[int, int, int]]:
         ca, cb = a.meta.get("commitments") or {}, b.meta.get("commitments") or {}
         n_out, n_in = int(ca.get("output", 0)), int(cb.get("input", 0))
         if not n_out or n_out != n_in:
-            raise ContractError("two segments are not linked by commitments of the same size", where="vk",
-                                hint="compile the model again with max_logrows")
+            raise ContractError(
+                "two segments are not linked by commitments of the same size",
+                where="vk",
+                hint="compile the model again with max_logrows",
+            )
         before = sum(int(ca.get(p, 0)) for p in COMMIT_ORDER[: COMMIT_ORDER.index("output")])
         links.append((64 * before, 0, 64 * n_out))
     return links

@@ -60,8 +60,10 @@ def weights_note(commitment: str | None, checked: bool, pinned: bool = False) ->
         return "weights checked: the proof's weights commitment is the pinned fingerprint"
     if pinned:
         return "weights REJECTED: the proof's weights commitment is not the pinned fingerprint (other weights made it)"
-    return ("weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
-            "compare the model id with the published one, or pass the published fingerprint")
+    return (
+        "weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
+        "compare the model id with the published one, or pass the published fingerprint"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ def function_calldata(abi: list, name: str, args: Sequence[Any] = ()) -> bytes:
 
     fns = [f for f in abi if f.get("type") == "function" and f["name"] == name and len(f["inputs"]) == len(args)]
     if not fns:
-        raise ChainError(f"the ABI has no function {name} taking {len(args)} argument(s)", where=name, hint="check the contract")
+        raise ChainError(
+            f"the ABI has no function {name} taking {len(args)} argument(s)", where=name, hint="check the contract"
+        )
     types = [_abi_type(i) for i in fns[0]["inputs"]]
     return keccak(text=f"{name}({','.join(types)})")[:4] + eth_abi.encode(types, list(args))
 
@@ -91,8 +95,12 @@ def constructor_args(abi: list, args: Sequence[Any]) -> bytes:
     eth_abi = need("eth_abi")
     ctor = next((f for f in abi if f.get("type") == "constructor"), None)
     if ctor is None or len(ctor["inputs"]) != len(args):
-        raise ChainError(f"the constructor takes {0 if ctor is None else len(ctor['inputs'])} arguments, got {len(args)}",
-                         stage="deploy", where="constructor", hint="check the contract's constructor")
+        raise ChainError(
+            f"the constructor takes {0 if ctor is None else len(ctor['inputs'])} arguments, got {len(args)}",
+            stage="deploy",
+            where="constructor",
+            hint="check the contract's constructor",
+        )
     return eth_abi.encode([_abi_type(i) for i in ctor["inputs"]], list(args))
 
 
@@ -142,13 +150,19 @@ class _Chain:
         model's VKA is registered on it. A split model's: every segment's verifier, then the SplitVerifier over
         them. Pinned weights: a CommittedWeightsVerifier in front of each verifier."""
         if not isinstance(contract, VerifierContract):
-            raise ChainError(f"expected a zkml.VerifierContract, got {type(contract).__name__}", where="contract",
-                             hint="pass zkml.verifier_contract(keys.vk)")
+            raise ChainError(
+                f"expected a zkml.VerifierContract, got {type(contract).__name__}",
+                where="contract",
+                hint="pass zkml.verifier_contract(keys.vk)",
+            )
         if contract.segments:
             verifiers = [self.deploy(seg) for seg in contract.segments]
             links = contract.meta["links"]
-            return self.deploy_code(contract.bytecode, contract.abi, [verifiers, [int(x[0]) for x in links],
-                                                                       [int(x[1]) for x in links], [int(x[2]) for x in links]])
+            return self.deploy_code(
+                contract.bytecode,
+                contract.abi,
+                [verifiers, [int(x[0]) for x in links], [int(x[1]) for x in links], [int(x[2]) for x in links]],
+            )
         if not contract.reusable:
             address = self.deploy_code(contract.bytecode, contract.abi)
         else:
@@ -160,8 +174,13 @@ class _Chain:
         if contract.weights_commitment:
             from ._app import deploy_front
 
-            address = deploy_front(self, address, _points(contract.weights_commitment), _offset(contract),
-                                   evm_version=contract.meta.get("evm_version", "cancun"))
+            address = deploy_front(
+                self,
+                address,
+                _points(contract.weights_commitment),
+                _offset(contract),
+                evm_version=contract.meta.get("evm_version", "cancun"),
+            )
         return address
 
     def check_code(self, address: str, contract: VerifierContract) -> None:
@@ -170,9 +189,12 @@ class _Chain:
         committed-weights check for that fingerprint in front. A verdict from other code means nothing."""
         problem = self._code_problem(address, contract)
         if problem:
-            raise ChainError(f"the code at {address} is not the verifier built from --vk/--contract: {problem}",
-                             stage="verify", where=address,
-                             hint="pass the address of this model's verifier (prove-model deploy prints it)")
+            raise ChainError(
+                f"the code at {address} is not the verifier built from --vk/--contract: {problem}",
+                stage="verify",
+                where=address,
+                hint="pass the address of this model's verifier (prove-model deploy prints it)",
+            )
 
     def _code_problem(self, address: str, contract: VerifierContract) -> str | None:
         code = self.code_at(address)
@@ -185,8 +207,9 @@ class _Chain:
             if inner is None:
                 return "it is not a committed-weights check (no verifier() to read)"
             expected = InProcessChain()
-            front = expected.deploy_code(art["bytecode"], art["abi"], [inner, _points(contract.weights_commitment),
-                                                                        _offset(contract)])
+            front = expected.deploy_code(
+                art["bytecode"], art["abi"], [inner, _points(contract.weights_commitment), _offset(contract)]
+            )
             if code != expected.code_at(front):
                 return "it is not the committed-weights check for the pinned fingerprint"
             return self._code_problem(inner, replace(contract, weights_commitment=None))
@@ -223,11 +246,17 @@ class _Chain:
     def register(self, address: str, contract: VerifierContract) -> TxResult:
         """Register ``contract``'s VKA on the reusable verifier at ``address``."""
         if not contract.reusable or contract.vka is None:
-            raise ChainError("only a reusable verifier has a VKA to register", where="contract", hint="use reusable=True")
+            raise ChainError(
+                "only a reusable verifier has a VKA to register", where="contract", hint="use reusable=True"
+            )
         res = self.transact(address, register_calldata(contract.vka))
         if not res.ok:
-            raise ChainError(f"registerVka failed: {res.reason}", stage="deploy", where=address,
-                             hint="check that the address holds ezkl's reusable verifier")
+            raise ChainError(
+                f"registerVka failed: {res.reason}",
+                stage="deploy",
+                where=address,
+                hint="check that the address holds ezkl's reusable verifier",
+            )
         self._vkas[(address.lower(), contract.vk_hash)] = contract.vka
         return res
 
@@ -238,12 +267,17 @@ class _Chain:
             return contract.vka
         registered = [v for (a, _), v in self._vkas.items() if a == address.lower()]
         if len(registered) > 1:
-            raise ChainError("several models share this reusable verifier: say which one you expect", stage="verify",
-                             where=address, hint="pass contract=the model's VerifierContract (CLI: --vk or --contract)")
+            raise ChainError(
+                "several models share this reusable verifier: say which one you expect",
+                stage="verify",
+                where=address,
+                hint="pass contract=the model's VerifierContract (CLI: --vk or --contract)",
+            )
         return registered[0] if registered else None
 
-    def verify(self, address: str, proof, contract: VerifierContract | None = None, *,
-               weights_commitment: str | None = None) -> OnchainVerification:
+    def verify(
+        self, address: str, proof, contract: VerifierContract | None = None, *, weights_commitment: str | None = None
+    ) -> OnchainVerification:
         """Call ``verifyProof`` at ``address`` as a read (eth_call): no account, no transaction, no gas spent.
 
         A revert is a falsy result, not an exception. ``gas_used`` is what the call would cost in a transaction.
@@ -267,17 +301,29 @@ class _Chain:
                 try:
                     pins.append(normalize_commitment(c))
                 except ValueError as err:
-                    raise ChainError(f"cannot read the weights commitment: {err}", stage="verify", where="weights_commitment",
-                                     hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+                    raise ChainError(
+                        f"cannot read the weights commitment: {err}",
+                        stage="verify",
+                        where="weights_commitment",
+                        hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+                    ) from None
         if contract is None:
             if pins:
-                raise ChainError("a weights commitment is compared with the one in the proof bytes, found with the "
-                                 "model's contract or key", stage="verify", where="weights_commitment",
-                                 hint="pass contract=zkml.verifier_contract(vk) (CLI: --vk KEYS or --contract DIR)")
+                raise ChainError(
+                    "a weights commitment is compared with the one in the proof bytes, found with the "
+                    "model's contract or key",
+                    stage="verify",
+                    where="weights_commitment",
+                    hint="pass contract=zkml.verifier_contract(vk) (CLI: --vk KEYS or --contract DIR)",
+                )
             return None, None, pins
         if len(proof.segments) != len(contract.segments):
             why = f"the proof has {len(proof.segments) or 'no'} segments, the model's verifier {len(contract.segments) or 'none'}"
-            return _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, None, pins), None, pins
+            return (
+                _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, None, pins),
+                None,
+                pins,
+            )
         found = contract.weights_in(proof)
         for want in pins:
             why = None
@@ -286,7 +332,11 @@ class _Chain:
             elif found != want:
                 why = "the proof's weights commitment is not the expected one: another set of weights produced it"
             if why:
-                return _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, found, pins), found, pins
+                return (
+                    _statement(OnchainVerification(False, reason=why, chain_asked=False), contract, found, pins),
+                    found,
+                    pins,
+                )
         return None, found, pins
 
     def record(self, registry: str, proof, abi: list | None = None) -> TxResult:
@@ -296,10 +346,14 @@ class _Chain:
 
         proof = as_proof(proof)
         if proof.segments:
-            raise ChainError("a VerifiedOutputRegistry verifies one proof (verifyProof(bytes,uint256[])); a split proof "
-                             "has one per segment, and sending none would record nothing", stage="record", where="proof",
-                             hint="verify a split proof with its SplitVerifier (chain.verify / prove-model verify-onchain); "
-                                  "recording a split model's output on chain is not supported yet")
+            raise ChainError(
+                "a VerifiedOutputRegistry verifies one proof (verifyProof(bytes,uint256[])); a split proof "
+                "has one per segment, and sending none would record nothing",
+                stage="record",
+                where="proof",
+                hint="verify a split proof with its SplitVerifier (chain.verify / prove-model verify-onchain); "
+                "recording a split model's output on chain is not supported yet",
+            )
         abi = abi or app_contract("VerifiedOutputRegistry")["abi"]
         instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
         return self.transact(registry, function_calldata(abi, "submit", [proof.proof, instances]))
@@ -313,13 +367,20 @@ def _offset(contract: VerifierContract) -> int:
     return weights_offset(contract.meta.get("commitments") or {})
 
 
-def _statement(v: OnchainVerification, contract: VerifierContract | None, found: str | None, pins: list) -> OnchainVerification:
+def _statement(
+    v: OnchainVerification, contract: VerifierContract | None, found: str | None, pins: list
+) -> OnchainVerification:
     """``v`` with the statement it is about: the contract's key, and the weights commitment read from the calldata."""
     if contract is None or not contract.key_id:
         return v
-    return replace(v, model_id=statement_id(contract.key_id, found), key_id=contract.key_id, weights_commitment=found,
-                   weights_checked=bool(pins) and found is not None and all(p == found for p in pins),
-                   weights_pinned=bool(pins))
+    return replace(
+        v,
+        model_id=statement_id(contract.key_id, found),
+        key_id=contract.key_id,
+        weights_commitment=found,
+        weights_checked=bool(pins) and found is not None and all(p == found for p in pins),
+        weights_pinned=bool(pins),
+    )
 
 
 def _verdict(res: TxResult, reusable: bool) -> OnchainVerification:
@@ -368,7 +429,9 @@ class InProcessChain(_Chain):
         except ZKMLError:
             raise
         except Exception as err:
-            raise ChainError(f"deployment failed: {err}", where=self.name, hint="check the bytecode (EIP-170 size, constructor)") from err
+            raise ChainError(
+                f"deployment failed: {err}", where=self.name, hint="check the bytecode (EIP-170 size, constructor)"
+            ) from err
 
     def transact(self, address: str, data: bytes, *, gas: int = DEFAULT_GAS) -> TxResult:
         try:
@@ -377,7 +440,9 @@ class InProcessChain(_Chain):
             text = str(err)
             m = re.search(r"gas_used: (\d+)", text)
             o = re.search(r"output: 0x([0-9a-fA-F]*)", text)
-            return TxResult(False, b"", int(m.group(1)) if m else None, None, revert_reason(bytes.fromhex(o.group(1)) if o else b""))
+            return TxResult(
+                False, b"", int(m.group(1)) if m else None, None, revert_reason(bytes.fromhex(o.group(1)) if o else b"")
+            )
         r = self.evm.result
         return TxResult(True, out, r.gas_used, None, None, list(r.logs or []))
 
@@ -394,12 +459,23 @@ class RpcChain(_Chain):
     def __init__(self, url: str | Sequence[str], account: Any = None, *, timeout: float = 30.0, quorum: int = 1):
         super().__init__()
         web3 = need("web3")
-        urls = [u.strip() for part in ([url] if isinstance(url, str) else list(url or [])) for u in str(part).split(",") if u.strip()]
+        urls = [
+            u.strip()
+            for part in ([url] if isinstance(url, str) else list(url or []))
+            for u in str(part).split(",")
+            if u.strip()
+        ]
         if not urls:
-            raise ChainError("no RPC URL given", stage="chain", where="rpc_url", hint="pass --rpc-url or set ZKML_RPC_URL")
+            raise ChainError(
+                "no RPC URL given", stage="chain", where="rpc_url", hint="pass --rpc-url or set ZKML_RPC_URL"
+            )
         if not 1 <= quorum <= len(urls):
-            raise ChainError(f"quorum {quorum} needs at least that many endpoints (got {len(urls)})", stage="chain",
-                             where="quorum", hint="pass more --rpc-url endpoints or a smaller --quorum")
+            raise ChainError(
+                f"quorum {quorum} needs at least that many endpoints (got {len(urls)})",
+                stage="chain",
+                where="quorum",
+                hint="pass more --rpc-url endpoints or a smaller --quorum",
+            )
         self.urls, self.quorum = urls, quorum
         self._w3s = {u: web3.Web3(web3.HTTPProvider(u, request_kwargs={"timeout": timeout})) for u in urls}
         self._dead: set[str] = set()
@@ -437,8 +513,12 @@ class RpcChain(_Chain):
             except Exception as err:
                 self._dead.add(u)
                 errors.append(f"{u}: {type(err).__name__}")
-        raise ChainError(f"cannot reach the node{'s' if len(self.urls) > 1 else ''}: {'; '.join(errors)}", stage="chain",
-                         where=", ".join(self.urls), hint="check the URLs and that the nodes are running")
+        raise ChainError(
+            f"cannot reach the node{'s' if len(self.urls) > 1 else ''}: {'; '.join(errors)}",
+            stage="chain",
+            where=", ".join(self.urls),
+            hint="check the URLs and that the nodes are running",
+        )
 
     def _failover(self, op):
         """Run ``op()`` on the current endpoint; when it is unreachable, move to the next one and retry."""
@@ -452,10 +532,13 @@ class RpcChain(_Chain):
                 self.url = self._first_alive()  # raises once every endpoint is down
                 self.w3 = self._w3s[self.url]
 
-    def verify(self, address: str, proof, contract: VerifierContract | None = None, *,
-               weights_commitment: str | None = None) -> OnchainVerification:
+    def verify(
+        self, address: str, proof, contract: VerifierContract | None = None, *, weights_commitment: str | None = None
+    ) -> OnchainVerification:
         if self.quorum == 1:
-            return self._failover(lambda: _Chain.verify(self, address, proof, contract, weights_commitment=weights_commitment))
+            return self._failover(
+                lambda: _Chain.verify(self, address, proof, contract, weights_commitment=weights_commitment)
+            )
         proof = as_proof(proof)
         refused, found, pins = self._precheck(proof, contract, weights_commitment)
         if refused is not None:
@@ -469,13 +552,21 @@ class RpcChain(_Chain):
                 if not _is_connection_error(err):
                     raise
         if len(answers) < self.quorum:
-            raise ChainError(f"only {len(answers)} of {len(self.urls)} endpoints answered; quorum is {self.quorum}",
-                             stage="verify", where=", ".join(self.urls), hint="bring more endpoints up or lower the quorum")
+            raise ChainError(
+                f"only {len(answers)} of {len(self.urls)} endpoints answered; quorum is {self.quorum}",
+                stage="verify",
+                where=", ".join(self.urls),
+                hint="bring more endpoints up or lower the quorum",
+            )
         distinct = {(a.ok, a.output) for a in answers.values()}
         if len(distinct) > 1:
             said = "; ".join(f"{u}: {_describe(a)}" for u, a in answers.items())
-            raise ChainError(f"endpoints disagree about the verification: {said}", stage="verify", where=", ".join(answers),
-                             hint="one endpoint holds other code or state at this address, or lies; do not trust its answer")
+            raise ChainError(
+                f"endpoints disagree about the verification: {said}",
+                stage="verify",
+                where=", ".join(answers),
+                hint="one endpoint holds other code or state at this address, or lies; do not trust its answer",
+            )
         agreed = _verdict(next(iter(answers.values())), self._vka_for(address, proof, contract) is not None)
         return _statement(agreed, contract, found, pins)  # the agreed answer
 
@@ -489,10 +580,16 @@ class RpcChain(_Chain):
                 if not _is_connection_error(err):
                     raise
         if not codes:
-            raise ChainError("no endpoint answered eth_getCode", stage="verify", where=", ".join(self.urls), hint="check the nodes")
+            raise ChainError(
+                "no endpoint answered eth_getCode", stage="verify", where=", ".join(self.urls), hint="check the nodes"
+            )
         if len(set(codes.values())) > 1:
-            raise ChainError("endpoints disagree about the code at this address", stage="verify", where=address,
-                             hint="one endpoint lies or is on another chain; do not trust its answer")
+            raise ChainError(
+                "endpoints disagree about the code at this address",
+                stage="verify",
+                where=address,
+                hint="one endpoint lies or is on another chain; do not trust its answer",
+            )
         return next(iter(codes.values()))
 
     @staticmethod
@@ -507,8 +604,12 @@ class RpcChain(_Chain):
             data_ = getattr(err, "data", None)
             raw = bytes.fromhex(data_[2:]) if isinstance(data_, str) and data_.startswith("0x") else b""
             if not raw and not _is_revert(err):
-                raise ChainError(f"eth_call failed: {type(err).__name__}: {err}", stage="verify", where=address,
-                                 hint="check the node") from err
+                raise ChainError(
+                    f"eth_call failed: {type(err).__name__}: {err}",
+                    stage="verify",
+                    where=address,
+                    hint="check the node",
+                ) from err
             return TxResult(False, b"", None, None, revert_reason(raw))
         try:
             gas = int(w3.eth.estimate_gas(tx))
@@ -519,8 +620,12 @@ class RpcChain(_Chain):
         return TxResult(True, out, gas)
 
     def _send(self, tx: dict) -> Any:
-        tx = {**tx, "from": self.account, "nonce": self.w3.eth.get_transaction_count(self.account, "pending"),
-              "chainId": self.chain_id}
+        tx = {
+            **tx,
+            "from": self.account,
+            "nonce": self.w3.eth.get_transaction_count(self.account, "pending"),
+            "chainId": self.chain_id,
+        }
         tx.setdefault("gas", DEFAULT_GAS)
         if "maxFeePerGas" not in tx and "gasPrice" not in tx:
             tx["gasPrice"] = self.w3.eth.gas_price
@@ -537,11 +642,17 @@ class RpcChain(_Chain):
         except ZKMLError:
             raise
         except Exception as err:
-            raise ChainError(f"deployment failed: {type(err).__name__}: {err}", where=self.url,
-                             hint="check the account's balance and the node's contract size and gas limits") from err
+            raise ChainError(
+                f"deployment failed: {type(err).__name__}: {err}",
+                where=self.url,
+                hint="check the account's balance and the node's contract size and gas limits",
+            ) from err
         if receipt.status != 1 or not receipt.contractAddress:
-            raise ChainError(f"deployment transaction {receipt.transactionHash.hex()} reverted", where=self.url,
-                             hint="check the bytecode (EIP-170 size, constructor arguments)")
+            raise ChainError(
+                f"deployment transaction {receipt.transactionHash.hex()} reverted",
+                where=self.url,
+                hint="check the bytecode (EIP-170 size, constructor arguments)",
+            )
         return receipt.contractAddress
 
     def call(self, address: str, data: bytes) -> TxResult:
@@ -554,10 +665,18 @@ class RpcChain(_Chain):
         try:
             receipt = self._failover(lambda: self._send({"to": address, "data": data, "gas": gas}))
         except Exception as err:
-            raise ChainError(f"transaction failed: {type(err).__name__}: {err}", where=self.url, hint="check the node") from err
+            raise ChainError(
+                f"transaction failed: {type(err).__name__}: {err}", where=self.url, hint="check the node"
+            ) from err
         ok = receipt.status == 1
-        return TxResult(ok, pre.output if ok else b"", receipt.gasUsed, "0x" + receipt.transactionHash.hex().removeprefix("0x"),
-                        None if ok else "transaction reverted", list(receipt.logs))
+        return TxResult(
+            ok,
+            pre.output if ok else b"",
+            receipt.gasUsed,
+            "0x" + receipt.transactionHash.hex().removeprefix("0x"),
+            None if ok else "transaction reverted",
+            list(receipt.logs),
+        )
 
 
 def _describe(a: "TxResult") -> str:
@@ -570,8 +689,21 @@ def _describe(a: "TxResult") -> str:
 
 def _is_connection_error(err: Exception) -> bool:
     names = {c.__name__ for c in type(err).__mro__}
-    return bool(names & {"ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ConnectionRefusedError",
-                         "NewConnectionError", "MaxRetryError", "ProtocolError", "RemoteDisconnected", "ChunkedEncodingError"})
+    return bool(
+        names
+        & {
+            "ConnectionError",
+            "Timeout",
+            "ReadTimeout",
+            "ConnectTimeout",
+            "ConnectionRefusedError",
+            "NewConnectionError",
+            "MaxRetryError",
+            "ProtocolError",
+            "RemoteDisconnected",
+            "ChunkedEncodingError",
+        }
+    )
 
 
 def _is_revert(err: Exception) -> bool:
@@ -581,8 +713,12 @@ def _is_revert(err: Exception) -> bool:
 def _resolve_account(w3, account: Any):
     """Return (local_account_or_None, address)."""
     if isinstance(account, str) and _HEX_KEY.match(account):
-        raise ChainError("refusing a private key passed as an argument", stage="chain", where="account",
-                         hint="put it in $ZKML_PRIVATE_KEY or a keystore file ($ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD)")
+        raise ChainError(
+            "refusing a private key passed as an argument",
+            stage="chain",
+            where="account",
+            hint="put it in $ZKML_PRIVATE_KEY or a keystore file ($ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD)",
+        )
     if account is not None and not isinstance(account, str):
         return account, account.address  # an eth_account LocalAccount
     if account is None:
@@ -592,10 +728,15 @@ def _resolve_account(w3, account: Any):
         try:
             accounts = w3.eth.accounts
         except Exception as err:
-            raise ChainError(f"cannot list the node's accounts: {err}", stage="chain", hint="set $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE") from err
+            raise ChainError(
+                f"cannot list the node's accounts: {err}", stage="chain", hint="set $ZKML_PRIVATE_KEY or $ZKML_KEYSTORE"
+            ) from err
         if not accounts:
-            raise ChainError("no account to send from: the node has no unlocked account", stage="chain",
-                             hint="set $ZKML_PRIVATE_KEY, or $ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD")
+            raise ChainError(
+                "no account to send from: the node has no unlocked account",
+                stage="chain",
+                hint="set $ZKML_PRIVATE_KEY, or $ZKML_KEYSTORE with $ZKML_KEYSTORE_PASSWORD",
+            )
         return None, accounts[0]
     return None, w3.to_checksum_address(account)
 
@@ -611,15 +752,25 @@ def load_env_account():
         try:
             return eth_account.Account.from_key(key.strip())
         except Exception:  # the message could quote the key: never chain it
-            raise ChainError("ZKML_PRIVATE_KEY is not a valid private key", stage="chain", where="$ZKML_PRIVATE_KEY",
-                             hint="it must be 32 bytes of hex") from None
+            raise ChainError(
+                "ZKML_PRIVATE_KEY is not a valid private key",
+                stage="chain",
+                where="$ZKML_PRIVATE_KEY",
+                hint="it must be 32 bytes of hex",
+            ) from None
     try:
         with open(path) as f:
             blob = f.read()
-        return eth_account.Account.from_key(eth_account.Account.decrypt(blob, os.environ.get("ZKML_KEYSTORE_PASSWORD", "")))
+        return eth_account.Account.from_key(
+            eth_account.Account.decrypt(blob, os.environ.get("ZKML_KEYSTORE_PASSWORD", ""))
+        )
     except FileNotFoundError as err:
         raise ChainError("keystore file not found", stage="chain", where=path, hint="check $ZKML_KEYSTORE") from err
     except (ValueError, KeyError, TypeError, OSError) as err:  # wrong password (MAC mismatch), not V3 JSON, unreadable
         # not chained: the cause may quote the keystore; its type says which of these it was
-        raise ChainError(f"cannot decrypt the keystore ({type(err).__name__})", stage="chain", where=path,
-                         hint="check $ZKML_KEYSTORE_PASSWORD and that the file is a V3 keystore") from None
+        raise ChainError(
+            f"cannot decrypt the keystore ({type(err).__name__})",
+            stage="chain",
+            where=path,
+            hint="check $ZKML_KEYSTORE_PASSWORD and that the file is a V3 keystore",
+        ) from None

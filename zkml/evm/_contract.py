@@ -21,6 +21,7 @@ from ..support.store import Store, zkml_home
 from ..verifier.verification import as_vk
 from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity, solc_version
 
+
 @dataclass(frozen=True, eq=False)
 class VerifierContract:
     """A compiled verifier: ``source``, ``abi``, ``bytecode`` (creation) and ``deployed_bytecode``.
@@ -85,21 +86,33 @@ class VerifierContract:
             return replace(self, weights_commitment=None, segments=tuple(s.pin_weights(None) for s in self.segments))
         where = "weights_commitment"
         if not self.committed:
-            raise ContractError("a weights fingerprint only goes with a key whose weights are committed", where=where,
-                                hint="compile with visibility params=committed, or drop the weights commitment")
+            raise ContractError(
+                "a weights fingerprint only goes with a key whose weights are committed",
+                where=where,
+                hint="compile with visibility params=committed, or drop the weights commitment",
+            )
         if self.reusable:
-            raise ContractError("the committed-weights check cannot sit in front of the reusable verifier (it takes the "
-                                "VKA in every call)", where="reusable",
-                                hint="use the per-model verifier (drop reusable=True / --reusable)")
+            raise ContractError(
+                "the committed-weights check cannot sit in front of the reusable verifier (it takes the "
+                "VKA in every call)",
+                where="reusable",
+                hint="use the per-model verifier (drop reusable=True / --reusable)",
+            )
         try:
             c = normalize_commitment(commitment)
         except ValueError as err:
-            raise ContractError(f"cannot read the weights commitment: {err}", where=where,
-                                hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+            raise ContractError(
+                f"cannot read the weights commitment: {err}",
+                where=where,
+                hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+            ) from None
         sizes = [int(u.meta["commitments"]["params"]) for u in (self.segments or (self,))]
         if len(c) - 2 != 128 * sum(sizes):
-            raise ContractError(f"the commitment has {(len(c) - 2) // 128} points, this model's weights have {sum(sizes)}",
-                                where=where, hint="pass the fingerprint made with this model's keys (zkml.commit)")
+            raise ContractError(
+                f"the commitment has {(len(c) - 2) // 128} points, this model's weights have {sum(sizes)}",
+                where=where,
+                hint="pass the fingerprint made with this model's keys (zkml.commit)",
+            )
         if not self.segments:
             return replace(self, weights_commitment=c)
         parts, pos = [], 2
@@ -120,8 +133,10 @@ class VerifierContract:
         warn = ", INSECURE dev SRS" if self.dev_srs else ""
         split = f"{len(self.segments)} segments, " if self.segments else ""
         pinned = "weights pinned, " if self.weights_commitment else ""
-        return (f"VerifierContract({self.name}, {split}{pinned}{'reusable, ' if self.reusable else ''}"
-                f"{self.deployed_size} bytes deployed{warn})")
+        return (
+            f"VerifierContract({self.name}, {split}{pinned}{'reusable, ' if self.reusable else ''}"
+            f"{self.deployed_size} bytes deployed{warn})"
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         d = Path(path)
@@ -133,8 +148,15 @@ class VerifierContract:
         atomic_write_bytes(d / "deployed.hex", self.deployed_bytecode.hex().encode())
         if self.vka is not None:
             atomic_write_bytes(d / "vka.json", json.dumps(["0x" + w.hex() for w in self.vka]).encode())
-        meta = {**self.meta, "name": self.name, "reusable": self.reusable, "segments": len(self.segments),
-                "weights_commitment": self.weights_commitment, "model_id": self.model_id, "key_id": self.key_id}
+        meta = {
+            **self.meta,
+            "name": self.name,
+            "reusable": self.reusable,
+            "segments": len(self.segments),
+            "weights_commitment": self.weights_commitment,
+            "model_id": self.model_id,
+            "key_id": self.key_id,
+        }
         atomic_write_bytes(d / "contract.json", json.dumps(meta, indent=1).encode())
         return d
 
@@ -148,19 +170,38 @@ class VerifierContract:
             if (d / "vka.json").exists():
                 vka = tuple(bytes.fromhex(w[2:]) for w in json.loads((d / "vka.json").read_text()))
             segments = tuple(cls.load(d / f"seg{i:03d}") for i in range(int(meta.get("segments") or 0)))
-            c = cls(meta["name"], (d / f"{meta['name']}.sol").read_text(), json.loads((d / "abi.json").read_text()),
-                    bytes.fromhex((d / "bytecode.hex").read_text()), bytes.fromhex((d / "deployed.hex").read_text()),
-                    bool(meta["reusable"]), vka, meta, tuple(s.pin_weights(None) for s in segments))
+            c = cls(
+                meta["name"],
+                (d / f"{meta['name']}.sol").read_text(),
+                json.loads((d / "abi.json").read_text()),
+                bytes.fromhex((d / "bytecode.hex").read_text()),
+                bytes.fromhex((d / "deployed.hex").read_text()),
+                bool(meta["reusable"]),
+                vka,
+                meta,
+                tuple(s.pin_weights(None) for s in segments),
+            )
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise ArtifactError(f"incomplete contract directory: {err}", stage="contract", where=d, hint=hint) from err
         if segments and len(meta.get("links") or []) != len(segments) - 1:
-            raise ArtifactError("a split contract needs one link between each two segments", stage="contract",
-                                where=d / "contract.json", hint=hint)
+            raise ArtifactError(
+                "a split contract needs one link between each two segments",
+                stage="contract",
+                where=d / "contract.json",
+                hint=hint,
+            )
         return c.pin_weights(meta.get("weights_commitment"))
 
 
-def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_EVM_VERSION, production: bool = False,
-                      store: Store | None = None, weights_commitment: str | None = None) -> VerifierContract:
+def verifier_contract(
+    vk,
+    reusable: bool = False,
+    *,
+    evm_version: str = DEFAULT_EVM_VERSION,
+    production: bool = False,
+    store: Store | None = None,
+    weights_commitment: str | None = None,
+) -> VerifierContract:
     """The Solidity verifier for ``vk`` (a VerifyingKey, Keys, their split kinds, a Bundle or a directory), compiled
     with solc-js.
 
@@ -184,29 +225,66 @@ def verifier_contract(vk, reusable: bool = False, *, evm_version: str = DEFAULT_
     pin = _one_pin(vk.weights_commitment, weights_commitment)
     if isinstance(vk, SplitVerifyingKey):
         if reusable:
-            raise ContractError("a split model has no reusable verifier: its SplitVerifier calls each segment's own "
-                                "verifier", where="reusable", hint="drop reusable=True / --reusable")
-        parts = tuple(verifier_contract(k, evm_version=evm_version, production=production, store=store)
-                      for k in (units if units is not None else vk.segments))
+            raise ContractError(
+                "a split model has no reusable verifier: its SplitVerifier calls each segment's own verifier",
+                where="reusable",
+                hint="drop reusable=True / --reusable",
+            )
+        parts = tuple(
+            verifier_contract(k, evm_version=evm_version, production=production, store=store)
+            for k in (units if units is not None else vk.segments)
+        )
         return _split_contract(vk, parts, evm_version).pin_weights(pin)
     if production and (vk.dev_srs or not pinned):
         what = "an INSECURE dev SRS" if vk.dev_srs else "an SRS whose digest was not pinned"
-        raise ContractError(f"refusing a production verifier for keys made with {what}", where=vk.path,
-                            hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)")
+        raise ContractError(
+            f"refusing a production verifier for keys made with {what}",
+            where=vk.path,
+            hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)",
+        )
     store = store or Store()
     # "meta": 2, entries whose contract.json records the commitment layout (older ones are rebuilt, not reused)
-    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "vk": vk.key_id, "reusable": reusable,
-                                       "evm": evm_version, "solc": solc_version(), "meta": 2}).encode())[:40]
+    key = sha256_bytes(
+        canonical_json(
+            {
+                "format": ZKML_FORMAT,
+                "ezkl": ezkl_version(),
+                "vk": vk.key_id,
+                "reusable": reusable,
+                "evm": evm_version,
+                "solc": solc_version(),
+                "meta": 2,
+            }
+        ).encode()
+    )[:40]
 
     def build(d: Path) -> None:
         _generate(vk, reusable, d)
         name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
-        meta = {"format": ZKML_FORMAT, "kind": "contract", "ezkl_version": ezkl_version(), "solc_version": solc_version(),
-                "evm_version": evm_version, "vk_sha256": vk.sha256, "model_id": vk.key_id, "key_id": vk.key_id,
-                "model_sha256": vk.model_hash, "dev_srs": vk.dev_srs, "commitments": dict(vk.meta.get("commitments") or {})}
+        meta = {
+            "format": ZKML_FORMAT,
+            "kind": "contract",
+            "ezkl_version": ezkl_version(),
+            "solc_version": solc_version(),
+            "evm_version": evm_version,
+            "vk_sha256": vk.sha256,
+            "model_id": vk.key_id,
+            "key_id": vk.key_id,
+            "model_sha256": vk.model_hash,
+            "dev_srs": vk.dev_srs,
+            "commitments": dict(vk.meta.get("commitments") or {}),
+        }
         vka = _read_vka(d / "vka.bin") if reusable else None
-        VerifierContract(name, (d / "Verifier.sol").read_text(), compiled["abi"], compiled["bytecode"],
-                         compiled["deployed_bytecode"], reusable, vka, meta).save(d)
+        VerifierContract(
+            name,
+            (d / "Verifier.sol").read_text(),
+            compiled["abi"],
+            compiled["bytecode"],
+            compiled["deployed_bytecode"],
+            reusable,
+            vka,
+            meta,
+        ).save(d)
         for tmp in ("Verifier.sol", "Verifier.sol.abi", "vka.bin"):
             (d / tmp).unlink(missing_ok=True)
 
@@ -227,11 +305,17 @@ def _one_pin(*pins: str | None) -> str | None:
             try:
                 given.add(normalize_commitment(c))
             except ValueError as err:
-                raise ContractError(f"cannot read the weights commitment: {err}", where="weights_commitment",
-                                    hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+                raise ContractError(
+                    f"cannot read the weights commitment: {err}",
+                    where="weights_commitment",
+                    hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+                ) from None
     if len(given) > 1:
-        raise ContractError("the weights commitment given is not the one the verifying key pins", where="weights_commitment",
-                            hint="pass the fingerprint of the model you mean, or a key that pins no other one")
+        raise ContractError(
+            "the weights commitment given is not the one the verifying key pins",
+            where="weights_commitment",
+            hint="pass the fingerprint of the model you mean, or a key that pins no other one",
+        )
     return given.pop() if given else None
 
 
@@ -241,11 +325,29 @@ def _split_contract(vk: SplitVerifyingKey, parts: tuple[VerifierContract, ...], 
 
     links = split_links(vk)
     art = app_contract("SplitVerifier", evm_version=evm_version)
-    meta = {"format": ZKML_FORMAT, "kind": "contract", "ezkl_version": ezkl_version(), "solc_version": solc_version(),
-            "evm_version": evm_version, "model_id": vk.key_id, "key_id": vk.key_id, "model_sha256": vk.model_hash,
-            "dev_srs": vk.dev_srs, "links": [list(link) for link in links]}
-    return VerifierContract("SplitVerifier", (contracts_dir() / "SplitVerifier.sol").read_text(), art["abi"], art["bytecode"],
-                            art["deployed_bytecode"], False, None, meta, parts)
+    meta = {
+        "format": ZKML_FORMAT,
+        "kind": "contract",
+        "ezkl_version": ezkl_version(),
+        "solc_version": solc_version(),
+        "evm_version": evm_version,
+        "model_id": vk.key_id,
+        "key_id": vk.key_id,
+        "model_sha256": vk.model_hash,
+        "dev_srs": vk.dev_srs,
+        "links": [list(link) for link in links],
+    }
+    return VerifierContract(
+        "SplitVerifier",
+        (contracts_dir() / "SplitVerifier.sol").read_text(),
+        art["abi"],
+        art["bytecode"],
+        art["deployed_bytecode"],
+        False,
+        None,
+        meta,
+        parts,
+    )
 
 
 def weights_offset(counts: Mapping[str, Any]) -> int:
@@ -256,16 +358,26 @@ def weights_offset(counts: Mapping[str, Any]) -> int:
 def check_size(contract: VerifierContract) -> VerifierContract:
     """EIP-170: chains refuse runtime code over 24,576 bytes."""
     if contract.deployed_size > EIP170_LIMIT:
-        raise ContractError(f"the verifier's runtime bytecode is {contract.deployed_size} bytes, over the EIP-170 limit "
-                            f"of {EIP170_LIMIT}", where="deployed_bytecode",
-                            hint="use the reusable verifier (verifier_contract(vk, reusable=True) or --reusable)")
+        raise ContractError(
+            f"the verifier's runtime bytecode is {contract.deployed_size} bytes, over the EIP-170 limit "
+            f"of {EIP170_LIMIT}",
+            where="deployed_bytecode",
+            hint="use the reusable verifier (verifier_contract(vk, reusable=True) or --reusable)",
+        )
     return contract
 
 
 def _generate(vk, reusable: bool, d: Path) -> None:
     # ezkl's svm lookups go to zkml's own data dir, never into the user's home
-    engine.evm_verifier(vk.path / "vk.key", vk.path / "settings.json", vk.srs.path, d / "Verifier.sol", reusable=reusable,
-                        vka=d / "vka.bin" if reusable else None, home=zkml_home() / "ezkl-home")
+    engine.evm_verifier(
+        vk.path / "vk.key",
+        vk.path / "settings.json",
+        vk.srs.path,
+        d / "Verifier.sol",
+        reusable=reusable,
+        vka=d / "vka.bin" if reusable else None,
+        home=zkml_home() / "ezkl-home",
+    )
 
 
 def _pick(compiled: dict, reusable: bool) -> tuple[str, dict]:
@@ -280,8 +392,11 @@ def _read_vka(path: Path) -> tuple[bytes, ...]:
     data = path.read_bytes()
     n = int.from_bytes(data[:8], "little")
     if len(data) != 8 + 32 * n:
-        raise ContractError(f"unexpected VKA file layout ({len(data)} bytes for {n} words)", where=path,
-                            hint="report this: the ezkl version may have changed its VKA format")
+        raise ContractError(
+            f"unexpected VKA file layout ({len(data)} bytes for {n} words)",
+            where=path,
+            hint="report this: the ezkl version may have changed its VKA format",
+        )
     return tuple(data[8 + 32 * i : 40 + 32 * i] for i in range(n))
 
 
@@ -293,18 +408,27 @@ def calldata(proof, contract: VerifierContract | None = None, vka: tuple[bytes, 
 
     if proof.segments:
         if vka is not None or (contract is not None and contract.reusable):
-            raise ContractError("a split proof is verified by a SplitVerifier, not by the reusable verifier", where="contract",
-                                hint="deploy the split model's contract (zkml.verifier_contract(split_vk))")
-        insts = [[int.from_bytes(bytes.fromhex(h), "little") for col in p.instances for h in col] for p in proof.segments]
+            raise ContractError(
+                "a split proof is verified by a SplitVerifier, not by the reusable verifier",
+                where="contract",
+                hint="deploy the split model's contract (zkml.verifier_contract(split_vk))",
+            )
+        insts = [
+            [int.from_bytes(bytes.fromhex(h), "little") for col in p.instances for h in col] for p in proof.segments
+        ]
         return keccak(text="verifyProof(bytes[],uint256[][])")[:4] + eth_abi.encode(
-            ["bytes[]", "uint256[][]"], [[p.proof for p in proof.segments], insts])
+            ["bytes[]", "uint256[][]"], [[p.proof for p in proof.segments], insts]
+        )
 
     instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
     vka = vka if vka is not None else (contract.vka if contract is not None and contract.reusable else None)
     if vka is None:
-        return keccak(text="verifyProof(bytes,uint256[])")[:4] + eth_abi.encode(["bytes", "uint256[]"], [proof.proof, instances])
+        return keccak(text="verifyProof(bytes,uint256[])")[:4] + eth_abi.encode(
+            ["bytes", "uint256[]"], [proof.proof, instances]
+        )
     return keccak(text="verifyProof(bytes,uint256[],bytes32[])")[:4] + eth_abi.encode(
-        ["bytes", "uint256[]", "bytes32[]"], [proof.proof, instances, list(vka)])
+        ["bytes", "uint256[]", "bytes32[]"], [proof.proof, instances, list(vka)]
+    )
 
 
 def register_calldata(vka: tuple[bytes, ...]) -> bytes:
@@ -317,8 +441,11 @@ def register_calldata(vka: tuple[bytes, ...]) -> bytes:
 def decode_reusable_return(data: bytes) -> tuple[bool, bytes, list[float]]:
     """The reusable verifier's return data: success word, VKA digest, offset (0x60), then outputs x 1e18 (no length)."""
     if len(data) < 96 or (len(data) - 96) % 32:
-        raise ContractError(f"unexpected return data of {len(data)} bytes from the reusable verifier", where="returndata",
-                            hint="check that the address holds ezkl's reusable verifier")
+        raise ContractError(
+            f"unexpected return data of {len(data)} bytes from the reusable verifier",
+            where="returndata",
+            hint="check that the address holds ezkl's reusable verifier",
+        )
     words = [data[i : i + 32] for i in range(0, len(data), 32)]
     outs = [int.from_bytes(w, "big", signed=True) / 1e18 for w in words[3:]]
     return int.from_bytes(words[0], "big") == 1, words[1], outs

@@ -58,29 +58,50 @@ def with_weights(keys: Any, model: Model | str | os.PathLike, *, store: Store | 
     with the keys' own settings (scales, ranges, logrows), which is what makes the key the same.
     """
     if key_visibility(keys.circuit.settings)["params"] != "committed":
-        raise CompileError("only keys with committed weights serve other weights: fixed weights are part of the key",
-                           where="visibility -> params", hint="compile with visibility params=committed and run setup once")
+        raise CompileError(
+            "only keys with committed weights serve other weights: fixed weights are part of the key",
+            where="visibility -> params",
+            hint="compile with visibility params=committed and run setup once",
+        )
     if not isinstance(model, Model):
         model = load_model(model)
     if model.hash == keys.circuit.model.hash:
         return keys
     if _structure(model) != _structure(keys.circuit.model):
-        raise CompileError("this model is not the same graph as the keys' model (other ops, shapes or names)",
-                           where="model", hint="committed keys serve models of one architecture: retrain the same graph, "
-                                               "or compile and set up this one")
+        raise CompileError(
+            "this model is not the same graph as the keys' model (other ops, shapes or names)",
+            where="model",
+            hint="committed keys serve models of one architecture: retrain the same graph, "
+            "or compile and set up this one",
+        )
     store = store or Store()
-    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "keys": keys.meta["key"],
-                                       "onnx": model.hash}).encode())[:40]
+    key = sha256_bytes(
+        canonical_json(
+            {"format": ZKML_FORMAT, "ezkl": ezkl_version(), "keys": keys.meta["key"], "onnx": model.hash}
+        ).encode()
+    )[:40]
     base = keys.circuit
 
     def build(d: Path) -> None:
         (d / "network.onnx").write_bytes(model.onnx_bytes)
         (d / "settings.json").write_bytes(base.settings_path.read_bytes())
-        engine.call(CompileError, "compile", "compile_circuit", str(d / "network.onnx"), str(d / "network.compiled"),
-                    str(d / "settings.json"))
+        engine.call(
+            CompileError,
+            "compile",
+            "compile_circuit",
+            str(d / "network.onnx"),
+            str(d / "network.compiled"),
+            str(d / "settings.json"),
+        )
         meta = json.loads((base.path / "circuit.json").read_text())
-        meta.update(key=key, model=model.meta(), settings_sha256=sha256_file(d / "settings.json"), weights_of=base.key,
-                    compiled_sha256=sha256_file(d / "network.compiled"), onnx_sha256=sha256_file(d / "network.onnx"))
+        meta.update(
+            key=key,
+            model=model.meta(),
+            settings_sha256=sha256_file(d / "settings.json"),
+            weights_of=base.key,
+            compiled_sha256=sha256_file(d / "network.compiled"),
+            onnx_sha256=sha256_file(d / "network.onnx"),
+        )
         (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 
     entry, _ = store.get_or_build("circuits", key, build)
@@ -89,8 +110,13 @@ def with_weights(keys: Any, model: Model | str | os.PathLike, *, store: Store | 
     return replace(keys, circuit=replace(circuit, report=base.report))
 
 
-def commit(model: Model | str | os.PathLike, circuit_or_keys: Any, *, srs: str | os.PathLike | None = None,
-           store: Store | None = None) -> str:
+def commit(
+    model: Model | str | os.PathLike,
+    circuit_or_keys: Any,
+    *,
+    srs: str | os.PathLike | None = None,
+    store: Store | None = None,
+) -> str:
     """The public fingerprint of ``model``'s weights under ``circuit_or_keys`` (committed weights), without proving.
 
     It equals the ``weights_commitment`` every proof with these weights exposes. A Circuit is set up first
@@ -102,7 +128,9 @@ def commit(model: Model | str | os.PathLike, circuit_or_keys: Any, *, srs: str |
 
     zeros = {t.name: np.zeros(t.shape) for t in keys.circuit.model.inputs}  # the weights' commitment: any input will do
     with private_tempdir() as tmp:
-        _, w = witness_outputs(keys.circuit, zeros, tmp / "w", SetupError, vk=keys.vk.path / "vk.key", srs=keys.srs.path)
+        _, w = witness_outputs(
+            keys.circuit, zeros, tmp / "w", SetupError, vk=keys.vk.path / "vk.key", srs=keys.srs.path
+        )
     points = witness_commitments(w).get("params")
     if not points:
         raise SetupError("ezkl computed no weights commitment", where=keys.path, hint="report this model")

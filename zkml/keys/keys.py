@@ -36,8 +36,18 @@ from .statement import checked_commitment, load_weights, save_weights, statement
 
 VK_FILES = ["vk.key", "settings.json", SRS_FILE, "vk.json", "core.cid"]
 CORE_FILES = ("vk.key", "settings.json", "vk.json")  # what a bundle's core node holds
-IDENTITY_FIELDS = ("format", "ezkl_version", "vk_sha256", "settings_sha256", "srs", "model_sha256", "visibility",
-                   "inputs", "outputs", "commitments")
+IDENTITY_FIELDS = (
+    "format",
+    "ezkl_version",
+    "vk_sha256",
+    "settings_sha256",
+    "srs",
+    "model_sha256",
+    "visibility",
+    "inputs",
+    "outputs",
+    "commitments",
+)
 TOLERANCE_FACTOR = 4.0  # outputs may differ from onnxruntime by 4x the calibration error (+ 4 quanta)
 UNMEASURED_QUANTA = 16  # when no error was measured (calibrated on a private input)
 TOLERANCE_RTOL = 0.02
@@ -50,7 +60,11 @@ def identity(meta: Mapping[str, Any]) -> str:
 
 def bundle_meta(meta: Mapping[str, Any]) -> dict:
     """The metadata a bundle's core node carries (public, and bound to the identity)."""
-    return {"zkml_bundle": ZKML_FORMAT, "model_id": meta["id"], **{k: meta[k] for k in IDENTITY_FIELDS if k != "format"}}
+    return {
+        "zkml_bundle": ZKML_FORMAT,
+        "model_id": meta["id"],
+        **{k: meta[k] for k in IDENTITY_FIELDS if k != "format"},
+    }
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -118,8 +132,10 @@ class VerifyingKey:
         """Decided here, on the verifier's side: the SRS digest is one zkml lists as a ceremony's, or the one this
         verifier pinned (``$ZKML_SRS_SHA256``). What vk.json says about pinning is the key maker's word only."""
         digest = self.meta["srs"]["sha256"]
-        return not self.dev_srs and (digest in known_ceremony_digests() or
-                                     digest == os.environ.get("ZKML_SRS_SHA256", "").strip().lower().removeprefix("0x"))
+        return not self.dev_srs and (
+            digest in known_ceremony_digests()
+            or digest == os.environ.get("ZKML_SRS_SHA256", "").strip().lower().removeprefix("0x")
+        )
 
     @property
     def model_hash(self) -> str:
@@ -135,8 +151,12 @@ class VerifyingKey:
         stored = (self.path / "core.cid").read_text().strip()
         cid = core_cid({name: (self.path / name).read_bytes() for name in CORE_FILES}, bundle_meta(self.meta))
         if cid != stored:
-            raise ArtifactError("core.cid is not the CID of this key's files", stage="verify", where=self.path / "core.cid",
-                                hint="copy the verifying key again from its publisher")
+            raise ArtifactError(
+                "core.cid is not the CID of this key's files",
+                stage="verify",
+                where=self.path / "core.cid",
+                hint="copy the verifying key again from its publisher",
+            )
         return cid
 
     @property
@@ -149,7 +169,11 @@ class VerifyingKey:
         return f"VerifyingKey(id={self.id[:12]}, model={self.model_hash[:12]}{warn})"
 
     def save(self, path: str | os.PathLike) -> Path:
-        dest = save_dir(self.path, path, VK_FILES + ([SRS_FILE + DEV_MARKER] if (self.path / (SRS_FILE + DEV_MARKER)).exists() else []))
+        dest = save_dir(
+            self.path,
+            path,
+            VK_FILES + ([SRS_FILE + DEV_MARKER] if (self.path / (SRS_FILE + DEV_MARKER)).exists() else []),
+        )
         save_weights(dest, self.key_id, self.weights_commitment)
         return dest
 
@@ -176,23 +200,39 @@ def _load_vk(p: Path, want_id: str | None) -> VerifyingKey:
         if not (p / name).is_file():
             raise ArtifactError(f"missing {name}", stage="verify", where=p / name, hint=hint)
     try:
-        checks = (("vk.key", meta["vk_sha256"]), ("settings.json", meta["settings_sha256"]), (SRS_FILE, meta["srs"]["sha256"]))
+        checks = (
+            ("vk.key", meta["vk_sha256"]),
+            ("settings.json", meta["settings_sha256"]),
+            (SRS_FILE, meta["srs"]["sha256"]),
+        )
     except (KeyError, TypeError) as err:
         raise ArtifactError(f"vk.json lacks {err}", stage="verify", where=p / "vk.json", hint=again) from err
     for name, want in checks:
         if sha256_file(p / name) != want:
-            raise ArtifactError(f"{name} does not match the hash recorded in vk.json: it was edited or replaced",
-                                stage="verify", where=p / name, hint=again)
+            raise ArtifactError(
+                f"{name} does not match the hash recorded in vk.json: it was edited or replaced",
+                stage="verify",
+                where=p / name,
+                hint=again,
+            )
     if identity(meta) != meta.get("id"):
-        raise ArtifactError("vk.json does not match its identity hash: it was edited", stage="verify", where=p / "vk.json", hint=again)
+        raise ArtifactError(
+            "vk.json does not match its identity hash: it was edited", stage="verify", where=p / "vk.json", hint=again
+        )
     settings = read_json(p / "settings.json", error_cls=ArtifactError, stage="verify", hint=again)
     try:
         vis = key_visibility(settings)
     except (KeyError, TypeError, StopIteration) as err:
-        raise ArtifactError(f"settings.json has no readable run_args: {err}", stage="verify", where=p / "settings.json", hint=again) from err
+        raise ArtifactError(
+            f"settings.json has no readable run_args: {err}", stage="verify", where=p / "settings.json", hint=again
+        ) from err
     if vis != meta["visibility"]:
-        raise ArtifactError(f"settings.json says visibility {vis}, vk.json says {meta['visibility']}", stage="verify",
-                            where=p / "settings.json", hint=again)
+        raise ArtifactError(
+            f"settings.json says visibility {vis}, vk.json says {meta['visibility']}",
+            stage="verify",
+            where=p / "settings.json",
+            hint=again,
+        )
     return VerifyingKey(p, meta, settings)
 
 
@@ -222,7 +262,9 @@ class Keys:
     def srs(self) -> SRSInfo:
         """As this key's maker set it up: pinned when setup was given the ceremony's digest (keys.json records it)."""
         s = self.vk.srs
-        return SRSInfo(s.path, s.sha256, s.logrows, s.dev, s.pinned or (bool(self.meta.get("srs_pinned")) and not s.dev))
+        return SRSInfo(
+            s.path, s.sha256, s.logrows, s.dev, s.pinned or (bool(self.meta.get("srs_pinned")) and not s.dev)
+        )
 
     def __repr__(self) -> str:
         warn = ", INSECURE dev SRS" if self.dev_srs else ", " + self.srs.kind + " SRS"
@@ -249,8 +291,11 @@ class Keys:
         """Prove the model on ``x``; ``check`` compares the circuit's outputs with onnxruntime first. ``workers``:
         one circuit proves in this process on every core (it spreads a split model's segments)."""
         if cluster is not None:
-            raise ProveError("one circuit proves in one process: cluster= spreads a split model's segments", where="cluster",
-                             hint="prove here, or spread many inputs over the cluster with zkml.prove_many(..., cluster=)")
+            raise ProveError(
+                "one circuit proves in one process: cluster= spreads a split model's segments",
+                where="cluster",
+                hint="prove here, or spread many inputs over the cluster with zkml.prove_many(..., cluster=)",
+            )
         return prove(self, x, check=check)
 
     def with_weights(self, model: Any) -> "Keys":
@@ -261,8 +306,11 @@ class Keys:
 def _load_keys(p: Path, cached: bool = False) -> Keys:
     hint = "run setup again (circuit.setup() or prove-model setup)"
     if (p / "vk.json").is_file() and not (p / "keys.json").is_file():
-        raise ArtifactError("this is a verifying-key directory: it holds no proving key", where=p,
-                            hint="pass the keys directory that setup wrote (the one holding pk.key and vk/), not its vk/")
+        raise ArtifactError(
+            "this is a verifying-key directory: it holds no proving key",
+            where=p,
+            hint="pass the keys directory that setup wrote (the one holding pk.key and vk/), not its vk/",
+        )
     meta = read_json(p / "keys.json", error_cls=ArtifactError, stage="load", hint=hint)
     if not isinstance(meta, dict) or meta.get("kind") != "keys":
         raise ArtifactError("not a zkml keys directory", where=p, hint=hint)
@@ -270,21 +318,31 @@ def _load_keys(p: Path, cached: bool = False) -> Keys:
     if not (p / "pk.key").is_file():
         raise ArtifactError("missing pk.key", where=p / "pk.key", hint=hint)
     if sha256_file(p / "pk.key") != meta.get("pk_sha256"):
-        raise ArtifactError("pk.key does not match the hash recorded in keys.json: it was edited or replaced",
-                            where=p / "pk.key", hint=hint)
+        raise ArtifactError(
+            "pk.key does not match the hash recorded in keys.json: it was edited or replaced",
+            where=p / "pk.key",
+            hint=hint,
+        )
     vk = VerifyingKey.load(p / "vk")
     if vk.id != meta.get("id"):
         raise ArtifactError("the verifying key is not the one these keys were made with", where=p / "vk", hint=hint)
     circuit = load_circuit(p / "circuit")
     own = circuit.key == meta.get("circuit_key") or json.loads((p / "circuit" / "circuit.json").read_text()).get(
-        "weights_of") == meta.get("circuit_key")  # the same settings with other committed weights (with_weights)
+        "weights_of"
+    ) == meta.get("circuit_key")  # the same settings with other committed weights (with_weights)
     if not own or sha256_file(circuit.settings_path) != vk.meta["settings_sha256"]:
         raise ArtifactError("the circuit is not the one these keys were made from", where=p / "circuit", hint=hint)
     return Keys(p, circuit, vk, meta, cached=cached)
 
 
-def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
-          srs_sha256: str | None = None) -> Keys:
+def setup(
+    circuit: Circuit,
+    srs: str | os.PathLike | None = None,
+    *,
+    store: Store | None = None,
+    production: bool = False,
+    srs_sha256: str | None = None,
+) -> Keys:
     """Keys for ``circuit`` on a dev SRS (``srs=None``, INSECURE, cached) or on the SRS file ``srs``.
 
     ``production=True`` refuses anything but a ceremony SRS whose digest is pinned (``srs_sha256`` or
@@ -293,13 +351,19 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
     store = store or Store()
     if srs is None:
         if production:
-            raise SRSError("production keys need a ceremony SRS, not a locally generated one", where="srs",
-                           hint="pass srs=FILE with srs_sha256=<its published digest> (CLI --srs FILE --srs-sha256 HEX)")
+            raise SRSError(
+                "production keys need a ceremony SRS, not a locally generated one",
+                where="srs",
+                hint="pass srs=FILE with srs_sha256=<its published digest> (CLI --srs FILE --srs-sha256 HEX)",
+            )
         info = dev_srs(circuit.logrows, store)
     else:
         info = ceremony_srs(srs, circuit.logrows, store, sha256=srs_sha256, production=production)
-    key = sha256_bytes(canonical_json({"format": ZKML_FORMAT, "ezkl": ezkl_version(), "circuit": circuit.key,
-                                       "srs": info.to_json()}).encode())[:40]
+    key = sha256_bytes(
+        canonical_json(
+            {"format": ZKML_FORMAT, "ezkl": ezkl_version(), "circuit": circuit.key, "srs": info.to_json()}
+        ).encode()
+    )[:40]
 
     def build(d: Path) -> None:
         (d / "circuit").mkdir()
@@ -309,24 +373,44 @@ def setup(circuit: Circuit, srs: str | os.PathLike | None = None, *, store: Stor
         vk_dir.mkdir()
         t0 = time.perf_counter()
         with step("setup", f"keys for 2^{circuit.logrows} rows", predicted_s=for_settings(circuit.settings).setup_s):
-            engine.setup(SetupError, circuit.compiled_path, vk_dir / "vk.key", d / "pk.key", info.path, where=circuit.path)
+            engine.setup(
+                SetupError, circuit.compiled_path, vk_dir / "vk.key", d / "pk.key", info.path, where=circuit.path
+            )
         seconds = time.perf_counter() - t0
         _link_or_copy(circuit.settings_path, vk_dir / "settings.json")
         _link_or_copy(info.path, vk_dir / SRS_FILE)
         if info.dev:
             (vk_dir / (SRS_FILE + DEV_MARKER)).write_text("INSECURE: generated by zkml (ezkl.gen_srs)\n")
-        meta = {"format": ZKML_FORMAT, "kind": "verifying_key", "ezkl_version": ezkl_version(), "srs": info.to_json(),
-                "vk_sha256": sha256_file(vk_dir / "vk.key"), "settings_sha256": sha256_file(circuit.settings_path),
-                "model_sha256": circuit.model.hash, "visibility": key_visibility(circuit.settings),
-                "inputs": [t.to_json() for t in circuit.model.inputs], "outputs": [t.to_json() for t in circuit.model.outputs],
-                "commitments": _commitment_counts(circuit, vk_dir / "vk.key", info.path)}
+        meta = {
+            "format": ZKML_FORMAT,
+            "kind": "verifying_key",
+            "ezkl_version": ezkl_version(),
+            "srs": info.to_json(),
+            "vk_sha256": sha256_file(vk_dir / "vk.key"),
+            "settings_sha256": sha256_file(circuit.settings_path),
+            "model_sha256": circuit.model.hash,
+            "visibility": key_visibility(circuit.settings),
+            "inputs": [t.to_json() for t in circuit.model.inputs],
+            "outputs": [t.to_json() for t in circuit.model.outputs],
+            "commitments": _commitment_counts(circuit, vk_dir / "vk.key", info.path),
+        }
         meta["id"] = identity(meta)
         (vk_dir / "vk.json").write_text(json.dumps(meta, indent=2))
         cid = core_cid({name: (vk_dir / name).read_bytes() for name in CORE_FILES}, bundle_meta(meta))
         (vk_dir / "core.cid").write_text(cid)
-        keys_meta = {"format": ZKML_FORMAT, "kind": "keys", "ezkl_version": ezkl_version(), "key": key, "id": meta["id"],
-                     "core_cid": cid, "circuit_key": circuit.key, "setup_seconds": seconds, "srs_pinned": info.pinned,
-                     "pk_bytes": (d / "pk.key").stat().st_size, "pk_sha256": sha256_file(d / "pk.key")}
+        keys_meta = {
+            "format": ZKML_FORMAT,
+            "kind": "keys",
+            "ezkl_version": ezkl_version(),
+            "key": key,
+            "id": meta["id"],
+            "core_cid": cid,
+            "circuit_key": circuit.key,
+            "setup_seconds": seconds,
+            "srs_pinned": info.pinned,
+            "pk_bytes": (d / "pk.key").stat().st_size,
+            "pk_sha256": sha256_file(d / "pk.key"),
+        }
         (d / "keys.json").write_text(json.dumps(keys_meta, indent=2))
 
     entry, built = store.get_or_build("keys", key, build)
@@ -344,8 +428,10 @@ def _commitment_counts(circuit: Circuit, vk: Path, srs: Path) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    probes = [{t.name: np.zeros(t.shape) for t in circuit.model.inputs},
-              {t.name: rng.uniform(-0.5, 0.5, size=t.shape) for t in circuit.model.inputs}]
+    probes = [
+        {t.name: np.zeros(t.shape) for t in circuit.model.inputs},
+        {t.name: rng.uniform(-0.5, 0.5, size=t.shape) for t in circuit.model.inputs},
+    ]
     with private_tempdir() as tmp:
         for i, probe in enumerate(probes):
             try:
@@ -356,8 +442,11 @@ def _commitment_counts(circuit: Circuit, vk: Path, srs: Path) -> dict:
                     raise
     counts = {part: len(points) for part, points in witness_commitments(w).items()}
     if not counts:
-        raise SetupError("ezkl computed no commitment for the committed parts", where=circuit.path,
-                         hint="report this: the circuit's polycommit columns gave no KZG commitment")
+        raise SetupError(
+            "ezkl computed no commitment for the committed parts",
+            where=circuit.path,
+            hint="report this: the circuit's polycommit columns gave no KZG commitment",
+        )
     return counts
 
 
@@ -386,30 +475,46 @@ def prove_with_outputs(keys: Keys, x: Any, *, check: bool = True) -> tuple[Proof
         t0 = time.perf_counter()
         try:
             with step("prove", "witness"):
-                got, _ = witness_outputs(circuit, feeds, tmp / "w", ProveError, vk=keys.vk.path / "vk.key", srs=keys.srs.path)
+                got, _ = witness_outputs(
+                    circuit, feeds, tmp / "w", ProveError, vk=keys.vk.path / "vk.key", srs=keys.srs.path
+                )
         except ProveError as err:
             # the circuit compiled and ran on the calibration data: a failure on this input means
             # a value left the range the circuit's lookups and decompositions can represent
-            raise _range_error(model, "ezkl could not build a witness for this input "
-                               f"({err.message.split(': ', 1)[-1][:300]})") from None
+            raise _range_error(
+                model, f"ezkl could not build a witness for this input ({err.message.split(': ', 1)[-1][:300]})"
+            ) from None
         timings["witness"] = time.perf_counter() - t0
         # honest-output check against the float model (no number about the private input is reported)
         if check:
             atol, rtol = tolerance(circuit)
             if not compare(model.run(feeds), got, atol=atol, rtol=rtol):
-                raise _range_error(model, f"the circuit's output differs from onnxruntime's by more than the tolerance "
-                                          f"({atol:.3g} + {rtol:g}*|y|)")
+                raise _range_error(
+                    model,
+                    f"the circuit's output differs from onnxruntime's by more than the tolerance "
+                    f"({atol:.3g} + {rtol:g}*|y|)",
+                )
         # prove
         t0 = time.perf_counter()
         with step("prove", f"proof of 2^{circuit.logrows} rows", predicted_s=for_settings(circuit.settings).prove_s):
-            raw = engine.prove(ProveError, tmp / "w.witness.json", circuit.compiled_path, keys.pk_path, tmp / "proof.json",
-                               keys.srs.path, where=keys.path)
+            raw = engine.prove(
+                ProveError,
+                tmp / "w.witness.json",
+                circuit.compiled_path,
+                keys.pk_path,
+                tmp / "proof.json",
+                keys.srs.path,
+                where=keys.path,
+            )
         timings["prove"] = time.perf_counter() - t0
     proof = Proof.from_ezkl(raw, vk=keys.vk, timings=timings)
     want = expected_instances(keys.vk.settings, len(model.inputs), len(model.outputs))
     if sum(map(len, proof.instances)) != want:
-        raise ProveError(f"ezkl returned {sum(map(len, proof.instances))} public values where the key's settings "
-                         f"lay out {want}", where=keys.path, hint="report this: zkml cannot decode this circuit's instances")
+        raise ProveError(
+            f"ezkl returned {sum(map(len, proof.instances))} public values where the key's settings lay out {want}",
+            where=keys.path,
+            hint="report this: zkml cannot decode this circuit's instances",
+        )
     return proof, got
 
 
@@ -418,4 +523,5 @@ def _range_error(model, detail: str) -> InputRangeError:
         f"refusing to prove: {detail}. The input is probably outside the range the circuit was calibrated on",
         where=f"input '{model.inputs[0].name}'",
         hint="recalibrate with data that covers such inputs: zkml.compile(model, calibration_data=...) "
-             "(prove-model compile --calibration FILE), or use target='accuracy'")
+        "(prove-model compile --calibration FILE), or use target='accuracy'",
+    )

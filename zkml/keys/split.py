@@ -88,16 +88,28 @@ class SplitVerifyingKey:
 
     @property
     def visibility(self) -> dict:
-        return {"input": self.segments[0].visibility["input"], "output": self.segments[-1].visibility["output"],
-                "params": self.segments[0].visibility["params"]}
+        return {
+            "input": self.segments[0].visibility["input"],
+            "output": self.segments[-1].visibility["output"],
+            "params": self.segments[0].visibility["params"],
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         d = Path(path)
         for i, v in enumerate(self.segments):
             v.save(d / f"seg{i:03d}")
-        atomic_write_text(d / "split.json", json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
-                                                        "segments": [v.key_id for v in self.segments], "id": self.key_id},
-                                                       indent=1))
+        atomic_write_text(
+            d / "split.json",
+            json.dumps(
+                {
+                    "format": ZKML_FORMAT,
+                    "kind": "split_verifying_key",
+                    "segments": [v.key_id for v in self.segments],
+                    "id": self.key_id,
+                },
+                indent=1,
+            ),
+        )
         save_weights(d, self.key_id, self.weights_commitment)
         return d
 
@@ -110,11 +122,17 @@ class SplitVerifyingKey:
         meta = read_json(d / "split.json", error_cls=ArtifactError, stage="verify", hint=hint)
         if not isinstance(meta, dict) or meta.get("kind") != "split_verifying_key":
             raise ArtifactError("not a zkml split verifying key", stage="verify", where=d, hint=hint)
-        segs = tuple(VerifyingKey.load(d / f"seg{i:03d}", id=sid).pin_weights(None) for i, sid in enumerate(meta["segments"]))
+        segs = tuple(
+            VerifyingKey.load(d / f"seg{i:03d}", id=sid).pin_weights(None) for i, sid in enumerate(meta["segments"])
+        )
         vk = cls(d, segs)
         if vk.key_id != meta.get("id"):
-            raise ArtifactError("the split key's segments are not the chain its identity names", stage="verify",
-                                where=d / "split.json", hint="get the verifying key again from its publisher")
+            raise ArtifactError(
+                "the split key's segments are not the chain its identity names",
+                stage="verify",
+                where=d / "split.json",
+                hint="get the verifying key again from its publisher",
+            )
         want = id.lower().removeprefix("0x") if id is not None else None
         return replace(vk, weights_commitment=load_weights(d, vk.key_id, want))
 
@@ -163,8 +181,12 @@ class SplitKeys:
             k.save(d / f"seg{i:03d}")
         self.circuit.save(d / "circuit")
         self.vk.save(d / "vk")
-        atomic_write_text(d / "split.json", json.dumps({"format": ZKML_FORMAT, "kind": "split_keys",
-                                                        "segments": len(self.segments), "id": self.id}, indent=1))
+        atomic_write_text(
+            d / "split.json",
+            json.dumps(
+                {"format": ZKML_FORMAT, "kind": "split_keys", "segments": len(self.segments), "id": self.id}, indent=1
+            ),
+        )
         return d
 
     @classmethod
@@ -177,7 +199,9 @@ class SplitKeys:
         segs = tuple(Keys.load(d / f"seg{i:03d}") for i in range(int(meta["segments"])))
         keys = cls(SplitCircuit.load(d / "circuit"), segs)
         if keys.id != meta.get("id"):
-            raise ArtifactError("the segments are not the chain these keys were made with", where=d / "split.json", hint=hint)
+            raise ArtifactError(
+                "the segments are not the chain these keys were made with", where=d / "split.json", hint=hint
+            )
         return keys
 
     @accepts_progress
@@ -198,9 +222,18 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
     if not isinstance(model, Model):
         model = load_model(model)
     if keys.circuit.links:  # cut where the keys' model was cut, links packed and blinded alike
-        pieces = [graph_segment(model, [TensorSpec.from_json(t) for t in ln["inputs"]],
-                                [TensorSpec.from_json(t) for t in ln["outputs"]], int(ln["blind_in"]), int(ln["blind_out"]),
-                                link_in=bool(ln["link_in"]), link_out=bool(ln["link_out"])) for ln in keys.circuit.links]
+        pieces = [
+            graph_segment(
+                model,
+                [TensorSpec.from_json(t) for t in ln["inputs"]],
+                [TensorSpec.from_json(t) for t in ln["outputs"]],
+                int(ln["blind_in"]),
+                int(ln["blind_out"]),
+                link_in=bool(ln["link_in"]),
+                link_out=bool(ln["link_out"]),
+            )
+            for ln in keys.circuit.links
+        ]
     else:
         pieces = [extract(model, list(c.model.inputs), list(c.model.outputs)) for c in keys.circuit.segments]
     segs = tuple(with_weights(k, piece) for k, piece in zip(keys.segments, pieces))
@@ -213,8 +246,13 @@ def commit_split(model: Model | str | os.PathLike, keys: SplitKeys) -> str:
     return "0x" + "".join(commit_one(k.circuit.model, k)[2:] for k in other.segments)
 
 
-def commit(model: Model | str | os.PathLike, circuit_or_keys, *, srs: str | os.PathLike | None = None,
-           store: Store | None = None) -> str:
+def commit(
+    model: Model | str | os.PathLike,
+    circuit_or_keys,
+    *,
+    srs: str | os.PathLike | None = None,
+    store: Store | None = None,
+) -> str:
     """The public fingerprint of ``model``'s weights (committed weights), without proving: ``zkml.commit``.
 
     Takes Keys, SplitKeys (every segment's commitment, in order), or a Circuit / SplitCircuit, set up first
@@ -227,16 +265,33 @@ def commit(model: Model | str | os.PathLike, circuit_or_keys, *, srs: str | os.P
     return commit_one(model, circuit_or_keys, srs=srs, store=store)
 
 
-def setup_split(circuit: SplitCircuit, srs: str | os.PathLike | None = None, *, store: Store | None = None,
-                production: bool = False, srs_sha256: str | None = None) -> SplitKeys:
+def setup_split(
+    circuit: SplitCircuit,
+    srs: str | os.PathLike | None = None,
+    *,
+    store: Store | None = None,
+    production: bool = False,
+    srs_sha256: str | None = None,
+) -> SplitKeys:
     """Every segment on one SRS (all segments share one logrows, so one SRS file serves them all)."""
-    return SplitKeys(circuit, tuple(setup_one(c, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
-                                    for c in each("setup", "segment", circuit.segments)))
+    return SplitKeys(
+        circuit,
+        tuple(
+            setup_one(c, srs=srs, store=store, production=production, srs_sha256=srs_sha256)
+            for c in each("setup", "segment", circuit.segments)
+        ),
+    )
 
 
 @accepts_progress
-def setup(circuit, srs: str | os.PathLike | None = None, *, store: Store | None = None, production: bool = False,
-          srs_sha256: str | None = None):
+def setup(
+    circuit,
+    srs: str | os.PathLike | None = None,
+    *,
+    store: Store | None = None,
+    production: bool = False,
+    srs_sha256: str | None = None,
+):
     """Proving and verifying keys for a Circuit (Keys) or a SplitCircuit (SplitKeys): ``zkml.setup``.
 
     ``srs=None``: a dev SRS (INSECURE, cached). ``production=True`` refuses anything but a ceremony SRS whose
@@ -254,8 +309,9 @@ def load_keys(path: str | os.PathLike):
 def load_vk(path: str | os.PathLike, *, id: str | None = None):
     """A VerifyingKey or SplitVerifyingKey, whichever the directory (or a keys directory's vk/) holds."""
     p = Path(path)
-    if (p / "split.json").exists() and read_json(p / "split.json", error_cls=ArtifactError, stage="verify",
-                                                 hint="pass a verifying-key directory").get("kind") == "split_keys":
+    if (p / "split.json").exists() and read_json(
+        p / "split.json", error_cls=ArtifactError, stage="verify", hint="pass a verifying-key directory"
+    ).get("kind") == "split_keys":
         p = p / "vk"
     if (p / "split.json").exists():
         return SplitVerifyingKey.load(p, id=id)
@@ -291,19 +347,27 @@ def _prove_on_workers(keys: SplitKeys, inputs: list, workers: int, check: bool) 
                 attempts[i] += 1
                 on_worker_death(i)
                 if attempts[i] >= MAX_ATTEMPTS:
-                    raise ProveError(f"the worker proving segment {i} died {MAX_ATTEMPTS} times", where=keys.path,
-                                     hint="the machine may be out of memory: use fewer workers, or a smaller "
-                                          "max_logrows")
+                    raise ProveError(
+                        f"the worker proving segment {i} died {MAX_ATTEMPTS} times",
+                        where=keys.path,
+                        hint="the machine may be out of memory: use fewer workers, or a smaller max_logrows",
+                    )
                 pool.submit(i, str(segs[i].path), home, inputs[i], check)
             elif kind == "timeout":
-                raise ProveError(f"segment {i} had no proof after {value:.0f} s; its worker was killed", where=keys.path,
-                                 hint="the worker was stuck, or the proof is slower than that: set ZKML_WORKER_TIMEOUT "
-                                      "(seconds) higher, or prove in sequence (workers=None)")
+                raise ProveError(
+                    f"segment {i} had no proof after {value:.0f} s; its worker was killed",
+                    where=keys.path,
+                    hint="the worker was stuck, or the proof is slower than that: set ZKML_WORKER_TIMEOUT "
+                    "(seconds) higher, or prove in sequence (workers=None)",
+                )
             elif isinstance(value, ProveError):
                 raise value
             else:
-                raise ProveError(f"segment {i}'s prover failed: {type(value).__name__}", where=keys.path,
-                                 hint="prove in sequence (workers=None) to see why") from value
+                raise ProveError(
+                    f"segment {i}'s prover failed: {type(value).__name__}",
+                    where=keys.path,
+                    hint="prove in sequence (workers=None) to see why",
+                ) from value
     return [done[i] for i in range(len(segs))]
 
 
@@ -325,13 +389,17 @@ def _prove_on_ray(keys: SplitKeys, inputs: list, cluster: str, check: bool) -> l
         cause = getattr(err, "cause", None)
         if isinstance(cause, ProveError):
             raise cause from None
-        raise ProveError(f"a segment failed on the Ray cluster: {type(err).__name__}", where=cluster,
-                         hint="prove in sequence (no cluster) to see which segment and why") from None
+        raise ProveError(
+            f"a segment failed on the Ray cluster: {type(err).__name__}",
+            where=cluster,
+            hint="prove in sequence (no cluster) to see which segment and why",
+        ) from None
     return [p.bind(k.vk) for p, k in zip(results, keys.segments)]
 
 
-def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None,
-                cluster: str | None = None) -> Proof:
+def prove_split(
+    keys: SplitKeys, x: Any, *, check: bool = True, workers: int | None = None, cluster: str | None = None
+) -> Proof:
     segs = keys.segments
     feeds = first_feeds(keys.circuit, x)  # with fresh blinding values for every link when the input is private
     if cluster is None and (not workers or workers <= 1):
@@ -348,13 +416,20 @@ def prove_split(keys: SplitKeys, x: Any, *, check: bool = True, workers: int | N
             got = k.circuit.run(inputs[-1])
             inputs.append(chain_feeds(keys.circuit, i + 1, got))
         emit("prove", f"{len(segs)} segments on {'the Ray cluster' if cluster else f'{workers} workers'}")
-        proofs = _prove_on_ray(keys, inputs, cluster, check) if cluster else _prove_on_workers(keys, inputs, workers, check)
+        proofs = (
+            _prove_on_ray(keys, inputs, cluster, check) if cluster else _prove_on_workers(keys, inputs, workers, check)
+        )
     chain_vk = keys.vk
     fingerprint = Proof(b"", (), {}, chain_vk, tuple(proofs)).weights_commitment
-    meta = {"format": ZKML_FORMAT, "kind": "split_proof", "model_id": chain_vk.pin_weights(fingerprint).id,
-            "key_id": chain_vk.key_id, "segments": len(proofs),
-            "created": proofs[-1].meta.get("created"),
-            "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)}}
+    meta = {
+        "format": ZKML_FORMAT,
+        "kind": "split_proof",
+        "model_id": chain_vk.pin_weights(fingerprint).id,
+        "key_id": chain_vk.key_id,
+        "segments": len(proofs),
+        "created": proofs[-1].meta.get("created"),
+        "timings": {"prove": sum(p.timings.get("prove", 0.0) for p in proofs)},
+    }
     return Proof(b"", (), meta, keys.vk, tuple(proofs), made_here=True)
 
 

@@ -18,9 +18,19 @@ from ..errors import UnsupportedModelError
 
 BOOSTERS = ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor")
 # objectives whose output is a sigmoid/softmax/identity of the summed leaves
-_OBJECTIVES = {"binary:logistic": "sigmoid2", "multi:softprob": "softmax", "multi:softmax": "softmax",
-               "reg:squarederror": "none", "reg:absoluteerror": "none", "reg:pseudohubererror": "none",
-               "binary": "sigmoid2", "multiclass": "softmax", "regression": "none", "regression_l1": "none", "huber": "none"}
+_OBJECTIVES = {
+    "binary:logistic": "sigmoid2",
+    "multi:softprob": "softmax",
+    "multi:softmax": "softmax",
+    "reg:squarederror": "none",
+    "reg:absoluteerror": "none",
+    "reg:pseudohubererror": "none",
+    "binary": "sigmoid2",
+    "multiclass": "softmax",
+    "regression": "none",
+    "regression_l1": "none",
+    "huber": "none",
+}
 
 
 def is_booster(obj: Any) -> bool:
@@ -46,8 +56,13 @@ class _Tree:
         return self
 
     def add(self) -> int:
-        for lst, v in ((self.children_left, -1), (self.children_right, -1), (self.feature, 0), (self.threshold, 0.0),
-                       (self.value, 0.0)):
+        for lst, v in (
+            (self.children_left, -1),
+            (self.children_right, -1),
+            (self.feature, 0),
+            (self.threshold, 0.0),
+            (self.value, 0.0),
+        ):
             lst.append(v)
         return len(self.feature) - 1
 
@@ -63,8 +78,12 @@ def _xgb_trees(est) -> tuple[list[_Tree], str]:
             return index[split]
         if split.startswith("f") and split[1:].isdigit():
             return int(split[1:])
-        raise UnsupportedModelError(f"cannot map XGBoost split feature {split!r}", stage="export", where="model",
-                                    hint="fit on a numpy array or name the features f0, f1, ...")
+        raise UnsupportedModelError(
+            f"cannot map XGBoost split feature {split!r}",
+            stage="export",
+            where="model",
+            hint="fit on a numpy array or name the features f0, f1, ...",
+        )
 
     def walk(t: _Tree, node: dict) -> int:
         i = t.add()
@@ -97,8 +116,12 @@ def _lgbm_trees(est) -> tuple[list[_Tree], str]:
             t.value[i] = float(node["leaf_value"])
             return i
         if node.get("decision_type", "<=") != "<=":
-            raise UnsupportedModelError(f"LightGBM split type {node.get('decision_type')!r} (categorical) has no converter",
-                                        stage="export", where="model", hint="encode categorical features numerically before fitting")
+            raise UnsupportedModelError(
+                f"LightGBM split type {node.get('decision_type')!r} (categorical) has no converter",
+                stage="export",
+                where="model",
+                hint="encode categorical features numerically before fitting",
+            )
         t.feature[i] = int(node["split_feature"])
         t.threshold[i] = float(node["threshold"])
         t.children_left[i] = walk(t, node["left_child"])
@@ -127,12 +150,20 @@ def booster_to_torch(est, output: str):
 
     name = type(est).__name__
     if name not in BOOSTERS:
-        raise UnsupportedModelError(f"no converter for {type(est).__module__}.{name}", stage="export", where=name,
-                                    hint=f"use one of {', '.join(BOOSTERS)} (the scikit-learn wrappers)")
+        raise UnsupportedModelError(
+            f"no converter for {type(est).__module__}.{name}",
+            stage="export",
+            where=name,
+            hint=f"use one of {', '.join(BOOSTERS)} (the scikit-learn wrappers)",
+        )
     allowed = ("decision", "proba") if name.endswith("Classifier") else ("predict",)
     if output not in allowed:
-        raise UnsupportedModelError(f"{name} cannot export sklearn_output={output!r} here", stage="export", where="sklearn_output",
-                                    hint=f"use one of {', '.join(allowed)}")
+        raise UnsupportedModelError(
+            f"{name} cannot export sklearn_output={output!r} here",
+            stage="export",
+            where="sklearn_output",
+            hint=f"use one of {', '.join(allowed)}",
+        )
     nf = int(est.n_features_in_)
     if name.startswith("XGB"):
         trees, objective = _xgb_trees(est)
@@ -144,8 +175,12 @@ def booster_to_torch(est, output: str):
     if kind is not None and output == "decision":
         kind = "none"  # the margin: the objective's sigmoid/softmax left out
     if kind is None:
-        raise UnsupportedModelError(f"objective {objective!r} has no converter", stage="export", where="objective",
-                                    hint=f"supported objectives: {', '.join(sorted(_OBJECTIVES))}")
+        raise UnsupportedModelError(
+            f"objective {objective!r} has no converter",
+            stage="export",
+            where="objective",
+            hint=f"supported objectives: {', '.join(sorted(_OBJECTIVES))}",
+        )
     X0 = np.zeros((1, nf), np.float32)
     n_out = margin(est, X0).shape[1]
     # trees are stored round by round, class by class (per_class trees of each)

@@ -48,7 +48,9 @@ def boundaries(model: Model, max_tensors: int = MAX_LINK_TENSORS) -> list[tuple[
     for i in range(len(g.node) - 1):
         if any(order.get(o, len(g.node)) <= i for o in outputs):
             break  # a graph output is already done: the rest cannot be a chain
-        live = sorted((x for x, j in last_use.items() if j > i and order.get(x, len(g.node)) <= i), key=lambda x: (order[x], x))
+        live = sorted(
+            (x for x, j in last_use.items() if j > i and order.get(x, len(g.node)) <= i), key=lambda x: (order[x], x)
+        )
         if 0 < len(live) <= max_tensors and any(order[x] >= 0 for x in live):  # not the graph's inputs alone
             found.append(tuple(live))
     return list(dict.fromkeys(found))
@@ -103,17 +105,27 @@ def extract(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[Tensor
             needed |= {x for x in n.input if x and x not in in_names}
     nodes.reverse()
     inits = [i for i in g.initializer if i.name in needed]
-    dangling = {x for n in nodes for x in n.input if x} - {o for n in nodes for o in n.output} - in_names - {i.name for i in inits}
+    dangling = (
+        {x for n in nodes for x in n.input if x}
+        - {o for n in nodes for o in n.output}
+        - in_names
+        - {i.name for i in inits}
+    )
     if dangling:
-        raise ModelError(f"the segment needs values from outside it: {sorted(dangling)[:3]}", stage="compile",
-                         where="split", hint="report this model: zkml cut it at a point that is not a single tensor")
+        raise ModelError(
+            f"the segment needs values from outside it: {sorted(dangling)[:3]}",
+            stage="compile",
+            where="split",
+            hint="report this model: zkml cut it at a point that is not a single tensor",
+        )
     elem = {"float32": onnx.TensorProto.FLOAT, "float64": onnx.TensorProto.DOUBLE, "int64": onnx.TensorProto.INT64}
 
     def info(t: TensorSpec):
         return onnx.helper.make_tensor_value_info(t.name, elem.get(t.dtype, onnx.TensorProto.FLOAT), list(t.shape))
 
-    graph = onnx.helper.make_graph(nodes, f"{g.name or 'model'}_segment", [info(t) for t in inputs],
-                                   [info(t) for t in outputs], initializer=inits)
+    graph = onnx.helper.make_graph(
+        nodes, f"{g.name or 'model'}_segment", [info(t) for t in inputs], [info(t) for t in outputs], initializer=inits
+    )
     sub = onnx.helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     return load_model(sub.SerializeToString())
 
@@ -136,8 +148,16 @@ def fresh_blinds(links: int, scale: int):
     return (raw / 2.0 ** int(scale)).reshape(1, BLIND_VALUES * links)
 
 
-def segment(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], blind_in: int = 0,
-            blind_out: int = 0, *, link_in: bool = False, link_out: bool = False) -> Model:
+def segment(
+    model: Model,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+    blind_in: int = 0,
+    blind_out: int = 0,
+    *,
+    link_in: bool = False,
+    link_out: bool = False,
+) -> Model:
     """The sub-graph from ``inputs`` to ``outputs`` as a standalone Model, its links packed and blinded.
 
     A *link* is one tensor ``[1, n]``: every tensor the cut hands over, flattened and concatenated, then the
@@ -167,14 +187,29 @@ def segment(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[Tensor
         graph_inputs.append(helper.make_tensor_value_info(LINK_IN, T.FLOAT, [1, total + blind_in]))
         pos = 0
         for k, t in enumerate(inputs):
-            front += [helper.make_node("Slice", [LINK_IN, const(f"zkml_in{k}_start", [pos]), const(f"zkml_in{k}_end", [pos + t.size]),
-                                                 axis], [f"zkml_in{k}_flat"]),
-                      helper.make_node("Reshape", [f"zkml_in{k}_flat", const(f"zkml_in{k}_shape", list(t.shape))], [t.name])]
+            front += [
+                helper.make_node(
+                    "Slice",
+                    [LINK_IN, const(f"zkml_in{k}_start", [pos]), const(f"zkml_in{k}_end", [pos + t.size]), axis],
+                    [f"zkml_in{k}_flat"],
+                ),
+                helper.make_node("Reshape", [f"zkml_in{k}_flat", const(f"zkml_in{k}_shape", list(t.shape))], [t.name]),
+            ]
             pos += t.size
         carried = "zkml_carry"
         if blind_out:
-            front.append(helper.make_node("Slice", [LINK_IN, const("zkml_carry_start", [total + blind_in - blind_out]),
-                                                    const("zkml_carry_end", [total + blind_in]), axis], [carried]))
+            front.append(
+                helper.make_node(
+                    "Slice",
+                    [
+                        LINK_IN,
+                        const("zkml_carry_start", [total + blind_in - blind_out]),
+                        const("zkml_carry_end", [total + blind_in]),
+                        axis,
+                    ],
+                    [carried],
+                )
+            )
     else:
         graph_inputs += list(g.input)
         carried = BLIND_INPUT
@@ -189,8 +224,11 @@ def segment(model: Model, inputs: Sequence[TensorSpec], outputs: Sequence[Tensor
         if blind_out:
             parts.append(carried)
         back.append(helper.make_node("Concat", parts, [LINK_OUT], axis=1))
-        graph_outputs = [helper.make_tensor_value_info(LINK_OUT, T.FLOAT, [1, sum(t.size for t in outputs) + blind_out])]
-    graph = helper.make_graph(front + list(g.node) + back, g.name, graph_inputs, graph_outputs,
-                              initializer=list(g.initializer) + inits)
+        graph_outputs = [
+            helper.make_tensor_value_info(LINK_OUT, T.FLOAT, [1, sum(t.size for t in outputs) + blind_out])
+        ]
+    graph = helper.make_graph(
+        front + list(g.node) + back, g.name, graph_inputs, graph_outputs, initializer=list(g.initializer) + inits
+    )
     sub = helper.make_model(graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version)
     return load_model(sub.SerializeToString())

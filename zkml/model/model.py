@@ -122,15 +122,20 @@ def _widened_session(model: Model, ort, opts, err: Exception):
     try:
         widened = _widen_small_int_ops(model.onnx_bytes)
     except Exception as werr:  # the onnx package cannot read or type the graph either
-        raise ModelFileError(f"onnxruntime cannot load the model: {err} (nor can onnx: {type(werr).__name__} "
-                             f"{str(werr)[:200]})", hint=hint) from err
+        raise ModelFileError(
+            f"onnxruntime cannot load the model: {err} (nor can onnx: {type(werr).__name__} {str(werr)[:200]})",
+            hint=hint,
+        ) from err
     if widened is None:
         raise ModelFileError(f"onnxruntime cannot load the model: {err}", hint=hint) from err
     try:
         return ort.InferenceSession(widened, opts, providers=["CPUExecutionProvider"])
     except Exception as werr:
-        raise ModelFileError(f"onnxruntime cannot load the model: {err}; nor the copy with its 8/16-bit integer "
-                             f"MatMul/Equal widened to int32: {werr}", hint=hint) from werr
+        raise ModelFileError(
+            f"onnxruntime cannot load the model: {err}; nor the copy with its 8/16-bit integer "
+            f"MatMul/Equal widened to int32: {werr}",
+            hint=hint,
+        ) from werr
 
 
 _SMALL_INTS = (2, 3, 4, 5)  # uint8, int8, uint16, int16
@@ -145,7 +150,9 @@ def _widen_small_int_ops(data: bytes) -> bytes | None:
     onnx = need("onnx")
     proto = onnx.load_model_from_string(data)
     typed = onnx.shape_inference.infer_shapes(proto)
-    types = {v.name: v.type.tensor_type.elem_type for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]}
+    types = {
+        v.name: v.type.tensor_type.elem_type for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]
+    }
     types.update({i.name: i.data_type for i in proto.graph.initializer})
     nodes, widened = [], set()
     for node in proto.graph.node:
@@ -188,27 +195,43 @@ def load_model(path: str | os.PathLike | bytes, *, variables: Mapping[str, int] 
                 try:
                     meta = json.loads((p / "model.json").read_text())
                 except ValueError as err:
-                    raise ModelFileError(f"model.json is not valid JSON: {err}", where=p / "model.json", hint="save the model again") from err
+                    raise ModelFileError(
+                        f"model.json is not valid JSON: {err}", where=p / "model.json", hint="save the model again"
+                    ) from err
             p = p / "model.onnx"
             where = p
         try:
             if p.stat().st_size > MAX_ONNX_BYTES:
-                raise ModelFileError("ONNX file is larger than 2 GiB", where=p, hint="zkml proves small models; use external data or a smaller model")
+                raise ModelFileError(
+                    "ONNX file is larger than 2 GiB",
+                    where=p,
+                    hint="zkml proves small models; use external data or a smaller model",
+                )
             data = p.read_bytes()
         except FileNotFoundError as err:
             raise ModelFileError("ONNX file not found", where=p, hint="check the path") from err
         except IsADirectoryError as err:
-            raise ModelFileError("expected an ONNX file, found a directory", where=p, hint="pass the .onnx file") from err
+            raise ModelFileError(
+                "expected an ONNX file, found a directory", where=p, hint="pass the .onnx file"
+            ) from err
         except OSError as err:
-            raise ModelFileError(f"cannot read the ONNX file: {err}", where=p, hint="check the file's permissions") from err
+            raise ModelFileError(
+                f"cannot read the ONNX file: {err}", where=p, hint="check the file's permissions"
+            ) from err
     vars_ = dict(DEFAULT_VARIABLES) if variables is None else dict(variables)
     model = _cached_parse(data, vars_)
     if model is None:
         model = _parse(data, where, vars_)
         _remember_parse(data, vars_, model)
     if meta:
-        model = Model(model.onnx_bytes, model.inputs, model.outputs, source=meta.get("source", "onnx"),
-                      variables=model.variables, parity=meta.get("parity"))
+        model = Model(
+            model.onnx_bytes,
+            model.inputs,
+            model.outputs,
+            source=meta.get("source", "onnx"),
+            variables=model.variables,
+            parity=meta.get("parity"),
+        )
     name = None if isinstance(path, (bytes, bytearray)) else _display_name(Path(path).absolute())
     if name:  # the name `cache list` shows for this model's entries
         Store().remember_model_name(model.hash, name)
@@ -228,8 +251,11 @@ def _display_name(p: Path) -> str | None:
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
     # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed before them are not reused
-    return sha256_bytes(canonical_json({"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 1,
-                                        "variables": sorted(variables.items())}).encode())[:40]
+    return sha256_bytes(
+        canonical_json(
+            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 1, "variables": sorted(variables.items())}
+        ).encode()
+    )[:40]
 
 
 def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
@@ -243,8 +269,12 @@ def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
         fixed = (entry / "model.onnx").read_bytes() if meta["rewritten"] else data
         if sha256_bytes(fixed) != meta["sha256"]:
             return None
-        return Model(fixed, tuple(TensorSpec.from_json(t) for t in meta["inputs"]),
-                     tuple(TensorSpec.from_json(t) for t in meta["outputs"]), variables=tuple(sorted(variables.items())))
+        return Model(
+            fixed,
+            tuple(TensorSpec.from_json(t) for t in meta["inputs"]),
+            tuple(TensorSpec.from_json(t) for t in meta["outputs"]),
+            variables=tuple(sorted(variables.items())),
+        )
     except (OSError, ValueError, KeyError, TypeError):  # unreadable or foreign entry: parse again
         return None
 
@@ -252,13 +282,22 @@ def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:
 def _remember_parse(data: bytes, variables: Mapping[str, int], model: Model) -> None:
     """Cache what ``_parse`` found (no private data: the model's own bytes and shapes). Best effort:
     a read-only or full cache only costs the next load its parse."""
+
     def build(d: Path) -> None:
         rewritten = model.onnx_bytes != data
         if rewritten:
             (d / "model.onnx").write_bytes(model.onnx_bytes)
-        (d / "parsed.json").write_text(json.dumps({
-            "format": ZKML_FORMAT, "sha256": model.hash, "rewritten": rewritten,
-            "inputs": [t.to_json() for t in model.inputs], "outputs": [t.to_json() for t in model.outputs]}))
+        (d / "parsed.json").write_text(
+            json.dumps(
+                {
+                    "format": ZKML_FORMAT,
+                    "sha256": model.hash,
+                    "rewritten": rewritten,
+                    "inputs": [t.to_json() for t in model.inputs],
+                    "outputs": [t.to_json() for t in model.outputs],
+                }
+            )
+        )
 
     try:
         Store().get_or_build("models", _parse_key(data, variables), build)
@@ -280,8 +319,10 @@ def _fix_unnamed_batch_dims(proto, inits: set, batch: int) -> bool:
     return changed
 
 
-EXPORT_HINT = ("export it to ONNX first: zkml.export(module, sample_input), or `prove-model export model.py:build "
-               "--sample sample.npy -o model.onnx` where build() returns the model with its weights loaded")
+EXPORT_HINT = (
+    "export it to ONNX first: zkml.export(module, sample_input), or `prove-model export model.py:build "
+    "--sample sample.npy -o model.onnx` where build() returns the model with its weights loaded"
+)
 
 
 def _not_onnx(data: bytes) -> str | None:
@@ -307,15 +348,22 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     kind = _not_onnx(data)
     if kind is not None:
         raise ModelFileError(f"this is {kind}", where=where, hint=EXPORT_HINT)
-    from .normalize import normalize; data = normalize(data, variables)  # the graph as ezkl reads it (recorded rewrites)
+    from .normalize import normalize
+
+    data = normalize(data, variables)  # the graph as ezkl reads it (recorded rewrites)
     try:
         proto = onnx.load_model_from_string(data)
         onnx.checker.check_model(proto)
     except Exception as err:
-        raise ModelFileError(f"not a valid ONNX model: {str(err).splitlines()[0][:300]}", where=where,
-                             hint="export the model again (zkml.export or torch.onnx.export) and check the file is complete") from err
+        raise ModelFileError(
+            f"not a valid ONNX model: {str(err).splitlines()[0][:300]}",
+            where=where,
+            hint="export the model again (zkml.export or torch.onnx.export) and check the file is complete",
+        ) from err
     if not proto.graph.node:
-        raise ModelFileError("the ONNX graph has no nodes", where=where, hint="export a model with at least one operation")
+        raise ModelFileError(
+            "the ONNX graph has no nodes", where=where, hint="export a model with at least one operation"
+        )
     inits = {i.name for i in proto.graph.initializer}
     if _fix_unnamed_batch_dims(proto, inits, variables.get("batch_size", 1)):
         data = proto.SerializeToString()
@@ -325,8 +373,12 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
             continue
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
-            raise UnsupportedModelError(f"input '{inp.name}' is not a tensor", stage="load", where=where,
-                                        hint="zkml proves models whose inputs are plain tensors")
+            raise UnsupportedModelError(
+                f"input '{inp.name}' is not a tensor",
+                stage="load",
+                where=where,
+                hint="zkml proves models whose inputs are plain tensors",
+            )
         dims = []
         for i, d in enumerate(tt.shape.dim):
             if d.HasField("dim_value") and d.dim_value > 0:
@@ -338,14 +390,22 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
                 raise DynamicShapeError(
                     f"input '{inp.name}' has a dynamic dimension {i}" + (f" ('{name}')" if name else ""),
                     where=f"{where} -> {inp.name}",
-                    hint=f"export with static shapes, or pass variables={{'{name}': N}} to fix it" if name
-                    else "export with static shapes (only a leading batch dimension may be left open)")
+                    hint=f"export with static shapes, or pass variables={{'{name}': N}} to fix it"
+                    if name
+                    else "export with static shapes (only a leading batch dimension may be left open)",
+                )
         if not tt.HasField("shape"):
-            raise DynamicShapeError(f"input '{inp.name}' has no shape", where=f"{where} -> {inp.name}", hint="export with static shapes")
+            raise DynamicShapeError(
+                f"input '{inp.name}' has no shape", where=f"{where} -> {inp.name}", hint="export with static shapes"
+            )
         dtype = str(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type))
         inputs.append(TensorSpec(inp.name, tuple(dims), dtype))
     if not inputs:
-        raise ModelFileError("the model has no inputs", where=where, hint="zkml proves a model on an input; export one that takes an input")
+        raise ModelFileError(
+            "the model has no inputs",
+            where=where,
+            hint="zkml proves a model on an input; export one that takes an input",
+        )
     tmp = Model(data, tuple(inputs), (), variables=tuple(sorted(variables.items())))
     # output shapes: run once on zeros (ONNX output shapes are often symbolic)
     np = need("numpy")
@@ -354,8 +414,13 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     except ModelFileError as err:
         raise ModelFileError(err.message, where=where, hint=err.hint) from err
     except Exception as err:
-        raise ModelFileError(f"onnxruntime cannot run the model on zeros of the declared shapes: {err}", where=where,
-                             hint="check the input shapes; pass variables= for symbolic dimensions") from err
-    outputs = tuple(TensorSpec(o.name, tuple(int(x) for x in np.shape(v)), str(np.asarray(v).dtype))
-                    for o, v in zip(proto.graph.output, outs))
+        raise ModelFileError(
+            f"onnxruntime cannot run the model on zeros of the declared shapes: {err}",
+            where=where,
+            hint="check the input shapes; pass variables= for symbolic dimensions",
+        ) from err
+    outputs = tuple(
+        TensorSpec(o.name, tuple(int(x) for x in np.shape(v)), str(np.asarray(v).dtype))
+        for o, v in zip(proto.graph.output, outs)
+    )
     return Model(data, tuple(inputs), outputs, variables=tuple(sorted(variables.items())))

@@ -149,8 +149,15 @@ def _fill_defaults(proto, done: list[dict]) -> None:
         keep = [a for a in node.attribute if a.name not in fill]
         del node.attribute[:]
         node.attribute.extend(keep + [helper.make_attribute(n, v) for n, v in sorted(fill.items())])
-        done.append({"rewrite": "defaults", "op": node.op_type, "node": node.name or f"#{i}",
-                     "filled": sorted(n for n in fill if n != "auto_pad") + ([f"auto_pad {auto} -> pads"] if "auto_pad" in fill else [])})
+        done.append(
+            {
+                "rewrite": "defaults",
+                "op": node.op_type,
+                "node": node.name or f"#{i}",
+                "filled": sorted(n for n in fill if n != "auto_pad")
+                + ([f"auto_pad {auto} -> pads"] if "auto_pad" in fill else []),
+            }
+        )
 
 
 def _same_pads(shape, kernel, strides, dil, *, upper: bool) -> list[int] | None:
@@ -211,7 +218,9 @@ def _fold(proto, variables: dict[str, int], done: list[dict]):
         return proto
     before = [n.op_type for n in proto.graph.node]
     after = [n.op_type for n in folded.graph.node]
-    removed = {op: before.count(op) - after.count(op) for op in sorted(set(before)) if before.count(op) > after.count(op)}
+    removed = {
+        op: before.count(op) - after.count(op) for op in sorted(set(before)) if before.count(op) > after.count(op)
+    }
     done.append({"rewrite": "fold", "nodes": [len(before), len(after)], "removed": removed, "static_inputs": pinned})
     return folded
 
@@ -275,7 +284,7 @@ def random_input(type_name: str, shape, rng):
     (valid as token ids or indices), random booleans."""
     np = need("numpy")
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in shape]
-    kind = type_name[len("tensor("):-1] if type_name.startswith("tensor(") else "float"
+    kind = type_name[len("tensor(") : -1] if type_name.startswith("tensor(") else "float"
     if kind == "bool":
         return rng.integers(0, 2, size=shape).astype(bool)
     if kind.startswith(("int", "uint")):

@@ -11,7 +11,11 @@ from ..errors import ModelError
 def load_factory(spec: str):
     path, sep, name = spec.rpartition(":")
     if not sep or not path or not name:
-        raise ModelError(f"cannot read {spec!r}", where="PYFILE:FACTORY", hint="write it as model.py:build (a function that returns the model)")
+        raise ModelError(
+            f"cannot read {spec!r}",
+            where="PYFILE:FACTORY",
+            hint="write it as model.py:build (a function that returns the model)",
+        )
     p = Path(path)
     if not p.is_file():
         raise ModelError("Python file not found", where=p, hint="check the path before the ':'")
@@ -20,11 +24,17 @@ def load_factory(spec: str):
     try:
         mod_spec.loader.exec_module(module)
     except Exception as err:
-        raise ModelError(f"running {p} failed: {type(err).__name__}: {err}", where=p, hint="fix the error in the file") from err
+        raise ModelError(
+            f"running {p} failed: {type(err).__name__}: {err}", where=p, hint="fix the error in the file"
+        ) from err
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise ModelError(f"{p} has no function {name!r}", where=f"{p}:{name}", hint="name a function that returns the model")
+        raise ModelError(
+            f"{p} has no function {name!r}", where=f"{p}:{name}", hint="name a function that returns the model"
+        )
     try:
         return factory()
     except Exception as err:
-        raise ModelError(f"{name}() failed: {type(err).__name__}: {err}", where=f"{p}:{name}", hint="fix the factory function") from err
+        raise ModelError(
+            f"{name}() failed: {type(err).__name__}: {err}", where=f"{p}:{name}", hint="fix the factory function"
+        ) from err

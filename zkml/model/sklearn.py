@@ -17,15 +17,32 @@ from ..support.deps import need
 from .boosters import BOOSTERS, booster_to_torch, is_booster
 from .trees import apply_head, gemm_trees, stack_trees, tree_arrays
 
-SUPPORTED = ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "LinearSVC", "LinearSVR",
-             "MLPClassifier", "MLPRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor",
-             "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
-             "GradientBoostingClassifier", "GradientBoostingRegressor")
+SUPPORTED = (
+    "LogisticRegression",
+    "LinearRegression",
+    "Ridge",
+    "Lasso",
+    "ElasticNet",
+    "LinearSVC",
+    "LinearSVR",
+    "MLPClassifier",
+    "MLPRegressor",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+)
 
 
 def is_sklearn(obj: Any) -> bool:
     """scikit-learn estimators, and XGBoost/LightGBM models through their scikit-learn wrappers."""
-    return is_booster(obj) or any(c.__module__.startswith("sklearn.") for c in type(obj).__mro__) and hasattr(obj, "fit")
+    return (
+        is_booster(obj) or any(c.__module__.startswith("sklearn.") for c in type(obj).__mro__) and hasattr(obj, "fit")
+    )
 
 
 OUTPUTS = ("proba", "decision", "predict")
@@ -60,17 +77,28 @@ def default_output(est) -> str:
 def check_output(est, output: str) -> None:
     """Refuse an ``sklearn_output`` this estimator has no conversion for, naming the ones it has."""
     if output not in OUTPUTS:
-        raise UnsupportedModelError(f"unknown sklearn_output {output!r}", stage="export", where="sklearn_output",
-                                    hint=f"use one of {', '.join(OUTPUTS)} (the default: the cheapest to prove)")
+        raise UnsupportedModelError(
+            f"unknown sklearn_output {output!r}",
+            stage="export",
+            where="sklearn_output",
+            hint=f"use one of {', '.join(OUTPUTS)} (the default: the cheapest to prove)",
+        )
     outs = outputs_for(est)
     if output in outs:
         return
     name = type(est).__name__
-    why = {"decision": "it is a regressor (its output is predict)" if not is_classifier(est)
-           else "a tree classifier has no scores besides its probabilities, which are already cheap",
-           "proba": "it has no predict_proba" if is_classifier(est) else "it is a regressor (its output is predict)"}[output]
-    raise UnsupportedModelError(f"{name} cannot export sklearn_output={output!r}: {why}", stage="export",
-                                where="sklearn_output", hint=f"use one of {', '.join(outs)} (or leave it out: {outs[0]})")
+    why = {
+        "decision": "it is a regressor (its output is predict)"
+        if not is_classifier(est)
+        else "a tree classifier has no scores besides its probabilities, which are already cheap",
+        "proba": "it has no predict_proba" if is_classifier(est) else "it is a regressor (its output is predict)",
+    }[output]
+    raise UnsupportedModelError(
+        f"{name} cannot export sklearn_output={output!r}: {why}",
+        stage="export",
+        where="sklearn_output",
+        hint=f"use one of {', '.join(outs)} (or leave it out: {outs[0]})",
+    )
 
 
 def output_note(est, output: str, default: bool) -> str:
@@ -78,21 +106,30 @@ def output_note(est, output: str, default: bool) -> str:
     name = type(est).__name__
     binary = is_classifier(est) and len(est.classes_) == 2
     if output == "decision":
-        what = ("scores (one column: > 0 means classes_[1])" if binary else "scores, one per class (the largest is the "
-                "predicted class)")
+        what = (
+            "scores (one column: > 0 means classes_[1])"
+            if binary
+            else "scores, one per class (the largest is the predicted class)"
+        )
         note = f"{name} exported as its {what}, not probabilities"
         if default and "proba" in outputs_for(est):
-            note += (f"; chosen as the cheapest output to prove. sklearn_output='proba' (CLI --sklearn-output proba) "
-                     f"adds a {'sigmoid' if binary else 'softmax'} whose lookup table can make the circuit far larger "
-                     f"({_PROBA_COST})")
+            note += (
+                f"; chosen as the cheapest output to prove. sklearn_output='proba' (CLI --sklearn-output proba) "
+                f"adds a {'sigmoid' if binary else 'softmax'} whose lookup table can make the circuit far larger "
+                f"({_PROBA_COST})"
+            )
         return note
     if output == "predict" and is_classifier(est):
-        return f"{name} exported as its predicted class: an index into classes_ {np.asarray(est.classes_)[:10].tolist()}"
+        return (
+            f"{name} exported as its predicted class: an index into classes_ {np.asarray(est.classes_)[:10].tolist()}"
+        )
     if output == "proba":
         if name in _TREE_CLASSIFIERS:
             return f"{name} exported as its class probabilities (averaged leaves: no softmax, its cheapest output)"
-        return (f"{name} exported as its class probabilities; sklearn_output='decision' (the scores) is far cheaper to "
-                f"prove ({_PROBA_COST})")
+        return (
+            f"{name} exported as its class probabilities; sklearn_output='decision' (the scores) is far cheaper to "
+            f"prove ({_PROBA_COST})"
+        )
     return f"{name} exported as its predictions (predict)"
 
 
@@ -114,8 +151,12 @@ def _scores(est, X: np.ndarray) -> np.ndarray:
 
         return margin(est, X)
     if type(est).__name__ == "MLPClassifier":  # no decision_function: the logits under its output activation
-        act = {"relu": lambda a: np.maximum(a, 0), "tanh": np.tanh, "logistic": lambda a: 1 / (1 + np.exp(-a)),
-               "identity": lambda a: a}[est.activation]
+        act = {
+            "relu": lambda a: np.maximum(a, 0),
+            "tanh": np.tanh,
+            "logistic": lambda a: 1 / (1 + np.exp(-a)),
+            "identity": lambda a: a,
+        }[est.activation]
         a = np.asarray(X, np.float64)
         for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_)):
             a = a @ w + b
@@ -129,8 +170,12 @@ def check_estimator(est) -> None:
     """Refuse estimators without a converter, and unfitted ones, before any work."""
     name = type(est).__name__
     if name not in SUPPORTED + BOOSTERS:
-        raise UnsupportedModelError(f"no converter for {type(est).__module__.split('.')[0]}'s {name}", stage="export", where=name,
-                                    hint=f"supported: {', '.join(SUPPORTED + BOOSTERS)}; or convert it to ONNX with standard ops yourself")
+        raise UnsupportedModelError(
+            f"no converter for {type(est).__module__.split('.')[0]}'s {name}",
+            stage="export",
+            where=name,
+            hint=f"supported: {', '.join(SUPPORTED + BOOSTERS)}; or convert it to ONNX with standard ops yourself",
+        )
     if not hasattr(est, "n_features_in_"):
         raise UnsupportedModelError(f"the {name} is not fitted", stage="export", where=name, hint="call fit() first")
 
@@ -150,9 +195,17 @@ def _module(est, output: str):
     if is_booster(est):
         return booster_to_torch(est, output)
     name = type(est).__name__
-    if name == "MLPClassifier" and getattr(est, "out_activation_", "") == "logistic" and getattr(est, "n_outputs_", 1) > 1:
-        raise UnsupportedModelError("a multi-label MLPClassifier has no converter", stage="export", where=name,
-                                    hint="fit one label per classifier, or export it as a torch module yourself")
+    if (
+        name == "MLPClassifier"
+        and getattr(est, "out_activation_", "") == "logistic"
+        and getattr(est, "n_outputs_", 1) > 1
+    ):
+        raise UnsupportedModelError(
+            "a multi-label MLPClassifier has no converter",
+            stage="export",
+            where=name,
+            hint="fit one label per classifier, or export it as a torch module yourself",
+        )
     f = torch.float32
     if name in ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "LinearSVC", "LinearSVR"):
         lin = torch.nn.Linear(est.n_features_in_, np.atleast_2d(est.coef_).shape[0])
@@ -162,7 +215,12 @@ def _module(est, output: str):
         return _Head(lin, _head_kind(est, output))
     if name.startswith("MLP"):
         layers = []
-        act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "logistic": torch.nn.Sigmoid, "identity": torch.nn.Identity}[est.activation]
+        act = {
+            "relu": torch.nn.ReLU,
+            "tanh": torch.nn.Tanh,
+            "logistic": torch.nn.Sigmoid,
+            "identity": torch.nn.Identity,
+        }[est.activation]
         for i, (w, b) in enumerate(zip(est.coefs_, est.intercepts_)):
             lin = torch.nn.Linear(*w.shape)
             with torch.no_grad():

@@ -1,6 +1,6 @@
 """Static pages that verify a model's proofs in the browser with the model's own verifier contract.
 
-    zkml.page.write_page("model.car", "site/")   # index.html + verify.js + model.json, relative paths only
+zkml.page.write_page("model.car", "site/")   # index.html + verify.js + model.json, relative paths only
 """
 
 from ._script import node_modules, page_script

@@ -29,12 +29,17 @@ def node_modules() -> Path:
         return Path(env)
     found = find_upwards("node_modules/esbuild/package.json")
     if found is None:
-        raise DependencyError("npm's esbuild is not installed: it bundles the page's in-browser EVM", stage="page",
-                              hint=_NPM_HINT)
+        raise DependencyError(
+            "npm's esbuild is not installed: it bundles the page's in-browser EVM", stage="page", hint=_NPM_HINT
+        )
     nm = found.parents[1]
     if not (nm / "@ethereumjs" / "evm" / "package.json").is_file():
-        raise DependencyError("npm's @ethereumjs/evm is not installed: the page runs the verifier in it", stage="page",
-                              where=nm, hint=_NPM_HINT)
+        raise DependencyError(
+            "npm's @ethereumjs/evm is not installed: the page runs the verifier in it",
+            stage="page",
+            where=nm,
+            hint=_NPM_HINT,
+        )
     return nm
 
 
@@ -51,23 +56,52 @@ def page_script(store: Store | None = None) -> bytes:
     try:
         return (entry / SCRIPT_NAME).read_bytes()
     except OSError as err:
-        raise StoreError(f"cannot read the cached page script: {err}", where=entry, hint="remove that cache entry (prove-model cache prune) and write the page again") from err
+        raise StoreError(
+            f"cannot read the cached page script: {err}",
+            where=entry,
+            hint="remove that cache entry (prove-model cache prune) and write the page again",
+        ) from err
 
 
 def _esbuild(nm: Path, out: Path) -> None:
     node = shutil.which("node")
     if node is None:
-        raise DependencyError("Node.js is not installed: it runs esbuild, which bundles the page's script", stage="page",
-                              hint="install Node.js 18+ and run `npm ci` in the zkml checkout")
+        raise DependencyError(
+            "Node.js is not installed: it runs esbuild, which bundles the page's script",
+            stage="page",
+            hint="install Node.js 18+ and run `npm ci` in the zkml checkout",
+        )
     # esbuild's JS API finds its native binary whether or not npm ran the package's install script
-    opts = {"entryPoints": [str(SOURCE)], "bundle": True, "format": "iife", "platform": "browser", "target": "es2020",
-            "minify": True, "legalComments": "eof", "logLevel": "error", "outfile": str(out), "nodePaths": [str(nm)]}
-    cmd = [node, "-e", "require(process.argv[1]).buildSync(JSON.parse(process.argv[2]))", str(nm / "esbuild"), json.dumps(opts)]
+    opts = {
+        "entryPoints": [str(SOURCE)],
+        "bundle": True,
+        "format": "iife",
+        "platform": "browser",
+        "target": "es2020",
+        "minify": True,
+        "legalComments": "eof",
+        "logLevel": "error",
+        "outfile": str(out),
+        "nodePaths": [str(nm)],
+    }
+    cmd = [
+        node,
+        "-e",
+        "require(process.argv[1]).buildSync(JSON.parse(process.argv[2]))",
+        str(nm / "esbuild"),
+        json.dumps(opts),
+    ]
     try:
         # nodePaths: the source sits in the package, which may be installed away from the checkout's node_modules
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired as err:
-        raise DependencyError("esbuild did not finish within 5 minutes", stage="page", where=SOURCE, hint=_NPM_HINT) from err
+        raise DependencyError(
+            "esbuild did not finish within 5 minutes", stage="page", where=SOURCE, hint=_NPM_HINT
+        ) from err
     if proc.returncode != 0 or not out.is_file():
-        raise DependencyError(f"esbuild could not bundle the page script: {proc.stderr.strip()[-800:]}", stage="page",
-                              where=SOURCE, hint=_NPM_HINT)
+        raise DependencyError(
+            f"esbuild could not bundle the page script: {proc.stderr.strip()[-800:]}",
+            stage="page",
+            where=SOURCE,
+            hint=_NPM_HINT,
+        )

@@ -48,8 +48,12 @@ def load_source(source: Any) -> tuple[Any, str]:
             b = Bundle.load(p)
             return b.verifying_key(), _name(p.stem, b.model_id)
         if not p.exists():
-            raise ArtifactError("no bundle or key directory at this path", stage="page", where=p,
-                                hint="pass a bundle (.car) from prove-model bundle, or a keys / verifying-key directory")
+            raise ArtifactError(
+                "no bundle or key directory at this path",
+                stage="page",
+                where=p,
+                hint="pass a bundle (.car) from prove-model bundle, or a keys / verifying-key directory",
+            )
         name = p.resolve().parent.name if p.name == "vk" else p.resolve().name
         if (p / "keys.json").is_file() or _is_split_keys(p):
             vk = _own_weights(load_keys(p))
@@ -121,13 +125,19 @@ def _unit_data(vk: VerifyingKey, contract: VerifierContract) -> dict:
             "layout": layout,
             "instances": sum(layout.values()),
             "visibility": key_visibility(settings),
-            "inputs": [{"name": s["name"], "shape": list(s["shape"]), "scale": int(sc)} for s, sc in zip(inputs, in_scales)],
-            "outputs": [{"name": s["name"], "shape": list(s["shape"]), "scale": int(sc)} for s, sc in zip(outputs, out_scales)],
+            "inputs": [
+                {"name": s["name"], "shape": list(s["shape"]), "scale": int(sc)} for s, sc in zip(inputs, in_scales)
+            ],
+            "outputs": [
+                {"name": s["name"], "shape": list(s["shape"]), "scale": int(sc)} for s, sc in zip(outputs, out_scales)
+            ],
         },
         # a proof file whose own "zkml" section disagrees with these is refused, as zkml.verify refuses it
         "claims": {k: claims[k] for k in _UNIT_CLAIMS},
         # read from the proof bytes, in this order, 64 bytes a point (zkml.proof.read_commitments)
-        "commitments": {part: int((vk.meta.get("commitments") or {}).get(part, 0)) for part in ("input", "params", "output")},
+        "commitments": {
+            part: int((vk.meta.get("commitments") or {}).get(part, 0)) for part in ("input", "params", "output")
+        },
     }
 
 
@@ -142,10 +152,13 @@ def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable
     first, last = unit_data[0], unit_data[-1]
     visibility = dict(vk.visibility) if split else key_visibility(vk.settings)
     if split:
-        verifier = {"name": f"{len(units)} segment verifiers ({', '.join(sorted({d['verifier']['name'] for d in unit_data}))})",
-                    "reusable": any(d["verifier"]["reusable"] for d in unit_data),
-                    "deployed_size": sum(d["verifier"]["deployed_size"] for d in unit_data),
-                    "solc_version": first["verifier"]["solc_version"], "evm_version": first["verifier"]["evm_version"]}
+        verifier = {
+            "name": f"{len(units)} segment verifiers ({', '.join(sorted({d['verifier']['name'] for d in unit_data}))})",
+            "reusable": any(d["verifier"]["reusable"] for d in unit_data),
+            "deployed_size": sum(d["verifier"]["deployed_size"] for d in unit_data),
+            "solc_version": first["verifier"]["solc_version"],
+            "evm_version": first["verifier"]["evm_version"],
+        }
         decode = {"inputs": first["decode"]["inputs"], "outputs": last["decode"]["outputs"], "visibility": visibility}
     else:
         verifier, decode = first["verifier"], first["decode"]
@@ -163,8 +176,9 @@ def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable
         "dev_srs": vk.dev_srs,
         "srs": dict(units[0].meta["srs"]),
         # decided when the page was made, from the digest alone (zkml.srs.srs_status): ceremony / pinned / unknown
-        "srs_status": vk.srs_status.to_json() if hasattr(vk, "srs_status") else {"kind": "unknown", "name": None,
-                                                                                  "message": "unknown SRS"},
+        "srs_status": vk.srs_status.to_json()
+        if hasattr(vk, "srs_status")
+        else {"kind": "unknown", "name": None, "message": "unknown SRS"},
         "visibility": visibility,
         "verifier": verifier,
         "decode": decode,
@@ -175,12 +189,20 @@ def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable
 
 def render_index(data: dict) -> str:
     # inline JSON: "<" escaped so no value (the model's name) can close the script element
-    blob = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    blob = (
+        json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    )
     return _TEMPLATE.read_text().replace("{{TITLE}}", html.escape(data["name"])).replace("{{MODEL_JSON}}", blob)
 
 
-def write_page(source: Any, out_dir: str | os.PathLike, *, name: str | None = None, reusable: bool | None = None,
-               weights_commitment: str | None = None) -> Path:
+def write_page(
+    source: Any,
+    out_dir: str | os.PathLike,
+    *,
+    name: str | None = None,
+    reusable: bool | None = None,
+    weights_commitment: str | None = None,
+) -> Path:
     """Write the static verification site for ``source`` (a bundle .car, a keys / vk directory, Keys, VerifyingKey
     or Bundle; single or split) into ``out_dir``: ``index.html``, ``verify.js`` and ``model.json``, with relative
     paths only. The page verifies the statement: every unit's proof in its verifier contract, every link between
@@ -192,9 +214,16 @@ def write_page(source: Any, out_dir: str | os.PathLike, *, name: str | None = No
     """
     vk, default_name = load_source(source)
     if weights_commitment is not None:
-        if vk.weights_commitment is not None and vk.weights_commitment != vk.pin_weights(weights_commitment).weights_commitment:
-            raise ArtifactError("the source pins another weights fingerprint than weights_commitment", stage="page",
-                                where="weights_commitment", hint="pass the fingerprint the bundle or key pins, or none")
+        if (
+            vk.weights_commitment is not None
+            and vk.weights_commitment != vk.pin_weights(weights_commitment).weights_commitment
+        ):
+            raise ArtifactError(
+                "the source pins another weights fingerprint than weights_commitment",
+                stage="page",
+                where="weights_commitment",
+                hint="pass the fingerprint the bundle or key pins, or none",
+            )
         vk = vk.pin_weights(weights_commitment)
     data = page_data(vk, None, name or default_name, reusable=reusable)
     script = page_script()

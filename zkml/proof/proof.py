@@ -66,6 +66,8 @@ def check_proof_encoding(data: bytes) -> str | None:
         if int.from_bytes(data[off : off + 32], "big") >= FIELD_MODULUS:
             return f"the scalar at byte {off} is not a canonical BN254 field element"
     return None
+
+
 # KZG commitments of committed (polycommit) parts: the proof's first G1 points, inputs then params then outputs.
 # Each point is 64 bytes, x then y, big-endian and uncompressed. The witness holds the same points
 # compressed: x little-endian with flags in the top bits of its last byte (0x80: y is odd, 0x40: infinity).
@@ -122,8 +124,14 @@ def normalize_commitment(c: str) -> str:
 
 
 # what a verifying key says about its public instances
-_VIS_NAMES = {"public": "public", "private": "private", "hashed": "hashed", "fixed": "fixed", "polycommit": "committed",
-              "kzgcommit": "committed"}
+_VIS_NAMES = {
+    "public": "public",
+    "private": "private",
+    "hashed": "hashed",
+    "fixed": "fixed",
+    "polycommit": "committed",
+    "kzgcommit": "committed",
+}
 
 
 def key_visibility(settings: Mapping) -> dict:
@@ -179,8 +187,14 @@ class Decoded:
     commitments: dict = field(default_factory=dict)
 
 
-def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list, proof: bytes = b"",
-           commitments: Mapping[str, int] | None = None) -> Decoded:
+def decode(
+    instances: tuple,
+    settings: Mapping,
+    inputs: list,
+    outputs: list,
+    proof: bytes = b"",
+    commitments: Mapping[str, int] | None = None,
+) -> Decoded:
     """Decode ``instances`` with a key's ``settings`` and its input/output specs (``{"name", "shape"}`` dicts);
     with ``commitments`` (the key's point counts), read the committed parts' commitments from ``proof``."""
     np = need("numpy")
@@ -200,13 +214,23 @@ def decode(instances: tuple, settings: Mapping, inputs: list, outputs: list, pro
             size = _prod(spec["shape"])
             chunk = vals[pos : pos + size]
             pos += size
-            out.append(np.asarray([felt_to_int(h) / 2.0 ** int(scale) for h in chunk], dtype=np.float64).reshape(spec["shape"]))
+            out.append(
+                np.asarray([felt_to_int(h) / 2.0 ** int(scale) for h in chunk], dtype=np.float64).reshape(spec["shape"])
+            )
         return out
 
-    hashes = {k: ["0x" + bytes.fromhex(h)[::-1].hex() for h in part(k)] for k in ("input", "params", "output") if vis[k] == "hashed"}
-    return Decoded(values("input", inputs, settings.get("model_input_scales", [])),
-                   values("output", outputs, settings.get("model_output_scales", [])), hashes, lay,
-                   read_commitments(proof, commitments or {}))
+    hashes = {
+        k: ["0x" + bytes.fromhex(h)[::-1].hex() for h in part(k)]
+        for k in ("input", "params", "output")
+        if vis[k] == "hashed"
+    }
+    return Decoded(
+        values("input", inputs, settings.get("model_input_scales", [])),
+        values("output", outputs, settings.get("model_output_scales", [])),
+        hashes,
+        lay,
+        read_commitments(proof, commitments or {}),
+    )
 
 
 def expected_instances(settings: Mapping, n_inputs: int, n_outputs: int) -> int:
@@ -227,7 +251,9 @@ class Proof:
     meta: Mapping[str, Any] = field(repr=False)
     vk: Any = field(default=None, repr=False)
     segments: tuple["Proof", ...] = field(default=(), repr=False)  # a split proof: each segment's proof, in order
-    made_here: bool = field(default=False, repr=False)  # made by this process's keys.prove: its values are the circuit's
+    made_here: bool = field(
+        default=False, repr=False
+    )  # made by this process's keys.prove: its values are the circuit's
 
     # identity, as the proof file claims it (informational)
     @property
@@ -270,29 +296,46 @@ class Proof:
     def bind(self, vk) -> "Proof":
         """This proof with ``vk`` as the key its public values are decoded with (checks nothing: verify does)."""
         if self.segments and len(getattr(vk, "segments", ())) == len(self.segments):
-            return Proof(self.proof, self.instances, self.meta, vk, tuple(p.bind(v) for p, v in zip(self.segments, vk.segments)))
+            return Proof(
+                self.proof, self.instances, self.meta, vk, tuple(p.bind(v) for p, v in zip(self.segments, vk.segments))
+            )
         return Proof(self.proof, self.instances, self.meta, vk, self.segments)
 
     def _verified_only(self) -> None:
         if not self.made_here:
-            raise VerifyError("a loaded proof's public values are read from its verification, not from the file",
-                              where="proof", hint="use zkml.verify(proof, vk).outputs (prove-model verify prints them)")
+            raise VerifyError(
+                "a loaded proof's public values are read from its verification, not from the file",
+                where="proof",
+                hint="use zkml.verify(proof, vk).outputs (prove-model verify prints them)",
+            )
 
     def decoded(self, vk=None) -> Decoded:
         vk = vk if vk is not None else self.vk
         if vk is None:
-            raise VerifyError("a proof's public values are read with a verifying key, not from the proof file", where="proof",
-                              hint="use zkml.verify(proof, vk).outputs")
+            raise VerifyError(
+                "a proof's public values are read with a verifying key, not from the proof file",
+                where="proof",
+                hint="use zkml.verify(proof, vk).outputs",
+            )
         if self.segments:  # the model's input is the first segment's, its output the last one's
             segs = getattr(vk, "segments", ())
             if len(segs) != len(self.segments):
-                raise VerifyError(f"the proof has {len(self.segments)} segments, the key {len(segs) or 'none'}",
-                                  where="proof", hint="decode a split proof with its split verifying key")
+                raise VerifyError(
+                    f"the proof has {len(self.segments)} segments, the key {len(segs) or 'none'}",
+                    where="proof",
+                    hint="decode a split proof with its split verifying key",
+                )
             first, last = self.segments[0].decoded(segs[0]), self.segments[-1].decoded(segs[-1])
-            return Decoded(first.public_inputs, last.outputs, {**first.hashes, **last.hashes}, last.layout,
-                           {k: v for k, v in {**first.commitments, **last.commitments}.items() if k == "params"})
-        return decode(self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], self.proof,
-                      vk.meta.get("commitments"))
+            return Decoded(
+                first.public_inputs,
+                last.outputs,
+                {**first.hashes, **last.hashes},
+                last.layout,
+                {k: v for k, v in {**first.commitments, **last.commitments}.items() if k == "params"},
+            )
+        return decode(
+            self.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], self.proof, vk.meta.get("commitments")
+        )
 
     @property
     def outputs(self) -> list:
@@ -331,8 +374,13 @@ class Proof:
     def to_json(self) -> dict:
         if self.segments:  # one file: each segment's ezkl proof object, in order
             return {"segments": [p.to_json() for p in self.segments], "zkml": dict(self.meta)}
-        return {"protocol": None, "instances": [list(c) for c in self.instances], "proof": list(self.proof),
-                "version": self.meta.get("ezkl_version"), "zkml": dict(self.meta)}
+        return {
+            "protocol": None,
+            "instances": [list(c) for c in self.instances],
+            "proof": list(self.proof),
+            "version": self.meta.get("ezkl_version"),
+            "zkml": dict(self.meta),
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write_text(path, json.dumps(self.to_json()))
@@ -348,14 +396,22 @@ class Proof:
         hint = "pass a proof file written by Proof.save or prove-model prove"
         if isinstance(raw, dict) and "segments" in raw:
             if not isinstance(raw["segments"], list) or not raw["segments"]:
-                raise ArtifactError("not a valid split proof: 'segments' must be a non-empty list", stage="verify",
-                                    where=where, hint=hint)
+                raise ArtifactError(
+                    "not a valid split proof: 'segments' must be a non-empty list",
+                    stage="verify",
+                    where=where,
+                    hint=hint,
+                )
             segs = tuple(cls.from_json(s, where=f"{where} -> segments[{i}]") for i, s in enumerate(raw["segments"]))
             meta = raw.get("zkml") if isinstance(raw.get("zkml"), dict) else {}
             proof = cls(b"", (), meta, None, segs)
             return proof.bind(vk) if vk is not None else proof
         try:
-            proof = bytes(raw["proof"]) if isinstance(raw["proof"], list) else bytes.fromhex(raw["proof"].removeprefix("0x"))
+            proof = (
+                bytes(raw["proof"])
+                if isinstance(raw["proof"], list)
+                else bytes.fromhex(raw["proof"].removeprefix("0x"))
+            )
             instances = tuple(tuple(str(h) for h in col) for col in raw["instances"])
             for col in instances:
                 for h in col:
@@ -385,18 +441,43 @@ def claims_of(vk, weights_commitment: str | None = None) -> dict:
     """The ``zkml`` section a proof made with ``vk`` (and, committed weights, ``weights_commitment``, read from
     its bytes) carries; a verifier compares it with the key's own."""
     settings = vk.settings
-    return {"format": ZKML_FORMAT, "kind": "proof", "ezkl_version": ezkl_version(),
-            "model_id": vk.pin_weights(weights_commitment).id, "key_id": vk.key_id,
-            "model_sha256": vk.model_hash, "vk_sha256": vk.sha256, "settings_sha256": vk.meta["settings_sha256"],
-            "bundle_cid": vk.core_cid, "srs": dict(vk.meta["srs"]), "visibility": key_visibility(settings),
-            "layout": key_layout(settings, len(vk.meta["inputs"]), len(vk.meta["outputs"])),
-            "inputs": vk.meta["inputs"], "outputs": vk.meta["outputs"],
-            "input_scales": settings.get("model_input_scales", []), "output_scales": settings.get("model_output_scales", []),
-            "logrows": settings["run_args"]["logrows"]}
+    return {
+        "format": ZKML_FORMAT,
+        "kind": "proof",
+        "ezkl_version": ezkl_version(),
+        "model_id": vk.pin_weights(weights_commitment).id,
+        "key_id": vk.key_id,
+        "model_sha256": vk.model_hash,
+        "vk_sha256": vk.sha256,
+        "settings_sha256": vk.meta["settings_sha256"],
+        "bundle_cid": vk.core_cid,
+        "srs": dict(vk.meta["srs"]),
+        "visibility": key_visibility(settings),
+        "layout": key_layout(settings, len(vk.meta["inputs"]), len(vk.meta["outputs"])),
+        "inputs": vk.meta["inputs"],
+        "outputs": vk.meta["outputs"],
+        "input_scales": settings.get("model_input_scales", []),
+        "output_scales": settings.get("model_output_scales", []),
+        "logrows": settings["run_args"]["logrows"],
+    }
 
 
-CLAIMED_FIELDS = ("model_id", "key_id", "model_sha256", "vk_sha256", "settings_sha256", "bundle_cid", "srs", "visibility", "layout",
-                  "inputs", "outputs", "input_scales", "output_scales", "logrows")
+CLAIMED_FIELDS = (
+    "model_id",
+    "key_id",
+    "model_sha256",
+    "vk_sha256",
+    "settings_sha256",
+    "bundle_cid",
+    "srs",
+    "visibility",
+    "layout",
+    "inputs",
+    "outputs",
+    "input_scales",
+    "output_scales",
+    "logrows",
+)
 
 
 def disagreements(meta: Mapping, vk, weights_commitment: str | None = None) -> list[str]:

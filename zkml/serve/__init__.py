@@ -15,4 +15,13 @@ from .journal import Journal
 from .server import default_journal, run_server
 from .service import Served, Service, load_served
 
-__all__ = ["Journal", "Served", "Service", "check_exposure", "default_journal", "load_served", "load_tokens", "run_server"]
+__all__ = [
+    "Journal",
+    "Served",
+    "Service",
+    "check_exposure",
+    "default_journal",
+    "load_served",
+    "load_tokens",
+    "run_server",
+]

@@ -24,15 +24,52 @@ log = logging.getLogger("zkml.serve")
 OPEN_PATHS = frozenset({"/healthz"})
 MAX_WAIT_S = 600.0
 
-_PROVE_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["input"],
-    "properties": {"input": {"description": "one sample in any form the library takes: a nested list of numbers of "
-                                            "the model's input shape (or flat), or {input name: nested list}"}}}}}}
-_VERIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "a proof as Proof.to_json() writes it, or {\"proof\": that object}"}}}}
-_PROBLEM = {"content": {MEDIA_TYPE: {"schema": {"type": "object", "properties": {
-    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-    "error": {"type": "string"}, "stage": {"type": "string"}, "hint": {"type": "string"}}}}}}
+_PROVE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["input"],
+                "properties": {
+                    "input": {
+                        "description": "one sample in any form the library takes: a nested list of numbers of "
+                        "the model's input shape (or flat), or {input name: nested list}"
+                    }
+                },
+            }
+        }
+    },
+}
+_VERIFY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": 'a proof as Proof.to_json() writes it, or {"proof": that object}',
+            }
+        }
+    },
+}
+_PROBLEM = {
+    "content": {
+        MEDIA_TYPE: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "error": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "hint": {"type": "string"},
+                },
+            }
+        }
+    }
+}
 
 
 class Problem(Exception):
@@ -56,22 +93,34 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         # a credential in the URL ends up in logs and histories: refused (and the access log redacts every query)
         if scope.get("query_string") and _query_has_token(scope["query_string"], self.tokens):
-            body = problem(400, "a token was sent in the query string: tokens go in the Authorization header only",
-                           error="TokenInQuery", stage="serve",
-                           hint="send 'Authorization: Bearer <token>' and consider the token in that URL exposed")
+            body = problem(
+                400,
+                "a token was sent in the query string: tokens go in the Authorization header only",
+                error="TokenInQuery",
+                stage="serve",
+                hint="send 'Authorization: Bearer <token>' and consider the token in that URL exposed",
+            )
             return await problem_response(body)(scope, receive, send)
         # auth (before the body is read)
         if self.tokens and scope["path"] not in OPEN_PATHS and not token_ok(headers.get("authorization"), self.tokens):
             why = "no bearer token was sent" if "authorization" not in headers else "the bearer token is not accepted"
-            body = problem(401, why, error="AuthError", stage="serve",
-                                    hint="send 'Authorization: Bearer <token>' with a token from the server's ZKML_SERVE_TOKEN "
-                                         "or token file")
+            body = problem(
+                401,
+                why,
+                error="AuthError",
+                stage="serve",
+                hint="send 'Authorization: Bearer <token>' with a token from the server's ZKML_SERVE_TOKEN "
+                "or token file",
+            )
             return await problem_response(body, {"WWW-Authenticate": 'Bearer realm="zkml"'})(scope, receive, send)
         # body size: the declared length, then what actually arrives
         if scope["method"] in ("POST", "PUT", "PATCH"):
-            too_big = problem(413, f"the request body is larger than this server's limit of {self.max_body} bytes",
-                                       error="PayloadTooLarge", hint="send a smaller input, or start the server with a "
-                                                                     "larger --max-body")
+            too_big = problem(
+                413,
+                f"the request body is larger than this server's limit of {self.max_body} bytes",
+                error="PayloadTooLarge",
+                hint="send a smaller input, or start the server with a larger --max-body",
+            )
             try:
                 declared = int(headers.get("content-length", "0") or 0)
             except ValueError:
@@ -149,18 +198,30 @@ def json_depth_over(raw: bytes, limit: int) -> bool:
 def parse_json_body(raw: bytes) -> Any:
     """The request's JSON, or a 400 problem that names the rule broken and a position, never the content."""
     if json_depth_over(raw, MAX_JSON_DEPTH):
-        raise Problem(problem(400, f"the body nests JSON arrays or objects more than {MAX_JSON_DEPTH} levels deep",
-                              error="MalformedJSON", hint="send the sample as a nested list of its shape, or flat"))
+        raise Problem(
+            problem(
+                400,
+                f"the body nests JSON arrays or objects more than {MAX_JSON_DEPTH} levels deep",
+                error="MalformedJSON",
+                hint="send the sample as a nested list of its shape, or flat",
+            )
+        )
     try:
         value = json.loads(raw, parse_int=_bounded_int)
     except json.JSONDecodeError as err:  # its message names a position, never the content
-        raise Problem(problem(400, f"the body is not valid JSON ({err.msg} at line {err.lineno} column "
-                                   f"{err.colno})", error="MalformedJSON")) from None
+        raise Problem(
+            problem(
+                400,
+                f"the body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})",
+                error="MalformedJSON",
+            )
+        ) from None
     except UnicodeDecodeError:
         raise Problem(problem(400, "the body is not UTF-8 JSON", error="MalformedJSON")) from None
     except (ValueError, RecursionError):  # a number too long to read: never its digits
-        raise Problem(problem(400, f"the body holds a number longer than {MAX_JSON_TOKEN} characters",
-                              error="MalformedJSON")) from None
+        raise Problem(
+            problem(400, f"the body holds a number longer than {MAX_JSON_TOKEN} characters", error="MalformedJSON")
+        ) from None
     return value
 
 
@@ -201,9 +262,13 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         finally:
             service.stop()
 
-    app = FastAPI(title="zkml proving service", version="1", lifespan=lifespan,
-                  description="Zero-knowledge proofs of ML inference with keys kept loaded: submit an input, get a proof "
-                              "that verifies against the model's verifying key. Errors are RFC 9457 problem details.")
+    app = FastAPI(
+        title="zkml proving service",
+        version="1",
+        lifespan=lifespan,
+        description="Zero-knowledge proofs of ML inference with keys kept loaded: submit an input, get a proof "
+        "that verifies against the model's verifying key. Errors are RFC 9457 problem details.",
+    )
 
     # errors: problem details, never a traceback
     @app.exception_handler(Problem)
@@ -229,16 +294,26 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         try:
             return service.model(model_id)
         except KeyError:
-            raise Problem(problem(404, "no model with this id is served here", error="UnknownModel",
-                                           hint="GET /v1/models lists the served models' ids")) from None
+            raise Problem(
+                problem(
+                    404,
+                    "no model with this id is served here",
+                    error="UnknownModel",
+                    hint="GET /v1/models lists the served models' ids",
+                )
+            ) from None
 
     async def json_body(request: Request) -> Any:
         return parse_json_body(await request.body())
 
     @app.get("/healthz", tags=["service"], summary="Liveness (open without a token)")
     async def healthz():
-        return {"status": "ok", "workers": service.n_workers if service.provers else 0,
-                "workers_ready": service.workers_ready, "models": len(service.models)}
+        return {
+            "status": "ok",
+            "workers": service.n_workers if service.provers else 0,
+            "workers_ready": service.workers_ready,
+            "models": len(service.models),
+        }
 
     @app.get("/v1/models", tags=["models"], summary="The served models")
     async def models():
@@ -248,18 +323,38 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
     async def model(model_id: str):
         return served(model_id).to_json()
 
-    @app.post("/v1/models/{model_id}/prove", tags=["proofs"], status_code=202,
-              summary="Submit an input: 202 with a job id, or 200 with the proof when it is ready within ?wait",
-              openapi_extra={"requestBody": _PROVE_BODY},
-              responses={200: {"description": "the finished job (as GET /v1/jobs/{job_id})"}, 400: _PROBLEM,
-                         404: _PROBLEM, 409: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM})
-    async def prove(model_id: str, request: Request,
-                    wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S, description="seconds to wait for the proof")):
+    @app.post(
+        "/v1/models/{model_id}/prove",
+        tags=["proofs"],
+        status_code=202,
+        summary="Submit an input: 202 with a job id, or 200 with the proof when it is ready within ?wait",
+        openapi_extra={"requestBody": _PROVE_BODY},
+        responses={
+            200: {"description": "the finished job (as GET /v1/jobs/{job_id})"},
+            400: _PROBLEM,
+            404: _PROBLEM,
+            409: _PROBLEM,
+            413: _PROBLEM,
+            422: _PROBLEM,
+            429: _PROBLEM,
+        },
+    )
+    async def prove(
+        model_id: str,
+        request: Request,
+        wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S, description="seconds to wait for the proof"),
+    ):
         m = served(model_id)
         body = await json_body(request)
         if not isinstance(body, dict) or "input" not in body:
-            raise Problem(problem(422, 'the body must be a JSON object {"input": ...}', error="InputShapeError",
-                                           hint="put the sample under the key 'input'"))
+            raise Problem(
+                problem(
+                    422,
+                    'the body must be a JSON object {"input": ...}',
+                    error="InputShapeError",
+                    hint="put the sample under the key 'input'",
+                )
+            )
         try:
             job_id = await run_in_threadpool(service.submit, m.id, body["input"])
         except Busy as err:
@@ -272,13 +367,21 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
                 return JSONResponse(job, status_code=200)
             if job["status"] == "failed":
                 raise Problem({**job["error"], "job_id": job_id})
-        return JSONResponse({"job_id": job_id, "status": "queued", "location": f"/v1/jobs/{job_id}"}, status_code=202,
-                            headers={"Location": f"/v1/jobs/{job_id}"})
+        return JSONResponse(
+            {"job_id": job_id, "status": "queued", "location": f"/v1/jobs/{job_id}"},
+            status_code=202,
+            headers={"Location": f"/v1/jobs/{job_id}"},
+        )
 
-    @app.get("/v1/jobs/{job_id}", tags=["proofs"], summary="A job's status; when done, its proof and decoded outputs",
-             responses={404: _PROBLEM})
-    async def job(job_id: str, wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S,
-                                                   description="seconds to wait for the job to end")):
+    @app.get(
+        "/v1/jobs/{job_id}",
+        tags=["proofs"],
+        summary="A job's status; when done, its proof and decoded outputs",
+        responses={404: _PROBLEM},
+    )
+    async def job(
+        job_id: str, wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S, description="seconds to wait for the job to end")
+    ):
         if wait > 0:
             await service.wait(job_id, wait)
         body = await run_in_threadpool(service.job_json, job_id)  # may verify the proof (after a restart)
@@ -286,8 +389,13 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
             raise Problem(problem(404, "no job with this id", error="UnknownJob"))
         return body
 
-    @app.post("/v1/models/{model_id}/verify", tags=["proofs"], summary="Verify a proof against the model's key",
-              openapi_extra={"requestBody": _VERIFY_BODY}, responses={400: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM})
+    @app.post(
+        "/v1/models/{model_id}/verify",
+        tags=["proofs"],
+        summary="Verify a proof against the model's key",
+        openapi_extra={"requestBody": _VERIFY_BODY},
+        responses={400: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
+    )
     async def verify(model_id: str, request: Request):
         from ..proof.proof import Proof
         from ..verifier.verification import verify as zkml_verify
@@ -298,17 +406,33 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         if isinstance(body, dict) and isinstance(body.get("proof"), dict):
             pin = body.get("weights_commitment")
             if pin is not None and not isinstance(pin, str):
-                raise Problem(problem(422, "weights_commitment must be a hex string", error="VerifyError",
-                                      hint="pass the fingerprint printed by zkml.commit / prove-model commit"))
+                raise Problem(
+                    problem(
+                        422,
+                        "weights_commitment must be a hex string",
+                        error="VerifyError",
+                        hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+                    )
+                )
             body = body["proof"]
         proof = Proof.from_json(body, where="request body", vk=m.vk)
         v = await run_in_threadpool(zkml_verify, proof, m.vk, weights_commitment=pin)
-        return {"ok": bool(v), "reason": v.reason, "model_id": v.model_id, "key_id": v.key_id,
-                "weights_commitment": v.weights_commitment, "weights_checked": v.weights_checked,
-                "weights_note": v.weights_note, "statement": m.statement(), "dev_srs": v.dev_srs,
-                "srs_status": getattr(v, "srs_status", "unknown"), "srs_name": getattr(v, "srs_name", None),
-                "srs_message": getattr(v, "srs_message", None),
-                "outputs": [o.tolist() for o in v.outputs], "hashes": v.hashes}
+        return {
+            "ok": bool(v),
+            "reason": v.reason,
+            "model_id": v.model_id,
+            "key_id": v.key_id,
+            "weights_commitment": v.weights_commitment,
+            "weights_checked": v.weights_checked,
+            "weights_note": v.weights_note,
+            "statement": m.statement(),
+            "dev_srs": v.dev_srs,
+            "srs_status": getattr(v, "srs_status", "unknown"),
+            "srs_name": getattr(v, "srs_name", None),
+            "srs_message": getattr(v, "srs_message", None),
+            "outputs": [o.tolist() for o in v.outputs],
+            "hashes": v.hashes,
+        }
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
     async def metrics():

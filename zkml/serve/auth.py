@@ -25,8 +25,11 @@ def load_tokens(token_file: str | os.PathLike | None = None, env: str | None = N
         try:
             lines = p.read_text().splitlines()
         except OSError as err:
-            raise ServiceError(f"cannot read the token file ({err.strerror})", where=p,
-                               hint="pass a readable file with one token per line") from None
+            raise ServiceError(
+                f"cannot read the token file ({err.strerror})",
+                where=p,
+                hint="pass a readable file with one token per line",
+            ) from None
         tokens += [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
         if not tokens:
             raise ServiceError("the token file holds no token", where=p, hint="write one token per line")
@@ -63,6 +66,8 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(host: str, tokens: list[str]) -> None:
     if not tokens and not is_loopback(host):
-        raise ServiceError(f"refusing to serve on {host} without a token: anyone who can reach it could prove and "
-                           "read results", where="--host",
-                           hint=f"set {ENV} (comma-separated tokens) or pass --token-file FILE, or bind 127.0.0.1")
+        raise ServiceError(
+            f"refusing to serve on {host} without a token: anyone who can reach it could prove and read results",
+            where="--host",
+            hint=f"set {ENV} (comma-separated tokens) or pass --token-file FILE, or bind 127.0.0.1",
+        )

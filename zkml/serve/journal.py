@@ -66,13 +66,20 @@ class Journal:
             self._db.execute("PRAGMA secure_delete=ON")
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise ServiceError(f"the journal's file system does not support SQLite's WAL mode (got {mode})",
-                                   where=self.path, hint="put ZKML_HOME (or --journal) on a local disk")
+                raise ServiceError(
+                    f"the journal's file system does not support SQLite's WAL mode (got {mode})",
+                    where=self.path,
+                    hint="put ZKML_HOME (or --journal) on a local disk",
+                )
             self._db.execute("PRAGMA synchronous=FULL")  # an accepted job survives a power cut, not only a crash
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as err:
-            raise StoreError(f"cannot open the job journal: {err}", stage="serve", where=self.path,
-                             hint="check that ZKML_HOME is writable, or pass --journal FILE") from err
+            raise StoreError(
+                f"cannot open the job journal: {err}",
+                stage="serve",
+                where=self.path,
+                hint="check that ZKML_HOME is writable, or pass --journal FILE",
+            ) from err
 
     def close(self) -> None:
         with self._lock:
@@ -85,32 +92,46 @@ class Journal:
     # writes
     def add(self, model_id: str, input_json: str) -> str:
         job_id = uuid.uuid4().hex
-        self._exec("INSERT INTO jobs (id, model_id, status, input, created) VALUES (?, ?, 'queued', ?, ?)",
-                   (job_id, model_id, input_json, time.time()))
+        self._exec(
+            "INSERT INTO jobs (id, model_id, status, input, created) VALUES (?, ?, 'queued', ?, ?)",
+            (job_id, model_id, input_json, time.time()),
+        )
         return job_id
 
     def start(self, job_id: str) -> int:
         """Mark running and count an attempt; returns the attempts so far (this one included)."""
         with self._lock:
-            self._db.execute("UPDATE jobs SET status='running', started=?, attempts=attempts+1 WHERE id=?",
-                             (time.time(), job_id))
+            self._db.execute(
+                "UPDATE jobs SET status='running', started=?, attempts=attempts+1 WHERE id=?", (time.time(), job_id)
+            )
             return self._db.execute("SELECT attempts FROM jobs WHERE id=?", (job_id,)).fetchone()[0]
 
     def finish(self, job_id: str, *, proof: dict | None = None, error: dict | None = None) -> None:
         """Store the proof (or the error) and erase the input in the same transaction."""
         status = "done" if proof is not None else "failed"
         with self._lock:
-            self._db.execute("UPDATE jobs SET status=?, proof=?, error=?, input=NULL, finished=? WHERE id=?",
-                             (status, None if proof is None else json.dumps(proof),
-                              None if error is None else json.dumps(error), time.time(), job_id))
+            self._db.execute(
+                "UPDATE jobs SET status=?, proof=?, error=?, input=NULL, finished=? WHERE id=?",
+                (
+                    status,
+                    None if proof is None else json.dumps(proof),
+                    None if error is None else json.dumps(error),
+                    time.time(),
+                    job_id,
+                ),
+            )
             # the old page images (with the input) sit in the WAL until a checkpoint: copy back and truncate it
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def recover(self) -> list[str]:
         """Jobs a previous server accepted and did not finish, oldest first, all set back to queued."""
         with self._lock:
-            ids = [r[0] for r in self._db.execute(
-                "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created").fetchall()]
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created"
+                ).fetchall()
+            ]
             self._db.execute("UPDATE jobs SET status='queued' WHERE status='running'")
         return ids
 
@@ -122,8 +143,10 @@ class Journal:
         return rows[0]
 
     def get(self, job_id: str) -> Job | None:
-        rows = self._exec("SELECT id, model_id, status, attempts, created, started, finished, proof, error "
-                          "FROM jobs WHERE id=?", (job_id,))
+        rows = self._exec(
+            "SELECT id, model_id, status, attempts, created, started, finished, proof, error FROM jobs WHERE id=?",
+            (job_id,),
+        )
         if not rows:
             return None
         r = rows[0]

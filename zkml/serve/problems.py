@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from ..errors import (ArtifactError, AuthError, InputError, ProveError, ServiceError, VerifyError, VisibilityError,
-                      ZKMLError)
+from ..errors import (
+    ArtifactError,
+    AuthError,
+    InputError,
+    ProveError,
+    ServiceError,
+    VerifyError,
+    VisibilityError,
+    ZKMLError,
+)
 from ..support.scrub import scrub
 
 TYPE_BASE = "https://zkml.dev/problems/"
@@ -49,6 +57,13 @@ def problem(status: int, detail: str, *, error: str | None = None, title: str | 
 
 def from_error(err: BaseException, status: int | None = None) -> dict:
     if isinstance(err, ZKMLError):
-        return problem(status or status_of(err), str(err), error=type(err).__name__, message=err.message,
-                       stage=err.stage, where=err.where, hint=err.hint)
+        return problem(
+            status or status_of(err),
+            str(err),
+            error=type(err).__name__,
+            message=err.message,
+            stage=err.stage,
+            where=err.where,
+            hint=err.hint,
+        )
     return problem(status or 500, f"{type(err).__name__}: {scrub(str(err))}", error="InternalError")

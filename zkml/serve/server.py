@@ -23,8 +23,10 @@ def default_journal() -> Path:
 def _need_serve_extra() -> None:
     missing = [m for m in SERVE_PACKAGES if importlib.util.find_spec(m) is None]
     if missing:
-        raise DependencyError(f"the proving service needs {', '.join(missing)}, which is not installed",
-                              hint="run: pip install 'zkml-prover[serve]'")
+        raise DependencyError(
+            f"the proving service needs {', '.join(missing)}, which is not installed",
+            hint="run: pip install 'zkml-prover[serve]'",
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -36,8 +38,11 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as err:
         sock.close()
-        raise ServiceError(f"cannot listen on {host}:{port} ({err.strerror})", where="--host/--port",
-                           hint="pick a free port (--port 0 picks one) or stop the process that holds it") from None
+        raise ServiceError(
+            f"cannot listen on {host}:{port} ({err.strerror})",
+            where="--host/--port",
+            hint="pick a free port (--port 0 picks one) or stop the process that holds it",
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -62,10 +67,21 @@ class RedactQuery(logging.Filter):
         return True
 
 
-def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-               cluster: str | None = None, queue_size: int = 16, max_body: int = 1 << 20,
-               job_timeout: float | None = 600.0, tokens: list[str] = (), journal: str | os.PathLike | None = None,
-               on_listen: Callable[[str], None] | None = None, log_level: str = "info") -> None:
+def run_server(
+    paths: list[str | os.PathLike],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    cluster: str | None = None,
+    queue_size: int = 16,
+    max_body: int = 1 << 20,
+    job_timeout: float | None = 600.0,
+    tokens: list[str] = (),
+    journal: str | os.PathLike | None = None,
+    on_listen: Callable[[str], None] | None = None,
+    log_level: str = "info",
+) -> None:
     """Serve until interrupted. ``on_listen(url)`` is called once the socket is bound (with the real port)."""
     _need_serve_extra()
     check_exposure(host, list(tokens))
@@ -82,8 +98,11 @@ def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise ServiceError("another prove-model serve is using this journal", where=jpath,
-                           hint="stop it, or give this server its own ZKML_HOME or --journal") from None
+        raise ServiceError(
+            "another prove-model serve is using this journal",
+            where=jpath,
+            hint="stop it, or give this server its own ZKML_HOME or --journal",
+        ) from None
     try:
         jr = Journal(jpath)
         service = Service(models, jr, workers=workers, cluster=cluster, queue_size=queue_size, job_timeout=job_timeout)
@@ -98,8 +117,9 @@ def run_server(paths: list[str | os.PathLike], *, host: str = "127.0.0.1", port:
         shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
         if on_listen is not None:
             on_listen(f"http://{shown}:{real_port}")
-        config = uvicorn.Config(app, log_level=log_level, access_log=True, lifespan="on", timeout_graceful_shutdown=5,
-                                server_header=False)
+        config = uvicorn.Config(
+            app, log_level=log_level, access_log=True, lifespan="on", timeout_graceful_shutdown=5, server_header=False
+        )
         access = logging.getLogger("uvicorn.access")  # configured by Config(): filter what it writes from now on
         for f in [f for f in access.filters if isinstance(f, RedactQuery)]:
             access.removeFilter(f)

@@ -53,9 +53,14 @@ class Served:
 
     def statement(self) -> dict:
         """What a verdict of this model is checked against (the model id is its hash)."""
-        return {"model_id": self.id, "key_id": self.vk.key_id, "segments": len(self.segments),
-                "committed": bool(self.vk.committed), "weights_commitment": self.vk.weights_commitment,
-                "weights_pinned": self.vk.weights_commitment is not None}
+        return {
+            "model_id": self.id,
+            "key_id": self.vk.key_id,
+            "segments": len(self.segments),
+            "committed": bool(self.vk.committed),
+            "weights_commitment": self.vk.weights_commitment,
+            "weights_pinned": self.vk.weights_commitment is not None,
+        }
 
     @property
     def inputs(self) -> list:
@@ -72,9 +77,17 @@ class Served:
 
     def to_json(self) -> dict:
         last = self.segments[-1].meta
-        return {"id": self.id, **self.statement(), "inputs": self.inputs, "outputs": last["outputs"],
-                "visibility": dict(self.vk.visibility), "dev_srs": self.vk.dev_srs, **self.srs(),
-                "core_cid": getattr(self.vk, "core_cid", None), "can_prove": self.keys is not None}
+        return {
+            "id": self.id,
+            **self.statement(),
+            "inputs": self.inputs,
+            "outputs": last["outputs"],
+            "visibility": dict(self.vk.visibility),
+            "dev_srs": self.vk.dev_srs,
+            **self.srs(),
+            "core_cid": getattr(self.vk, "core_cid", None),
+            "can_prove": self.keys is not None,
+        }
 
 
 def _blind_input() -> str | None:
@@ -123,9 +136,12 @@ def load_served(path: str | os.PathLike) -> Served:
         if vk.committed:
             own = own_fingerprint(keys)
             if vk.weights_commitment is not None and vk.weights_commitment != own:
-                raise ServiceError("these keys prove with weights whose fingerprint is not the one their verifying key "
-                                   "pins", where=p, hint="serve the keys of the published weights (keys.with_weights(model)"
-                                                         ".save(dir)), or a verifying key without that pin")
+                raise ServiceError(
+                    "these keys prove with weights whose fingerprint is not the one their verifying key pins",
+                    where=p,
+                    hint="serve the keys of the published weights (keys.with_weights(model)"
+                    ".save(dir)), or a verifying key without that pin",
+                )
             vk = vk.pin_weights(own)
         return Served(vk, keys, str(p))
     if p.is_file():
@@ -148,8 +164,16 @@ class Busy(ServiceError):
 
 
 class Service:
-    def __init__(self, models: list[Served], journal: Journal, *, workers: int = 1, cluster: str | None = None,
-                 queue_size: int = 16, job_timeout: float | None = 600.0):
+    def __init__(
+        self,
+        models: list[Served],
+        journal: Journal,
+        *,
+        workers: int = 1,
+        cluster: str | None = None,
+        queue_size: int = 16,
+        job_timeout: float | None = 600.0,
+    ):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.models: dict[str, Served] = {}
@@ -175,20 +199,37 @@ class Service:
         # metrics: counts and timings only, never an input, an output or a message
         self.registry = CollectorRegistry()
         Gauge("zkml_serve_queue_depth", "jobs accepted and waiting for a worker", registry=self.registry).set_function(
-            lambda: self._q.qsize())
-        Gauge("zkml_serve_jobs_running", "jobs being proved now", registry=self.registry).set_function(lambda: self._running)
+            lambda: self._q.qsize()
+        )
+        Gauge("zkml_serve_jobs_running", "jobs being proved now", registry=self.registry).set_function(
+            lambda: self._running
+        )
         Gauge("zkml_serve_workers_ready", "workers with their keys loaded", registry=self.registry).set_function(
-            lambda: self._ready)
-        self.m_latency = Histogram("zkml_serve_job_seconds", "time from acceptance to a stored proof",
-                                   buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.m_prove = Histogram("zkml_serve_prove_seconds", "time a worker spent on one attempt",
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+            lambda: self._ready
+        )
+        self.m_latency = Histogram(
+            "zkml_serve_job_seconds",
+            "time from acceptance to a stored proof",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.m_prove = Histogram(
+            "zkml_serve_prove_seconds",
+            "time a worker spent on one attempt",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.m_jobs = Counter("zkml_serve_jobs", "jobs ended, by outcome", ["outcome"], registry=self.registry)
         self.m_failures = Counter("zkml_serve_failures", "failed jobs by kind", ["kind"], registry=self.registry)
-        self.m_rejected = Counter("zkml_serve_rejected", "requests refused before a job was made, by reason",
-                                  ["reason"], registry=self.registry)
-        self.m_restarts = Counter("zkml_serve_worker_restarts", "workers replaced after dying or timing out",
-                                  registry=self.registry)
+        self.m_rejected = Counter(
+            "zkml_serve_rejected",
+            "requests refused before a job was made, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.m_restarts = Counter(
+            "zkml_serve_worker_restarts", "workers replaced after dying or timing out", registry=self.registry
+        )
 
     @property
     def provers(self) -> list[Served]:
@@ -238,20 +279,29 @@ class Service:
         """Validate ``x``, journal the job and queue it; raises InputError (422) or Busy (429)."""
         m = self.model(model_id)
         if m.keys is None:
-            raise service_error("this model is served for verification only: the server was given its verifying key or "
-                                "bundle, not its proving keys", 409, "start prove-model serve with the keys directory "
-                                "to prove", where=f"model {m.id[:12]}")
+            raise service_error(
+                "this model is served for verification only: the server was given its verifying key or "
+                "bundle, not its proving keys",
+                409,
+                "start prove-model serve with the keys directory to prove",
+                where=f"model {m.id[:12]}",
+            )
         names = [t["name"] for t in m.inputs]
         if isinstance(x, dict) and sorted(x) != sorted(names):  # named without echoing the names sent
-            raise InputShapeError(f"the input's names are not the model's {len(names)} input name(s)",
-                                  stage="prove", where="input", hint="use the names GET /v1/models/{id} lists under "
-                                                                     "'inputs', or pass the array alone")
+            raise InputShapeError(
+                f"the input's names are not the model's {len(names)} input name(s)",
+                stage="prove",
+                where="input",
+                hint="use the names GET /v1/models/{id} lists under 'inputs', or pass the array alone",
+            )
         check_input(m.keys, x)  # shapes, types, NaN: the library's own errors, before anything is stored
         with self._lock:
             if self._inflight >= self.queue_size + self.n_workers:
                 self.m_rejected.labels("queue_full").inc()
-                err = Busy(f"the queue is full ({self.queue_size} waiting, {self.n_workers} proving)",
-                           hint=f"retry after {self.retry_after()} s, or start the server with more --workers or --queue-size")
+                err = Busy(
+                    f"the queue is full ({self.queue_size} waiting, {self.n_workers} proving)",
+                    hint=f"retry after {self.retry_after()} s, or start the server with more --workers or --queue-size",
+                )
                 err.retry_after = self.retry_after()
                 raise err
             self._inflight += 1
@@ -293,10 +343,12 @@ class Service:
         with self._lock:
             futs = list(self._waiters.get(job_id, []))
         if futs and self._loop is not None:
+
             def wake():
                 for f in futs:
                     if not f.done():
                         f.set_result(None)
+
             try:
                 self._loop.call_soon_threadsafe(wake)
             except RuntimeError:  # the loop closed: the server is stopping, nobody waits any more
@@ -355,9 +407,15 @@ class Service:
         while True:
             attempt = self.journal.start(job_id)
             if attempt > MAX_ATTEMPTS:
-                self._end(job_id, error=service_error(f"the worker proving this job died {MAX_ATTEMPTS} times", 500,
-                                                      "the machine may be short of memory for this model"),
-                          kind="worker_died")
+                self._end(
+                    job_id,
+                    error=service_error(
+                        f"the worker proving this job died {MAX_ATTEMPTS} times",
+                        500,
+                        "the machine may be short of memory for this model",
+                    ),
+                    kind="worker_died",
+                )
                 return
             t0 = time.perf_counter()
             try:
@@ -365,14 +423,23 @@ class Service:
             except WorkerDied:
                 if self._stopping.is_set():  # stopped by the server's shutdown: resumed on the next start
                     return
-                log.warning("job %s: its worker died (attempt %d of %d); replacing the worker", job_id, attempt, MAX_ATTEMPTS)
+                log.warning(
+                    "job %s: its worker died (attempt %d of %d); replacing the worker", job_id, attempt, MAX_ATTEMPTS
+                )
                 if not self._restart(w):
                     return
                 continue
             except JobTimeout:
                 log.warning("job %s: ran past %s s; replacing its worker", job_id, self.job_timeout)
-                self._end(job_id, error=service_error(f"the job ran past the server's timeout of {self.job_timeout:g} s",
-                                                      504, "start the server with a larger --job-timeout"), kind="timeout")
+                self._end(
+                    job_id,
+                    error=service_error(
+                        f"the job ran past the server's timeout of {self.job_timeout:g} s",
+                        504,
+                        "start the server with a larger --job-timeout",
+                    ),
+                    kind="timeout",
+                )
                 self._restart(w)
                 return
             self.m_prove.observe(time.perf_counter() - t0)
@@ -382,7 +449,9 @@ class Service:
                 self._end(job_id, error=value)
             return
 
-    def _end(self, job_id: str, *, proof: dict | None = None, error: BaseException | None = None, kind: str | None = None):
+    def _end(
+        self, job_id: str, *, proof: dict | None = None, error: BaseException | None = None, kind: str | None = None
+    ):
         if proof is not None:  # the worker's proof is checked against the served statement before anyone gets it
             model_id = self.journal.get(job_id).model_id
             v = self.check(self.models[model_id], proof)
@@ -391,8 +460,14 @@ class Service:
                     self._outputs[job_id] = [o.tolist() for o in v.outputs]
             else:
                 log.error("job %s: the worker's proof did not verify against the served model", job_id)
-                proof, error = None, service_error("the proof the worker made does not verify against the served model",
-                                                   500, "report this: the worker's keys may not be the served ones")
+                proof, error = (
+                    None,
+                    service_error(
+                        "the proof the worker made does not verify against the served model",
+                        500,
+                        "report this: the worker's keys may not be the served ones",
+                    ),
+                )
                 kind = "unverified"
         if proof is not None:
             self.journal.finish(job_id, proof=proof)
@@ -416,9 +491,15 @@ class Service:
         job = self.journal.get(job_id)
         if job is None:
             return None
-        body: dict[str, Any] = {"job_id": job.id, "model_id": job.model_id, "status": job.status,
-                                "attempts": job.attempts, "created": job.created, "started": job.started,
-                                "finished": job.finished}
+        body: dict[str, Any] = {
+            "job_id": job.id,
+            "model_id": job.model_id,
+            "status": job.status,
+            "attempts": job.attempts,
+            "created": job.created,
+            "started": job.started,
+            "finished": job.finished,
+        }
         if job.proof is not None:
             body["proof"] = job.proof
             body["outputs"] = self.outputs_of(job.model_id, job.proof, job.id)

@@ -105,8 +105,10 @@ class LocalWorker:
             if deadline is not None and time.monotonic() > deadline:
                 self.stop()
                 if starting:
-                    raise ServiceError(f"a worker did not load its keys within {timeout:.0f} s",
-                                       hint="the machine may be short of memory or CPU")
+                    raise ServiceError(
+                        f"a worker did not load its keys within {timeout:.0f} s",
+                        hint="the machine may be short of memory or CPU",
+                    )
                 raise JobTimeout()
 
     def prove(self, model_id: str, input_json: str, timeout: float | None) -> tuple[str, Any]:
@@ -172,8 +174,11 @@ class RayWorker:
             self.pid = ray.get(self.actor.pid.remote(), timeout=300)
         except Exception as err:
             self.stop()
-            raise ServiceError(f"a Ray worker did not start: {type(err).__name__}: {scrub(str(err))}",
-                               where="cluster", hint="check the cluster's resources and logs") from None
+            raise ServiceError(
+                f"a Ray worker did not start: {type(err).__name__}: {scrub(str(err))}",
+                where="cluster",
+                hint="check the cluster's resources and logs",
+            ) from None
 
     def prove(self, model_id: str, input_json: str, timeout: float | None) -> tuple[str, Any]:
         from ..support.ray import connect

@@ -112,7 +112,7 @@ def _sweep_private_dirs() -> None:
     base = Path(tempfile.gettempdir())
     for d in base.glob(PRIVATE_PREFIX + "*"):
         try:
-            pid = int(d.name[len(PRIVATE_PREFIX):].split("-")[0])
+            pid = int(d.name[len(PRIVATE_PREFIX) :].split("-")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(d, ignore_errors=True)

@@ -46,7 +46,9 @@ class Blocks:
         out = {}
         for name in sorted(files):
             data = files[name]
-            chunks = [self.put("raw", data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)] or [self.put("raw", b"")]
+            chunks = [self.put("raw", data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)] or [
+                self.put("raw", b"")
+            ]
             out[name] = {"size": len(data), "chunks": chunks}
         return out
 

@@ -120,6 +120,7 @@ def uninstall(token: contextvars.Token) -> None:
 
 def accepts_progress(fn: Callable[..., T]) -> Callable[..., T]:
     """Give ``fn`` a ``progress=callback`` keyword: the callback receives the events of that one call."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, progress: Callback | None = None, **kwargs: Any) -> T:
         if progress is None:
@@ -127,7 +128,9 @@ def accepts_progress(fn: Callable[..., T]) -> Callable[..., T]:
         with reporting(progress):
             return fn(*args, **kwargs)
 
-    wrapper.__doc__ = (fn.__doc__ or "") + "\n\n``progress=callback`` receives this call's progress events (zkml.support.progress)."
+    wrapper.__doc__ = (
+        fn.__doc__ or ""
+    ) + "\n\n``progress=callback`` receives this call's progress events (zkml.support.progress)."
     return wrapper
 
 
@@ -168,8 +171,18 @@ class Step:
 
     def _send(self, status: str) -> None:
         eta = self.predicted_s if status == "start" else (0.0 if status == "done" else self.eta())
-        ev = Event(self.stage, self.what, status, self.done, self.total, self.unit, round(self.elapsed(), 4),
-                   None if eta is None else round(eta, 2), self.depth, time.time())
+        ev = Event(
+            self.stage,
+            self.what,
+            status,
+            self.done,
+            self.total,
+            self.unit,
+            round(self.elapsed(), 4),
+            None if eta is None else round(eta, 2),
+            self.depth,
+            time.time(),
+        )
         _deliver(ev, self)
 
 
@@ -190,8 +203,9 @@ def _deliver(ev: Event, step: Step | None = None) -> None:
 
 
 @contextlib.contextmanager
-def step(stage: str, what: str = "", *, total: float | None = None, unit: str = "",
-         predicted_s: float | None = None) -> Iterator[Step]:
+def step(
+    stage: str, what: str = "", *, total: float | None = None, unit: str = "", predicted_s: float | None = None
+) -> Iterator[Step]:
     """Report a step: ``start`` now, ``done`` (or ``failed``) when the block ends, and updates in between.
 
     ``predicted_s``: what the cost model predicts the step takes (its ETA until it ends); otherwise the ETA

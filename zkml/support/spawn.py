@@ -21,12 +21,18 @@ def check_main_guard() -> None:
     except (OSError, SyntaxError, ValueError):
         return
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and any(
-                isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test)):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and any(isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test))
+        ):
             return
-    raise ProveError("zkml starts worker processes that import your script again, and this script has no "
-                     "`if __name__ == \"__main__\":` guard: every worker would start the work anew", where=path,
-                     hint="put the code that proves under `if __name__ == \"__main__\":` (or use one worker / a Ray cluster)")
+    raise ProveError(
+        "zkml starts worker processes that import your script again, and this script has no "
+        '`if __name__ == "__main__":` guard: every worker would start the work anew',
+        where=path,
+        hint='put the code that proves under `if __name__ == "__main__":` (or use one worker / a Ray cluster)',
+    )
 
 
 def spawn_context():

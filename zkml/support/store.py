@@ -167,6 +167,7 @@ class Store:
 
     def _describe(self, kind: str, entry: Path) -> tuple[str | None, str | None]:
         """(model name, what the entry holds) from the entry's own files; (None, None) when it says nothing."""
+
         def meta(path: Path) -> dict:
             try:
                 data = json.loads(path.read_text())
@@ -192,10 +193,16 @@ class Store:
         if kind == "srs":
             m = re.fullmatch(r"dev-k(\d+)", entry.name)
             return None, f"dev SRS (INSECURE), 2^{m.group(1)}" if m else "SRS"
-        return None, {"tune": "settings search", "contracts": "verifier contract", "bundles": "bundle",
-                      "page-script": "verifier page script"}.get(kind)
+        return None, {
+            "tune": "settings search",
+            "contracts": "verifier contract",
+            "bundles": "bundle",
+            "page-script": "verifier page script",
+        }.get(kind)
 
-    def prune(self, *, older_than: float | None = None, max_bytes: int | None = None, keep: set | None = None) -> list["Entry"]:
+    def prune(
+        self, *, older_than: float | None = None, max_bytes: int | None = None, keep: set | None = None
+    ) -> list["Entry"]:
         """Remove entries unused for ``older_than`` seconds, then the least recently used until the cache holds
         at most ``max_bytes``. Each removal holds the entry's build lock and renames it away first, so a reader
         sees a complete entry or none; ``keep`` entries stay."""
@@ -240,12 +247,19 @@ class Entry:
     path: Path
     size: int
     last_used: float
-    name: str | None = None     # the model's name, when known
-    detail: str | None = None   # what the entry holds (circuit 2^k rows, keys, dev SRS 2^k, ...)
+    name: str | None = None  # the model's name, when known
+    detail: str | None = None  # what the entry holds (circuit 2^k rows, keys, dev SRS 2^k, ...)
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "key": self.key, "path": str(self.path), "bytes": self.size, "last_used": self.last_used,
-                "name": self.name, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "path": str(self.path),
+            "bytes": self.size,
+            "last_used": self.last_used,
+            "name": self.name,
+            "detail": self.detail,
+        }
 
 
 def _du(path: Path) -> int:
@@ -265,8 +279,11 @@ def parse_size(text: str) -> int:
     """``500M``, ``20G``, ``1.5T`` or a byte count."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([BKMGT]?)(?:I?B)?\s*", str(text).upper())
     if not m:
-        raise StoreError(f"cannot read the size {text!r}", where="ZKML_CACHE_MAX / --max-size",
-                         hint="write a number with an optional unit: 500M, 20G")
+        raise StoreError(
+            f"cannot read the size {text!r}",
+            where="ZKML_CACHE_MAX / --max-size",
+            hint="write a number with an optional unit: 500M, 20G",
+        )
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
@@ -274,5 +291,7 @@ def parse_age(text: str) -> float:
     """``30d``, ``12h``, ``2w``, ``90m`` or seconds."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text).lower())
     if not m:
-        raise StoreError(f"cannot read the age {text!r}", where="--older-than", hint="write a number with a unit: 30d, 12h")
+        raise StoreError(
+            f"cannot read the age {text!r}", where="--older-than", hint="write a number with a unit: 30d, 12h"
+        )
     return float(m.group(1)) * _AGES[m.group(2) or "s"]

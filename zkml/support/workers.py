@@ -36,8 +36,11 @@ def worker_timeout() -> float:
     except ValueError:
         value = float("nan")
     if not 0 < value < float("inf"):
-        raise ProveError(f"{ENV}={raw!r} is not a number of seconds", where=ENV,
-                         hint=f"set it to a positive number of seconds, or unset it ({DEFAULT_TIMEOUT_S:.0f} s)")
+        raise ProveError(
+            f"{ENV}={raw!r} is not a number of seconds",
+            where=ENV,
+            hint=f"set it to a positive number of seconds, or unset it ({DEFAULT_TIMEOUT_S:.0f} s)",
+        )
     return value
 
 
@@ -75,8 +78,9 @@ def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) ->
         try:
             data = ForkingPickler.dumps(reply)
         except Exception as err:  # the result or the error would not pickle
-            data = ForkingPickler.dumps(("failed", RuntimeError(f"the worker's answer could not be sent back: "
-                                                                f"{type(err).__name__}")))
+            data = ForkingPickler.dumps(
+                ("failed", RuntimeError(f"the worker's answer could not be sent back: {type(err).__name__}"))
+            )
         del reply
         try:
             conn.send_bytes(data)
@@ -90,8 +94,9 @@ class _Worker:
     def __init__(self, pool: WorkerPool):
         self.pool = pool
         parent, child = pool.ctx.Pipe()
-        self.proc = pool.ctx.Process(target=_serve, args=(child, pool.fn, pool.initializer, pool.initargs),
-                                     daemon=True, name="zkml-worker")
+        self.proc = pool.ctx.Process(
+            target=_serve, args=(child, pool.fn, pool.initializer, pool.initargs), daemon=True, name="zkml-worker"
+        )
         self.proc.start()
         child.close()
         self.conn = parent
@@ -178,8 +183,16 @@ class WorkerPool:
     ``value`` seconds; the worker was killed). A task that died may be submitted again from the loop.
     ``fn`` and ``initializer`` must be importable module-level functions (workers are spawned)."""
 
-    def __init__(self, fn: Callable, workers: int, *, initializer: Callable | None = None, initargs: tuple = (),
-                 timeout: float | None = None, context=None):
+    def __init__(
+        self,
+        fn: Callable,
+        workers: int,
+        *,
+        initializer: Callable | None = None,
+        initargs: tuple = (),
+        timeout: float | None = None,
+        context=None,
+    ):
         if context is None:
             from .spawn import spawn_context
 

@@ -97,8 +97,12 @@ class Bundle:
         Materialised once under $ZKML_HOME/bundles/<core CID>-<SRS sha256>: built and checked in the store's
         temporary directory, so an invalid bundle leaves nothing and cannot block a valid one."""
         if SRS_FILE not in self.files:
-            raise ArtifactError("the bundle carries no SRS file", stage="verify", where=self.root,
-                                hint="make the bundle with include_srs=True, or verify with the verifying-key directory")
+            raise ArtifactError(
+                "the bundle carries no SRS file",
+                stage="verify",
+                where=self.root,
+                hint="make the bundle with include_srs=True, or verify with the verifying-key directory",
+            )
 
         def build(d: Path) -> None:
             self._materialise(d)
@@ -114,9 +118,13 @@ class Bundle:
             return vk
         if want == vk.key_id:  # the verifier pinned the architecture, not the weights
             return vk.pin_weights(None)
-        raise ArtifactError(f"the bundle's model id is {vk.id}, not the expected {id}", stage="verify", where=self.root,
-                            hint="you were given another model's bundle, or one that pins other weights: get the bundle "
-                                 "whose model id you trust")
+        raise ArtifactError(
+            f"the bundle's model id is {vk.id}, not the expected {id}",
+            stage="verify",
+            where=self.root,
+            hint="you were given another model's bundle, or one that pins other weights: get the bundle "
+            "whose model id you trust",
+        )
 
     def _materialise(self, d: Path) -> None:
         """The core's files (and the SRS) as verifying-key directories: one, or split.json + segNNN/."""
@@ -128,8 +136,9 @@ class Bundle:
             files = {name: self.files[f"seg{i:03d}/{name}"] for name in CORE_FILES}
             _write_vk_dir(d / f"seg{i:03d}", files, self.files[SRS_FILE], self.root)
         ids = [str(m.get("model_id")) for m in segments]
-        (d / "split.json").write_text(json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key",
-                                                  "segments": ids, "id": split_id(ids)}))
+        (d / "split.json").write_text(
+            json.dumps({"format": ZKML_FORMAT, "kind": "split_verifying_key", "segments": ids, "id": split_id(ids)})
+        )
 
     def _authenticated(self, d: Path) -> VerifyingKey | SplitVerifyingKey:
         """The verifying key(s) in ``d``, pinned as the core says, refused unless the core's metadata is exactly
@@ -140,11 +149,19 @@ class Bundle:
             try:
                 vk = vk.pin_weights(fp)
             except VerifyError as err:
-                raise ArtifactError(f"the bundle pins a weights fingerprint it cannot: {err.message}", stage="verify",
-                                    where=self.root, hint=AGAIN) from None
+                raise ArtifactError(
+                    f"the bundle pins a weights fingerprint it cannot: {err.message}",
+                    stage="verify",
+                    where=self.root,
+                    hint=AGAIN,
+                ) from None
         if cborable(core_metadata(vk)) != dict(self.metadata):
-            raise ArtifactError("the bundle's metadata disagrees with its verifying key" + ("s" if self.split else ""),
-                                stage="verify", where=self.root, hint=AGAIN)
+            raise ArtifactError(
+                "the bundle's metadata disagrees with its verifying key" + ("s" if self.split else ""),
+                stage="verify",
+                where=self.root,
+                hint=AGAIN,
+            )
         return vk
 
 
@@ -156,8 +173,9 @@ def _write_vk_dir(d: Path, files: Mapping[str, bytes], srs: bytes, where: str) -
     try:  # the bare key's core CID (what VerifyingKey.core_cid checks); the statement is checked by the caller
         bare = core_cid(files, bundle_meta(json.loads(files["vk.json"])))
     except (ValueError, KeyError, TypeError) as err:
-        raise ArtifactError(f"the bundle's vk.json is not a zkml verifying key: {err}", stage="verify", where=where,
-                            hint=AGAIN) from None
+        raise ArtifactError(
+            f"the bundle's vk.json is not a zkml verifying key: {err}", stage="verify", where=where, hint=AGAIN
+        ) from None
     (d / "core.cid").write_text(bare)
 
 
@@ -167,10 +185,19 @@ def core_metadata(vk: VerifyingKey | SplitVerifyingKey) -> dict:
     if isinstance(vk, SplitVerifyingKey):
         digests = {v.meta["srs"]["sha256"] for v in vk.segments}
         if len(digests) != 1:
-            raise ArtifactError("the segments were set up on different SRS files", stage="bundle", where=vk.path,
-                                hint="set the split circuit up again (every segment on one SRS)")
-        meta = {"zkml_bundle": ZKML_FORMAT, "kind": "split", "model_id": vk.key_id, "srs": dict(vk.segments[0].meta["srs"]),
-                "segments": [bundle_meta(v.meta) for v in vk.segments]}
+            raise ArtifactError(
+                "the segments were set up on different SRS files",
+                stage="bundle",
+                where=vk.path,
+                hint="set the split circuit up again (every segment on one SRS)",
+            )
+        meta = {
+            "zkml_bundle": ZKML_FORMAT,
+            "kind": "split",
+            "model_id": vk.key_id,
+            "srs": dict(vk.segments[0].meta["srs"]),
+            "segments": [bundle_meta(v.meta) for v in vk.segments],
+        }
     else:
         meta = bundle_meta(vk.meta)
     if vk.weights_commitment is not None:
@@ -194,13 +221,18 @@ def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment:
         except VerifyError as err:
             raise ArtifactError(err.message, stage="bundle", where="weights_commitment", hint=err.hint) from None
         if vk.weights_commitment is not None and vk.weights_commitment != pinned.weights_commitment:
-            raise ArtifactError("the verifying key pins another weights fingerprint than weights_commitment",
-                                stage="bundle", where="weights_commitment",
-                                hint="pass the key unpinned (vk.pin_weights(None)) or the fingerprint it pins")
+            raise ArtifactError(
+                "the verifying key pins another weights fingerprint than weights_commitment",
+                stage="bundle",
+                where="weights_commitment",
+                hint="pass the key unpinned (vk.pin_weights(None)) or the fingerprint it pins",
+            )
         vk = pinned
     meta = core_metadata(vk)
     if isinstance(vk, SplitVerifyingKey):
-        core = {f"seg{i:03d}/{name}": (v.path / name).read_bytes() for i, v in enumerate(vk.segments) for name in CORE_FILES}
+        core = {
+            f"seg{i:03d}/{name}": (v.path / name).read_bytes() for i, v in enumerate(vk.segments) for name in CORE_FILES
+        }
         srs_path = vk.segments[0].srs.path
     else:
         core = {name: (vk.path / name).read_bytes() for name in CORE_FILES}
@@ -209,7 +241,9 @@ def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment:
     if include_srs:
         groups["srs"] = {SRS_FILE: srs_path.read_bytes()}
     if isinstance(keys, Keys) and vk.meta["visibility"]["params"] == "fixed":
-        groups["model"] = {name: (keys.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")}
+        groups["model"] = {
+            name: (keys.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")
+        }
     files = {n: d for g in groups.values() for n, d in g.items()}
     _check_model(files, meta, "keys")
     if contract is not None:
@@ -219,23 +253,37 @@ def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment:
 
 def _contract_node(contract) -> dict:
     """The contract node: a VerifierContract, or anything with ``name``, ``abi`` and ``bytecode`` (a mapping too)."""
+
     def get(key: str, default=None):
         return contract.get(key, default) if isinstance(contract, Mapping) else getattr(contract, key, default)
 
     name, abi, code = get("name"), get("abi"), get("bytecode")
     if not name or abi is None or not code:
-        raise ArtifactError("a bundle's contract needs a name, an ABI and bytecode", stage="bundle", where="contract",
-                            hint="pass a zkml.VerifierContract (prove-model contract) or the split model's SplitVerifier")
+        raise ArtifactError(
+            "a bundle's contract needs a name, an ABI and bytecode",
+            stage="bundle",
+            where="contract",
+            hint="pass a zkml.VerifierContract (prove-model contract) or the split model's SplitVerifier",
+        )
     if isinstance(code, str):
         try:
             code = bytes.fromhex(code.removeprefix("0x"))
         except ValueError:
-            raise ArtifactError("the contract's bytecode is not hex", stage="bundle", where="contract.bytecode",
-                                hint="pass the compiled contract's bytecode") from None
+            raise ArtifactError(
+                "the contract's bytecode is not hex",
+                stage="bundle",
+                where="contract.bytecode",
+                hint="pass the compiled contract's bytecode",
+            ) from None
     meta = get("meta") or {}
-    node = {"name": str(name), "reusable": bool(get("reusable", False)), "source": get("source") or "",
-            "abi": abi if isinstance(abi, str) else json.dumps(abi), "bytecode": bytes(code),
-            "evm_version": meta.get("evm_version") if isinstance(meta, Mapping) else None}
+    node = {
+        "name": str(name),
+        "reusable": bool(get("reusable", False)),
+        "source": get("source") or "",
+        "abi": abi if isinstance(abi, str) else json.dumps(abi),
+        "bytecode": bytes(code),
+        "evm_version": meta.get("evm_version") if isinstance(meta, Mapping) else None,
+    }
     segments = get("segments") or ()
     if segments:  # a split model's SplitVerifier: each segment's verifier too
         node["segments"] = [_contract_node(c) for c in segments]
@@ -246,17 +294,25 @@ def _contract_node(contract) -> dict:
 
 def _check_contract(contract, vk) -> None:
     """A contract that names the key it verifies (a VerifierContract) must name this statement's."""
+
     def get(key: str):
         return contract.get(key) if isinstance(contract, Mapping) else getattr(contract, key, None)
 
     key_id, wc = get("key_id"), get("weights_commitment")
     if key_id and key_id != vk.key_id:
-        raise ArtifactError(f"the contract verifies key {str(key_id)[:16]}, not this bundle's {vk.key_id[:16]}",
-                            stage="bundle", where="contract", hint="generate the contract from these keys (prove-model contract)")
+        raise ArtifactError(
+            f"the contract verifies key {str(key_id)[:16]}, not this bundle's {vk.key_id[:16]}",
+            stage="bundle",
+            where="contract",
+            hint="generate the contract from these keys (prove-model contract)",
+        )
     if wc and wc != vk.weights_commitment:
-        raise ArtifactError("the contract pins another weights fingerprint than the bundle's statement", stage="bundle",
-                            where="contract.weights_commitment",
-                            hint="bundle with the contract's fingerprint, or a contract pinned to the bundle's")
+        raise ArtifactError(
+            "the contract pins another weights fingerprint than the bundle's statement",
+            stage="bundle",
+            where="contract.weights_commitment",
+            hint="bundle with the contract's fingerprint, or a contract pinned to the bundle's",
+        )
 
 
 def _check_model(files: Mapping[str, bytes], meta: Mapping, where: object) -> None:
@@ -267,8 +323,12 @@ def _check_model(files: Mapping[str, bytes], meta: Mapping, where: object) -> No
     if not want or "network.onnx" not in files:
         raise ArtifactError("the bundle carries a model its core does not name", stage="load", where=where, hint=AGAIN)
     if sha256_bytes(files["network.onnx"]) != want:
-        raise ArtifactError("the bundle's model (network.onnx) is not the model its core names (model_sha256)",
-                            stage="load", where=where, hint=AGAIN)
+        raise ArtifactError(
+            "the bundle's model (network.onnx) is not the model its core names (model_sha256)",
+            stage="load",
+            where=where,
+            hint=AGAIN,
+        )
 
 
 def _build(groups: Mapping[str, Mapping[str, bytes]], meta: Mapping, contract: Mapping | None) -> Bundle:
@@ -317,8 +377,10 @@ def _load_car(path: Path) -> Bundle:
         root = roots[0]
         root_node = cbor.decode(blocks[_s(root)])
         if set(root_node) - {"core", "srs", "model", "contract"}:  # e.g. a fingerprint beside the core: never trusted
-            raise ValueError(f"the root node carries {sorted(set(root_node) - {'core', 'srs', 'model', 'contract'})} "
-                             "outside the core (a weights fingerprint belongs in the core: bundle the keys again)")
+            raise ValueError(
+                f"the root node carries {sorted(set(root_node) - {'core', 'srs', 'model', 'contract'})} "
+                "outside the core (a weights fingerprint belongs in the core: bundle the keys again)"
+            )
         core = root_node["core"]
         core_node = cbor.decode(blocks[_s(core)])
         listing = dict(core_node["files"])

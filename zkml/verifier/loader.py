@@ -28,11 +28,22 @@ from ..srs import SRSInfo, is_dev_digest, known_ceremony_digests, srs_logrows
 from ..support.files import read_json
 from ..support.hashing import sha256_file
 
-HINT = ("pass a model (.onnx or directory), circuit, keys or verifying-key directory (single or split), a proof .json, "
-        "a bundle .car or an .srs file")
-_SPLIT_KINDS = {"split_circuit": "split_circuit", "split_keys": "split_keys", "split_verifying_key": "split_verifying_key"}
-_DIR_MARKERS = (("keys.json", "keys"), ("vk.json", "verifying_key"), ("circuit.json", "circuit"),
-                ("contract.json", "contract"), ("model.onnx", "model"))
+HINT = (
+    "pass a model (.onnx or directory), circuit, keys or verifying-key directory (single or split), a proof .json, "
+    "a bundle .car or an .srs file"
+)
+_SPLIT_KINDS = {
+    "split_circuit": "split_circuit",
+    "split_keys": "split_keys",
+    "split_verifying_key": "split_verifying_key",
+}
+_DIR_MARKERS = (
+    ("keys.json", "keys"),
+    ("vk.json", "verifying_key"),
+    ("circuit.json", "circuit"),
+    ("contract.json", "contract"),
+    ("model.onnx", "model"),
+)
 
 
 def artifact_kind(path: str | os.PathLike) -> str:
@@ -47,8 +58,12 @@ def artifact_kind(path: str | os.PathLike) -> str:
             meta = read_json(p / "split.json", error_cls=ArtifactError, stage="load", hint=HINT)
             kind = _SPLIT_KINDS.get(meta.get("kind") if isinstance(meta, dict) else None)
             if kind is None:
-                raise ArtifactError(f"split.json names an unknown kind {meta.get('kind') if isinstance(meta, dict) else meta!r}",
-                                    stage="load", where=p / "split.json", hint=HINT)
+                raise ArtifactError(
+                    f"split.json names an unknown kind {meta.get('kind') if isinstance(meta, dict) else meta!r}",
+                    stage="load",
+                    where=p / "split.json",
+                    hint=HINT,
+                )
             return kind
         for marker, kind in _DIR_MARKERS:
             if (p / marker).exists():
@@ -67,8 +82,12 @@ def load(path: str | os.PathLike, *, id: str | None = None) -> Any:
     p = Path(path)
     kind = artifact_kind(p)
     if id is not None and kind not in ("verifying_key", "split_verifying_key"):
-        raise ArtifactError(f"id= pins a verifying key, and this is a {kind.replace('_', ' ')}", stage="load", where=p,
-                            hint="pass a verifying-key directory, or for a bundle use Bundle.verifying_key(id=...)")
+        raise ArtifactError(
+            f"id= pins a verifying key, and this is a {kind.replace('_', ' ')}",
+            stage="load",
+            where=p,
+            hint="pass a verifying-key directory, or for a bundle use Bundle.verifying_key(id=...)",
+        )
     if kind == "model":
         return load_model(p)
     if kind == "circuit":
@@ -91,9 +110,13 @@ def load(path: str | os.PathLike, *, id: str | None = None) -> Any:
         return Bundle.load(p)
     if kind == "srs":
         return srs_info(p)
-    raise ArtifactError(f"a {kind.replace('_', ' ')} is not loaded here", stage="load", where=p,
-                        hint="load a verifier contract directory with zkml.VerifierContract.load; a .sol file is source "
-                             "only (prove-model contract compiles one)")
+    raise ArtifactError(
+        f"a {kind.replace('_', ' ')} is not loaded here",
+        stage="load",
+        where=p,
+        hint="load a verifier contract directory with zkml.VerifierContract.load; a .sol file is source "
+        "only (prove-model contract compiles one)",
+    )
 
 
 def srs_info(p: Path) -> SRSInfo:

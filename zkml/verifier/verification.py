@@ -13,8 +13,16 @@ from .. import engine
 from ..errors import InvalidProofError, VerifyError
 from ..keys.keys import Keys, VerifyingKey
 from ..keys.split import SplitKeys, SplitVerifyingKey, load_vk
-from ..proof.proof import (FIELD_MODULUS, Proof, check_proof_encoding, decode, disagreements, expected_instances,
-                           normalize_commitment, read_commitments)
+from ..proof.proof import (
+    FIELD_MODULUS,
+    Proof,
+    check_proof_encoding,
+    decode,
+    disagreements,
+    expected_instances,
+    normalize_commitment,
+    read_commitments,
+)
 from ..support.files import private_tempdir
 
 
@@ -50,15 +58,19 @@ class Verification:
             return None
         if self.weights_checked:
             return "weights checked: the proof's weights commitment is the pinned fingerprint"
-        return ("weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
-                "compare the model id with the published one, or pass the published fingerprint")
+        return (
+            "weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
+            "compare the model id with the published one, or pass the published fingerprint"
+        )
 
     def __bool__(self) -> bool:
         return self.ok
 
     def raise_for_invalid(self) -> "Verification":
         if not self.ok:
-            raise InvalidProofError(f"proof is invalid: {self.reason}", hint="the proof, its public values or the key do not match")
+            raise InvalidProofError(
+                f"proof is invalid: {self.reason}", hint="the proof, its public values or the key do not match"
+            )
         return self
 
 
@@ -72,8 +84,11 @@ def as_proof(proof: Any) -> Proof:
         return proof
     if isinstance(proof, (str, os.PathLike)):
         return Proof.load(proof)
-    raise VerifyError(f"expected a zkml.Proof or a proof file path, got {type(proof).__name__}", where="proof",
-                      hint="pass the value returned by keys.prove() or a saved proof file")
+    raise VerifyError(
+        f"expected a zkml.Proof or a proof file path, got {type(proof).__name__}",
+        where="proof",
+        hint="pass the value returned by keys.prove() or a saved proof file",
+    )
 
 
 def as_vk(vk: Any) -> VerifyingKey:
@@ -86,8 +101,11 @@ def as_vk(vk: Any) -> VerifyingKey:
         return load_vk(vk)
     if callable(getattr(vk, "verifying_key", None)):
         return vk.verifying_key()
-    raise VerifyError(f"expected a zkml.VerifyingKey (or Keys, a Bundle, or a directory), got {type(vk).__name__}", where="vk",
-                      hint="pass keys.vk or a saved verifying-key directory")
+    raise VerifyError(
+        f"expected a zkml.VerifyingKey (or Keys, a Bundle, or a directory), got {type(vk).__name__}",
+        where="vk",
+        hint="pass keys.vk or a saved verifying-key directory",
+    )
 
 
 def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str | None = None) -> Verification:
@@ -103,8 +121,16 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     pins = [c for c in (vk.weights_commitment, weights_commitment) if c is not None]
 
     def fail(reason: str) -> Verification:
-        return Verification(False, reason, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.id, key_id=vk.key_id,
-                            **_srs_fields(vk))
+        return Verification(
+            False,
+            reason,
+            vk.model_hash,
+            vk.dev_srs,
+            time.perf_counter() - t0,
+            vk.id,
+            key_id=vk.key_id,
+            **_srs_fields(vk),
+        )
 
     if proof.segments or isinstance(vk, SplitVerifyingKey):
         return _verify_split(proof, vk, pins, fail, t0)
@@ -113,18 +139,24 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
     wrong = disagreements(proof.meta, vk, committed)
     if wrong:
         if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256", "bundle_cid")):
-            where = (f" (bundle {proof.meta['bundle_cid']}, not {vk.core_cid})" if "bundle_cid" in wrong else "")
-            return fail(f"the proof file says it was made for another verifying key: model "
-                        f"{str(proof.meta.get('model_id', '?'))[:12]}, not this key's {vk.id[:12]}{where}")
-        return fail(f"the proof file's metadata disagrees with the verifying key on {', '.join(wrong)}: "
-                    "its values are decoded with the key's settings, so these fields were edited")
+            where = f" (bundle {proof.meta['bundle_cid']}, not {vk.core_cid})" if "bundle_cid" in wrong else ""
+            return fail(
+                f"the proof file says it was made for another verifying key: model "
+                f"{str(proof.meta.get('model_id', '?'))[:12]}, not this key's {vk.id[:12]}{where}"
+            )
+        return fail(
+            f"the proof file's metadata disagrees with the verifying key on {', '.join(wrong)}: "
+            "its values are decoded with the key's settings, so these fields were edited"
+        )
     flat = [h for col in proof.instances for h in col]
     want = expected_instances(vk.settings, len(vk.meta["inputs"]), len(vk.meta["outputs"]))
     if len(flat) != want:
         return fail(f"the proof has {len(flat)} public values, the key's circuit has {want}")
     for i, h in enumerate(flat):
         if int.from_bytes(bytes.fromhex(h), "little") >= FIELD_MODULUS:
-            return fail(f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value")
+            return fail(
+                f"public value #{i} is not a canonical field element (>= the BN254 scalar modulus): an aliased value"
+            )
     bad = check_proof_encoding(proof.proof)
     if bad:
         return fail(bad)
@@ -137,17 +169,34 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
             return fail(reason or "ezkl rejected the proof")
         # halo2 reads the transcript it needs and ignores the rest: a proof with bytes appended would
         # still verify. Only the exact encoding is accepted: without its last byte it must fail.
-        if len(proof.proof) > 1 and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]:
+        if (
+            len(proof.proof) > 1
+            and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]
+        ):
             return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
-    d = decode(proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments"))
+    d = decode(
+        proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments")
+    )
     return _valid(vk, committed, pins, t0, d)
 
 
 def _valid(vk, committed: str | None, pins: list, t0: float, d) -> Verification:
     """A verdict for the statement the proof was checked against: the key, with the weights the proof carries."""
-    return Verification(True, None, vk.model_hash, vk.dev_srs, time.perf_counter() - t0, vk.pin_weights(committed).id,
-                        d.outputs, d.public_inputs, d.hashes, committed, key_id=vk.key_id, weights_checked=bool(pins),
-                        **_srs_fields(vk))
+    return Verification(
+        True,
+        None,
+        vk.model_hash,
+        vk.dev_srs,
+        time.perf_counter() - t0,
+        vk.pin_weights(committed).id,
+        d.outputs,
+        d.public_inputs,
+        d.hashes,
+        committed,
+        key_id=vk.key_id,
+        weights_checked=bool(pins),
+        **_srs_fields(vk),
+    )
 
 
 def _weights_mismatch(found: str | None, expected: list) -> str | None:
@@ -156,8 +205,11 @@ def _weights_mismatch(found: str | None, expected: list) -> str | None:
         try:
             want = normalize_commitment(want)
         except ValueError as err:
-            raise VerifyError(f"cannot read the expected weights commitment: {err}", where="weights_commitment",
-                              hint="pass the fingerprint printed by zkml.commit / prove-model commit") from None
+            raise VerifyError(
+                f"cannot read the expected weights commitment: {err}",
+                where="weights_commitment",
+                hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+            ) from None
         if found is None:
             return "this key's weights are not committed: there is no weights commitment to compare"
         if found != want:
@@ -179,15 +231,21 @@ def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification
     fingerprint = proof.bind(vk).weights_commitment
     claimed = proof.meta.get("model_id")
     if claimed is not None and claimed not in (vk.pin_weights(fingerprint).id, vk.key_id):
-        return fail(f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}")
+        return fail(
+            f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}"
+        )
     for i in range(len(vk.segments) - 1):
         out = read_commitments(proof.segments[i].proof, vk.segments[i].meta.get("commitments") or {}).get("output")
-        nxt = read_commitments(proof.segments[i + 1].proof, vk.segments[i + 1].meta.get("commitments") or {}).get("input")
+        nxt = read_commitments(proof.segments[i + 1].proof, vk.segments[i + 1].meta.get("commitments") or {}).get(
+            "input"
+        )
         if out is None or nxt is None:
             return fail(f"segments {i} and {i + 1} are not linked by commitments in their keys")
         if out != nxt:
-            return fail(f"segment {i + 1} did not take segment {i}'s output: their link commitments differ "
-                        "(a segment from another inference, or segments out of order)")
+            return fail(
+                f"segment {i + 1} did not take segment {i}'s output: their link commitments differ "
+                "(a segment from another inference, or segments out of order)"
+            )
     wrong_weights = _weights_mismatch(fingerprint, pins)
     if wrong_weights:
         return fail(wrong_weights)
@@ -196,5 +254,7 @@ def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification
 
 def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:
     # ezkl reads only "proof" and "instances"; the zkml section is left out
-    path.write_text(json.dumps({"protocol": None, "instances": [list(c) for c in proof.instances], "proof": list(proof.proof)}))
+    path.write_text(
+        json.dumps({"protocol": None, "instances": [list(c) for c in proof.instances], "proof": list(proof.proof)})
+    )
     return engine.verify(path, vk.path / "settings.json", vk.path / "vk.key", vk.srs.path)
