@@ -21,9 +21,8 @@ def _models():
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import tiny_cnn, tiny_mlp
-
     import zkml
+    from conftest import tiny_cnn, tiny_mlp
 
     rng = np.random.default_rng(0)
     mlp = zkml.export(tiny_mlp(), torch.zeros(1, 4))

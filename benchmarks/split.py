@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             "zkml split, 1 worker, 1 core": _flow("zkml", work, home, k=k, cores="0"),
             "zkml split, 2 workers, 1 core each": _flow("zkml", work, home, k=k, workers=2),
         }
-    base, seq = rows["ezkl's recommended flow, 2 cores"], rows["zkml split, in sequence, 2 cores"]
+    base = rows["ezkl's recommended flow, 2 cores"]
     one, two = rows["zkml split, 1 worker, 1 core"], rows["zkml split, 2 workers, 1 core each"]
     for r in rows.values():
         if "prove_s" in r and "prove_s" in base:

@@ -8,9 +8,10 @@ verifier and accepts it only if the score is at or above its threshold.
     python examples/credit_threshold.py --rpc-url URL   # a real node (e.g. anvil)
 """
 
-import _path  # noqa: F401
 import argparse
 import json
+
+import _path  # noqa: F401
 
 import zkml
 from models import zoo

@@ -5,9 +5,9 @@ is compiled, set up, proved on a held-out image, verified off-chain and by its S
 on pyrevm. A second run reuses the cached circuit and keys, and says so.
 """
 
-import _path  # noqa: F401
 import time
 
+import _path  # noqa: F401
 import numpy as np
 
 import zkml

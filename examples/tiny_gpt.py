@@ -12,10 +12,10 @@ is one proof file and one verdict, and the prompt stays private.
 second), which is what the tests run; the full model takes about 15 minutes on two cores.
 """
 
-import _path  # noqa: F401
 import argparse
 import time
 
+import _path  # noqa: F401
 import numpy as np
 
 import zkml

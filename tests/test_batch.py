@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 import zkml
-from zkml import errors
-
 from conftest import run_cli
+from zkml import errors
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +239,10 @@ def test_prove_many_every_kind_and_resume_refuses_a_forgers_leftovers(kind, kind
     # a forger's leftovers in out_dir are not taken as proofs of these inputs: each is proved again
     for name, forged in case.forged.items():
         forged.save(tmp_path / "1.proof.json")
-        again = []
-        results = zkml.prove_many(keys, xs, workers=1, out_dir=tmp_path, on_result=lambda i, r: again.append(i))
+        again: list[int] = []
+        results = zkml.prove_many(
+            keys, xs, workers=1, out_dir=tmp_path, on_result=lambda i, r, seen=again: seen.append(i)
+        )
         assert again == [1], (name, again)
         assert zkml.verify(results[1], case.statement), name
 

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 import zkml
+from conftest import run_cli
 from zkml.circuit.breakdown import RESERVED_ROWS, breakdown, report_html
 from zkml.errors import ZKMLError
-
-from conftest import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ import subprocess
 import pytest
 
 import zkml
-from zkml import errors
-
 from conftest import ROOT, run_cli
+from zkml import errors
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import run_cli
 from test_committed import committed, twins  # noqa: F401 -- fixtures
 from test_split import deep, split  # noqa: F401 -- fixtures
 
 import zkml
+from conftest import run_cli
 from zkml import errors
 from zkml.evm import InProcessChain, RpcChain
 
@@ -266,7 +266,7 @@ def saved(kinds, tmp_path_factory):
             out = d / kind
             k.keys.save(out / "keys")
             k.proof.save(out / "proof.json")
-            for i, (what, forged) in enumerate(k.forged.items()):
+            for i, forged in enumerate(k.forged.values()):
                 forged.save(out / f"forged{i}.json")
             if k.pin:
                 k.other_weights.save(out / "other_weights.json")

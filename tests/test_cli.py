@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import zkml
-
 from conftest import run_cli
 
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli, tiny_mlp
 
 import zkml
+from conftest import run_cli, tiny_mlp
 from zkml import errors
 
 

@@ -13,9 +13,8 @@ import json
 
 import pytest
 
-from benchmarks.corpus import EXPLAINED, corpus_dir, ezkl_status, file_inputs, prove_example
-
 import zkml
+from benchmarks.corpus import EXPLAINED, corpus_dir, ezkl_status, file_inputs, prove_example
 from zkml import errors
 
 CORPUS = corpus_dir()

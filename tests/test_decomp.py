@@ -6,10 +6,8 @@ import sys
 import pytest
 
 import zkml
-from zkml import errors
-from zkml.circuit import build as _circuit
-
 from conftest import ROOT
+from zkml.circuit import build as _circuit
 
 sys.path.insert(0, str(ROOT))
 from models import zoo  # noqa: E402

@@ -3,13 +3,12 @@
 import json
 
 import pytest
+from test_committed import committed, twins  # noqa: F401 -- fixtures
 
 import zkml
+from conftest import run_cli
 from zkml import errors
 from zkml.evm import RpcChain
-
-from conftest import run_cli
-from test_committed import committed, twins  # noqa: F401 -- fixtures
 
 pytestmark = [pytest.mark.requires_anvil, pytest.mark.requires_solc]
 

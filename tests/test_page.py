@@ -20,9 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zkml
-from zkml.proof.proof import FIELD_MODULUS, expected_instances
-
 from conftest import run_cli
+from zkml.proof.proof import FIELD_MODULUS, expected_instances
 
 DONE = "() => ['valid','invalid','error'].includes(document.getElementById('verdict').dataset.verdict)"
 

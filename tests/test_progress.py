@@ -9,13 +9,11 @@ import subprocess
 import sys
 import threading
 
-import numpy as np
 import pytest
 
 import zkml
-from zkml.support.progress import Event, reporting, step
-
 from conftest import run_cli
+from zkml.support.progress import Event, reporting, step
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 SECRET = 3.14159265  # a distinctive private input value: no event, log line or progress line may carry it

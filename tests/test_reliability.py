@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zkml
+from conftest import ROOT, run_cli
 from zkml import errors
 from zkml.model.inputs import load_input_file, to_feeds
 from zkml.proof.proof import FIELD_MODULUS, int_to_felt
-
-from conftest import ROOT, run_cli
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 LONG = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
@@ -497,7 +496,7 @@ def test_the_worker_pool_survives_deaths_stops_and_bad_tasks():
         with pytest.raises(KeyError), WorkerPool(time.sleep, 2) as pool:
             pool.submit("a", 60)
             pool.submit("b", 0.01)
-            for key, kind, value in pool.results():
+            for key, _kind, _value in pool.results():
                 raise KeyError(key)
     assert _leftover_workers() == []
 

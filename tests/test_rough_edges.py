@@ -6,11 +6,10 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 import zkml
+from conftest import run_cli
 from zkml import errors
-
 
 # --- hints that point to the real cause --------------------------------------------------------------------------
 

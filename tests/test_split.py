@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 import zkml
+from conftest import run_cli
 from zkml import errors
 
 

@@ -4,11 +4,9 @@ and the verifier's own view of the SRS in every verdict: ceremony / pinned / unk
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import json
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from click.testing import CliRunner
 
 import zkml
 import zkml.srs as srs
+from conftest import run_cli
 from zkml import errors
 from zkml.cli.main import cli
 from zkml.keys.keys import CORE_FILES, VerifyingKey, bundle_meta, identity
@@ -25,8 +24,6 @@ from zkml.proof.proof import Proof
 from zkml.support.hashing import sha256_file
 from zkml.support.ipld import core_cid
 from zkml.verifier.verification import verify
-
-from conftest import run_cli
 
 # ezkl's PUBLIC_SRS_SHA256_HASHES (src/srs_sha.rs, zkonduit/ezkl 5da444ee; the same digests are in ezkl 23.0.5's binary)
 EZKL_TABLE = {

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
 from test_committed import committed, twins  # noqa: F401  (module fixtures: one key, two weight sets)
 from test_split import _bare, deep, split  # noqa: F401  (a model split into linked segments)
 
 import zkml
+from conftest import run_cli
 from zkml import errors
 
 

@@ -13,9 +13,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 import zkml
+from conftest import run_cli
 from zkml import errors
 from zkml.proof.proof import int_to_felt
 

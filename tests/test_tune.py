@@ -5,9 +5,8 @@ import json
 import pytest
 
 import zkml
-from zkml import errors
-
 from conftest import run_cli
+from zkml import errors
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import zkml
-from zkml import errors
-
 from conftest import ROOT
+from zkml import errors
 
 sys.path.insert(0, str(ROOT))
 from models import zoo  # noqa: E402

@@ -85,11 +85,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .circuit.compiler import compile, estimate
     from .circuit.report import CalibrationReport
     from .circuit.spec import CircuitSpec
+    from .circuit.split import SplitCircuit
     from .circuit.tuner import TuneResult, tune
     from .circuit.visibility import Visibility
     from .client import Client
     from .evm._contract import VerifierContract, verifier_contract
-    from .circuit.split import SplitCircuit
     from .keys.keys import Keys, VerifyingKey
     from .keys.split import SplitKeys, SplitVerifyingKey, commit, setup
     from .model.export import export

@@ -5,8 +5,8 @@ release; not for applications (their needs belong in the public API)."""
 from __future__ import annotations
 
 from .circuit.estimate import for_settings as estimate_settings
-from .circuit.split import chain_feeds, first_feeds
 from .circuit.estimate import for_split as estimate_segments
+from .circuit.split import chain_feeds, first_feeds
 from .model.inputs import ezkl_input_json, load_input_file, to_batch
 from .srs import dev_srs
 from .support.deps import ezkl_version

@@ -37,7 +37,7 @@ def srs_url(logrows: int, url: str | None = None) -> str:
 
 
 def _expected(logrows: int, table: Mapping[int, str] | None) -> tuple[str, str]:
-    from .srs import MAX_LOGROWS, _HEX64, ceremony_files
+    from .srs import _HEX64, MAX_LOGROWS, ceremony_files
 
     if isinstance(logrows, bool) or not isinstance(logrows, int) or not 1 <= logrows <= MAX_LOGROWS:
         raise SRSError(

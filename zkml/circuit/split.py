@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 from ..errors import ArtifactError, CompileError, ZKMLError

@@ -167,7 +167,7 @@ def tune(
     timed = []
     x = _first_sample(model, calibration_data)
     with step("tune", "mock proofs, then timed proofs of the cheapest", total=max(1, proofs)) as s:
-        for cost, rows, idx, c in feasible:
+        for _cost, _rows, idx, c in feasible:
             if len(timed) >= max(1, proofs):
                 break
             failure = _mock(c, x)

@@ -618,7 +618,6 @@ def verify_cmd(
     """Verify PROOF against a verifying key or a bundle. Exit 0 if valid, 1 if not.
 
     Everything shown is decoded with the key; the proof file's own metadata is only compared with it."""
-    from ..keys.keys import VerifyingKey
     from ..proof.proof import Proof
     from ..verifier.verification import verify
 

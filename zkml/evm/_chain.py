@@ -508,7 +508,7 @@ class RpcChain(_Chain):
             if u in self._dead:
                 continue
             try:
-                self._w3s[u].eth.chain_id
+                _ = self._w3s[u].eth.chain_id  # a node that answers
                 return u
             except Exception as err:
                 self._dead.add(u)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import engine
-from ..circuit.estimate import for_settings
 from ..circuit.build import CIRCUIT_FILES, Circuit, check_versions, load_circuit, witness_outputs
+from ..circuit.estimate import for_settings
 from ..errors import ArtifactError, InputRangeError, ProveError, SetupError, SRSError
 from ..model.compare import compare
 from ..model.inputs import to_feeds

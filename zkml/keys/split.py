@@ -16,10 +16,10 @@ from typing import Any, Mapping
 
 from ..circuit.build import register_next_stage
 from ..circuit.split import SplitCircuit, chain_feeds, first_feeds
+from ..errors import ArtifactError, ProveError
 from ..model.graph import extract
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec, load_model
-from ..errors import ArtifactError, ProveError
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -28,8 +28,8 @@ from ..support.store import Store
 from .commit import commit as commit_one
 from .commit import with_weights
 from .keys import Keys, VerifyingKey, prove_with_outputs
-from .statement import checked_commitment, load_weights, save_weights, statement_id
 from .keys import setup as setup_one
+from .statement import checked_commitment, load_weights, save_weights, statement_id
 
 
 def split_id(segment_ids: list[str]) -> str:

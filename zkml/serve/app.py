@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ZKMLError
-from .problems import MEDIA_TYPE, from_error, problem
 from .auth import token_ok
+from .problems import MEDIA_TYPE, from_error, problem
 from .service import Busy, Service
 
 log = logging.getLogger("zkml.serve")

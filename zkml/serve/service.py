@@ -23,8 +23,8 @@ from typing import Any
 from ..errors import InputShapeError, ServiceError, ZKMLError
 from ..keys.keys import Keys
 from ..model.inputs import to_feeds
-from .problems import from_error, kind_of
 from .journal import Journal
+from .problems import from_error, kind_of
 from .workers import JobTimeout, LocalWorker, RayWorker, WorkerDied
 
 log = logging.getLogger("zkml.serve")

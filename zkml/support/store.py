@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import StoreError
-
 from .deps import need
 from .files import atomic_write_text, publish_dir, store_error
 
