@@ -347,3 +347,6 @@ def ceremony_srs(
 
     entry, _ = store.get_or_build("srs", f"{'dev' if dev else 'user'}-{digest[:40]}", build)
     return SRSInfo(path=entry / SRS_FILE, sha256=digest, logrows=k, dev=dev, pinned=pinned)
+
+
+from .srs_fetch import fetch, srs_url  # noqa: E402, F401  (re-exported: download a ceremony SRS; uses the names above)

@@ -2,16 +2,19 @@
 
 Inputs go to the actor that proves them as task arguments (Ray's object store, in memory); proofs
 come back as results. Split keys (an actor proves one inference through every segment) and keys with other
-committed weights go to the actors as the object itself; other keys as their directory. An actor that dies (node lost, OOM, killed) is replaced and its item retried.
+committed weights go to the actors as the object itself; other keys as their directory. An actor that dies (node lost, OOM, killed) is replaced and its item retried; one with no answer within
+ZKML_WORKER_TIMEOUT seconds is killed and its item is a BatchError.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from ..keys.keys import Keys
 from ..support.ray import connect
-from .common import Run, as_batch_error, by_path
+from ..support.workers import worker_timeout
+from .common import BatchError, Run, as_batch_error, by_path
 
 _ACTOR = None
 
@@ -49,19 +52,41 @@ def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster
     source = str(keys.path) if by_path(keys) else ray.put(keys)  # split keys, other weights: the object, once
     actors = [Prover.remote(source, home) for _ in range(n)]
     queue = list(todo)
-    running = {}  # object ref -> (actor, index)
+    running = {}  # object ref -> (actor, index, when it was sent)
+    limit = worker_timeout()
 
     def submit(actor):
         i = queue.pop(0)
-        running[actor.prove.remote(i, run.ids[i], inputs[i])] = (actor, i)
+        running[actor.prove.remote(i, run.ids[i], inputs[i])] = (actor, i, time.monotonic())
 
     for a in actors:
         if queue:
             submit(a)
     while running:
-        done, _ = ray.wait(list(running), num_returns=1)
+        # every wait is bounded: an actor with no answer within ZKML_WORKER_TIMEOUT is killed, its item a BatchError
+        oldest = min(t for _, _, t in running.values())
+        done, _ = ray.wait(list(running), num_returns=1, timeout=max(0.1, oldest + limit - time.monotonic()))
+        if not done:
+            for ref, (actor, i, t) in list(running.items()):
+                if time.monotonic() - t >= limit:
+                    running.pop(ref)
+                    ray.kill(actor)
+                    run.finish(
+                        i,
+                        BatchError(
+                            i,
+                            run.ids[i],
+                            "WorkerTimeout",
+                            f"no proof after {limit:.0f} s (ZKML_WORKER_TIMEOUT); the Ray actor was killed",
+                        ),
+                    )
+                    actor = Prover.remote(source, home)
+                    actors.append(actor)
+                    if queue:
+                        submit(actor)
+            continue
         ref = done[0]
-        actor, i = running.pop(ref)
+        actor, i, _ = running.pop(ref)
         try:
             _, res = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):

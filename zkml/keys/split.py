@@ -383,8 +383,19 @@ def _prove_on_ray(keys: SplitKeys, inputs: list, cluster: str, check: bool) -> l
     ray = connect(cluster)
     task = ray.remote(num_cpus=1, max_retries=MAX_ATTEMPTS)(_prove_segment)
     refs = [task.remote(str(k.path), os.environ.get("ZKML_HOME"), f, check) for k, f in zip(keys.segments, inputs)]
+    from ..support.workers import worker_timeout
+
+    limit = worker_timeout()
     try:
-        results = ray.get(refs)
+        results = ray.get(refs, timeout=limit)  # bounded: a stuck task fails the proof instead of hanging it
+    except ray.exceptions.GetTimeoutError:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise ProveError(
+            f"a segment had no proof after {limit:.0f} s on the Ray cluster; its tasks were cancelled",
+            where=cluster,
+            hint="raise ZKML_WORKER_TIMEOUT for big segments, or check the cluster's workers",
+        ) from None
     except Exception as err:  # a task that failed for good: its ZKMLError arrives wrapped by Ray
         cause = getattr(err, "cause", None)
         if isinstance(cause, ProveError):
