@@ -1,5 +1,6 @@
 """Batch proving on a local process pool: order, per-item errors, resume, a worker killed mid-batch."""
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -192,6 +193,33 @@ def test_ray_batch_with_bad_input_and_killed_actor(ray_cluster, mlp_keys, mlp_ca
             assert zkml.verify(r, mlp_keys.vk)
             np.testing.assert_array_equal(r.outputs[0], mlp_keys.prove(x).outputs[0])
     assert len(list(tmp_path.glob("*.proof.json"))) == 6
+
+
+def test_a_stopped_ray_actor_ends_in_a_timeout_not_a_hang(ray_cluster, mlp_keys, mlp_cal, monkeypatch):
+    """ZKML_WORKER_TIMEOUT bounds every wait on Ray too: an actor stopped mid-batch (SIGSTOP) is killed and its
+    item is a WorkerTimeout BatchError; every other item is proved."""
+    import subprocess
+
+    monkeypatch.setenv("ZKML_WORKER_TIMEOUT", "15")
+    stopped = []
+
+    def on_result(i, res):
+        if not stopped:
+            pids = subprocess.run(["pgrep", "-f", "ray::Prover"], capture_output=True, text=True).stdout.split()
+            if pids:
+                os.kill(int(pids[0]), signal.SIGSTOP)
+                stopped.append(int(pids[0]))
+
+    try:
+        results = zkml.prove_many(mlp_keys, list(mlp_cal[:6]), cluster=ray_cluster, workers=2, on_result=on_result)
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert stopped, "no Ray actor was stopped"
+    timeouts = [r for r in results if not r]
+    assert 1 <= len(timeouts) <= 2 and all(r.error == "WorkerTimeout" for r in timeouts), timeouts
+    assert all(zkml.verify(r, mlp_keys.vk) for r in results if r)
 
 
 def test_one_split_inference_on_ray(ray_cluster, tmp_path):

@@ -82,6 +82,24 @@ def test_a_forged_core_or_a_fingerprint_beside_it_is_refused(committed, publishe
         zkml.Bundle.load(tmp_path / "beside.car")
 
 
+def test_a_contract_node_pinning_other_weights_is_refused(committed, published, tmp_path):  # noqa: F811
+    """The contract node is outside the core CID: one that pins other weights than the core's statement is refused."""
+    import dag_cbor
+    from test_bundle import _forged, _groups
+
+    from zkml.support.ipld import Blocks, cid_str
+
+    _, _, (cb, _) = committed
+    _, honest, _, _ = published
+    body = dag_cbor.encode({"name": "Halo2Verifier", "abi": "[]", "bytecode": b"\x00", "weights_commitment": cb})
+    node = Blocks().put("dag-cbor", body)
+    lying = _forged(_groups(honest), dict(honest.metadata), {"contract": node})
+    lying.blocks[cid_str(node)] = body  # a well-formed block: only what it says is wrong
+    lying.save(tmp_path / "lying.car")
+    with pytest.raises(errors.ArtifactError, match="contract pins other weights"):
+        zkml.Bundle.load(tmp_path / "lying.car")
+
+
 def test_cli_verify_reports_the_statement_it_checked(committed, published):  # noqa: F811
     keys, (ca, pa), (cb, pb) = committed
     d, honest, _, bare = published

@@ -56,7 +56,8 @@ class SplitVerifyingKey:
 
     @property
     def committed(self) -> bool:
-        return all(v.committed for v in self.segments)
+        """Whether any segment's weights are committed (a segment with no weights has nothing to commit)."""
+        return any(v.committed for v in self.segments)
 
     @property
     def units(self) -> int:
@@ -241,9 +242,10 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
 
 
 def commit_split(model: Model | str | os.PathLike, keys: SplitKeys) -> str:
-    """The fingerprint of ``model``'s weights under split keys: every segment's weights commitment, in order."""
+    """The fingerprint of ``model``'s weights under split keys: the weights commitment of every segment that holds
+    weights, in order."""
     other = split_with_weights(keys, model)
-    return "0x" + "".join(commit_one(k.circuit.model, k)[2:] for k in other.segments)
+    return "0x" + "".join(commit_one(k.circuit.model, k)[2:] for k in other.segments if k.vk.committed)
 
 
 def commit(

@@ -358,10 +358,10 @@ class Proof:
     @property
     def weights_commitment(self) -> str | None:
         """The KZG commitment to committed weights, read from the proof bytes with the key (None otherwise); for a
-        split proof every segment's, in order."""
+        split proof that of every segment holding weights, in order."""
         if self.segments:
-            parts = [p.weights_commitment for p in self.segments]
-            return "0x" + "".join(c[2:] for c in parts) if parts and all(parts) else None
+            parts = [c for c in (p.weights_commitment for p in self.segments) if c]
+            return "0x" + "".join(c[2:] for c in parts) if parts else None
         if self.vk is None:
             self.decoded()  # the refusal: read with a key
         return read_commitments(self.proof, self.vk.meta.get("commitments") or {}).get("params")

@@ -44,6 +44,8 @@ class Bundle:
     core: str
     files: Mapping[str, bytes] = field(repr=False)
     metadata: Mapping[str, Any] = field(repr=False)
+    # the publisher's contract: not covered by the core CID; zkml never verifies with it (deploy your own from the
+    # verifying key: prove-model contract), and refuses one whose weights pin disagrees with the core
     contract: Mapping[str, Any] | None = field(default=None, repr=False)
     blocks: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -405,6 +407,13 @@ def _load_car(path: Path) -> Bundle:
     except Exception as err:
         raise ArtifactError(f"not a valid zkml bundle (CAR): {err}", stage="load", where=path, hint=hint) from err
     _check_model(files, metadata, path)
+    if contract is not None and contract.get("weights_commitment") not in (None, metadata.get("weights_commitment")):
+        raise ArtifactError(
+            "the bundle's contract pins other weights than its core's statement",
+            stage="load",
+            where=path,
+            hint="get the bundle again from its publisher",
+        )
     return Bundle(_s(root), _s(core), files, metadata, contract, blocks)
 
 

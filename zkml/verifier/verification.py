@@ -57,7 +57,10 @@ class Verification:
         if not self.weights_commitment:
             return None
         if self.weights_checked:
-            return "weights checked: the proof's weights commitment is the pinned fingerprint"
+            return (
+                "weights checked: the proof's weights commitment is the pinned fingerprint (pinned by the verifier, "
+                "or by the key or bundle it loaded: pin that statement's model id, --vk-id)"
+            )
         return (
             "weights NOT checked: the proof was made with the weights of this commitment, which nobody pinned; "
             "compare the model id with the published one, or pass the published fingerprint"
@@ -141,8 +144,8 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
         if any(k in wrong for k in ("model_id", "vk_sha256", "model_sha256", "bundle_cid")):
             where = f" (bundle {proof.meta['bundle_cid']}, not {vk.core_cid})" if "bundle_cid" in wrong else ""
             return fail(
-                f"the proof file says it was made for another verifying key: model "
-                f"{str(proof.meta.get('model_id', '?'))[:12]}, not this key's {vk.id[:12]}{where}"
+                f"the proof file says it was made for another verifying key or weights: model {str(proof.meta.get('model_id', '?'))[:12]}, while its "
+                f"bytes prove model {vk.pin_weights(committed).id[:12]} under this key{where}"
             )
         return fail(
             f"the proof file's metadata disagrees with the verifying key on {', '.join(wrong)}: "
@@ -232,7 +235,8 @@ def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification
     claimed = proof.meta.get("model_id")
     if claimed is not None and claimed not in (vk.pin_weights(fingerprint).id, vk.key_id):
         return fail(
-            f"the proof file says it was made for another verifying key: model {str(claimed)[:12]}, not this key's {vk.id[:12]}"
+            f"the proof file says it was made for another verifying key or weights: model {str(claimed)[:12]}, while its bytes prove model "
+            f"{vk.pin_weights(fingerprint).id[:12]} under this key"
         )
     for i in range(len(vk.segments) - 1):
         out = read_commitments(proof.segments[i].proof, vk.segments[i].meta.get("commitments") or {}).get("output")
