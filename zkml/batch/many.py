@@ -27,7 +27,7 @@ from ..proof.proof import Proof
 from ..support.files import atomic_write_text
 from ..support.spawn import check_main_guard
 from ..verifier.verification import verify
-from .common import BatchError, Run, as_batch_error, by_path, own_fingerprint
+from .common import BatchError, Run, by_path, own_fingerprint
 
 
 def prove_many(
@@ -99,28 +99,10 @@ def run_objects(keys: Any, inputs: list, todo: list[int], n: int, run: Run) -> N
     """Split keys, or keys with other weights, on ``n`` spawned workers that each receive the keys object once.
     A dead worker's item is retried on a new one (the common rule); one with no proof in time is a BatchError."""
     from ..support.workers import WorkerPool
+    from .pool import drain
 
     with WorkerPool(_prove_object, n, initializer=_init_object, initargs=(keys, os.environ.get("ZKML_HOME"))) as pool:
-        for i in todo:
-            pool.submit(i, inputs[i])
-        for i, kind, value in pool.results():
-            if kind == "done":
-                run.finish(i, value)
-            elif kind == "died":
-                if run.worker_died(i, "worker"):
-                    pool.submit(i, inputs[i])
-            elif kind == "timeout":
-                run.finish(
-                    i,
-                    BatchError(
-                        i,
-                        run.ids[i],
-                        "WorkerTimeout",
-                        f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed",
-                    ),
-                )
-            else:  # a bad input, or an ezkl crash in one item, must not sink the batch
-                run.finish(i, as_batch_error(i, run.ids[i], value))
+        drain(pool, inputs, todo, run)
 
 
 def _resume(keys: Any, out: Path, run: Run) -> list[int]:

@@ -28,30 +28,36 @@ def _prove_one(x: Any):
     return _KEYS.prove(x)
 
 
+def drain(pool: WorkerPool, inputs: list, todo: list[int], run: Run) -> None:
+    """Submit ``todo`` to ``pool`` and settle every item: proved, retried once its worker died (the common rule), a
+    WorkerTimeout, or the item's own error."""
+    for i in todo:
+        pool.submit(i, inputs[i])
+    for i, kind, value in pool.results():
+        if kind == "done":
+            run.finish(i, value)
+        elif kind == "died":
+            if run.worker_died(i, "worker"):
+                pool.submit(i, inputs[i])
+        elif kind == "timeout":
+            run.finish(
+                i,
+                BatchError(
+                    i,
+                    run.ids[i],
+                    "WorkerTimeout",
+                    f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed",
+                ),
+            )
+        else:  # a bad input, or an ezkl crash in one item, must not sink the batch
+            run.finish(i, as_batch_error(i, run.ids[i], value))
+
+
 def run_pool(keys: Keys, inputs: list, todo: list[int], n: int, run: Run) -> list[int]:
     """One pool's lifetime: every item in ``todo`` ends proved or as a BatchError, and every worker is ended
     before this returns. Returns the items still to retry (none: a dead worker's item is retried here)."""
     with WorkerPool(
         _prove_one, n, initializer=_init_worker, initargs=(str(keys.path), os.environ.get("ZKML_HOME"))
     ) as pool:
-        for i in todo:
-            pool.submit(i, inputs[i])
-        for i, kind, value in pool.results():
-            if kind == "done":
-                run.finish(i, value)
-            elif kind == "died":
-                if run.worker_died(i, "worker"):
-                    pool.submit(i, inputs[i])
-            elif kind == "timeout":
-                run.finish(
-                    i,
-                    BatchError(
-                        i,
-                        run.ids[i],
-                        "WorkerTimeout",
-                        f"no proof after {value:.0f} s (ZKML_WORKER_TIMEOUT); the worker was killed",
-                    ),
-                )
-            else:  # a bad input, or an ezkl crash in one item, must not sink the batch
-                run.finish(i, as_batch_error(i, run.ids[i], value))
+        drain(pool, inputs, todo, run)
     return []
