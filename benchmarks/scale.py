@@ -20,7 +20,6 @@ Writes benchmarks/results/scale.json and scale.md; every ratio is against flows 
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import os
 import shutil
@@ -28,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from zkml.circuit.plan import critical_path
 
 from .report import write_results
 
@@ -86,18 +87,6 @@ print("RESULT " + json.dumps({{"prove_s": s, "ok": bool(zkml.verify(proof, keys.
                                "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024}}))
 """
-
-
-def critical_path(prove_s: list[float], workers: int, witness_s: float = 0.0, startup_s: float = 0.0) -> float:
-    """The witness chain, then the proofs scheduled longest first on ``workers`` one-core workers, each of which
-    first pays ``startup_s`` (a spawned process importing zkml and loading its keys): when the last proof ends.
-    One worker is zkml's in-process sequence: no startup."""
-    n = max(1, min(workers, len(prove_s)))
-    ends = [0.0 if workers == 1 else startup_s] * n
-    heapq.heapify(ends)
-    for t in sorted(prove_s, reverse=True):
-        heapq.heappush(ends, heapq.heappop(ends) + t)
-    return witness_s + max(ends)
 
 
 def _run(code: str, cores: str, home: str) -> dict:

@@ -1,0 +1,79 @@
+"""The worker planner (zkml/circuit/plan.py): the segment size that minimises the critical path on N workers
+under a per-worker memory cap, from the cost model alone."""
+
+import pytest
+
+import zkml
+from zkml.circuit.estimate import _memory
+from zkml.circuit.plan import choose_logrows, critical_path, parse_memory, predict
+
+
+def _settings(logrows: int, fill: float = 0.9, **extra) -> dict:
+    """A plain MLP-like circuit's settings (width 1) of 2^logrows rows, ``fill`` of them used."""
+    return {"run_args": {"logrows": logrows, "num_inner_cols": 2}, "num_rows": int(fill * 2**logrows), **extra}
+
+
+def test_critical_path_schedules_longest_first():
+    assert critical_path([5, 4, 3, 3], 2) == 8  # 5+3 and 4+3
+    assert critical_path([5, 4, 3, 3], 1, witness_s=1, startup_s=9) == 16  # in process: no start-up
+    assert critical_path([5, 4, 3, 3], 32, witness_s=1, startup_s=2) == 8  # nothing beats the longest segment
+
+
+def test_one_worker_keeps_the_whole_circuit_when_it_fits():
+    plan = choose_logrows(_settings(16), workers=1, max_memory=10**11)
+    assert (plan.logrows, plan.segments) == (16, 1)
+
+
+def test_more_workers_cut_smaller_and_shorten_the_critical_path():
+    whole = _settings(20)
+    one = choose_logrows(whole, workers=1, max_memory=10**11)
+    eight = choose_logrows(whole, workers=8, max_memory=10**11)
+    assert one.segments == 1
+    assert eight.segments > 1 and eight.logrows < one.logrows
+    assert eight.critical_path_s < 0.5 * one.critical_path_s
+    assert eight.segments <= 8  # one round: more segments only shave rounding, and cost setup, size and gas
+    # no other size that needs at most one segment per worker is faster
+    for k in range(11, 21):
+        other = predict(whole, k, 8)
+        if other.segments <= 8:
+            assert eight.critical_path_s <= 1.05 * other.critical_path_s + 1e-9
+
+
+def test_the_memory_cap_bounds_every_workers_segment():
+    whole = _settings(20)
+    cap = _memory(2**15, 1.0) + 1
+    plan = choose_logrows(whole, workers=2, max_memory=cap)
+    assert plan.worker_memory_bytes <= cap
+    assert plan.logrows <= 15 and plan.segments >= 2**20 * 0.9 / 2**15
+    assert choose_logrows(whole, workers=2, max_memory=10**11).logrows > plan.logrows
+
+
+def test_max_logrows_is_an_upper_bound_of_the_plan():
+    assert choose_logrows(_settings(20), workers=1, max_memory=10**11, max_logrows=14).logrows == 14
+
+
+def test_a_cap_no_segment_fits_is_refused_with_the_numbers():
+    with pytest.raises(zkml.ZKMLError) as e:
+        choose_logrows(_settings(20), workers=1, max_memory=10**6)
+    assert e.value.where == "max_memory" and "GB" in e.value.message and "raise max_memory" in e.value.hint
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "4", True])
+def test_workers_must_be_a_positive_count(bad):
+    with pytest.raises(zkml.ZKMLError) as e:
+        choose_logrows(_settings(16), workers=bad)
+    assert e.value.where == "workers"
+
+
+@pytest.mark.parametrize(
+    "text, want", [("4GB", 4 * 10**9), ("3.5 GiB", int(3.5 * 2**30)), ("512MB", 512 * 10**6), (10**9, 10**9)]
+)
+def test_memory_sizes_parse_with_units(text, want):
+    assert parse_memory(text) == want
+
+
+@pytest.mark.parametrize("bad", ["lots", "4 parsecs", "-1GB", 0, "0GB"])
+def test_memory_sizes_that_mean_nothing_are_refused(bad):
+    with pytest.raises(zkml.ZKMLError) as e:
+        parse_memory(bad)
+    assert e.value.where == "max_memory" and "4GB" in e.value.hint
