@@ -9,8 +9,8 @@ Three kinds, never confused:
 - **unpinned**: any other user-supplied file that passes the structural and pairing checks. Usable, but
   ``production=True`` refuses it: a self-consistent SRS proves nothing about who knows its toxic waste.
 
-ezkl writes halo2's ``ParamsKZG`` in raw form: ``k`` (u32 LE), ``2^k`` G1 points in monomial
-form, ``2^k`` in Lagrange form, then ``[1]_2`` and ``[tau]_2``. Field elements are 32-byte
+ezkl writes halo2's ``ParamsKZG`` in raw form (:mod:`zkml.srs_format`: the format and the ceremony table,
+shared with :mod:`zkml.srs_fetch`, which this module re-exports as ``fetch`` and ``srs_url``). Field elements are 32-byte
 little-endian Montgomery limbs; a G1 point is (x, y), a G2 point (x.c0, x.c1, y.c0, y.c1).
 """
 
@@ -21,56 +21,34 @@ import os
 import re
 import secrets
 import shutil
-import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 
 from . import engine
 from .errors import SRSError
+from .srs_fetch import download, srs_url  # noqa: F401  (srs_url re-exported: where fetch downloads from)
+from .srs_format import (  # noqa: F401  (the format's names are this module's public ones too)
+    _G1,
+    _G2,
+    DEV_MARKER,
+    MAX_LOGROWS,
+    SRS_FILE,
+    SRSInfo,
+    srs_logrows,
+)
 from .support.deps import need
 from .support.files import atomic_write_bytes
 from .support.hashing import sha256_file
 from .support.progress import step
 from .support.store import Store
 
-_G1 = 64
-_G2 = 128
 _P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 _RINV = pow(pow(2, 256, _P), -1, _P)
-SRS_FILE = "kzg.srs"
-MAX_LOGROWS = 26
 
 
 CEREMONIES = Path(__file__).with_name("srs_ceremonies.json")
-DEV_MARKER = ".zkml-dev"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class SRSInfo:
-    """Which SRS a key was made with. ``dev=True``: generated here, INSECURE. ``pinned``: a ceremony
-    SRS whose digest the user pinned or zkml lists; only that kind is accepted for production."""
-
-    path: Path
-    sha256: str
-    logrows: int
-    dev: bool
-    pinned: bool = False
-
-    @property
-    def kind(self) -> str:
-        return "dev" if self.dev else ("ceremony" if self.pinned else "unpinned")
-
-    def describe(self) -> str:
-        kind = {
-            "dev": "INSECURE dev SRS (generated locally)",
-            "ceremony": "ceremony SRS (digest pinned)",
-            "unpinned": "user-supplied SRS (digest not pinned: not accepted for production)",
-        }[self.kind]
-        return f"{kind}, 2^{self.logrows}, sha256 {self.sha256[:16]}"
-
-    def to_json(self) -> dict:
-        return {"sha256": self.sha256, "logrows": self.logrows, "dev": self.dev, "pinned": self.pinned}
 
 
 def _registry(store: Store) -> Path:
@@ -165,37 +143,6 @@ def weakest_status(statuses) -> SRSStatus:
     """One status for keys that must all be trusted (a split key's segments): the weakest of them."""
     rank = {"unknown": 0, "pinned": 1, "ceremony": 2}
     return min(statuses, key=lambda s: rank[s.kind])
-
-
-def srs_logrows(path: Path) -> int:
-    """Read and sanity-check the header and size of an SRS file; return its k."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except FileNotFoundError as err:
-        raise SRSError(
-            "SRS file not found", where=path, hint="pass the path of a ceremony SRS file, or omit srs= for a dev SRS"
-        ) from err
-    except OSError as err:
-        raise SRSError(f"cannot read SRS file: {err}", where=path, hint="check the file's permissions") from err
-    if len(head) < 4:
-        raise SRSError("SRS file is empty or truncated", where=path, hint="download or copy the SRS file again")
-    (k,) = struct.unpack("<I", head)
-    if not 1 <= k <= MAX_LOGROWS:
-        raise SRSError(
-            f"SRS header says 2^{k} points, which is not a valid KZG SRS",
-            where=path,
-            hint="this is not an ezkl/halo2 KZG SRS file (raw format)",
-        )
-    expected = 4 + 2 * (1 << k) * _G1 + 2 * _G2
-    if size != expected:
-        raise SRSError(
-            f"SRS file has {size} bytes but 2^{k} points need {expected}: it is truncated or corrupt",
-            where=path,
-            hint="copy the SRS file again and check its hash against the ceremony's",
-        )
-    return k
 
 
 def _fq(b: bytes) -> int:
@@ -349,4 +296,49 @@ def ceremony_srs(
     return SRSInfo(path=entry / SRS_FILE, sha256=digest, logrows=k, dev=dev, pinned=pinned)
 
 
-from .srs_fetch import fetch, srs_url  # noqa: E402, F401  (re-exported: download a ceremony SRS; uses the names above)
+def _expected(logrows: int, table: Mapping[int, str] | None) -> tuple[str, str]:
+    if isinstance(logrows, bool) or not isinstance(logrows, int) or not 1 <= logrows <= MAX_LOGROWS:
+        raise SRSError(
+            f"there is no ceremony SRS file for logrows {logrows!r}",
+            where="logrows",
+            hint=f"pass an integer from 1 to {MAX_LOGROWS}",
+        )
+    name = f"perpetual-powers-of-tau-raw-{logrows}"
+    if table is None:
+        name, want = ceremony_files().get(logrows, (name, ""))
+    else:
+        want = str(table.get(logrows, "")).strip().lower().removeprefix("0x")
+    if not _HEX64.match(want):
+        raise SRSError(
+            f"no published sha256 for the ceremony SRS of logrows {logrows}",
+            where="srs_ceremonies.json",
+            hint="reinstall zkml, or download the file yourself and pin its digest with --srs-sha256",
+        )
+    return name, want
+
+
+def fetch(
+    logrows: int,
+    path: str | os.PathLike | None = None,
+    *,
+    url: str | None = None,
+    table: Mapping[int, str] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+):
+    """Download the ceremony SRS of ``logrows`` and check its sha256 against zkml's table (or ``table``:
+    logrows -> sha256). Returns the ``SRSInfo`` of the file, usable as ``setup(srs=info.path)``.
+
+    ``path``: where to put it (a file, or a directory for the ceremony's file name); default the zkml SRS cache
+    (``$ZKML_HOME/srs``, the entry that ``setup(srs=...)`` imports the same file into, so it is not copied twice).
+    ``url``: a base URL or pattern (see ``srs_url``; default ``$ZKML_SRS_URL``, else ezkl's public location).
+    ``progress(done_bytes, total_bytes_or_None)`` is called as the download goes.
+    """
+    name, want = _expected(logrows, table)
+    with step("srs", f"download {name}", unit="bytes") as s:
+
+        def report(done: int, total: int | None) -> None:
+            s.update(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        return download(logrows, path, url, name, want, report)

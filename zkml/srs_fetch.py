@@ -1,5 +1,6 @@
-"""``zkml.srs.fetch``: download a Perpetual Powers of Tau SRS file (ezkl's raw format) and keep it only if its
-sha256 is the one zkml ships for it (``srs_ceremonies.json``, copied from ezkl's ``PUBLIC_SRS_SHA256_HASHES``).
+"""The download behind ``zkml.srs.fetch``: a Perpetual Powers of Tau SRS file (ezkl's raw format), kept only if its
+sha256 is the one expected (``zkml.srs.fetch`` takes it from ``srs_ceremonies.json``, copied from ezkl's
+``PUBLIC_SRS_SHA256_HASHES``). Imports go one way: ``zkml.srs`` -> this module -> ``zkml.srs_format``.
 
 The file is streamed into a private temp file beside its destination and renamed into place only once its
 digest matches; otherwise it is deleted and ``SRSError`` says so. Nothing half-downloaded is ever left behind.
@@ -14,11 +15,11 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 from .errors import SRSError
+from .srs_format import _G1, _G2, DEV_MARKER, SRS_FILE, SRSInfo, srs_logrows
 from .support.files import store_error
-from .support.progress import step
 from .support.store import Store
 
 # ezkl's PUBLIC_SRS_URL (src/pfsys/srs.rs) is this base + "perpetual-powers-of-tau-raw-" + k
@@ -36,57 +37,7 @@ def srs_url(logrows: int, url: str | None = None) -> str:
     return base.rstrip("/") + "/" + name
 
 
-def _expected(logrows: int, table: Mapping[int, str] | None) -> tuple[str, str]:
-    from .srs import _HEX64, MAX_LOGROWS, ceremony_files
-
-    if isinstance(logrows, bool) or not isinstance(logrows, int) or not 1 <= logrows <= MAX_LOGROWS:
-        raise SRSError(
-            f"there is no ceremony SRS file for logrows {logrows!r}",
-            where="logrows",
-            hint=f"pass an integer from 1 to {MAX_LOGROWS}",
-        )
-    name = f"perpetual-powers-of-tau-raw-{logrows}"
-    if table is None:
-        name, want = ceremony_files().get(logrows, (name, ""))
-    else:
-        want = str(table.get(logrows, "")).strip().lower().removeprefix("0x")
-    if not _HEX64.match(want):
-        raise SRSError(
-            f"no published sha256 for the ceremony SRS of logrows {logrows}",
-            where="srs_ceremonies.json",
-            hint="reinstall zkml, or download the file yourself and pin its digest with --srs-sha256",
-        )
-    return name, want
-
-
-def fetch(
-    logrows: int,
-    path: str | os.PathLike | None = None,
-    *,
-    url: str | None = None,
-    table: Mapping[int, str] | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
-):
-    """Download the ceremony SRS of ``logrows`` and check its sha256 against zkml's table (or ``table``:
-    logrows -> sha256). Returns the ``SRSInfo`` of the file, usable as ``setup(srs=info.path)``.
-
-    ``path``: where to put it (a file, or a directory for the ceremony's file name); default the zkml SRS cache
-    (``$ZKML_HOME/srs``, the entry that ``setup(srs=...)`` imports the same file into, so it is not copied twice).
-    ``url``: a base URL or pattern (see ``srs_url``; default ``$ZKML_SRS_URL``, else ezkl's public location).
-    ``progress(done_bytes, total_bytes_or_None)`` is called as the download goes.
-    """
-    name, want = _expected(logrows, table)
-    with step("srs", f"download {name}", unit="bytes") as s:
-
-        def report(done: int, total: int | None) -> None:
-            s.update(done, total)
-            if progress is not None:
-                progress(done, total)
-
-        return _fetch(logrows, path, url, name, want, report)
-
-
-def _fetch(
+def download(
     logrows: int,
     path: str | os.PathLike | None,
     url: str | None,
@@ -94,8 +45,8 @@ def _fetch(
     want: str,
     progress: Callable[[int, int | None], None],
 ):
-    from .srs import SRS_FILE, SRSInfo
-
+    """Download ``name`` from ``srs_url(logrows, url)`` to ``path`` (a file or a directory; default the SRS cache),
+    kept only if its sha256 is ``want``: the ``SRSInfo`` of the file."""
     src = srs_url(logrows, url)
     if path is None:
         store = Store()
@@ -117,8 +68,6 @@ def _fetch(
 def _download(
     src: str, dest: Path, want: str, logrows: int, name: str, progress: Callable[[int, int | None], None] | None
 ) -> None:
-    from .srs import _G1, _G2, DEV_MARKER, srs_logrows
-
     size = 4 + 2 * (1 << logrows) * _G1 + 2 * _G2  # the raw format's exact length: more is refused mid-stream
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
