@@ -1,5 +1,6 @@
 """Model bundles as CAR files: content addressing, private weights left out, verification from a bundle alone."""
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -27,16 +28,21 @@ def test_roundtrip_and_stable_cids(car, mlp_keys):
     assert "pk.key" not in loaded.files
     assert loaded.contract["name"] == "Halo2Verifier"
     assert zkml.bundle(mlp_keys, zkml.verifier_contract(mlp_keys.vk)).root == b.root  # deterministic
-    assert zkml.bundle(mlp_keys).core == b.core == zkml.bundle(mlp_keys.vk).core  # the core ignores the extras
+    assert zkml.bundle(mlp_keys).core == b.core  # the core ignores the SRS and contract nodes
+    # the model node is bound by digest in the core (ONNX and compiled circuit): a bare key's bundle has another core
+    compiled = (mlp_keys.circuit.path / "network.compiled").read_bytes()
+    assert loaded.compiled_sha256 == hashlib.sha256(compiled).hexdigest() == b.metadata["compiled_sha256"]
+    bare = zkml.bundle(mlp_keys.vk)
+    assert bare.core == mlp_keys.vk.core_cid != b.core and bare.compiled_sha256 is None
 
 
-def test_verify_with_a_bundle_alone(car, mlp_proof, other_keys, tmp_path):
+def test_verify_with_a_bundle_alone(car, mlp_keys, mlp_proof, other_keys, tmp_path):
     b, path = car
-    assert mlp_proof.meta["bundle_cid"] == b.core
+    assert mlp_proof.meta["bundle_cid"] == zkml.bundle(mlp_keys.vk).core  # proofs record the bare key's core
     assert zkml.verify(mlp_proof, zkml.Bundle.load(path))
     other = zkml.bundle(other_keys)
     res = zkml.verify(mlp_proof, other)
-    assert not res and "bundle" in res.reason and other.core in res.reason
+    assert not res and "bundle" in res.reason and other_keys.vk.core_cid in res.reason
 
 
 def test_tampered_bundles_are_refused(car, tmp_path):
@@ -92,6 +98,36 @@ def test_cli_bundle_and_verify(car, mlp_keys, mlp_proof, tmp_path):
     shown = run_cli("inspect", tmp_path / "m.car")
     assert shown.stdout.startswith(f"bundle: model id {mlp_keys.vk.id}") and car[0].core in shown.stdout, shown.stderr
     assert run_cli("verify", proof).returncode == 2  # neither --vk nor --bundle
+
+
+def test_cli_verify_reports_and_pins_the_bundle_cid(car, mlp_keys, mlp_proof, other_keys, tmp_path):
+    """--json names the bundle's own core CID (what a verifier pins) and the statement; --cid refuses another bundle."""
+    b, path = car
+    proof = mlp_proof.save(tmp_path / "p.json")
+    res = run_cli("verify", proof, "--bundle", path, "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert (info["bundle_cid"], info["bundle_root_cid"]) == (b.core, b.root) and info["bundle_cid_checked"] is False
+    assert info["pinned_model_id"] == info["model_id"] == mlp_keys.vk.id
+    assert info["key_core_cid"] == mlp_keys.vk.core_cid == mlp_proof.meta["bundle_cid"] != b.core
+    from multiformats import CID
+
+    for pin in (b.core, b.root, CID.decode(b.core).encode("base58btc")):  # the root links the core; any multibase
+        ok = run_cli("verify", proof, "--bundle", path, "--cid", pin, "--json")
+        assert ok.returncode == 0 and json.loads(ok.stdout)["bundle_cid_checked"] is True, ok.stderr
+    shown = run_cli("verify", proof, "--bundle", path, "--cid", b.core)
+    assert shown.returncode == 0 and f"bundle    core {b.core} (the pinned CID)" in shown.stdout
+    # the same key and proof, another bundle (the bare key's, or another model's): refused before verifying
+    other_car = zkml.bundle(other_keys).save(tmp_path / "other.car")
+    for wrong in (zkml.bundle(mlp_keys.vk).core, zkml.bundle(other_keys).core, "not-a-cid"):
+        bad = run_cli("verify", proof, "--bundle", path, "--cid", wrong)
+        assert bad.returncode == 1 and "valid" not in bad.stdout, (wrong, bad.stdout)
+        assert f"not the pinned {wrong}" in bad.stderr or "is not a CID" in bad.stderr, bad.stderr
+    bad = run_cli("verify", proof, "--bundle", other_car, "--cid", b.core)
+    assert bad.returncode == 1 and b.core in bad.stderr and "pinned" in bad.stderr, bad.stderr
+    assert run_cli("verify", proof, "--vk", mlp_keys.vk.path, "--cid", b.core).returncode == 2  # --cid needs --bundle
+    with pytest.raises(errors.ArtifactError, match="core CID"):
+        zkml.Bundle.load(path).verifying_key(cid=zkml.bundle(other_keys).core)
 
 
 @pytest.mark.requires_solc
@@ -183,6 +219,36 @@ def test_the_model_node_must_be_the_model_the_core_names(car, other_keys, tmp_pa
         zkml.Bundle.load(tmp_path / "swapped.car")
     res = run_cli("inspect", tmp_path / "swapped.car")
     assert res.returncode == 1 and "model_sha256" in res.stderr
+
+
+def test_a_swapped_compiled_circuit_is_refused_and_the_honest_bundle_works(car, mlp_proof, other_keys, tmp_path):
+    """The model node's network.compiled is bound by its digest in the core: swapping it (the core CID a verifier
+    pins unchanged) or carrying one the core does not name is refused at load, naming the model node."""
+    honest, path = car
+    other = (other_keys.circuit.path / "network.compiled").read_bytes()
+    groups = _groups(honest)
+    swapped = _forged({**groups, "model": {**groups["model"], "network.compiled": other}}, dict(honest.metadata))
+    assert swapped.core == honest.core and swapped.root != honest.root  # the pinned core is the same
+    swapped.save(tmp_path / "swapped.car")
+    with pytest.raises(errors.ArtifactError, match=r"model node: network\.compiled .*compiled_sha256"):
+        zkml.Bundle.load(tmp_path / "swapped.car")
+    res = run_cli("verify", mlp_proof.save(tmp_path / "p.json"), "--bundle", tmp_path / "swapped.car")
+    assert res.returncode == 1 and "network.compiled" in res.stderr, res.stderr
+    # a core that names no compiled circuit (an older bundle, or a forger's) cannot carry one
+    unbound = {k: v for k, v in honest.metadata.items() if k != "compiled_sha256"}
+    _forged(groups, unbound).save(tmp_path / "unbound.car")
+    with pytest.raises(errors.ArtifactError, match="does not bind"):
+        zkml.Bundle.load(tmp_path / "unbound.car")
+    # a core that names one may leave the model out (the verifier needs only the core), and still verifies
+    no_model = _forged({k: v for k, v in groups.items() if k != "model"}, dict(honest.metadata))
+    assert no_model.core == honest.core and zkml.verify(mlp_proof, no_model)
+    # a compiled digest that is not a sha256 is refused where the core is authenticated
+    odd = _forged({k: v for k, v in groups.items() if k != "model"}, {**honest.metadata, "compiled_sha256": "x"})
+    with pytest.raises(errors.ArtifactError, match="metadata disagrees"):
+        odd.verifying_key()
+    loaded = zkml.Bundle.load(path)
+    assert loaded.files["network.compiled"] == groups["model"]["network.compiled"]
+    assert zkml.verify(mlp_proof, loaded)
 
 
 @pytest.mark.requires_solc

@@ -595,6 +595,12 @@ def _batch_inputs(path: Path) -> tuple[list[str], list]:
 @click.option("--vk", type=click.Path(file_okay=False), help="Verifying-key directory (or a keys directory).")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False), help="A model bundle (.car) instead of --vk.")
 @click.option(
+    "--cid",
+    "bundle_cid",
+    help="With --bundle: the bundle's core CID you trust (prove-model bundle prints it; the root CID pins it "
+    "too): a bundle with another core is refused.",
+)
+@click.option(
     "--vk-id",
     help="The model id you trust (the statement: with committed weights it covers the weights "
     "fingerprint; the bare key id pins the architecture only): another one is refused.",
@@ -611,6 +617,7 @@ def verify_cmd(
     proof: str,
     vk: str | None,
     bundle_path: str | None,
+    bundle_cid: str | None,
     vk_id: str | None,
     weights_commitment: str | None,
     as_json: bool,
@@ -623,12 +630,17 @@ def verify_cmd(
 
     if bool(vk) == bool(bundle_path):
         raise click.UsageError("give exactly one of --vk and --bundle")
+    if bundle_cid and not bundle_path:
+        raise click.UsageError("--cid pins a bundle: use it with --bundle")
     p = Proof.load(proof)
+    b = None
     if bundle_path:
         from ..verifier.bundles import Bundle
 
-        # the statement in the bundle's core (key and pinned weights fingerprint), refused unless it is --vk-id's
-        against = Bundle.load(bundle_path).verifying_key(id=vk_id)
+        # the statement in the bundle's core (key and pinned weights fingerprint), refused unless it is the core
+        # --cid pins and the model id --vk-id pins
+        b = Bundle.load(bundle_path)
+        against = b.verifying_key(id=vk_id, cid=bundle_cid)
     else:
         from ..keys.split import load_vk
 
@@ -651,7 +663,12 @@ def verify_cmd(
         "srs_name": result.srs_name,
         "srs_message": result.srs_message,
         "model_sha256": result.model_hash,
-        "bundle_cid": getattr(against, "core_cid", None),
+        # the bundle's own identifiers (its core CID is what a verifier pins, with the statement id pinned_model_id),
+        # and the bare key's core CID, which proofs record
+        "bundle_cid": b.core if b is not None else None,
+        "bundle_root_cid": b.root if b is not None else None,
+        "bundle_cid_checked": bundle_cid is not None,
+        "key_core_cid": getattr(against, "core_cid", None),
         "segments": len(p.segments) or 1,
         "timings": st.timings,
     }
@@ -663,6 +680,8 @@ def verify_cmd(
         f"  outputs   {_shown(result)}",
         f"  srs       {result.srs_status}: {result.srs_message}",
     ]
+    if b is not None:
+        lines.append(f"  bundle    core {b.core} ({'the pinned CID' if bundle_cid else 'not pinned: pass --cid'})")
     if result.weights_note:
         lines.append(f"  weights   {result.weights_commitment[:18]}… {result.weights_note}")
     if not result and against.weights_commitment:

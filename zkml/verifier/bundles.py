@@ -6,8 +6,11 @@ node links the core and, optionally, the SRS, the model and a contract node. The
 statement: the key(s) and, when the weights are committed and a fingerprint is pinned, that fingerprint
 (``model_id`` = the statement id, ``key_id`` = the bare key's). Nothing outside the core is trusted: a
 bundle is materialised in the cache only once its files authenticate against the core (SRS included),
-keyed by the core CID and the SRS file's digest. Proofs record the bare key's core CID (``VerifyingKey.
-core_cid``), which is the bundle's core for fixed or unpinned weights.
+keyed by the core CID and the SRS file's digest; the model node's files are the ones the core names by
+digest (``model_sha256`` for the ONNX, ``compiled_sha256`` for the compiled circuit), or the bundle is
+refused at load. The core CID (``Bundle.core``) is what a verifier pins (``verifying_key(cid=...)``,
+``prove-model verify --bundle B --cid``). Proofs record the bare key's core CID (``VerifyingKey.core_cid``):
+the bundle's core for a bare key; a bundle that pins a fingerprint or carries the model has its own.
 CIDs, multihashes and varints come from the ``multiformats`` package, DAG-CBOR from ``dag-cbor``.
 """
 
@@ -91,10 +94,32 @@ class Bundle:
     def load(cls, path: str | os.PathLike) -> "Bundle":
         return _load_car(Path(path))
 
-    def verifying_key(self, *, id: str | None = None) -> VerifyingKey | SplitVerifyingKey:
+    @property
+    def compiled_sha256(self) -> str | None:
+        """The digest of the compiled circuit (the model node's ``network.compiled``) the core binds, if any."""
+        return self.metadata.get("compiled_sha256")
+
+    def check_cid(self, cid: str) -> None:
+        """Refuse this bundle unless ``cid`` is its core CID (what a verifier pins) or its root CID (which links
+        the core by CID, so it pins the core too). Any multibase spelling of the CID is accepted."""
+        want = _parse_cid(cid)
+        if want is not None and want in (_parse_cid(self.core), _parse_cid(self.root)):
+            return
+        raise ArtifactError(
+            f"the bundle's core CID is {self.core}, not the pinned {cid}"
+            if want is not None
+            else f"the pinned bundle CID {cid!r} is not a CID",
+            stage="verify",
+            where=self.root,
+            hint="you were given another bundle than the one you pinned (another model, other weights, or an "
+            "edited one): get the bundle whose core CID you trust (prove-model bundle / inspect prints it)",
+        )
+
+    def verifying_key(self, *, id: str | None = None, cid: str | None = None) -> VerifyingKey | SplitVerifyingKey:
         """The statement this bundle's core names: its verifying key(s), pinned to the core's weights fingerprint
         if there is one, authenticated against the core before anything is cached. ``id`` is the model id you
-        trust (the statement id; the bare key id pins the architecture only and leaves the weights unpinned).
+        trust (the statement id; the bare key id pins the architecture only and leaves the weights unpinned);
+        ``cid`` the bundle's core CID you trust (``check_cid``): either refuses another bundle.
 
         Materialised once under $ZKML_HOME/bundles/<core CID>-<SRS sha256>: built and checked in the store's
         temporary directory, so an invalid bundle leaves nothing and cannot block a valid one."""
@@ -105,6 +130,9 @@ class Bundle:
                 where=self.root,
                 hint="make the bundle with include_srs=True, or verify with the verifying-key directory",
             )
+
+        if cid is not None:
+            self.check_cid(cid)
 
         def build(d: Path) -> None:
             self._materialise(d)
@@ -157,7 +185,11 @@ class Bundle:
                     where=self.root,
                     hint=AGAIN,
                 ) from None
-        if cborable(core_metadata(vk)) != dict(self.metadata):
+        # the core's metadata is exactly what these keys and that pin produce, plus (when the bundle was made with
+        # the model) the compiled circuit's digest, which _check_model compared with the model node at load
+        said = {k: v for k, v in self.metadata.items() if k != "compiled_sha256"}
+        compiled = self.metadata.get("compiled_sha256")
+        if cborable(core_metadata(vk)) != said or not (compiled is None or _is_sha256(compiled)):
             raise ArtifactError(
                 "the bundle's metadata disagrees with its verifying key" + ("s" if self.split else ""),
                 stage="verify",
@@ -246,6 +278,8 @@ def bundle(keys, contract=None, *, include_srs: bool = True, weights_commitment:
         groups["model"] = {
             name: (keys.circuit.path / name).read_bytes() for name in ("network.onnx", "network.compiled")
         }
+    if "model" in groups:  # the compiled circuit is bound by digest in the core, like the ONNX (model_sha256)
+        meta["compiled_sha256"] = sha256_bytes(groups["model"]["network.compiled"])
     files = {n: d for g in groups.values() for n, d in g.items()}
     _check_model(files, meta, "keys")
     if contract is not None:
@@ -318,15 +352,37 @@ def _check_contract(contract, vk) -> None:
 
 
 def _check_model(files: Mapping[str, bytes], meta: Mapping, where: object) -> None:
-    """The model node's ONNX is the model the core names (``model_sha256``); a core that names none carries none."""
+    """The model node's files are the ones the core names by digest: ``network.onnx`` its ``model_sha256`` and
+    ``network.compiled`` its ``compiled_sha256``. A file the core names no digest for is refused, never trusted."""
     if "network.onnx" not in files and "network.compiled" not in files:
         return
     want = meta.get("model_sha256")
     if not want or "network.onnx" not in files:
-        raise ArtifactError("the bundle carries a model its core does not name", stage="load", where=where, hint=AGAIN)
+        raise ArtifactError(
+            "the bundle's model node carries a model its core does not name", stage="load", where=where, hint=AGAIN
+        )
     if sha256_bytes(files["network.onnx"]) != want:
         raise ArtifactError(
-            "the bundle's model (network.onnx) is not the model its core names (model_sha256)",
+            "the bundle's model node: network.onnx is not the model its core names (model_sha256)",
+            stage="load",
+            where=where,
+            hint=AGAIN,
+        )
+    if "network.compiled" not in files:
+        return
+    compiled = meta.get("compiled_sha256")
+    if not compiled:
+        raise ArtifactError(
+            "the bundle's model node carries network.compiled, which its core does not bind (no compiled_sha256): "
+            "a compiled circuit outside the core could be swapped without changing the core CID",
+            stage="load",
+            where=where,
+            hint="bundle the keys again with this zkml (the core then names the compiled circuit), or get the "
+            "bundle again from its publisher",
+        )
+    if sha256_bytes(files["network.compiled"]) != compiled:
+        raise ArtifactError(
+            "the bundle's model node: network.compiled is not the compiled circuit its core names (compiled_sha256)",
             stage="load",
             where=where,
             hint=AGAIN,
@@ -426,6 +482,19 @@ def _split_cid(mf, body: bytes):
     length, k, _ = mf.varint.decode_raw(body[pos : pos + 10])
     pos += k + length
     return mf.CID.decode(body[:pos]), body[pos:]
+
+
+def _parse_cid(text: str):
+    """A CID in any multibase (compared as bytes), or None when ``text`` is not one."""
+    mf = need("multiformats")
+    try:
+        return bytes(mf.CID.decode(str(text).strip()))
+    except Exception:  # multiformats raises several kinds for a malformed CID
+        return None
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def _core_name(name: str) -> bool:
