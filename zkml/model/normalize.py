@@ -178,7 +178,7 @@ def _static_shapes(proto) -> dict[str, list[int]]:
     onnx = need("onnx")
     try:
         typed = onnx.shape_inference.infer_shapes(proto)
-    except Exception:
+    except onnx.shape_inference.InferenceError:  # e.g. a node whose domain has no opset import: no shapes known
         return {}
     out = {}
     for v in [*typed.graph.input, *typed.graph.value_info, *typed.graph.output]:
@@ -248,7 +248,7 @@ def _ort_basic(proto):
     folded.ir_version = proto.ir_version if proto.ir_version >= 7 else folded.ir_version
     try:
         onnx.checker.check_model(folded)
-    except Exception:
+    except onnx.checker.ValidationError:  # onnxruntime's rewrite is not a valid ONNX graph: keep the original
         return None
     return folded
 
