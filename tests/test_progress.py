@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -225,3 +226,59 @@ def test_the_display_ticks_while_a_step_runs():
     tick = next(STAMP.sub("", ln) for ln in got if "elapsed" in ln)
     assert re.fullmatch(r"setup: keys for 2\^20 rows: \d+\.\d s elapsed, ~8 min \d\d s left", tick), tick
     assert STAMP.sub("", got[-1]) == "setup: keys for 2^20 rows: done in 1.0 s"
+
+
+class _Records(logging.Handler):
+    """Every record of the ``zkml`` logger while installed (searched for the private value)."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    @contextlib.contextmanager
+    def on(self, name: str = "zkml"):
+        logger = logging.getLogger(name)
+        old = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(old)
+
+    def text(self) -> str:
+        return "\n".join(r.getMessage() for r in self.records)
+
+
+def test_prove_many_reports_the_batch_and_each_workers_steps(mlp_keys, mlp_cal, tmp_path):
+    xs = [mlp_cal[i].copy() for i in range(4)]
+    xs[2][1] = SECRET
+    events: list[Event] = []
+    with _Records().on() as logs:
+        results = zkml.prove_many(mlp_keys, xs, workers=2, out_dir=tmp_path, progress=events.append)
+    assert all(results) and len(results) == 4
+    # the parent's batch step: start, updates whose done only grows, done reaching the total
+    batch = [e for e in events if e.stage == "batch"]
+    assert (batch[0].status, batch[0].total, batch[0].done, batch[0].unit) == ("start", 4, 0, "proofs")
+    assert batch[-1].status == "done" and batch[-1].done == batch[-1].total == 4
+    done = [e.done for e in batch if e.status == "update"]
+    assert done == sorted(done) and done[-1] == 4
+    assert all(e.eta is not None for e in batch if e.status == "update")  # the measured mean per item
+    assert [e.eta for e in batch if e.status == "update"][-1] == 0
+    # each worker's own steps, reported here beneath the batch step
+    for i in range(1, 5):
+        mine = [e for e in events if e.stage == "prove" and e.step.startswith(f"input {i}/4: ")]
+        assert {e.step.split(": ", 1)[1] for e in mine if e.status == "done"} >= {"witness", "proof of 2^11 rows"}
+        assert all(e.depth == batch[0].depth + 1 for e in mine)
+    # a rerun proves nothing and says so
+    again: list[Event] = []
+    zkml.prove_many(mlp_keys, xs, workers=2, out_dir=tmp_path, progress=again.append)
+    assert [(e.stage, e.status, e.done, e.total) for e in again] == [("batch", "note", 4, 4)]
+    # no event and no log line carries the private value
+    text = json.dumps([e.to_json() for e in events + again]) + logs.text()
+    assert "input 3/4: proof of 2^11 rows" in text
+    assert not any(s in text for s in SECRET_TEXTS)

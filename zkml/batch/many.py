@@ -25,11 +25,13 @@ from ..errors import ProveError, ZKMLError
 from ..keys.keys import Keys
 from ..proof.proof import Proof
 from ..support.files import atomic_write_text
+from ..support.progress import accepts_progress, emit, step
 from ..support.spawn import check_main_guard
 from ..verifier.verification import verify
 from .common import BatchError, Run, by_path, own_fingerprint
 
 
+@accepts_progress
 def prove_many(
     keys: Keys | Any,
     inputs: Sequence[Any],
@@ -46,6 +48,11 @@ def prove_many(
     batch resumable. ``cluster`` is a Ray address (``"ray://..."``, ``"host:port"``, or ``"auto"`` for the
     cluster this machine belongs to): Ray actors load the keys once each, from ``keys.path``, which must be
     readable on every node (a shared file system).
+
+    Progress: a ``batch`` step (zkml.support.progress) counts the items settled of those to prove, with the
+    ETA from the measured mean per item over the workers; on a local pool each worker's own steps (witness,
+    proof, segments) are reported beneath it, as ``input i/n: <step>``. ``progress=callback`` (or a callback
+    installed with ``reporting``) receives them in this process; every event is also logged to ``zkml``.
     """
     if not (hasattr(keys, "prove") and hasattr(keys, "vk") and hasattr(keys, "circuit")):
         raise ProveError(
@@ -60,25 +67,34 @@ def prove_many(
     out = Path(out_dir) if out_dir is not None else None
     run = Run(ids, out, on_result)
     todo = _resume(keys, out, run) if out else list(range(len(inputs)))
+    if len(todo) < len(inputs):
+        emit("batch", "proofs kept from a previous run", done=len(inputs) - len(todo), total=len(inputs))
     if todo:
-        if cluster is not None:
-            from .ray_backend import run_on_ray
-
-            run_on_ray(keys, inputs, todo, workers, cluster, run)
-        else:
-            check_main_guard()  # the pool spawns its workers
-            n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-            if by_path(keys):
-                from .pool import run_pool
-
-                while todo:
-                    todo = run_pool(keys, inputs, todo, n, run)
-            else:
-                run_objects(keys, inputs, todo, n, run)
+        with step("batch", f"{len(todo)} proofs", total=len(todo), unit="proofs") as s:
+            _run(keys, inputs, todo, workers, cluster, run, s)
     if out is not None:
         errs = [r.__dict__ for r in run.results if isinstance(r, BatchError)]
         atomic_write_text(out / "errors.json", json.dumps(errs, indent=1))
     return run.results
+
+
+def _run(keys: Any, inputs: list, todo: list[int], workers: int | None, cluster: str | None, run: Run, s) -> None:
+    """Prove ``todo`` on Ray or on a local pool, reporting each settled item to the batch step ``s``."""
+    if cluster is not None:
+        from .ray_backend import run_on_ray
+
+        run_on_ray(keys, inputs, todo, workers, cluster, run, s)
+        return
+    check_main_guard()  # the pool spawns its workers
+    n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    run.track(s, n)
+    if by_path(keys):
+        from .pool import run_pool
+
+        while todo:
+            todo = run_pool(keys, inputs, todo, n, run)
+    else:
+        run_objects(keys, inputs, todo, n, run)
 
 
 _KEYS: Any = None
@@ -101,7 +117,9 @@ def run_objects(keys: Any, inputs: list, todo: list[int], n: int, run: Run) -> N
     from ..support.workers import WorkerPool
     from .pool import drain
 
-    with WorkerPool(_prove_object, n, initializer=_init_object, initargs=(keys, os.environ.get("ZKML_HOME"))) as pool:
+    with WorkerPool(
+        _prove_object, n, initializer=_init_object, initargs=(keys, os.environ.get("ZKML_HOME")), progress=True
+    ) as pool:
         drain(pool, inputs, todo, run)
 
 

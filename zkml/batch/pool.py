@@ -3,6 +3,7 @@
 Inputs travel to workers in memory, never through files. A worker that dies (OOM, SIGKILL) costs only the
 item it held, which is retried on a new worker (the common retry rule); an item with no proof within
 ``ZKML_WORKER_TIMEOUT`` seconds becomes a BatchError and its worker is killed (zkml.support.workers).
+Each worker's progress events (its witness and proof steps) are reported in the parent, under the batch step.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def drain(pool: WorkerPool, inputs: list, todo: list[int], run: Run) -> None:
     WorkerTimeout, or the item's own error."""
     for i in todo:
         pool.submit(i, inputs[i])
-    for i, kind, value in pool.results():
+    for i, kind, value in pool.results(on_progress=run.relay):
         if kind == "done":
-            run.finish(i, value)
+            run.finish(i, value, pool.took(i))
         elif kind == "died":
             if run.worker_died(i, "worker"):
                 pool.submit(i, inputs[i])
@@ -50,14 +51,18 @@ def drain(pool: WorkerPool, inputs: list, todo: list[int], run: Run) -> None:
                 ),
             )
         else:  # a bad input, or an ezkl crash in one item, must not sink the batch
-            run.finish(i, as_batch_error(i, run.ids[i], value))
+            run.finish(i, as_batch_error(i, run.ids[i], value), pool.took(i))
 
 
 def run_pool(keys: Keys, inputs: list, todo: list[int], n: int, run: Run) -> list[int]:
     """One pool's lifetime: every item in ``todo`` ends proved or as a BatchError, and every worker is ended
     before this returns. Returns the items still to retry (none: a dead worker's item is retried here)."""
     with WorkerPool(
-        _prove_one, n, initializer=_init_worker, initargs=(str(keys.path), os.environ.get("ZKML_HOME"))
+        _prove_one,
+        n,
+        initializer=_init_worker,
+        initargs=(str(keys.path), os.environ.get("ZKML_HOME")),
+        progress=True,
     ) as pool:
         drain(pool, inputs, todo, run)
     return []

@@ -3,7 +3,8 @@
 Inputs go to the actor that proves them as task arguments (Ray's object store, in memory); proofs
 come back as results. Split keys (an actor proves one inference through every segment) and keys with other
 committed weights go to the actors as the object itself; other keys as their directory. An actor that dies (node lost, OOM, killed) is replaced and its item retried; one with no answer within
-ZKML_WORKER_TIMEOUT seconds is killed and its item is a BatchError.
+ZKML_WORKER_TIMEOUT seconds is killed and its item is a BatchError. Progress: the batch step counts settled items
+(the actors' own steps stay on their nodes).
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ def _actor_class(ray):
     return _ACTOR
 
 
-def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run) -> None:
+def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster: str, run: Run, step=None) -> None:
     ray = connect(cluster)
     n = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(todo)))
+    if step is not None:
+        run.track(step, n)
     Prover = _actor_class(ray)
     home = os.environ.get("ZKML_HOME")
     source = str(keys.path) if by_path(keys) else ray.put(keys)  # split keys, other weights: the object, once
@@ -86,7 +89,7 @@ def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster
                         submit(actor)
             continue
         ref = done[0]
-        actor, i, _ = running.pop(ref)
+        actor, i, sent = running.pop(ref)
         try:
             _, res = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
@@ -95,7 +98,7 @@ def run_on_ray(keys, inputs: list, todo: list[int], workers: int | None, cluster
             actor = Prover.remote(source, home)  # replace the dead actor
             actors.append(actor)
         else:
-            run.finish(i, res)
+            run.finish(i, res, time.monotonic() - sent)  # an actor holds one item at a time: sent is when it began
         if queue:
             submit(actor)
     for a in actors:

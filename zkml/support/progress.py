@@ -1,7 +1,7 @@
 """Progress of long work: stage events to a callback (installed per context) and to the ``zkml`` logger.
 
 The library reports what it is doing as :class:`Event` values: the stage (``compile``, ``tune``, ``setup``,
-``prove``, ``srs``), the step within it, how much of it is done (``done``/``total`` in ``unit``), the seconds
+``prove``, ``srs``, ``batch``), the step within it, how much of it is done (``done``/``total`` in ``unit``), the seconds
 since the step began, and the seconds left where the cost model or the count gives an estimate.
 
     from zkml.support.progress import reporting
@@ -29,7 +29,7 @@ import contextvars
 import functools
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 log = logging.getLogger("zkml")
@@ -61,6 +61,11 @@ class Event:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, d: dict) -> "Event":
+        """An event another process reported (``to_json``'s dict); unknown keys are ignored."""
+        return cls(**{k: d[k] for k in _FIELDS if k in d})
+
     def line(self) -> str:
         """One line for a log: ``setup: keys for 2^11 rows: 3.1 s elapsed, ~4 s left``."""
         what = f"{self.stage}: {self.step}" if self.step else self.stage
@@ -78,6 +83,9 @@ class Event:
         else:
             tail = f"{seconds(self.elapsed)} elapsed{f', ~{seconds(self.eta)} left' if self.eta is not None else ''}"
         return f"{what}{count}: {tail}"
+
+
+_FIELDS = ("stage", "step", "status", "done", "total", "unit", "elapsed", "eta", "depth", "time")
 
 
 def seconds(s: float | None) -> str:
@@ -145,22 +153,30 @@ class Step:
         self.depth = _depth.get()
         self._last = 0.0
         self._callback = _callback.get()
+        self._eta_given: tuple[float, float] | None = None  # (seconds left, perf_counter when said), from update(eta=)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
     def eta(self) -> float | None:
         el = self.elapsed()
+        if self._eta_given is not None:  # the caller's own estimate (a batch's per-item mean over its workers)
+            left, at = self._eta_given
+            return max(left - (time.perf_counter() - at), 0.0)
         if self.total and self.done:
             return max(el * (self.total - self.done) / self.done, 0.0)
         if self.predicted_s is not None:
             return max(self.predicted_s - el, 0.0)
         return None
 
-    def update(self, done: float, total: float | None = None) -> None:
+    def update(self, done: float, total: float | None = None, *, eta: float | None = None) -> None:
+        """Report ``done`` (of ``total``); ``eta``: the caller's estimate of the seconds left, used instead of the
+        one from ``done``/``total`` until the next update that gives one."""
         self.done = done
         if total is not None:
             self.total = total
+        if eta is not None:
+            self._eta_given = (float(eta), time.perf_counter())
         now = time.perf_counter()
         if now - self._last >= UPDATE_EVERY_S or (self.total is not None and done >= self.total):
             self._last = now
@@ -226,6 +242,12 @@ def step(
 def emit(stage: str, what: str = "", *, done: float | None = None, total: float | None = None, unit: str = "") -> None:
     """One report with no duration of its own (a cached result, a choice made)."""
     _deliver(Event(stage, what, "note", done, total, unit, 0.0, None, _depth.get(), time.time()))
+
+
+def relay(ev: Event, *, depth: int = 0, prefix: str = "") -> None:
+    """Report an event that another process reported (a worker's, received as ``Event.from_json``) in this
+    context: ``depth`` is added to its own and ``prefix`` goes before its step (``"input 3/8: "``)."""
+    _deliver(replace(ev, depth=ev.depth + depth, step=f"{prefix}{ev.step}"))
 
 
 def each(stage: str, what: str, items: Iterable[T]) -> Iterator[T]:

@@ -7,6 +7,10 @@ dead one). A task that gives no answer within the timeout (``ZKML_WORKER_TIMEOUT
 ``DEFAULT_TIMEOUT_S``) has its worker killed and comes back as ``"timeout"``. Leaving the ``with`` block ends
 every worker: idle ones are asked to stop, and anything still running (or stopped, or stuck) is killed, then
 reaped, so no child process outlives the pool and no wait is unbounded.
+
+With ``progress=True`` a worker also sends the progress events of each task (zkml.support.progress: stage,
+step, counts and times, never a value) up its pipe ahead of the answer; ``results(on_progress=)`` hands them
+over in the caller's thread. ``pool.took(key)`` is how long a worker spent on a task that came back (measured there).
 """
 
 from __future__ import annotations
@@ -44,7 +48,20 @@ def worker_timeout() -> float:
     return value
 
 
-def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) -> None:
+def _send_progress(conn) -> Callable:
+    """A progress callback that sends each event of the task at hand up ``conn`` (the parent reads it first)."""
+    from multiprocessing.reduction import ForkingPickler
+
+    def send(event) -> None:
+        try:
+            conn.send_bytes(ForkingPickler.dumps(("progress", event.to_json())))
+        except (OSError, ValueError):  # the parent is gone: the task's answer will not arrive either
+            pass
+
+    return send
+
+
+def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple, progress: bool = False) -> None:
     """The worker process: run the initializer once, then ``fn(*args)`` for each task from the pipe."""
     from multiprocessing.reduction import ForkingPickler
 
@@ -55,6 +72,10 @@ def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) ->
             initializer(*initargs)
         except BaseException as err:  # every task then fails with why (a per-task error, not a death)
             init_error = err
+    if progress:  # after the initializer: only a task's events travel, while the parent waits for its answer
+        from .progress import install
+
+        install(_send_progress(conn))
     while True:
         try:
             args = conn.recv()
@@ -67,6 +88,7 @@ def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) ->
                 except (AttributeError, OSError, ValueError):
                     pass
             os._exit(0)
+        t0 = time.monotonic()
         if init_error is not None:
             reply = ("failed", init_error)
         else:
@@ -75,6 +97,10 @@ def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) ->
             except BaseException as err:
                 reply = ("failed", err)
         del args
+        try:  # the seconds the task itself took (the parent's clock would count this worker's start too)
+            conn.send_bytes(ForkingPickler.dumps(("took", time.monotonic() - t0)))
+        except OSError:
+            return
         try:
             data = ForkingPickler.dumps(reply)
         except Exception as err:  # the result or the error would not pickle
@@ -95,7 +121,10 @@ class _Worker:
         self.pool = pool
         parent, child = pool.ctx.Pipe()
         self.proc = pool.ctx.Process(
-            target=_serve, args=(child, pool.fn, pool.initializer, pool.initargs), daemon=True, name="zkml-worker"
+            target=_serve,
+            args=(child, pool.fn, pool.initializer, pool.initargs, pool.progress),
+            daemon=True,
+            name="zkml-worker",
         )
         self.proc.start()
         child.close()
@@ -137,16 +166,29 @@ class _Worker:
             try:
                 self.conn.send_bytes(data)
                 del data
-                data = self.conn.recv_bytes()
+                kind, value = self._receive(key)
             except (EOFError, OSError, ValueError):  # the worker is gone (or was killed)
                 self._lost(key)
                 return
+            self._answer(key, kind, value)
+
+    def _receive(self, key: Hashable) -> tuple[str, Any]:
+        """The task's answer; its progress events (sent ahead of it) go to the pool's events as they arrive."""
+        from multiprocessing.reduction import ForkingPickler
+
+        while True:
+            data = self.conn.recv_bytes()
             try:
                 kind, value = ForkingPickler.loads(data)
             except Exception as err:  # the answer arrived whole but would not unpickle
-                kind, value = "failed", err
-            del data
-            self._answer(key, kind, value)
+                return "failed", err
+            if kind == "took":
+                with self.pool.lock:
+                    self.pool._took[key] = value
+            elif kind == "progress":
+                self.pool.events.put((self, key, "progress", value, False))
+            else:
+                return kind, value
 
     def _answer(self, key: Hashable, kind: str, value: Any, gone: bool = False) -> None:
         with self.pool.lock:
@@ -181,7 +223,8 @@ class WorkerPool:
     raised, or why its arguments or answer could not travel), ``"died"`` (the worker went away while it held
     the task; ``value`` is its exit code, negative for a signal) or ``"timeout"`` (no answer within
     ``value`` seconds; the worker was killed). A task that died may be submitted again from the loop.
-    ``fn`` and ``initializer`` must be importable module-level functions (workers are spawned)."""
+    ``fn`` and ``initializer`` must be importable module-level functions (workers are spawned). ``progress``:
+    workers send each task's progress events, for ``results(on_progress=)``."""
 
     def __init__(
         self,
@@ -192,12 +235,15 @@ class WorkerPool:
         initargs: tuple = (),
         timeout: float | None = None,
         context=None,
+        progress: bool = False,
     ):
         if context is None:
             from .spawn import spawn_context
 
             context = spawn_context()
         self.ctx, self.fn, self.initializer, self.initargs = context, fn, initializer, initargs
+        self.progress = bool(progress)
+        self._took: dict[Hashable, float] = {}  # seconds a worker spent on each task that came back, until read
         self.size = max(1, int(workers))
         self.timeout = float(timeout) if timeout is not None and timeout > 0 else worker_timeout()
         self.todo: queue.Queue = queue.Queue()
@@ -244,14 +290,26 @@ class WorkerPool:
             w.overdue = True
             w.kill()
 
-    def results(self) -> Iterator[tuple[Hashable, str, Any]]:
-        """Every submitted task's outcome as it arrives, until none is outstanding."""
+    def took(self, key: Hashable) -> float | None:
+        """Seconds the worker spent on task ``key`` (measured there, its start not counted), once; None if unknown."""
+        with self.lock:
+            return self._took.pop(key, None)
+
+    def results(
+        self, on_progress: Callable[[Hashable, dict], None] | None = None
+    ) -> Iterator[tuple[Hashable, str, Any]]:
+        """Every submitted task's outcome as it arrives, until none is outstanding. ``on_progress(key, event)``
+        receives a task's progress events (``Event.to_json()`` dicts) in this thread, ahead of its outcome."""
         while self.outstanding:
             self._grow()
             self._kill_overdue()
             try:
                 w, key, kind, value, gone = self.events.get(timeout=self._wait_s())
             except queue.Empty:
+                continue
+            if kind == "progress":
+                if on_progress is not None:
+                    on_progress(key, value)
                 continue
             if gone and w in self.workers:
                 self.workers.remove(w)
