@@ -13,12 +13,14 @@ from ..errors import ArtifactError, ContractError
 from ..keys.keys import Keys
 from ..keys.split import SplitKeys, SplitVerifyingKey
 from ..keys.statement import statement_id
-from ..proof.proof import COMMIT_ORDER, normalize_commitment, read_commitments
-from ..support.deps import ezkl_version, need
+from ..proof.proof import normalize_commitment, read_commitments
+from ..support.deps import ezkl_version
 from ..support.files import ZKML_FORMAT, atomic_write_bytes, read_json
 from ..support.hashing import canonical_json, sha256_bytes
 from ..support.store import Store, zkml_home
 from ..verifier.verification import as_vk
+from ._app import app_contract, contracts_dir
+from ._layout import split_links
 from ._solc import DEFAULT_EVM_VERSION, EIP170_LIMIT, compile_solidity, solc_version
 
 
@@ -210,18 +212,7 @@ def verifier_contract(
     segments' verifiers. ``weights_commitment`` (or the fingerprint a pinned key carries) pins committed weights:
     the deployed contract then checks them on chain (``VerifierContract.pin_weights``).
     """
-    if isinstance(vk, (str, os.PathLike)):
-        p = Path(vk)
-        if (p / "keys.json").exists():
-            vk = Keys.load(p)  # the key's maker: its own setup record says whether the SRS digest was pinned
-        elif (p / "split.json").exists() and _json_kind(p / "split.json") == "split_keys":
-            vk = SplitKeys.load(p)
-    units = vk.segments if isinstance(vk, SplitKeys) else None
-    if not isinstance(vk, (Keys, SplitKeys)):
-        vk = as_vk(vk)
-        units = vk.segments if isinstance(vk, SplitVerifyingKey) else None
-    pinned = all(u.srs.pinned for u in units) if units is not None else vk.srs.pinned
-    vk = as_vk(vk)
+    vk, units, pinned = _verifying_key(vk)
     pin = _one_pin(vk.weights_commitment, weights_commitment)
     if isinstance(vk, SplitVerifyingKey):
         if reusable:
@@ -242,9 +233,32 @@ def verifier_contract(
             where=vk.path,
             hint="run setup with a ceremony SRS and its published digest (prove-model setup --srs FILE --srs-sha256 HEX)",
         )
-    store = store or Store()
+    entry, _ = (store or Store()).get_or_build(
+        "contracts", _cache_key(vk, reusable, evm_version), lambda d: _build(vk, reusable, evm_version, d)
+    )
+    return check_size(VerifierContract.load(entry)).pin_weights(pin)
+
+
+def _verifying_key(vk):
+    """(the verifying key, the segments' Keys or VerifyingKeys of a split model else None, whether the SRS digest
+    was pinned). Keys are preferred: the key's maker's own setup record says whether the SRS digest was pinned."""
+    if isinstance(vk, (str, os.PathLike)):
+        p = Path(vk)
+        if (p / "keys.json").exists():
+            vk = Keys.load(p)
+        elif (p / "split.json").exists() and _json_kind(p / "split.json") == "split_keys":
+            vk = SplitKeys.load(p)
+    units = vk.segments if isinstance(vk, SplitKeys) else None
+    if not isinstance(vk, (Keys, SplitKeys)):
+        vk = as_vk(vk)
+        units = vk.segments if isinstance(vk, SplitVerifyingKey) else None
+    pinned = all(u.srs.pinned for u in units) if units is not None else vk.srs.pinned
+    return as_vk(vk), units, pinned
+
+
+def _cache_key(vk, reusable: bool, evm_version: str) -> str:
     # "meta": 2, entries whose contract.json records the commitment layout (older ones are rebuilt, not reused)
-    key = sha256_bytes(
+    return sha256_bytes(
         canonical_json(
             {
                 "format": ZKML_FORMAT,
@@ -258,38 +272,37 @@ def verifier_contract(
         ).encode()
     )[:40]
 
-    def build(d: Path) -> None:
-        _generate(vk, reusable, d)
-        name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
-        meta = {
-            "format": ZKML_FORMAT,
-            "kind": "contract",
-            "ezkl_version": ezkl_version(),
-            "solc_version": solc_version(),
-            "evm_version": evm_version,
-            "vk_sha256": vk.sha256,
-            "model_id": vk.key_id,
-            "key_id": vk.key_id,
-            "model_sha256": vk.model_hash,
-            "dev_srs": vk.dev_srs,
-            "commitments": dict(vk.meta.get("commitments") or {}),
-        }
-        vka = _read_vka(d / "vka.bin") if reusable else None
-        VerifierContract(
-            name,
-            (d / "Verifier.sol").read_text(),
-            compiled["abi"],
-            compiled["bytecode"],
-            compiled["deployed_bytecode"],
-            reusable,
-            vka,
-            meta,
-        ).save(d)
-        for tmp in ("Verifier.sol", "Verifier.sol.abi", "vka.bin"):
-            (d / tmp).unlink(missing_ok=True)
 
-    entry, _ = store.get_or_build("contracts", key, build)
-    return check_size(VerifierContract.load(entry)).pin_weights(pin)
+def _build(vk, reusable: bool, evm_version: str, d: Path) -> None:
+    """Generate ezkl's verifier for ``vk`` into ``d``, compile it and save it there as a VerifierContract."""
+    _generate(vk, reusable, d)
+    name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
+    meta = {
+        "format": ZKML_FORMAT,
+        "kind": "contract",
+        "ezkl_version": ezkl_version(),
+        "solc_version": solc_version(),
+        "evm_version": evm_version,
+        "vk_sha256": vk.sha256,
+        "model_id": vk.key_id,
+        "key_id": vk.key_id,
+        "model_sha256": vk.model_hash,
+        "dev_srs": vk.dev_srs,
+        "commitments": dict(vk.meta.get("commitments") or {}),
+    }
+    vka = _read_vka(d / "vka.bin") if reusable else None
+    VerifierContract(
+        name,
+        (d / "Verifier.sol").read_text(),
+        compiled["abi"],
+        compiled["bytecode"],
+        compiled["deployed_bytecode"],
+        reusable,
+        vka,
+        meta,
+    ).save(d)
+    for tmp in ("Verifier.sol", "Verifier.sol.abi", "vka.bin"):
+        (d / tmp).unlink(missing_ok=True)
 
 
 def _json_kind(path: Path) -> Any:
@@ -321,8 +334,6 @@ def _one_pin(*pins: str | None) -> str | None:
 
 def _split_contract(vk: SplitVerifyingKey, parts: tuple[VerifierContract, ...], evm_version: str) -> VerifierContract:
     """The SplitVerifier over ``parts`` (each segment's verifier), with the link layout read from the keys' counts."""
-    from ._app import app_contract, contracts_dir, split_links
-
     links = split_links(vk)
     art = app_contract("SplitVerifier", evm_version=evm_version)
     meta = {
@@ -348,11 +359,6 @@ def _split_contract(vk: SplitVerifyingKey, parts: tuple[VerifierContract, ...], 
         meta,
         parts,
     )
-
-
-def weights_offset(counts: Mapping[str, Any]) -> int:
-    """Where the weights' commitment starts in a proof's bytes (after the committed inputs' points, 64 bytes each)."""
-    return 64 * sum(int(counts.get(p, 0)) for p in COMMIT_ORDER[: COMMIT_ORDER.index("params")])
 
 
 def check_size(contract: VerifierContract) -> VerifierContract:
@@ -398,54 +404,3 @@ def _read_vka(path: Path) -> tuple[bytes, ...]:
             hint="report this: the ezkl version may have changed its VKA format",
         )
     return tuple(data[8 + 32 * i : 40 + 32 * i] for i in range(n))
-
-
-def calldata(proof, contract: VerifierContract | None = None, vka: tuple[bytes, ...] | None = None) -> bytes:
-    """ABI-encoded ``verifyProof`` calldata for ``proof`` (with the VKA for a reusable verifier); for a split
-    proof, the ``SplitVerifier``'s ``verifyProof(bytes[],uint256[][])`` with every segment."""
-    eth_abi = need("eth_abi")
-    from eth_utils import keccak
-
-    if proof.segments:
-        if vka is not None or (contract is not None and contract.reusable):
-            raise ContractError(
-                "a split proof is verified by a SplitVerifier, not by the reusable verifier",
-                where="contract",
-                hint="deploy the split model's contract (zkml.verifier_contract(split_vk))",
-            )
-        insts = [
-            [int.from_bytes(bytes.fromhex(h), "little") for col in p.instances for h in col] for p in proof.segments
-        ]
-        return keccak(text="verifyProof(bytes[],uint256[][])")[:4] + eth_abi.encode(
-            ["bytes[]", "uint256[][]"], [[p.proof for p in proof.segments], insts]
-        )
-
-    instances = [int.from_bytes(bytes.fromhex(h), "little") for col in proof.instances for h in col]
-    vka = vka if vka is not None else (contract.vka if contract is not None and contract.reusable else None)
-    if vka is None:
-        return keccak(text="verifyProof(bytes,uint256[])")[:4] + eth_abi.encode(
-            ["bytes", "uint256[]"], [proof.proof, instances]
-        )
-    return keccak(text="verifyProof(bytes,uint256[],bytes32[])")[:4] + eth_abi.encode(
-        ["bytes", "uint256[]", "bytes32[]"], [proof.proof, instances, list(vka)]
-    )
-
-
-def register_calldata(vka: tuple[bytes, ...]) -> bytes:
-    eth_abi = need("eth_abi")
-    from eth_utils import keccak
-
-    return keccak(text="registerVka(bytes32[])")[:4] + eth_abi.encode(["bytes32[]"], [list(vka)])
-
-
-def decode_reusable_return(data: bytes) -> tuple[bool, bytes, list[float]]:
-    """The reusable verifier's return data: success word, VKA digest, offset (0x60), then outputs x 1e18 (no length)."""
-    if len(data) < 96 or (len(data) - 96) % 32:
-        raise ContractError(
-            f"unexpected return data of {len(data)} bytes from the reusable verifier",
-            where="returndata",
-            hint="check that the address holds ezkl's reusable verifier",
-        )
-    words = [data[i : i + 32] for i in range(0, len(data), 32)]
-    outs = [int.from_bytes(w, "big", signed=True) / 1e18 for w in words[3:]]
-    return int.from_bytes(words[0], "big") == 1, words[1], outs
