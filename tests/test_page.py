@@ -6,6 +6,7 @@ executable: no browser download. The page's verdict must agree with zkml.verify 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 import zkml
 from conftest import run_cli
 from zkml.proof.proof import FIELD_MODULUS, expected_instances
+from zkml.srs import known_ceremony_digests
 
 DONE = "() => ['valid','invalid','error'].includes(document.getElementById('verdict').dataset.verdict)"
 
@@ -154,11 +156,35 @@ def _close(page_outputs: list, outputs: list) -> bool:
 # ---- the site -----------------------------------------------------------------------------------------------
 
 
+def test_page_build_reports_progress(mlp_keys, tmp_path):
+    events = []
+    zkml.page.write_page(mlp_keys, tmp_path / "site", progress=events.append)
+    page = [(e.step, e.status) for e in events if e.stage == "page"]
+    steps = ["load the statement", "verifier contract (solc)", "bundle the script (esbuild)", "write the site"]
+    for name in steps:  # every step starts and ends, in order
+        assert page.index((name, "start")) < page.index((name, "done")), page
+    assert [s for s, st in page if st == "start"] == steps
+    wrote = [e for e in events if e.step == "write the site" and e.status == "done"][-1]
+    assert wrote.done == wrote.total == 4 and wrote.unit == "files"
+    # a failing build reports the step that failed
+    failed = []
+    with pytest.raises(zkml.errors.ArtifactError):
+        zkml.page.write_page(tmp_path / "missing.car", tmp_path / "x", progress=failed.append)
+    assert [(e.step, e.status) for e in failed] == [("load the statement", "start"), ("load the statement", "failed")]
+
+
+def _srs_name(vk) -> str:
+    return f"kzg-{vk.meta['srs']['sha256'][:16]}.srs"
+
+
 def test_site_is_static_and_relative(site, mlp_keys):
-    assert sorted(p.name for p in site.iterdir()) == ["index.html", "model.json", "verify.js"]
+    srs = _srs_name(mlp_keys.vk)
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", srs, "model.json", "verify.js"]
+    assert (site / srs).read_bytes() == mlp_keys.vk.srs.path.read_bytes()  # the key's own SRS, hashed in the browser
     html = (site / "index.html").read_text()
     assert '<script src="verify.js">' in html and "http://" not in html and "https://" not in html
     data = json.loads((site / "model.json").read_text())
+    assert data["units"][0]["srs_file"] == srs and data["ceremonies"] == known_ceremony_digests()
     assert data["model_id"] == mlp_keys.vk.id and data["dev_srs"] is True
     assert data["decode"]["instances"] == expected_instances(mlp_keys.vk.settings, 1, 1) == 3
     # the decoding numbers come from the key, not from any proof
@@ -173,7 +199,8 @@ def test_cli_page_from_keys_dir(mlp_keys, tmp_path):
     r = run_cli("page", mlp_keys.path, "-o", tmp_path / "site", "--name", "tiny <mlp>", "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["model_id"] == mlp_keys.vk.id and info["files"] == ["index.html", "model.json", "verify.js"]
+    assert info["model_id"] == mlp_keys.vk.id
+    assert info["files"] == ["index.html", _srs_name(mlp_keys.vk), "model.json", "verify.js"]
     html = (tmp_path / "site" / "index.html").read_text()
     assert "tiny &lt;mlp&gt;" in html and "tiny <mlp>" not in html  # the name cannot inject markup
 
@@ -330,7 +357,8 @@ def test_proof_from_the_address_over_http(browser, server, site, mlp_keys, mlp_p
         got = p.result()
         assert got["verdict"] == "valid", got["message"]
         assert _close(got["outputs"], zkml.verify(site / "proof.json", mlp_keys.vk).outputs)
-        assert sorted({u.removeprefix(server) for u in p.requests}) == ["index.html", "proof.json", "verify.js"]
+        srs = _srs_name(mlp_keys.vk)
+        assert sorted({u.removeprefix(server) for u in p.requests}) == ["index.html", srs, "proof.json", "verify.js"]
         p.close()
     finally:
         (site / "proof.json").unlink()
@@ -357,6 +385,94 @@ def test_proof_from_the_address_on_file_url(browser, site, mlp_proof):
         p.close()
     finally:
         (site / "proof.json").unlink()
+
+
+# ---- the SRS status: computed in the browser from the SRS file's digest ------------------------------------------
+
+
+def _srs_kind(p: "Page") -> str:
+    p.tab.wait_for_function("() => document.getElementById('srs').dataset.kind !== 'checking'", timeout=60_000)
+    return p.tab.locator("#srs").get_attribute("data-kind")
+
+
+class _Serve:
+    """A folder over http on a free loopback port (the page fetches its SRS file; file:// pages may not)."""
+
+    def __init__(self, folder: Path):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@chromium
+def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys, mlp_proof, tmp_path):
+    """The page's build-time SRS status is never shown: the page hashes the SRS file, checks the verifier was made
+    with it, and looks the digest up in the ceremony table and the reader's pin."""
+    d = tmp_path / "site"
+    zkml.page.write_page(mlp_keys, d)
+    digest = mlp_keys.vk.meta["srs"]["sha256"]
+    srs = d / _srs_name(mlp_keys.vk)
+    data = json.loads((d / "model.json").read_text())
+    # a forger (or a builder with a wrong idea) says the dev SRS is a ceremony's
+    data["srs_status"] = {"kind": "ceremony", "name": "perpetual-powers-of-tau-raw-11", "message": "ceremony SRS"}
+    data["dev_srs"] = False  # and hides the dev SRS warning
+    (d / "index.html").write_text(zkml.page.render_index(data))
+    (d / "proof.json").write_text(json.dumps(mlp_proof.to_json()))
+    web = _Serve(d)
+    try:
+        p = Page(browser, web.url + "index.html#proof=proof.json")
+        got = p.result()
+        assert _srs_kind(p) == "unknown" and p.tab.locator("#srs").get_attribute("data-sha256") == digest
+        assert got["verdict"] == "valid" and "SRS: unknown SRS" in got["message"], got["message"]
+        assert p.tab.locator("#verdict").get_attribute("data-srs") == "unknown"
+        assert p.tab.locator("#srs-warning").is_visible() and not p.tab.locator("#dev-srs-warning").is_visible()
+        p.close()
+        # the reader pins the digest: pinned, computed from the bytes
+        p = Page(browser, web.url + f"index.html#proof=proof.json&srs-sha256={digest}")
+        got = p.result()
+        assert _srs_kind(p) == "pinned" and "pinned by the address" in p.tab.locator("#srs").text_content()
+        assert not p.tab.locator("#srs-warning").is_visible()
+        assert p.tab.locator("#verdict").get_attribute("data-srs") == "pinned" and "SRS: pinned" in got["message"]
+        p.close()
+        # the digest in the page's ceremony table: ceremony (the table is what decides, with the digest)
+        (d / "index.html").write_text(zkml.page.render_index({**data, "ceremonies": {digest: "test-ceremony"}}))
+        p = Page(browser, web.url + "index.html")
+        assert _srs_kind(p) == "ceremony" and "test-ceremony" in p.tab.locator("#srs").text_content()
+        p.close()
+        # another SRS file beside the page: the digest changes, so neither the table nor the pin matches it
+        honest = srs.read_bytes()
+        changed = bytearray(honest)
+        changed[100] ^= 0x01  # a G1 point: the verifier's -[tau]_2 is unchanged
+        srs.write_bytes(bytes(changed))
+        p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
+        assert _srs_kind(p) == "unknown" and p.tab.locator("#srs").get_attribute("data-sha256") != digest
+        p.close()
+        # an SRS whose digest is pinned (or listed) but that is not the verifier's: its [tau]_2 differs
+        changed = bytearray(honest)
+        changed[-5] ^= 0x01
+        srs.write_bytes(bytes(changed))
+        forged = hashlib.sha256(bytes(changed)).hexdigest()
+        (d / "index.html").write_text(zkml.page.render_index({**data, "ceremonies": {forged: "a forger's ceremony"}}))
+        p = Page(browser, web.url + f"index.html#srs-sha256={forged}")
+        assert _srs_kind(p) == "unknown"
+        assert "not the one the verifier contract checks with" in p.tab.locator("#srs").text_content()
+        p.close()
+    finally:
+        web.close()
+    # from file://, the page says it could not read the file; the reader picks it, and the status is computed
+    srs.write_bytes(honest)
+    (d / "index.html").write_text(zkml.page.render_index(data))
+    p = Page(browser, (d / "index.html").as_uri() + f"#srs-sha256={digest}")
+    first = _srs_kind(p)
+    assert first == "pinned" or "could not read" in p.tab.locator("#srs").text_content()
+    p.tab.evaluate("document.getElementById('srs').dataset.kind = 'checking'")
+    p.tab.set_input_files("#srs-file", str(srs))
+    assert _srs_kind(p) == "pinned"
+    p.close()
 
 
 # ---- the page agrees with zkml.verify ------------------------------------------------------------------------
@@ -430,7 +546,7 @@ def test_every_kind_in_the_browser_valid_and_a_forgers_proofs_invalid(kind, kind
         assert t.title() == f"the {kind} model · verify a proof (zkml)"
         assert t.locator("#model-id").text_content() == case.statement.id
         assert t.locator("#key-id").text_content() == case.keys.vk.key_id
-        assert t.locator("#srs").get_attribute("data-kind") == "unknown" and data["srs_status"]["kind"] == "unknown"
+        assert _srs_kind(p) == "unknown" and data["srs_status"]["kind"] == "unknown"
         weights = t.locator("#weights").text_content()
         assert (case.fingerprint in weights) if case.fingerprint else weights == "fixed in the verifying key"
         want = zkml.verify(case.proof, case.statement)

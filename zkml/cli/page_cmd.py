@@ -25,20 +25,34 @@ import click
     "weights; prove-model commit prints it) [default: what SOURCE pins; keys pin "
     "the weights they hold].",
 )
+@click.option(
+    "--srs-sha256",
+    help="The ceremony SRS digest the page pins (readers may pin their own with #srs-sha256=HEX); the page "
+    "computes the SRS status itself from the SRS file [env: ZKML_SRS_SHA256].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def page_cmd(
-    source: str, output: str, name: str | None, reusable: bool | None, weights_commitment: str | None, as_json: bool
+    source: str,
+    output: str,
+    name: str | None,
+    reusable: bool | None,
+    weights_commitment: str | None,
+    srs_sha256: str | None,
+    as_json: bool,
 ) -> None:
     """Write a static site that verifies proofs of SOURCE in the browser.
 
     SOURCE is a bundle (.car) or a keys / verifying-key directory, of one circuit or a split model (the page
     verifies every segment and every link). The folder (index.html, verify.js,
-    model.json; relative paths only) works from file://, any static host or an IPFS gateway. The page runs
-    the model's verifier contract in an in-browser EVM and sends nothing anywhere; open it with
-    #proof=RELATIVE_URL, or drop or pick a proof file. Needs Node.js and the checkout's node_modules."""
+    model.json and the SRS file; relative paths only) works from file://, any static host or an IPFS gateway. The
+    page runs the model's verifier contract in an in-browser EVM, decides the SRS status from the SRS file's digest,
+    and sends nothing anywhere; open it with #proof=RELATIVE_URL, or drop or pick a proof file. Needs Node.js and
+    the checkout's node_modules."""
     from ..page import write_page
 
-    index = write_page(source, output, name=name, reusable=reusable, weights_commitment=weights_commitment)
+    index = write_page(
+        source, output, name=name, reusable=reusable, weights_commitment=weights_commitment, srs_sha256=srs_sha256
+    )
     data = json.loads((index.parent / "model.json").read_text())
     info = {
         "ok": True,
@@ -52,7 +66,11 @@ def page_cmd(
         "dev_srs": data["dev_srs"],
         "verifier": data["verifier"]["name"],
         "reusable": data["verifier"]["reusable"],
-        "files": sorted(p.name for p in index.parent.iterdir() if p.name in ("index.html", "verify.js", "model.json")),
+        "files": sorted(
+            p.name
+            for p in index.parent.iterdir()
+            if p.name in ("index.html", "verify.js", "model.json", *(u["srs_file"] for u in data["units"]))
+        ),
     }
     if as_json:
         click.echo(json.dumps(info))

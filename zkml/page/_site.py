@@ -3,8 +3,11 @@
     zkml.page.write_page("model.car", "site/")      # or a keys / verifying-key directory, (Split)Keys, VerifyingKey, Bundle
 
 The folder holds ``index.html`` (with the model's data inline, so it also works from ``file://``), ``verify.js``
-(the in-browser EVM, bundled) and ``model.json`` (the same data, for tools). Every number the page decodes with
-(instance layout, shapes, scales) is computed here from the authenticated verifying key, never from a proof file.
+(the in-browser EVM, bundled), ``model.json`` (the same data, for tools) and the SRS file(s) the keys were made
+with (``kzg-<sha256 prefix>.srs``). Every number the page decodes with (instance layout, shapes, scales) is computed
+here from the authenticated verifying key, never from a proof file. The SRS status (ceremony / pinned / unknown) is
+not decided here: the page hashes the SRS file in the browser, checks that the verifier contract was made with it
+(its ``-[tau]_2``), and looks the digest up in zkml's ceremony table (embedded) and the reader's pin.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from ..evm import EIP170_LIMIT, VerifierContract, verifier_contract
 from ..keys.keys import Keys, VerifyingKey
 from ..keys.split import SplitKeys, SplitVerifyingKey, load_keys, load_vk
 from ..proof.proof import CLAIMED_FIELDS, FIELD_MODULUS, claims_of, key_layout, key_visibility
+from ..srs import known_ceremony_digests
 from ..support.files import atomic_write_bytes, atomic_write_text
+from ..support.progress import accepts_progress, step
 from ..verifier.bundles import Bundle
 from ..verifier.verification import as_vk
 from ._script import SCRIPT_NAME, page_script
@@ -109,6 +114,11 @@ def _verifier_json(contract: VerifierContract) -> dict:
     }
 
 
+def srs_file_name(vk: VerifyingKey) -> str:
+    """The page's copy of a unit's SRS file: named by its digest, so units on one SRS share one file."""
+    return f"kzg-{vk.meta['srs']['sha256'][:16]}.srs"
+
+
 def _unit_data(vk: VerifyingKey, contract: VerifierContract) -> dict:
     """One unit (the model, or one segment): its verifier, how to decode its instances, the claims a proof file
     may make of it, and how many commitments (points) its proof bytes start with, per part."""
@@ -120,6 +130,7 @@ def _unit_data(vk: VerifyingKey, contract: VerifierContract) -> dict:
     return {
         "key_id": vk.key_id,
         "verifier": _verifier_json(contract),
+        "srs_file": srs_file_name(vk),  # hashed and checked against the verifier in the browser
         "decode": {
             "field_modulus": str(FIELD_MODULUS),
             "layout": layout,
@@ -141,7 +152,14 @@ def _unit_data(vk: VerifyingKey, contract: VerifierContract) -> dict:
     }
 
 
-def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable: bool | None = None) -> dict:
+def page_data(
+    vk: Any,
+    contract: VerifierContract | None,
+    name: str,
+    *,
+    reusable: bool | None = None,
+    srs_sha256: str | None = None,
+) -> dict:
     """What the page knows about the statement it verifies: identity (model id, key id, the pinned weights
     fingerprint), visibility, every unit's verifier code and decoding numbers (one unit, or each segment of a
     split model, whose links the page compares), all derived from the authenticated key(s)."""
@@ -175,16 +193,35 @@ def page_data(vk: Any, contract: VerifierContract | None, name: str, *, reusable
         "bundle_cid": None if split else vk.core_cid,
         "dev_srs": vk.dev_srs,
         "srs": dict(units[0].meta["srs"]),
-        # decided when the page was made, from the digest alone (zkml.srs.srs_status): ceremony / pinned / unknown
+        # the builder's view (zkml.srs.srs_status), for tools only: the page decides the status itself, from the SRS
+        # bytes, the ceremony table below and the pin
         "srs_status": vk.srs_status.to_json()
         if hasattr(vk, "srs_status")
         else {"kind": "unknown", "name": None, "message": "unknown SRS"},
+        "ceremonies": known_ceremony_digests(),  # sha256 -> name: zkml's table of ceremony SRS files
+        # the SRS digest the page builder pins (srs_sha256= / $ZKML_SRS_SHA256); a reader pins with #srs-sha256=
+        "srs_pin": _pin(srs_sha256),
         "visibility": visibility,
         "verifier": verifier,
         "decode": decode,
         "claims": first["claims"] if not split else {},
         "units": unit_data,
     }
+
+
+def _pin(srs_sha256: str | None) -> str | None:
+    pin = (srs_sha256 if srs_sha256 is not None else os.environ.get("ZKML_SRS_SHA256", "")).strip().lower()
+    pin = pin.removeprefix("0x")
+    if not pin:
+        return None
+    if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+        raise ArtifactError(
+            "the SRS pin is not a sha256 (64 hex digits)",
+            stage="page",
+            where="srs_sha256" if srs_sha256 is not None else "ZKML_SRS_SHA256",
+            hint="pass the sha256 the ceremony publishes for its SRS file",
+        )
+    return pin
 
 
 def render_index(data: dict) -> str:
@@ -195,6 +232,7 @@ def render_index(data: dict) -> str:
     return _TEMPLATE.read_text().replace("{{TITLE}}", html.escape(data["name"])).replace("{{MODEL_JSON}}", blob)
 
 
+@accepts_progress
 def write_page(
     source: Any,
     out_dir: str | os.PathLike,
@@ -202,17 +240,43 @@ def write_page(
     name: str | None = None,
     reusable: bool | None = None,
     weights_commitment: str | None = None,
+    srs_sha256: str | None = None,
 ) -> Path:
     """Write the static verification site for ``source`` (a bundle .car, a keys / vk directory, Keys, VerifyingKey
-    or Bundle; single or split) into ``out_dir``: ``index.html``, ``verify.js`` and ``model.json``, with relative
-    paths only. The page verifies the statement: every unit's proof in its verifier contract, every link between
-    segments, and the weights fingerprint the source pins (``weights_commitment`` pins one; keys with committed
-    weights pin their own), and shows it.
+    or Bundle; single or split) into ``out_dir``: ``index.html``, ``verify.js``, ``model.json`` and the SRS file,
+    with relative paths only. The page verifies the statement: every unit's proof in its verifier contract, every
+    link between segments, and the weights fingerprint the source pins (``weights_commitment`` pins one; keys with
+    committed weights pin their own), and shows it, with the SRS status it computes from the SRS file
+    (``srs_sha256``: the digest the page pins, default ``$ZKML_SRS_SHA256``; a reader may pin another).
 
     Needs Node.js and the checkout's node_modules (solc-js compiles the verifier, esbuild bundles the script).
-    Returns the path of ``index.html``.
+    Reports progress (stage ``page``: the source, the verifier contracts, the script, the files). Returns the
+    path of ``index.html``.
     """
-    vk, default_name = load_source(source)
+    with step("page", "load the statement"):
+        vk, default_name = load_source(source)
+        vk = _pinned(vk, weights_commitment)
+    units = _units(vk)
+    with step("page", f"verifier contract{'s' if len(units) > 1 else ''} (solc)"):
+        data = page_data(vk, None, name or default_name, reusable=reusable, srs_sha256=srs_sha256)
+    with step("page", "bundle the script (esbuild)"):
+        script = page_script()
+    out = Path(out_dir)
+    srs = {srs_file_name(u): u.srs.path for u in units}
+    with step("page", "write the site", total=3 + len(srs), unit="files") as s:
+        for file, path in srs.items():
+            atomic_write_bytes(out / file, path.read_bytes())  # the authenticated key's own SRS file
+            s.advance()
+        atomic_write_bytes(out / SCRIPT_NAME, script)
+        atomic_write_text(out / "model.json", json.dumps(data, indent=1) + "\n")
+        s.advance(2)
+        index = atomic_write_text(out / "index.html", render_index(data))
+        s.advance()
+    return index
+
+
+def _pinned(vk: Any, weights_commitment: str | None) -> Any:
+    """``vk`` pinned to ``weights_commitment`` (refused when it pins another one already)."""
     if weights_commitment is not None:
         if (
             vk.weights_commitment is not None
@@ -225,9 +289,4 @@ def write_page(
                 hint="pass the fingerprint the bundle or key pins, or none",
             )
         vk = vk.pin_weights(weights_commitment)
-    data = page_data(vk, None, name or default_name, reusable=reusable)
-    script = page_script()
-    out = Path(out_dir)
-    atomic_write_bytes(out / SCRIPT_NAME, script)
-    atomic_write_text(out / "model.json", json.dumps(data, indent=1) + "\n")
-    return atomic_write_text(out / "index.html", render_index(data))
+    return vk

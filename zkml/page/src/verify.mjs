@@ -248,6 +248,126 @@ async function evmVerify(model, i, proof, instances) {
   return { ok, reason: ok ? null : 'the verifier contract returned false', gas: res.execResult.executionGasUsed }
 }
 
+// ---- the SRS: its status decided here, from the bytes the verifier contract was made with ------------------
+
+// BN254 base field, and 2^-256 mod P (halo2 writes field elements little-endian in Montgomery form)
+const P = 21888242871839275222246405745257275088696311157297823662689037894645226208583n
+const modpow = (b, e, m) => {
+  let r = 1n
+  b %= m
+  for (; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m
+  return r
+}
+const RINV = modpow(modpow(2n, 256n, P), P - 2n, P)
+
+const le = (bytes) => {
+  let v = 0n
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i])
+  return v
+}
+
+async function sha256Hex(bytes) {
+  if (!globalThis.crypto?.subtle) throw new Error('this browser offers no SHA-256 here (crypto.subtle needs a secure context: https, localhost or file://)')
+  return bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
+}
+
+// the four words of -[tau]_2 as the verifier holds them (neg_s_g2 x_1, x_2, y_1, y_2: EIP-197 order, imaginary
+// part first), from the SRS file's last point ([1]_2 then [tau]_2 end ezkl's raw ParamsKZG file)
+function negTauG2Words(srs) {
+  const tail = srs.slice(srs.length - 128)
+  const [x0, x1, y0, y1] = [0, 1, 2, 3].map((i) => (le(tail.slice(32 * i, 32 * i + 32)) * RINV) % P)
+  return [x1, x0, (P - y1) % P, (P - y0) % P].map((v) => v.toString(16).padStart(64, '0'))
+}
+
+// Is `srs` the SRS this unit's verifier checks proofs with? The verifier's pairing check uses -[tau]_2: the
+// per-model verifier has its four words as PUSH32 constants, the reusable one takes them in the VKA.
+function verifierUsesSrs(unit, srs) {
+  const words = negTauG2Words(srs)
+  if (unit.verifier.reusable) {
+    const vka = new Set((unit.verifier.vka || []).map((w) => w.replace(/^0x/, '').toLowerCase()))
+    return words.every((w) => vka.has(w))
+  }
+  const code = unit.verifier.bytecode.replace(/^0x/, '').toLowerCase()
+  return words.every((w) => code.includes('7f' + w))
+}
+
+// the verifier's own pin: #srs-sha256=HEX in the address (this reader's), else the one the page was built with
+function srsPin(model) {
+  const m = /(?:^#|&)srs-sha256=(?:0x)?([0-9a-fA-F]{64})(?:&|$)/.exec(location.hash)
+  if (m) return { sha256: m[1].toLowerCase(), by: 'the address (#srs-sha256=)' }
+  return model.srs_pin ? { sha256: model.srs_pin, by: 'the page builder' } : null
+}
+
+// ceremony (digest in zkml's table, shipped in the page) / pinned (the pin above) / unknown (anything else), for the
+// SRS bytes themselves: hashed here, and refused unless the verifier contract was made with them
+export async function srsStatusOf(model, unit, srs) {
+  const forge = 'whoever made this SRS may forge proofs'
+  const k = srs.length >= 4 ? srs[0] | (srs[1] << 8) | (srs[2] << 16) | (srs[3] * 2 ** 24) : -1
+  if (k < 1 || k > 30 || srs.length !== 4 + 2 * 2 ** k * 64 + 256) {
+    return { kind: 'unknown', sha256: null, message: `unknown SRS: the file is not an SRS in ezkl's raw format (${srs.length} bytes): ${forge}` }
+  }
+  const sha256 = await sha256Hex(srs)
+  if (!verifierUsesSrs(unit, srs)) {
+    return { kind: 'unknown', sha256, message: `unknown SRS: the SRS file (sha256 ${sha256.slice(0, 16)}) is not the one the verifier contract checks with: ${forge}` }
+  }
+  const name = model.ceremonies?.[sha256]
+  if (name) return { kind: 'ceremony', sha256, name, message: `ceremony SRS ${name} (its sha256 ${sha256.slice(0, 16)} is in zkml's table)` }
+  const pin = srsPin(model)
+  if (pin && pin.sha256 === sha256) return { kind: 'pinned', sha256, message: `pinned SRS (sha256 ${sha256.slice(0, 16)}, pinned by ${pin.by})` }
+  return { kind: 'unknown', sha256, message: `unknown SRS (sha256 ${sha256.slice(0, 16)}, neither a known ceremony's nor pinned): ${forge}; pin the ceremony's digest with #srs-sha256=HEX if you trust it` }
+}
+
+async function readSiteFile(name) {
+  let resp
+  try {
+    resp = await fetch(new URL(name, location.href), { credentials: 'omit', cache: 'no-store' })
+  } catch (err) {
+    const hint = location.protocol === 'file:' ? ' (a page opened from file:// may not read other files: serve the folder over http, or pick the SRS file below)' : ''
+    throw new Error(`could not read ${name}: ${err.message}${hint}`)
+  }
+  if (!resp.ok) throw new Error(`could not read ${name}: HTTP ${resp.status}`)
+  return new Uint8Array(await resp.arrayBuffer())
+}
+
+const RANK = { unknown: 0, pinned: 1, ceremony: 2 }
+
+// one status for the statement: every unit's SRS, the weakest of them (as zkml.srs.weakest_status)
+async function srsStatus(model, picked) {
+  const statuses = []
+  for (const [i, unit] of model.units.entries()) {
+    let srs
+    try {
+      srs = picked ?? (await readSiteFile(unit.srs_file))
+    } catch (err) {
+      statuses.push({ kind: 'unknown', sha256: null, message: `unknown SRS: ${err.message}` })
+      continue
+    }
+    let s
+    try {
+      s = await srsStatusOf(model, unit, srs)
+    } catch (err) {
+      s = { kind: 'unknown', sha256: null, message: `unknown SRS: ${err.message}` }
+    }
+    statuses.push(model.units.length > 1 ? { ...s, message: `segment ${i}: ${s.message}` } : s)
+  }
+  return statuses.reduce((a, b) => (RANK[b.kind] < RANK[a.kind] ? b : a))
+}
+
+let srsPromise = null
+const currentSrs = (model) => (srsPromise ??= srsStatus(model).then(showSrs))
+
+function showSrs(s) {
+  const el = $('srs')
+  el.textContent = `${s.kind}: ${s.message}`
+  el.dataset.kind = s.kind
+  el.dataset.sha256 = s.sha256 || ''
+  // whatever the page was built saying (model.dev_srs), an SRS that is neither a known ceremony's nor pinned is
+  // one whose maker may forge proofs: say so above the verdicts
+  $('srs-warning').hidden = s.kind !== 'unknown' || !$('dev-srs-warning').hidden
+  $('srs-warning-text').textContent = s.message
+  return s
+}
+
 // ---- checking a proof -------------------------------------------------------------------------------------
 
 const short = (h) => String(h ?? '?').slice(0, 12)
@@ -379,9 +499,11 @@ async function run(model, label, read) {
   }
   try {
     const r = await check(model, text)
+    const srs = await currentSrs(model) // decided now, from the SRS bytes: never the page's build-time view
+    $('verdict').dataset.srs = srs.kind
     if (r.verdict === 'valid') {
       const what = model.units.length > 1 ? `all ${model.units.length} segments' verifier contracts accepted it and every link matches` : "the model's verifier contract accepted it"
-      show({ ...r, message: `${label} verified in ${duration(r.ms)} in this browser (${r.gas} gas): ${what}. ${weightsLine(model, r)}` })
+      show({ ...r, message: `${label} verified in ${duration(r.ms)} in this browser (${r.gas} gas): ${what}. ${weightsLine(model, r)} SRS: ${srs.message}.` })
     } else {
       show({ ...r, message: `${label}: ${r.reason}.` })
     }
@@ -429,9 +551,22 @@ function init() {
   $('verifier-info').textContent = model.units.map((u, i) => (model.units.length > 1 ? `segment ${i}: ` : '') + info(u.verifier)).join('; ') +
     `; solc ${model.units[0].verifier.solc_version}, EVM ${model.units[0].verifier.evm_version}`
   $('dev-srs-warning').hidden = !model.dev_srs
-  const srs = model.srs_status || { kind: 'unknown', message: 'unknown SRS' }
-  $('srs').textContent = `${srs.kind}: ${srs.message}`
-  $('srs').dataset.kind = srs.kind
+  // the SRS status is computed here from the SRS file's bytes (model.srs_status, the builder's view, is not used)
+  $('srs').textContent = 'checking the SRS file…'
+  $('srs').dataset.kind = 'checking'
+  currentSrs(model)
+  const srsFile = $('srs-file')
+  srsFile.addEventListener('change', async () => {
+    if (!srsFile.files.length) return
+    $('srs').dataset.kind = 'checking'
+    const bytes = new Uint8Array(await srsFile.files[0].arrayBuffer())
+    srsPromise = srsStatus(model, bytes).then(showSrs)
+    srsFile.value = ''
+  })
+  window.addEventListener('hashchange', () => {
+    srsPromise = null
+    currentSrs(model)
+  })
   const file = $('proof-file')
   const read = (f) => run(model, f.name, () => f.text())
   file.addEventListener('change', () => {
@@ -455,7 +590,7 @@ function init() {
   $('verdict').dataset.verdict = 'none'
   verifier(model).catch((err) => show({ verdict: 'error', message: err.message }))
   proofFromHash(model)
-  window.zkmlPage = { check: (text) => check(model, text), model }
+  window.zkmlPage = { check: (text) => check(model, text), model, srs: () => currentSrs(model) }
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init)
