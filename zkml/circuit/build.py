@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +18,7 @@ from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir, w
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.progress import emit, step
 from ..support.store import Store
+from .prepared import Prepared
 from .report import CalibrationReport
 from .visibility import Visibility
 
@@ -182,28 +182,20 @@ def check_options(options: Mapping[str, Any]) -> None:
 
 
 def build(
-    model: Model,
-    batch: Mapping,
-    vis: Visibility,
+    prep: Prepared,
     target: str,
     max_logrows: int | None,
     scales: list[int] | None,
     options: Mapping[str, Any],
-    store: Store,
-    *,
-    private_data: bool = False,
 ) -> Circuit:
-    """One compile with fixed options, cached by the ONNX bytes, the options, the ezkl version and the
-    calibration data's hash. For ``private_data`` the key holds no trace of the data but a fresh random
-    salt: a circuit calibrated on one private input is never reused for another (its settings were chosen
-    for that input, and would tell about it in another's proof)."""
-    check_options(options)
+    """One compile with fixed options (checked by the entry point: compile, tune, estimate), cached by the ONNX
+    bytes, the options, the ezkl version and the calibration data's hash. For a private input the key holds no
+    trace of the data but a fresh random salt (:meth:`Prepared.data_id`): a circuit calibrated on one private
+    input is never reused for another (its settings were chosen for that input, and would tell about it in
+    another's proof)."""
+    model, vis = prep.model, prep.vis
     opts = {**DEFAULT_OPTIONS, **options}
-    if private_data:
-        data_id: str = "private input, never reused: " + secrets.token_hex(16)
-    else:
-        np = need("numpy")
-        data_id = sha256_bytes(b"".join(np.asarray(batch[t.name], dtype=np.float64).tobytes() for t in model.inputs))
+    data_id = prep.data_id()
     key = sha256_bytes(
         canonical_json(
             {
@@ -226,9 +218,9 @@ def build(
             "compile",
             f"build (decomposition {opts['decomp_base']}x{opts['decomp_legs']}, {opts['num_inner_cols']} columns)",
         ):
-            _build_dir(d, model, batch, vis, target, max_logrows, scales, opts, key, private_data)
+            _build_dir(d, prep, target, max_logrows, scales, opts, key)
 
-    entry, built = store.get_or_build("circuits", key, fill)
+    entry, built = prep.store.get_or_build("circuits", key, fill)
     if not built:
         emit("compile", f"cached circuit (decomposition {opts['decomp_base']}x{opts['decomp_legs']})")
     return load_circuit(entry, cached=not built)
@@ -242,16 +234,14 @@ def _ops(model: Model) -> list[tuple[str, str]]:
 
 def _build_dir(
     d: Path,
-    model: Model,
-    batch: Mapping,
-    vis: Visibility,
+    prep: Prepared,
     target: str,
     max_logrows: int | None,
     scales: list[int] | None,
     opts: Mapping[str, Any],
     key: str,
-    private_data: bool,
 ) -> None:
+    model, batch, vis, private_data = prep.model, prep.batch, prep.vis, prep.private_data
     onnx_path, settings_path, compiled = d / "network.onnx", d / "settings.json", d / "network.compiled"
     onnx_path.write_bytes(model.onnx_bytes)
     n = next(iter(batch.values())).shape[0]
@@ -356,16 +346,7 @@ def witness_outputs(
     ], w
 
 
-def build_smallest(
-    model: Model,
-    batch: Mapping,
-    vis: Visibility,
-    scales: list[int] | None,
-    options: Mapping[str, Any],
-    store: Store,
-    *,
-    private_data: bool = False,
-) -> Circuit:
+def build_smallest(prep: Prepared, scales: list[int] | None, options: Mapping[str, Any]) -> Circuit:
     """zkml's decomposition (base 1024, 3 legs) keeps the range-check table at 2^10 rows, which is what
     lets small circuits fit in 2^11-2^13 rows. A large circuit is bounded by its own rows instead, and
     there ezkl's decomposition (16384, 2 legs: fewer range-check cells per value) can need half the
@@ -374,17 +355,7 @@ def build_smallest(
     or when it is less accurate, the default stays."""
 
     def one(base: int, legs: int) -> Circuit:
-        return build(
-            model,
-            batch,
-            vis,
-            "resources",
-            None,
-            scales,
-            {**options, "decomp_base": base, "decomp_legs": legs},
-            store,
-            private_data=private_data,
-        )
+        return build(prep, "resources", None, scales, {**options, "decomp_base": base, "decomp_legs": legs})
 
     default = one(DEFAULT_OPTIONS["decomp_base"], DEFAULT_OPTIONS["decomp_legs"])
     if default.logrows < ALT_DECOMP_FROM_LOGROWS:
@@ -395,7 +366,7 @@ def build_smallest(
         return default
     if alt.logrows >= default.logrows:
         return default
-    if private_data:  # no error was measured on a private input: fewer rows decide
+    if prep.private_data:  # no error was measured on a private input: fewer rows decide
         return alt
     better = alt.report.max_abs_error <= default.report.max_abs_error * 1.001 + 1e-12
     return alt if better else default

@@ -6,15 +6,15 @@ import os
 from typing import Any, Mapping
 
 from ..errors import CompileError
-from ..model.inputs import to_batch
-from ..model.model import Model, load_model
+from ..model.model import Model
 from ..support.progress import accepts_progress, emit, step
 from ..support.store import Store
-from .breakdown import summary as size_summary
 from .build import Circuit, build, build_smallest, check_options
 from .estimate import Estimate, auto_max_logrows, for_settings, for_split
+from .prepared import Prepared
+from .sizes import summary as size_summary
 from .split import SplitCircuit, split_compile
-from .tuner import tune
+from .tuner import search
 from .visibility import Visibility
 
 TARGETS = ("resources", "accuracy", "fastest")
@@ -51,9 +51,7 @@ def compile(
     ``--calibration``): nothing of it is kept, neither its hash in the cache key nor any error measured on it,
     and the circuit is never reused for another compile (its settings were chosen for this input).
     """
-    if not isinstance(model, Model):
-        model = load_model(model)
-    vis = Visibility.parse(visibility)
+    prep = Prepared.of(model, calibration_data, visibility, store, private_data=private_data)
     if target not in TARGETS:
         raise CompileError(f"unknown target {target!r}", where="target", hint=f"use one of {', '.join(TARGETS)}")
     if max_error is not None and target != "fastest":
@@ -63,11 +61,8 @@ def compile(
             hint="pass target='fastest' (CLI --target fastest), or leave max_error out",
         )
     check_options(options)
-    store = store or Store()
     with step("compile", f"target {target}"):
-        result = _compile(
-            model, calibration_data, vis, target, max_logrows, scales, store, max_error, private_data, options
-        )
+        result = _compile(prep, target, max_logrows, scales, max_error, options)
     segments = getattr(result, "segments", None) or (result,)
     for i, c in enumerate(segments):  # why this size, from the settings alone (a warm, cached compile skips it:
         if c.cached:  # it would load the onnx package only to say it again)
@@ -80,19 +75,15 @@ def compile(
 
 
 def _compile(
-    model: Model,
-    calibration_data: Any,
-    vis: Visibility,
+    prep: Prepared,
     target: str,
     max_logrows: int | str | None,
     scales: list[int] | None,
-    store: Store,
     max_error: float | None,
-    private_data: bool,
     options: Mapping[str, Any],
 ) -> Circuit | SplitCircuit:
     if target == "fastest":
-        if private_data:
+        if prep.private_data:
             raise CompileError(
                 "the settings search measures accuracy on the calibration data, which is a private input here",
                 where="target",
@@ -103,8 +94,8 @@ def _compile(
             **({"scales": scales} if scales else {}),
             **({"max_logrows": max_logrows} if max_logrows else {}),
         }
-        return tune(model, calibration_data, max_error=max_error, visibility=vis, store=store, **fixed).circuit
-    whole = _whole(model, calibration_data, vis, target, scales, options, store, private_data)
+        return search(prep, max_error=max_error, **fixed).circuit
+    whole = _whole(prep, target, scales, options)
     if max_logrows == "auto":
         max_logrows = auto_max_logrows(whole.settings)
     elif max_logrows is not None and not isinstance(max_logrows, int):
@@ -125,31 +116,21 @@ def _compile(
         return whole
     if whole.logrows <= max_logrows:
         return whole  # a model that fits stays one circuit
-    if private_data:
+    if prep.private_data:
         raise CompileError(
             f"the circuit needs 2^{whole.logrows} rows, over max_logrows {max_logrows}; splitting it "
             "calibrates every segment on intermediate values, which would be those of a private input",
             where="max_logrows",
             hint="pass separate calibration data (CLI --calibration FILE) to split",
         )
-    return split_compile(model, to_batch(model, calibration_data), vis, max_logrows, scales, options, store)
+    return split_compile(prep, max_logrows, scales, options)
 
 
-def _whole(
-    model: Model,
-    calibration_data: Any,
-    vis: Visibility,
-    target: str,
-    scales: list[int] | None,
-    options: Mapping[str, Any],
-    store: Store,
-    private_data: bool,
-) -> Circuit:
+def _whole(prep: Prepared, target: str, scales: list[int] | None, options: Mapping[str, Any]) -> Circuit:
     """The model as one circuit, however big (``compile`` decides whether to keep, refuse or split it)."""
-    batch = to_batch(model, calibration_data)
     if target == "resources" and not ({"decomp_base", "decomp_legs", "logrows"} & set(options)):
-        return build_smallest(model, batch, vis, scales, options, store, private_data=private_data)
-    return build(model, batch, vis, target, None, scales, options, store, private_data=private_data)
+        return build_smallest(prep, scales, options)
+    return build(prep, target, None, scales, options)
 
 
 def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_options: Any) -> Estimate:
@@ -169,25 +150,17 @@ def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_opti
             where="calibration_data",
             hint="zkml.estimate(model, calibration_data) or zkml.estimate(circuit)",
         )
-    if compile_options.get("max_logrows") is None and compile_options.get("target", "resources") != "fastest":
-        # one circuit, even one this machine cannot hold: the estimate is what says so
-        model = model_or_circuit if isinstance(model_or_circuit, Model) else load_model(model_or_circuit)
-        opts = {
-            k: v
-            for k, v in compile_options.items()
-            if k not in ("visibility", "target", "scales", "store", "max_logrows")
-        }
-        check_options(opts)
-        return for_settings(
-            _whole(
-                model,
-                calibration_data,
-                Visibility.parse(compile_options.get("visibility")),
-                compile_options.get("target", "resources"),
-                compile_options.get("scales"),
-                opts,
-                compile_options.get("store") or Store(),
-                False,
-            ).settings
-        )
-    return estimate(compile(model_or_circuit, calibration_data, **compile_options))
+    return estimate(circuit_for_estimate(model_or_circuit, calibration_data, **compile_options))
+
+
+def circuit_for_estimate(model: Any, calibration_data: Any, **compile_options: Any) -> Circuit | SplitCircuit:
+    """The circuit :func:`estimate` estimates for a model: one circuit without ``max_logrows`` (even one this
+    machine cannot hold: the estimate says so), else what ``compile`` makes (cached either way)."""
+    if compile_options.get("max_logrows") is not None or compile_options.get("target", "resources") == "fastest":
+        return compile(model, calibration_data, **compile_options)
+    prep = Prepared.of(model, calibration_data, compile_options.get("visibility"), compile_options.get("store"))
+    opts = {
+        k: v for k, v in compile_options.items() if k not in ("visibility", "target", "scales", "store", "max_logrows")
+    }
+    check_options(opts)
+    return _whole(prep, compile_options.get("target", "resources"), compile_options.get("scales"), opts)

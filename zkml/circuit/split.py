@@ -27,6 +27,7 @@ from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, rea
 from ..support.progress import emit
 from ..support.store import Store
 from .build import Circuit, build, build_smallest, load_circuit, looks_like_scores, next_stage, witness_outputs
+from .prepared import Prepared
 from .report import CalibrationReport
 from .visibility import Visibility
 
@@ -130,17 +131,11 @@ class SplitCircuit:
 
 
 def split_compile(
-    model: Model,
-    batch: Mapping,
-    vis: Visibility,
-    max_logrows: int,
-    scales: list[int] | None,
-    options: Mapping[str, Any],
-    store: Store,
+    prep: Prepared, max_logrows: int, scales: list[int] | None, options: Mapping[str, Any]
 ) -> SplitCircuit | Circuit:
     """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring); one circuit if the
     whole model fits at a coarser scale than its own calibration chose."""
-    plan = _Planner(model, batch, vis, max_logrows, scales, options, store)
+    plan = _Planner(prep, max_logrows, scales, options)
     chosen, first = plan.restarting_chain()
     if len(chosen) == 1:
         return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
@@ -150,18 +145,10 @@ def split_compile(
 class _Planner:
     """Split compile's state: the cut points, the activations there, and how to build the segment between two."""
 
-    def __init__(
-        self,
-        model: Model,
-        batch: Mapping,
-        vis: Visibility,
-        max_logrows: int,
-        scales: list[int] | None,
-        options: Mapping[str, Any],
-        store: Store,
-    ):
-        self.model, self.batch, self.vis, self.max_logrows = model, batch, vis, max_logrows
-        self.scales, self.options, self.store = scales, options, store
+    def __init__(self, prep: Prepared, max_logrows: int, scales: list[int] | None, options: Mapping[str, Any]):
+        model, batch = prep.model, prep.batch
+        self.prep, self.model, self.batch, self.vis, self.max_logrows = prep, model, batch, prep.vis, max_logrows
+        self.scales, self.options = scales, options
         self.points = boundaries(model)
         if not self.points:
             raise CompileError(
@@ -202,11 +189,11 @@ class _Planner:
             vis.params,
             allow_unbound_params=vis.allow_unbound_params,
         )
-        batch_a = _calibration(sub, self.specs[a], self.data[a], blind, in_scale)
+        part = self.prep.part(sub, _calibration(sub, self.specs[a], self.data[a], blind, in_scale), sv)
         if pad is None:  # the smaller of zkml's and ezkl's decompositions, as for a whole model
             if {"decomp_base", "decomp_legs"} & set(options):
-                return build(sub, batch_a, sv, "resources", None, in_scale, options, self.store)
-            return build_smallest(sub, batch_a, sv, in_scale, options, self.store)
+                return build(part, "resources", None, in_scale, options)
+            return build_smallest(part, in_scale, options)
         # padded to the chain's logrows, with the decomposition chosen for it
         opts = {
             **options,
@@ -214,7 +201,7 @@ class _Planner:
             "decomp_base": pad.options["decomp_base"],
             "decomp_legs": pad.options["decomp_legs"],
         }
-        return build(sub, batch_a, sv, "resources", None, in_scale, opts, self.store)
+        return build(part, "resources", None, in_scale, opts)
 
     def fits(self, c: Circuit) -> bool:
         return c.logrows <= self.max_logrows

@@ -22,15 +22,15 @@ from typing import Any
 
 from .. import engine
 from ..errors import CompileError, SetupError, ZKMLError
-from ..model.inputs import to_batch
-from ..model.model import Model, load_model
+from ..model.model import Model
 from ..srs import dev_srs
 from ..support.deps import ezkl_version
 from ..support.files import private_tempdir
 from ..support.hashing import canonical_json, sha256_bytes
 from ..support.progress import emit, step
 from ..support.store import Store
-from .build import Circuit, build, witness_outputs
+from .build import Circuit, build, check_options, witness_outputs
+from .prepared import Prepared
 from .visibility import Visibility
 
 # round 1: the circuit's shape; round 2: scales and rebase multiplier around the best shapes
@@ -92,92 +92,34 @@ def tune(
     ``fixed`` options (e.g. ``scales=[6]``, ``decomp_base=...``, any ``compile`` option) are kept in every
     candidate and taken out of the search; the baseline is the default compile with them.
     """
-    if not isinstance(model, Model):
-        model = load_model(model)
-    store = store or Store()
-    vis = Visibility.parse(visibility)
+    prep = Prepared.of(model, calibration_data, visibility, store)
+    check_options({k: v for k, v in fixed.items() if k not in ("scales", "max_logrows")})
+    return search(prep, max_error=max_error, budget_s=budget_s, proofs=proofs, **fixed)
+
+
+def search(
+    prep: Prepared, *, max_error: float | None = None, budget_s: float = 300.0, proofs: int = 2, **fixed: Any
+) -> TuneResult:
+    """:func:`tune` on arguments already prepared (``compile(target="fastest")`` comes here with its own)."""
     t_start = time.perf_counter()
-    baseline = _compile(model, calibration_data, vis, fixed, store)
+    baseline = _candidate(prep, fixed)
     bound = max_error if max_error is not None else max(2 * baseline.report.max_abs_error, 1e-3)
-    key = sha256_bytes(
-        canonical_json(
-            {
-                "ezkl": ezkl_version(),
-                "baseline": baseline.key,
-                "bound": bound,
-                "vis": vis.to_json(),
-                "search": SEARCH_VERSION,
-                "fixed": fixed,
-            }
-        ).encode()
-    )[:40]
-    cached = store.get("tune", key)
+    key = _search_key(baseline, bound, prep, fixed)
+    cached = prep.store.get("tune", key)
     if cached is not None:
         emit("tune", "cached search result")
         rec = json.loads((cached / "tune.json").read_text())
         opts = dict(rec["options"])
-        return TuneResult(opts, _compile(model, calibration_data, vis, opts, store), rec["table"], bound)
-
-    need_top1 = baseline.report.top1_agreement is not None
-    table, feasible, seen = [], [], set()
-
-    def consider(opts: dict) -> None:
-        if canonical_json(opts) in seen:  # a fixed option can make two candidates the same
-            return
-        seen.add(canonical_json(opts))
-        row = {"options": dict(opts)}
-        table.append(row)
-        if time.perf_counter() - t_start > budget_s:
-            row["status"] = "skipped (budget)"
-            return
-        try:
-            c = _compile(model, calibration_data, vis, opts, store)
-        except ZKMLError as err:
-            row["status"] = f"failed: {type(err).__name__}"
-            return
-        r = c.report
-        row.update(logrows=c.logrows, rows=c.num_rows, max_abs_error=round(r.max_abs_error, 6), top1=r.top1_agreement)
-        ok = r.max_abs_error <= bound and (not need_top1 or (r.top1_agreement or 0) >= 1.0)
-        row["status"] = "feasible" if ok else "over the error bound"
-        if ok:
-            cost = (2**c.logrows) * (int(opts["num_inner_cols"]) + 3)
-            feasible.append((cost, c.num_rows, len(table) - 1, c))
-
-    # round 1: shapes at default scales
-    shapes = list(_shapes(fixed))
-    with step("tune", "round 1: circuit shapes", total=len(shapes)) as s:
-        for opts in shapes:
-            consider(opts)
-            s.advance()
-    # round 2: scales and rebase multiplier around the cheapest shapes that met the bound
-    best_shapes = [table[i]["options"] for _, _, i, _ in sorted(feasible, key=lambda f: (f[0], f[1]))[:ROUND2_SHAPES]]
-    refinements = [opts for shape in best_shapes for opts in _refinements(shape, fixed)]
-    with step("tune", "round 2: scales and rebase", total=len(refinements)) as s:
-        for opts in refinements:
-            consider(opts)
-            s.advance()
-    if not feasible:
+        return TuneResult(opts, _candidate(prep, opts), rec["table"], bound)
+    found = _Candidates(prep, bound, baseline.report.top1_agreement is not None, t_start + budget_s)
+    found.search(fixed)
+    if not found.feasible:
         raise CompileError(
             f"no settings keep the error within {bound:g}",
             where="max_error",
             hint=f"raise max_error (the default settings reach {baseline.report.max_abs_error:.3g})",
         )
-    feasible.sort(key=lambda f: (f[0], f[1]))
-    # mock-prove the cheapest, then real proofs for the first few that pass: the predicted cost is not the whole story
-    timed = []
-    x = _first_sample(model, calibration_data)
-    with step("tune", "mock proofs, then timed proofs of the cheapest", total=max(1, proofs)) as s:
-        for _cost, _rows, idx, c in feasible:
-            if len(timed) >= max(1, proofs):
-                break
-            failure = _mock(c, x)
-            if failure:
-                table[idx]["status"] = f"mock proof failed: {failure[:120]}"
-                continue
-            dt = _time_proof(c, x, store)
-            table[idx]["prove_s"] = round(dt, 3)
-            timed.append((dt, idx, c))
-            s.advance()
+    timed = _timed(prep, found, proofs)
     if not timed:
         raise CompileError(
             "every candidate within the error bound failed ezkl's mock proof",
@@ -185,14 +127,103 @@ def tune(
             hint="report the model; compile with target='resources' meanwhile",
         )
     _, best_idx, best = _choose(timed)
-    table[best_idx]["status"] = "chosen"
-    rec = {"options": table[best_idx]["options"], "table": table, "max_error": bound}
+    found.table[best_idx]["status"] = "chosen"
+    _remember(prep.store, key, {"options": found.table[best_idx]["options"], "table": found.table, "max_error": bound})
+    return TuneResult(dict(found.table[best_idx]["options"]), best, found.table, bound)
 
+
+def _search_key(baseline: Circuit, bound: float, prep: Prepared, fixed: dict) -> str:
+    """The search's cache key: the baseline circuit (model, data, visibility), the bound, the search itself."""
+    return sha256_bytes(
+        canonical_json(
+            {
+                "ezkl": ezkl_version(),
+                "baseline": baseline.key,
+                "bound": bound,
+                "vis": prep.vis.to_json(),
+                "search": SEARCH_VERSION,
+                "fixed": fixed,
+            }
+        ).encode()
+    )[:40]
+
+
+class _Candidates:
+    """The search's state: every candidate tried (the table, in order) and those that met the bound (feasible:
+    ``(predicted cost, rows, table index, circuit)``)."""
+
+    def __init__(self, prep: Prepared, bound: float, need_top1: bool, deadline: float):
+        self.prep, self.bound, self.need_top1, self.deadline = prep, bound, need_top1, deadline
+        self.table: list[dict] = []
+        self.feasible: list[tuple[int, int, int, Circuit]] = []
+        self.seen: set[str] = set()
+
+    def search(self, fixed: dict) -> None:
+        """Round 1: shapes at default scales; round 2: scales and rebase multiplier around the cheapest shapes
+        that met the bound."""
+        self._round("round 1: circuit shapes", list(_shapes(fixed)))
+        best_shapes = [self.table[i]["options"] for _, _, i, _ in self.ranked()[:ROUND2_SHAPES]]
+        refinements = [opts for shape in best_shapes for opts in _refinements(shape, fixed)]
+        self._round("round 2: scales and rebase", refinements)
+
+    def ranked(self) -> list[tuple[int, int, int, Circuit]]:
+        """The feasible candidates, cheapest predicted proof first (then fewer rows)."""
+        return sorted(self.feasible, key=lambda f: (f[0], f[1]))
+
+    def _round(self, title: str, candidates: list[dict]) -> None:
+        with step("tune", title, total=len(candidates)) as s:
+            for opts in candidates:
+                self.consider(opts)
+                s.advance()
+
+    def consider(self, opts: dict) -> None:
+        if canonical_json(opts) in self.seen:  # a fixed option can make two candidates the same
+            return
+        self.seen.add(canonical_json(opts))
+        row = {"options": dict(opts)}
+        self.table.append(row)
+        if time.perf_counter() > self.deadline:
+            row["status"] = "skipped (budget)"
+            return
+        try:
+            c = _candidate(self.prep, opts)
+        except ZKMLError as err:
+            row["status"] = f"failed: {type(err).__name__}"
+            return
+        r = c.report
+        row.update(logrows=c.logrows, rows=c.num_rows, max_abs_error=round(r.max_abs_error, 6), top1=r.top1_agreement)
+        ok = r.max_abs_error <= self.bound and (not self.need_top1 or (r.top1_agreement or 0) >= 1.0)
+        row["status"] = "feasible" if ok else "over the error bound"
+        if ok:
+            cost = (2**c.logrows) * (int(opts["num_inner_cols"]) + 3)
+            self.feasible.append((cost, c.num_rows, len(self.table) - 1, c))
+
+
+def _timed(prep: Prepared, found: _Candidates, proofs: int) -> list[tuple[float, int, Circuit]]:
+    """Mock-prove the cheapest, then time real proofs of the first ``proofs`` that pass: the predicted cost is not
+    the whole story. ``(prove_s, table index, circuit)`` of each timed one."""
+    timed: list[tuple[float, int, Circuit]] = []
+    x = prep.first_sample()
+    with step("tune", "mock proofs, then timed proofs of the cheapest", total=max(1, proofs)) as s:
+        for _cost, _rows, idx, c in found.ranked():
+            if len(timed) >= max(1, proofs):
+                break
+            failure = _mock(c, x)
+            if failure:
+                found.table[idx]["status"] = f"mock proof failed: {failure[:120]}"
+                continue
+            dt = _time_proof(c, x, prep.store)
+            found.table[idx]["prove_s"] = round(dt, 3)
+            timed.append((dt, idx, c))
+            s.advance()
+    return timed
+
+
+def _remember(store: Store, key: str, rec: dict) -> None:
     def build(d):
         (d / "tune.json").write_text(json.dumps(rec, indent=1))
 
     store.get_or_build("tune", key, build)
-    return TuneResult(dict(table[best_idx]["options"]), best, table, bound)
 
 
 def _choose(timed: list):
@@ -226,13 +257,9 @@ def _time_proof(c: Circuit, x, store: Store) -> float:
         return time.perf_counter() - t0
 
 
-def _compile(model, data, vis, opts, store) -> Circuit:
+def _candidate(prep: Prepared, opts: dict) -> Circuit:
+    """One candidate's circuit (cached like any compile)."""
     o = dict(opts)
     scales = o.pop("scales", None)
     max_logrows = o.pop("max_logrows", None)
-    return build(model, to_batch(model, data), vis, "resources", max_logrows, scales, o, store)
-
-
-def _first_sample(model: Model, data: Any):
-    batch = to_batch(model, data)
-    return {name: arr[0] for name, arr in batch.items()}
+    return build(prep, "resources", max_logrows, scales, o)
