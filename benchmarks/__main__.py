@@ -1,6 +1,6 @@
 import sys
 
-from . import batch, committed, corpus, estimate, gas, harness, page, scale, serve, split
+from . import batch, committed, corpus, estimate, gas, harness, page, peers, scale, serve, split
 
 BENCHES = {
     "gas": gas.main,
@@ -22,6 +22,7 @@ TAKES_ARGS = {
     "page": page.main,
     "estimate": estimate.main,
     "scale": scale.main,
+    "peers": peers.main,
 }
 
 if __name__ == "__main__":
