@@ -397,6 +397,61 @@ def test_sigkill_mid_job_then_restart_completes(keys_dir, mlp_keys, tmp_path):
         s2.stop()
 
 
+def test_a_jobs_progress_while_queued_running_and_done(keys_dir, mlp_keys, tmp_path):
+    """GET /v1/jobs/{id} says where a job waits and what its worker reports; the worker is held stopped (SIGSTOP)
+    so that the queued and running states are seen for sure, never by luck of timing."""
+    s = Server(tmp_path, [keys_dir], tmp_path / "home", "--workers", "1")
+    seen = []
+    try:
+        (worker,) = _worker_pids(s.proc.pid)
+        url = f"/v1/models/{mlp_keys.id}/prove"
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            first = s.http.post(url, json={"input": [SECRET, 0.2, 0.3, 0.4]}).json()["job_id"]
+            second = s.http.post(url, json={"input": [0.5, SECRET, -0.1, 0.2]}).json()["job_id"]
+            running = job_until(s.http, first, ("running",))
+            waiting = s.http.get(f"/v1/jobs/{second}").json()
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        seen += [running, waiting]
+        p = running["progress"]
+        assert p["stage"] == "prove" and (p["done"], p["total"], p["unit"]) == (0, 1, "proofs"), p
+        assert p["elapsed"] >= 0 and p["status"] == "start"
+        q = waiting["progress"]
+        assert waiting["status"] == "queued" and q["stage"] == "queued" and q["position"] == 1, waiting
+        # then the worker's own events, until the proof: done only grows and reaches the total
+        for job_id in (first, second):
+            while True:
+                body = s.http.get(f"/v1/jobs/{job_id}", params={"wait": 0.2}).json()
+                seen.append(body)
+                if body["status"] in ("done", "failed"):
+                    break
+            assert body["status"] == "done", body
+            mine = [b["progress"] for b in seen if b["job_id"] == job_id and b["progress"]["stage"] != "queued"]
+            assert [m["done"] for m in mine] == sorted(m["done"] for m in mine)
+            final = body["progress"]
+            assert (final["status"], final["done"], final["total"], final["eta"]) == ("done", 1, 1, 0.0), final
+            assert final["step"] == "proof of 2^11 rows"  # the worker's own step, forwarded over its pipe
+            assert zkml.verify(zkml.Proof.from_json(body["proof"]), mlp_keys.vk)
+        # with jobs' times measured, a queued job's progress carries an ETA
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            third = s.http.post(url, json={"input": [0.1, 0.2, SECRET, 0.4]}).json()["job_id"]
+            fourth = s.http.post(url, json={"input": [0.4, 0.3, 0.2, SECRET]}).json()["job_id"]
+            job_until(s.http, third, ("running",))
+            waiting = s.http.get(f"/v1/jobs/{fourth}").json()
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        seen.append(waiting)
+        assert waiting["progress"]["position"] == 1 and waiting["progress"]["eta"] > 0, waiting
+        for job_id in (third, fourth):
+            assert job_until(s.http, job_id, ("done", "failed"))["status"] == "done"
+    finally:
+        s.stop()
+    text = json.dumps([b["progress"] for b in seen]) + s.logs()
+    assert repr(SECRET) not in text and "0.123456789" not in text and "0.1234567" not in text
+
+
 def test_non_loopback_without_token_is_refused(keys_dir, tmp_path):
     env = {**os.environ, "ZKML_HOME": str(tmp_path / "home")}
     env.pop("ZKML_SERVE_TOKEN", None)

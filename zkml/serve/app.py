@@ -91,6 +91,20 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            replay, too_big = await self._read_body(receive, headers)
+            if too_big is not None:
+                return await too_big(scope, receive, send)
+            if replay is None:  # the client went away
+                return
+            receive = replay
+        await self._run(scope, receive, send)
+
+    def _refusal(self, scope, headers: dict) -> JSONResponse | None:
+        """The answer to a request refused before its body is read: a token in the URL, or no valid token."""
         # a credential in the URL ends up in logs and histories: refused (and the access log redacts every query)
         if scope.get("query_string") and _query_has_token(scope["query_string"], self.tokens):
             body = problem(
@@ -100,7 +114,7 @@ class Guard:
                 stage="serve",
                 hint="send 'Authorization: Bearer <token>' and consider the token in that URL exposed",
             )
-            return await problem_response(body)(scope, receive, send)
+            return problem_response(body)
         # auth (before the body is read)
         if self.tokens and scope["path"] not in OPEN_PATHS and not token_ok(headers.get("authorization"), self.tokens):
             why = "no bearer token was sent" if "authorization" not in headers else "the bearer token is not accepted"
@@ -112,43 +126,50 @@ class Guard:
                 hint="send 'Authorization: Bearer <token>' with a token from the server's ZKML_SERVE_TOKEN "
                 "or token file",
             )
-            return await problem_response(body, {"WWW-Authenticate": 'Bearer realm="zkml"'})(scope, receive, send)
-        # body size: the declared length, then what actually arrives
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            too_big = problem(
-                413,
-                f"the request body is larger than this server's limit of {self.max_body} bytes",
-                error="PayloadTooLarge",
-                hint="send a smaller input, or start the server with a larger --max-body",
-            )
-            try:
-                declared = int(headers.get("content-length", "0") or 0)
-            except ValueError:
-                declared = 0
-            if declared > self.max_body:
-                return await problem_response(too_big, {"Connection": "close"})(scope, receive, send)
-            chunks, size = [], 0
-            while True:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    return
-                chunk = msg.get("body", b"")
-                size += len(chunk)
-                if size > self.max_body:
-                    return await problem_response(too_big, {"Connection": "close"})(scope, receive, send)
-                chunks.append(chunk)
-                if not msg.get("more_body", False):
-                    break
-            body_bytes, replayed = b"".join(chunks), False
+            return problem_response(body, {"WWW-Authenticate": 'Bearer realm="zkml"'})
+        return None
 
-            async def replay():
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body_bytes, "more_body": False}
-                return await receive()
+    async def _read_body(self, receive, headers: dict):
+        """``(replay, None)``: a receive that hands the app the whole body, read within the limit; ``(None, 413
+        response)`` for a body over it (the declared length, then what actually arrives); ``(None, None)`` when the
+        client disconnected."""
+        too_big = problem(
+            413,
+            f"the request body is larger than this server's limit of {self.max_body} bytes",
+            error="PayloadTooLarge",
+            hint="send a smaller input, or start the server with a larger --max-body",
+        )
+        try:
+            declared = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.max_body:
+            return None, problem_response(too_big, {"Connection": "close"})
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return None, None
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None, problem_response(too_big, {"Connection": "close"})
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        body_bytes, replayed = b"".join(chunks), False
 
-            receive = replay
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body_bytes, "more_body": False}
+            return await receive()
+
+        return replay, None
+
+    async def _run(self, scope, receive, send) -> None:
+        """The app itself; a bug becomes one scrubbed line in the log and a problem to the client, no traceback."""
         started = False
 
         async def watch(msg):
@@ -159,7 +180,7 @@ class Guard:
 
         try:
             await self.app(scope, receive, watch)
-        except Exception as err:  # a bug: one scrubbed line in the log, a problem to the client, no traceback
+        except Exception as err:
             body = from_error(err)
             path = scope["path"]
             for t in self.tokens:  # a token pasted into a path never reaches the log
@@ -252,6 +273,27 @@ def _query_has_token(query: bytes, tokens: list[str]) -> bool:
 
 
 def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) -> FastAPI:
+    """The service's app: its routes in groups (health, models, proofs and jobs, verify, metrics), error handlers
+    that answer problem details, and the Guard (tokens, body size) outside everything."""
+    app = FastAPI(
+        title="zkml proving service",
+        version="1",
+        lifespan=_lifespan(service),
+        description="Zero-knowledge proofs of ML inference with keys kept loaded: submit an input, get a proof "
+        "that verifies against the model's verifying key. Errors are RFC 9457 problem details.",
+    )
+    _add_error_handlers(app)
+    _add_health_route(app, service)
+    _add_model_routes(app, service)
+    _add_prove_route(app, service)
+    _add_job_route(app, service)
+    _add_verify_route(app, service)
+    _add_metrics_route(app, service)
+    app.add_middleware(Guard, tokens=list(tokens), max_body=max_body)
+    return app
+
+
+def _lifespan(service: Service):
     @contextlib.asynccontextmanager
     async def lifespan(app):
         import asyncio
@@ -262,15 +304,11 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         finally:
             service.stop()
 
-    app = FastAPI(
-        title="zkml proving service",
-        version="1",
-        lifespan=lifespan,
-        description="Zero-knowledge proofs of ML inference with keys kept loaded: submit an input, get a proof "
-        "that verifies against the model's verifying key. Errors are RFC 9457 problem details.",
-    )
+    return lifespan
 
-    # errors: problem details, never a traceback
+
+# errors: problem details, never a traceback
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return problem_response(exc.body, exc.headers)
@@ -290,22 +328,27 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors())
         return problem_response(problem(422, f"invalid request ({where})", error="RequestValidationError"))
 
-    def served(model_id: str):
-        try:
-            return service.model(model_id)
-        except KeyError:
-            raise Problem(
-                problem(
-                    404,
-                    "no model with this id is served here",
-                    error="UnknownModel",
-                    hint="GET /v1/models lists the served models' ids",
-                )
-            ) from None
 
-    async def json_body(request: Request) -> Any:
-        return parse_json_body(await request.body())
+def _served(service: Service, model_id: str):
+    try:
+        return service.model(model_id)
+    except KeyError:
+        raise Problem(
+            problem(
+                404,
+                "no model with this id is served here",
+                error="UnknownModel",
+                hint="GET /v1/models lists the served models' ids",
+            )
+        ) from None
 
+
+async def _json_body(request: Request) -> Any:
+    return parse_json_body(await request.body())
+
+
+# the service: liveness and metrics
+def _add_health_route(app: FastAPI, service: Service) -> None:
     @app.get("/healthz", tags=["service"], summary="Liveness (open without a token)")
     async def healthz():
         return {
@@ -315,14 +358,28 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
             "models": len(service.models),
         }
 
+
+def _add_metrics_route(app: FastAPI, service: Service) -> None:
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
+    async def metrics():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# models
+def _add_model_routes(app: FastAPI, service: Service) -> None:
     @app.get("/v1/models", tags=["models"], summary="The served models")
     async def models():
         return {"models": [m.to_json() for m in service.models.values()]}
 
     @app.get("/v1/models/{model_id}", tags=["models"], summary="One served model", responses={404: _PROBLEM})
     async def model(model_id: str):
-        return served(model_id).to_json()
+        return _served(service, model_id).to_json()
 
+
+# proofs: submit, then the job
+def _add_prove_route(app: FastAPI, service: Service) -> None:
     @app.post(
         "/v1/models/{model_id}/prove",
         tags=["proofs"],
@@ -344,39 +401,46 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         request: Request,
         wait: float = Query(0.0, ge=0.0, le=MAX_WAIT_S, description="seconds to wait for the proof"),
     ):
-        m = served(model_id)
-        body = await json_body(request)
-        if not isinstance(body, dict) or "input" not in body:
-            raise Problem(
-                problem(
-                    422,
-                    'the body must be a JSON object {"input": ...}',
-                    error="InputShapeError",
-                    hint="put the sample under the key 'input'",
-                )
-            )
-        try:
-            job_id = await run_in_threadpool(service.submit, m.id, body["input"])
-        except Busy as err:
-            raise Problem(from_error(err), {"Retry-After": str(int(err.retry_after or 1))}) from None
-        del body
-        if wait > 0:
-            await service.wait(job_id, wait)
-            job = await run_in_threadpool(service.job_json, job_id)
-            if job["status"] == "done":
-                return JSONResponse(job, status_code=200)
-            if job["status"] == "failed":
-                raise Problem({**job["error"], "job_id": job_id})
-        return JSONResponse(
-            {"job_id": job_id, "status": "queued", "location": f"/v1/jobs/{job_id}"},
-            status_code=202,
-            headers={"Location": f"/v1/jobs/{job_id}"},
-        )
+        return await _submit(service, model_id, request, wait)
 
+
+async def _submit(service: Service, model_id: str, request: Request, wait: float) -> JSONResponse:
+    m = _served(service, model_id)
+    body = await _json_body(request)
+    if not isinstance(body, dict) or "input" not in body:
+        raise Problem(
+            problem(
+                422,
+                'the body must be a JSON object {"input": ...}',
+                error="InputShapeError",
+                hint="put the sample under the key 'input'",
+            )
+        )
+    try:
+        job_id = await run_in_threadpool(service.submit, m.id, body["input"])
+    except Busy as err:
+        raise Problem(from_error(err), {"Retry-After": str(int(err.retry_after or 1))}) from None
+    del body
+    if wait > 0:
+        await service.wait(job_id, wait)
+        job = await run_in_threadpool(service.job_json, job_id)
+        if job["status"] == "done":
+            return JSONResponse(job, status_code=200)
+        if job["status"] == "failed":
+            raise Problem({**job["error"], "job_id": job_id})
+    return JSONResponse(
+        {"job_id": job_id, "status": "queued", "location": f"/v1/jobs/{job_id}"},
+        status_code=202,
+        headers={"Location": f"/v1/jobs/{job_id}"},
+    )
+
+
+def _add_job_route(app: FastAPI, service: Service) -> None:
     @app.get(
         "/v1/jobs/{job_id}",
         tags=["proofs"],
-        summary="A job's status; when done, its proof and decoded outputs",
+        summary="A job's status and progress (its place in the queue, or what its worker is doing); when done, "
+        "its proof and decoded outputs",
         responses={404: _PROBLEM},
     )
     async def job(
@@ -389,6 +453,9 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
             raise Problem(problem(404, "no job with this id", error="UnknownJob"))
         return body
 
+
+# verify
+def _add_verify_route(app: FastAPI, service: Service) -> None:
     @app.post(
         "/v1/models/{model_id}/verify",
         tags=["proofs"],
@@ -397,48 +464,48 @@ def create_app(service: Service, *, tokens: list[str], max_body: int = 1 << 20) 
         responses={400: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
     )
     async def verify(model_id: str, request: Request):
-        from ..proof.proof import Proof
-        from ..verifier.verification import verify as zkml_verify
+        return await _verify(service, model_id, request)
 
-        m = served(model_id)
-        body = await json_body(request)
-        pin = None
-        if isinstance(body, dict) and isinstance(body.get("proof"), dict):
-            pin = body.get("weights_commitment")
-            if pin is not None and not isinstance(pin, str):
-                raise Problem(
-                    problem(
-                        422,
-                        "weights_commitment must be a hex string",
-                        error="VerifyError",
-                        hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-                    )
+
+async def _verify(service: Service, model_id: str, request: Request) -> dict:
+    from ..proof.proof import Proof
+    from ..verifier.verification import verify as zkml_verify
+
+    m = _served(service, model_id)
+    body = await _json_body(request)
+    pin = None
+    if isinstance(body, dict) and isinstance(body.get("proof"), dict):
+        pin = body.get("weights_commitment")
+        if pin is not None and not isinstance(pin, str):
+            raise Problem(
+                problem(
+                    422,
+                    "weights_commitment must be a hex string",
+                    error="VerifyError",
+                    hint="pass the fingerprint printed by zkml.commit / prove-model commit",
                 )
-            body = body["proof"]
-        proof = Proof.from_json(body, where="request body", vk=m.vk)
-        v = await run_in_threadpool(zkml_verify, proof, m.vk, weights_commitment=pin)
-        return {
-            "ok": bool(v),
-            "reason": v.reason,
-            "model_id": v.model_id,
-            "key_id": v.key_id,
-            "weights_commitment": v.weights_commitment,
-            "weights_checked": v.weights_checked,
-            "weights_note": v.weights_note,
-            "statement": m.statement(),
-            "dev_srs": v.dev_srs,
-            "srs_status": getattr(v, "srs_status", "unknown"),
-            "srs_name": getattr(v, "srs_name", None),
-            "srs_message": getattr(v, "srs_message", None),
-            "outputs": [o.tolist() for o in v.outputs],
-            "hashes": v.hashes,
-        }
+            )
+        body = body["proof"]
+    proof = Proof.from_json(body, where="request body", vk=m.vk)
+    v = await run_in_threadpool(zkml_verify, proof, m.vk, weights_commitment=pin)
+    return _verdict_json(v, m)
 
-    @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
-    async def metrics():
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
-
-    app.add_middleware(Guard, tokens=list(tokens), max_body=max_body)
-    return app
+def _verdict_json(v, m) -> dict:
+    """A verdict as the verify route answers it: the outcome, the statement it was checked against, the SRS."""
+    return {
+        "ok": bool(v),
+        "reason": v.reason,
+        "model_id": v.model_id,
+        "key_id": v.key_id,
+        "weights_commitment": v.weights_commitment,
+        "weights_checked": v.weights_checked,
+        "weights_note": v.weights_note,
+        "statement": m.statement(),
+        "dev_srs": v.dev_srs,
+        "srs_status": getattr(v, "srs_status", "unknown"),
+        "srs_name": getattr(v, "srs_name", None),
+        "srs_message": getattr(v, "srs_message", None),
+        "outputs": [o.tolist() for o in v.outputs],
+        "hashes": v.hashes,
+    }

@@ -3,7 +3,8 @@
 One dispatcher thread per worker takes job ids from the queue, proves them on its worker (a spawn process
 or a Ray actor that keeps its keys loaded) and writes the outcome to the journal. A worker that dies is
 replaced and its job retried (``MAX_ATTEMPTS`` in all, restarts of the server included); a job that runs
-past the timeout fails and its worker is replaced.
+past the timeout fails and its worker is replaced. A job's progress (its place in the queue, or the latest event
+its worker reported) is kept in memory by a Tracker and shown by ``job_json``; the journal never holds it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..keys.keys import Keys
 from ..model.inputs import to_feeds
 from .journal import Journal
 from .problems import from_error, kind_of
+from .tracker import Tracker, queued
 from .workers import JobTimeout, LocalWorker, RayWorker, WorkerDied
 
 log = logging.getLogger("zkml.serve")
@@ -174,8 +176,6 @@ class Service:
         queue_size: int = 16,
         job_timeout: float | None = 600.0,
     ):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
         self.models: dict[str, Served] = {}
         for m in models:
             if m.id in self.models and self.models[m.id].keys is not None:
@@ -196,7 +196,13 @@ class Service:
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._recent: list[float] = []  # seconds of the last jobs, for Retry-After
         self._outputs: dict[str, list] = {}  # job id -> outputs read from the proof's verification
-        # metrics: counts and timings only, never an input, an output or a message
+        self._progress = Tracker()  # job id -> the latest progress its worker reported (memory only)
+        self._add_metrics()
+
+    def _add_metrics(self) -> None:
+        """Metrics: counts and timings only, never an input, an output or a message."""
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self.registry = CollectorRegistry()
         Gauge("zkml_serve_queue_depth", "jobs accepted and waiting for a worker", registry=self.registry).set_function(
             lambda: self._q.qsize()
@@ -417,37 +423,44 @@ class Service:
                     kind="worker_died",
                 )
                 return
-            t0 = time.perf_counter()
-            try:
-                kind, value = w.prove(model_id, input_json, self.job_timeout)
-            except WorkerDied:
-                if self._stopping.is_set():  # stopped by the server's shutdown: resumed on the next start
-                    return
-                log.warning(
-                    "job %s: its worker died (attempt %d of %d); replacing the worker", job_id, attempt, MAX_ATTEMPTS
-                )
-                if not self._restart(w):
-                    return
-                continue
-            except JobTimeout:
-                log.warning("job %s: ran past %s s; replacing its worker", job_id, self.job_timeout)
-                self._end(
-                    job_id,
-                    error=service_error(
-                        f"the job ran past the server's timeout of {self.job_timeout:g} s",
-                        504,
-                        "start the server with a larger --job-timeout",
-                    ),
-                    kind="timeout",
-                )
-                self._restart(w)
+            if not self._attempt(w, job_id, model_id, input_json, attempt):
                 return
-            self.m_prove.observe(time.perf_counter() - t0)
-            if kind == "ok":
-                self._end(job_id, proof=value)
-            else:
-                self._end(job_id, error=value)
-            return
+
+    def _attempt(self, w, job_id: str, model_id: str, input_json: str, attempt: int) -> bool:
+        """One attempt at a job on worker ``w``; True when it should be tried again (its worker died and was
+        replaced), False when it ended (or the server is stopping)."""
+        t0 = time.perf_counter()
+        self._progress.start(job_id, len(self.models[model_id].segments))
+        try:
+            kind, value = w.prove(
+                model_id, input_json, self.job_timeout, on_progress=lambda ev: self._progress.event(job_id, ev)
+            )
+        except WorkerDied:
+            if self._stopping.is_set():  # stopped by the server's shutdown: resumed on the next start
+                return False
+            log.warning(
+                "job %s: its worker died (attempt %d of %d); replacing the worker", job_id, attempt, MAX_ATTEMPTS
+            )
+            return self._restart(w)
+        except JobTimeout:
+            log.warning("job %s: ran past %s s; replacing its worker", job_id, self.job_timeout)
+            self._end(
+                job_id,
+                error=service_error(
+                    f"the job ran past the server's timeout of {self.job_timeout:g} s",
+                    504,
+                    "start the server with a larger --job-timeout",
+                ),
+                kind="timeout",
+            )
+            self._restart(w)
+            return False
+        self.m_prove.observe(time.perf_counter() - t0)
+        if kind == "ok":
+            self._end(job_id, proof=value)
+        else:
+            self._end(job_id, error=value)
+        return False
 
     def _end(
         self, job_id: str, *, proof: dict | None = None, error: BaseException | None = None, kind: str | None = None
@@ -469,6 +482,7 @@ class Service:
                     ),
                 )
                 kind = "unverified"
+        self._progress.end(job_id, ok=proof is not None)  # before the journal says it ended
         if proof is not None:
             self.journal.finish(job_id, proof=proof)
             self.m_jobs.labels("done").inc()
@@ -500,12 +514,27 @@ class Service:
             "started": job.started,
             "finished": job.finished,
         }
+        progress = self.progress_of(job)
+        if progress is not None:
+            body["progress"] = progress
         if job.proof is not None:
             body["proof"] = job.proof
             body["outputs"] = self.outputs_of(job.model_id, job.proof, job.id)
         if job.error is not None:
             body["error"] = job.error
         return body
+
+    def progress_of(self, job) -> dict | None:
+        """A queued job's place in the queue, a running job's latest progress, an ended job's last (while kept)."""
+        recent = self._recent[-20:]
+        mean = sum(recent) / len(recent) if recent else None
+        if job.status == "queued":
+            with self._q.mutex:
+                waiting = [j for j in self._q.queue if j is not None]
+            position = waiting.index(job.id) + 1 if job.id in waiting else 1
+            ahead_s = None if mean is None else mean * ((position - 1) / self.n_workers + 1)
+            return queued(position, ahead_s, job.created)
+        return self._progress.running(job.id, mean)
 
     def outputs_of(self, model_id: str, proof_json: dict, job_id: str | None = None) -> list:
         """The proof's public outputs, read from its verification against the served statement (once per job)."""

@@ -1,7 +1,9 @@
 """Long-lived provers: local spawn processes, or Ray actors, each loading its keys once and keeping them.
 
 A worker proves one job at a time. Inputs travel in memory (a pipe, or Ray's object store), never through
-files. A worker that dies is replaced; one that runs past the job timeout is killed and replaced.
+files. A worker that dies is replaced; one that runs past the job timeout is killed and replaced. A local
+worker sends the job's progress events (zkml.support.progress: stage, step, counts and times, never a value)
+up its pipe ahead of the proof; the dispatcher keeps the latest (a Ray actor's stay on its node).
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ def _load_all(keys_paths: list) -> dict:
     return {model_id: load_keys(p) for model_id, p in keys_paths}
 
 
+def _send_progress(conn):
+    """A progress callback that sends each event of the job at hand to the server, as a public dict."""
+
+    def send(event) -> None:
+        try:
+            conn.send(("progress", event.to_json()))
+        except (OSError, ValueError):  # the server is gone: the proof will not reach it either
+            pass
+
+    return send
+
+
 def _worker_main(conn, keys_paths: list) -> None:
     """A worker process: load every served Keys once, then prove jobs from the pipe until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which stops its workers
@@ -50,6 +64,9 @@ def _worker_main(conn, keys_paths: list) -> None:
         conn.send(("fatal", _as_zkml_error(err)))
         return
     conn.send(("ready", os.getpid()))
+    from ..support.progress import install
+
+    install(_send_progress(conn))  # from now on: only a job's events, while the server waits for its proof
     while True:
         try:
             model_id, input_json = conn.recv()
@@ -92,14 +109,19 @@ class LocalWorker:
             raise value
         self.pid = value
 
-    def _wait(self, timeout: float | None, starting: bool = False) -> tuple[str, Any]:
+    def _wait(self, timeout: float | None, starting: bool = False, on_progress=None) -> tuple[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self.conn.poll(self.POLL_S):
                 try:
-                    return self.conn.recv()
+                    kind, value = self.conn.recv()
                 except (EOFError, OSError):
                     raise WorkerDied() from None
+                if kind != "progress":
+                    return kind, value
+                if on_progress is not None:
+                    on_progress(value)
+                continue
             if not self.proc.is_alive() and not self.conn.poll():
                 raise WorkerDied()
             if deadline is not None and time.monotonic() > deadline:
@@ -111,12 +133,13 @@ class LocalWorker:
                     )
                 raise JobTimeout()
 
-    def prove(self, model_id: str, input_json: str, timeout: float | None) -> tuple[str, Any]:
+    def prove(self, model_id: str, input_json: str, timeout: float | None, on_progress=None) -> tuple[str, Any]:
+        """The worker's answer; ``on_progress(event_dict)`` receives the job's progress events as they come."""
         try:
             self.conn.send((model_id, input_json))
         except (BrokenPipeError, OSError):
             raise WorkerDied() from None
-        return self._wait(timeout)
+        return self._wait(timeout, on_progress=on_progress)
 
     def stop(self) -> None:
         if self.conn is not None:
@@ -180,7 +203,8 @@ class RayWorker:
                 hint="check the cluster's resources and logs",
             ) from None
 
-    def prove(self, model_id: str, input_json: str, timeout: float | None) -> tuple[str, Any]:
+    def prove(self, model_id: str, input_json: str, timeout: float | None, on_progress=None) -> tuple[str, Any]:
+        """The actor's answer (its progress events stay on its node: ``on_progress`` is not called)."""
         from ..support.ray import connect
 
         ray = connect(self.cluster)
