@@ -244,7 +244,7 @@ def _build_dir(
     model, batch, vis, private_data = prep.model, prep.batch, prep.vis, prep.private_data
     onnx_path, settings_path, compiled = d / "network.onnx", d / "settings.json", d / "network.compiled"
     onnx_path.write_bytes(model.onnx_bytes)
-    n = next(iter(batch.values())).shape[0]
+    n = prep.samples
     with private_tempdir() as tmp:
         # settings, calibration (the data may be private: it only ever lives in the private temp dir), compile
         cal = write_private_json(tmp / "calibration.json", ezkl_input_json(model, batch))
@@ -263,39 +263,11 @@ def _build_dir(
                 ops=lambda: _ops(model),
                 min_logrows=opts.get("min_logrows"),
             )
-        circuit_for_report = _Partial(model, compiled)
         # report: circuit vs onnxruntime on (up to) REPORT_SAMPLES calibration samples; nothing of a private input
-        per_output: list | None = None
         if private_data:
-            report = CalibrationReport.of_private_input()
+            report, per_output = CalibrationReport.of_private_input(), None
         else:
-            np = need("numpy")
-            abs_errs, rel_errs, agree, scored = [], [], 0, 0
-            with step("compile", "calibration report: circuit vs onnxruntime", total=min(n, REPORT_SAMPLES)) as s:
-                for i in range(min(n, REPORT_SAMPLES)):
-                    feeds = {name: arr[i] for name, arr in batch.items()}
-                    ref = model.run(feeds)
-                    got, _ = witness_outputs(circuit_for_report, feeds, tmp / f"w{i}")
-                    cmp = compare(ref, got)
-                    abs_errs.append(cmp.max_abs_error)
-                    rel_errs.append(cmp.max_rel_error)
-                    # per output element: the largest error over the samples (the report page plots it)
-                    errs = [
-                        np.abs(np.asarray(r, np.float64) - np.asarray(g, np.float64)).reshape(-1)[:PER_OUTPUT_MAX]
-                        for r, g in zip(ref, got)
-                    ]
-                    per_output = errs if per_output is None else [np.maximum(a, b) for a, b in zip(per_output, errs)]
-                    if looks_like_scores(model):
-                        scored += 1
-                        agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
-                    s.advance()
-            report = CalibrationReport(
-                samples=min(n, REPORT_SAMPLES),
-                max_abs_error=max(abs_errs, default=0.0),
-                max_rel_error=max(rel_errs, default=0.0),
-                mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0,
-                top1_agreement=(agree / scored) if scored else None,
-            )
+            report, per_output = _calibration_report(prep, _Partial(model, compiled), tmp)
     meta = {
         "format": ZKML_FORMAT,
         "kind": "circuit",
@@ -312,6 +284,41 @@ def _build_dir(
         "onnx_sha256": sha256_file(onnx_path),
     }
     (d / "circuit.json").write_text(json.dumps(meta, indent=2))
+
+
+def _calibration_report(prep: Prepared, circuit: "_Partial", tmp: Path) -> tuple[CalibrationReport, list]:
+    """The circuit against onnxruntime on (up to) REPORT_SAMPLES calibration samples (public ones only), and per
+    output element the largest error over them (the report page plots it). Witnesses live in ``tmp``."""
+    np = need("numpy")
+    model, batch = prep.model, prep.batch
+    n = min(prep.samples, REPORT_SAMPLES)
+    abs_errs, rel_errs, agree, scored = [], [], 0, 0
+    per_output: list | None = None
+    with step("compile", "calibration report: circuit vs onnxruntime", total=n) as s:
+        for i in range(n):
+            feeds = {name: arr[i] for name, arr in batch.items()}
+            ref = model.run(feeds)
+            got, _ = witness_outputs(circuit, feeds, tmp / f"w{i}")
+            cmp = compare(ref, got)
+            abs_errs.append(cmp.max_abs_error)
+            rel_errs.append(cmp.max_rel_error)
+            errs = [
+                np.abs(np.asarray(r, np.float64) - np.asarray(g, np.float64)).reshape(-1)[:PER_OUTPUT_MAX]
+                for r, g in zip(ref, got)
+            ]
+            per_output = errs if per_output is None else [np.maximum(a, b) for a, b in zip(per_output, errs)]
+            if looks_like_scores(model):
+                scored += 1
+                agree += int(np.argmax(ref[0]) == np.argmax(got[0]))
+            s.advance()
+    report = CalibrationReport(
+        samples=n,
+        max_abs_error=max(abs_errs, default=0.0),
+        max_rel_error=max(rel_errs, default=0.0),
+        mean_abs_error=sum(abs_errs) / len(abs_errs) if abs_errs else 0.0,
+        top1_agreement=(agree / scored) if scored else None,
+    )
+    return report, per_output
 
 
 @dataclass(frozen=True)
