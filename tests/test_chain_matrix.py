@@ -390,3 +390,70 @@ def test_split_committed_library_on_anvil_checks_the_deployed_code(kinds, anvil_
     with pytest.raises(errors.ChainError, match="segment"):
         chain.check_code(chain.deploy(zkml.verifier_contract(k.keys.vk)), c)
     np.testing.assert_allclose(zkml.verify(k.proof, k.vk).outputs[0], k.proof.decoded(k.vk).outputs[0])
+
+
+# --- a split chain with a segment that holds no weights ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weight_free_split():
+    """Split + committed where the first segment holds no weights (only ReLUs and adds) and the second holds the
+    layer: the chain's fingerprint is the second segment's commitment. Two sets of weights (A, B), a proof of each."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 2)
+
+        def forward(self, x):
+            for _ in range(6):
+                x = torch.relu(x) + x  # no initializer: nothing to commit
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    net_a, net_b = Net(), Net()
+    ma, mb = zkml.export(net_a, torch.zeros(1, 64)), zkml.export(net_b, torch.zeros(1, 64))
+    cal = np.random.default_rng(0).normal(size=(4, 64))
+    whole = zkml.compile(ma, cal, visibility="params=committed")
+    keys = zkml.compile(ma, cal, visibility="params=committed", max_logrows=whole.logrows - 1).setup()
+    counts = [dict(u.vk.meta.get("commitments") or {}) for u in keys.segments]
+    assert not counts[0].get("params") and any(c.get("params") for c in counts[1:]), counts  # the case under test
+    ca, cb = zkml.commit(ma, keys), zkml.commit(mb, keys)
+    return keys, (ca, keys.prove(cal[0])), (cb, keys.with_weights(mb).prove(cal[0]))
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_weight_free_segment_does_not_stop_pinning_weights_on_chain(node, weight_free_split, request, tmp_path):
+    """The contract counts a split model committed when any segment is (as SplitVerifyingKey does): pinning the
+    fingerprint puts the weights check in front of the segment that holds weights only, A's proof verifies with its
+    weights checked, and B's (other weights) is refused by zkml and by the deployed code alone."""
+    keys, (ca, pa), (cb, pb) = weight_free_split
+    assert keys.vk.committed and pa.weights_commitment == ca and ca != cb
+    pinned = keys.vk.pin_weights(ca)
+    c = zkml.verifier_contract(pinned)
+    assert c.committed and c.weights_commitment == ca and c.model_id == pinned.id
+    assert c.segments[0].weights_commitment is None and c.segments[1].weights_commitment == ca
+    loaded = zkml.VerifierContract.load(c.save(tmp_path / "c"))
+    assert [s.weights_commitment for s in loaded.segments] == [None, ca] and loaded.model_id == c.model_id
+    chain = _chain(node, request)
+    address = chain.deploy(loaded)
+    chain.check_code(address, c)
+    res = chain.verify(address, pa, contract=c)
+    assert res and res.weights_checked and res.weights_commitment == ca, res.reason
+    assert res.model_id == pinned.id == zkml.verify(pa, pinned).model_id
+    assert chain.verify(address, pa)  # what the chain itself says
+    told = chain.verify(address, pb, contract=c)
+    assert not told and not told.chain_asked and "REJECTED" in told.weights_note and told.weights_commitment == cb
+    assert not chain.verify(address, pb)  # the front in front of the second segment refuses B's weights
+    assert not chain.verify(address, pa, contract=c, weights_commitment=cb)  # a verifier pinning B refuses A
+    # unpinned: the same chain of verifiers accepts either set of weights, and says they were not checked
+    bare = zkml.verifier_contract(keys.vk)
+    plain = chain.deploy(bare)
+    unpinned = chain.verify(plain, pb, contract=bare)
+    assert unpinned and not unpinned.weights_checked and unpinned.weights_commitment == cb
+    assert "NOT checked" in unpinned.weights_note
+    with pytest.raises(errors.ChainError, match="segment 1"):
+        chain.check_code(plain, c)  # no weights check in front of the segment that holds the weights
+    with pytest.raises(errors.ContractError, match="points"):
+        zkml.verifier_contract(keys.vk, weights_commitment=ca + "00" * 64)

@@ -64,20 +64,23 @@ class VerifierContract:
 
     @property
     def committed(self) -> bool:
-        """Whether the weights are committed (every proof carries their commitment) rather than fixed in the code."""
+        """Whether the weights are committed (every proof carries their commitment) rather than fixed in the code.
+        A split model's are when any segment's are (a segment with no weights has nothing to commit), as for
+        ``SplitVerifyingKey.committed``."""
         if self.segments:
-            return all(s.committed for s in self.segments)
+            return any(s.committed for s in self.segments)
         return bool((self.meta.get("commitments") or {}).get("params"))
 
     def weights_in(self, proof) -> str | None:
         """The weights commitment a proof carries, read from its bytes (the calldata) with this contract's
-        commitment layout; for a split proof every segment's, in order. None when the weights are fixed."""
+        commitment layout; for a split proof that of every segment holding weights, in order (as
+        ``Proof.weights_commitment``). None when the weights are fixed."""
         if not self.committed:
             return None
         if self.segments:
             if len(proof.segments) != len(self.segments):
                 return None
-            parts = [c.weights_in(p) for c, p in zip(self.segments, proof.segments)]
+            parts = [c.weights_in(p) for c, p in zip(self.segments, proof.segments) if c.committed]
             return "0x" + "".join(x[2:] for x in parts) if all(parts) else None
         return read_commitments(proof.proof, self.meta.get("commitments") or {}).get("params")
 
@@ -108,7 +111,7 @@ class VerifierContract:
                 where=where,
                 hint="pass the fingerprint printed by zkml.commit / prove-model commit",
             ) from None
-        sizes = [int(u.meta["commitments"]["params"]) for u in (self.segments or (self,))]
+        sizes = [_weight_points(u) for u in (self.segments or (self,))]
         if len(c) - 2 != 128 * sum(sizes):
             raise ContractError(
                 f"the commitment has {(len(c) - 2) // 128} points, this model's weights have {sum(sizes)}",
@@ -118,8 +121,8 @@ class VerifierContract:
         if not self.segments:
             return replace(self, weights_commitment=c)
         parts, pos = [], 2
-        for seg, n in zip(self.segments, sizes):
-            parts.append(seg.pin_weights("0x" + c[pos : pos + 128 * n]))
+        for seg, n in zip(self.segments, sizes):  # a segment with no weights has no check in front of it
+            parts.append(seg.pin_weights("0x" + c[pos : pos + 128 * n] if n else None))
             pos += 128 * n
         return replace(self, weights_commitment=c, segments=tuple(parts))
 
@@ -303,6 +306,11 @@ def _build(vk, reusable: bool, evm_version: str, d: Path) -> None:
     ).save(d)
     for tmp in ("Verifier.sol", "Verifier.sol.abi", "vka.bin"):
         (d / tmp).unlink(missing_ok=True)
+
+
+def _weight_points(contract: VerifierContract) -> int:
+    """How many points the weights' commitment of a single verifier has (0: its weights are fixed, or it has none)."""
+    return int((contract.meta.get("commitments") or {}).get("params") or 0)
 
 
 def _json_kind(path: Path) -> Any:
