@@ -1,6 +1,6 @@
 import sys
 
-from . import batch, committed, corpus, estimate, gas, harness, page, peers, scale, serve, split
+from . import architectures, batch, committed, corpus, estimate, gas, harness, page, peers, scale, serve, split
 
 BENCHES = {
     "gas": gas.main,
@@ -13,6 +13,7 @@ BENCHES = {
     "split": split.main,
     "estimate": estimate.main,
     "scale": scale.main,
+    "architectures": architectures.main,
 }
 TAKES_ARGS = {
     "harness": harness.main,
@@ -22,6 +23,7 @@ TAKES_ARGS = {
     "page": page.main,
     "estimate": estimate.main,
     "scale": scale.main,
+    "architectures": architectures.main,
     "peers": peers.main,
 }
 
