@@ -1,6 +1,7 @@
 """The settings tuner: fastest proof within an error bound, cached, reachable from compile and the CLI."""
 
 import json
+import sys
 
 import pytest
 
@@ -88,6 +89,35 @@ def test_fixed_options_are_kept_in_every_candidate(mlp_model, mlp_cal):
     assert len({json.dumps(o, sort_keys=True) for o in opts}) == len(opts)  # no candidate tried twice
     with pytest.raises(errors.CompileError, match="unknown compile option"):
         zkml.compile(mlp_model, mlp_cal, target="fastest", decomp_bass=512)
+
+
+def test_a_search_takes_its_arguments_in_once(tuned, mlp_model, mlp_cal, tmp_path):
+    """Compile's arguments flow down as one prepared value: however many candidates a search builds, the model is
+    loaded once, the calibration data batched once and the options checked once, at the entry point (each built
+    circuit is still read back from its directory, by load_circuit)."""
+    onnx = mlp_model.save(tmp_path / "m.onnx")
+    calls: list[tuple[str, str]] = []
+
+    def spy(frame, event, arg):
+        if event == "call" and frame.f_code.co_name in ("to_batch", "load_model", "check_options"):
+            calls.append((frame.f_code.co_name, frame.f_back.f_code.co_name))
+
+    bound = tuned.max_error * 1.5  # another bound: a search of its own, over candidates already cached
+    sys.setprofile(spy)
+    try:
+        t = zkml.tune(onnx, mlp_cal, max_error=bound, proofs=1)
+    finally:
+        sys.setprofile(None)
+    built = [r for r in t.table if "logrows" in r]
+    assert len(built) >= 8 and t.max_error == bound  # many candidates were compiled (from the cache)
+    assert calls.count(("to_batch", "batch")) == 1 and [c for c in calls if c[0] == "to_batch"] == [
+        ("to_batch", "batch")
+    ]
+    assert [c for c in calls if c[0] == "check_options"] == [("check_options", "tune")]
+    loads = [caller for name, caller in calls if name == "load_model"]
+    assert loads.count("of") == 1 and set(loads) == {"of", "load_circuit"}
+    with pytest.raises(errors.CompileError, match="unknown compile option"):
+        zkml.tune(mlp_model, mlp_cal, decomp_bass=512)  # the entry point checks the options, before any compile
 
 
 def test_candidates_failing_the_mock_prover_are_never_chosen(mlp_model, mlp_cal, fresh_home, monkeypatch):
