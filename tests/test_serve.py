@@ -592,6 +592,10 @@ def test_every_kind_proves_and_verifies_the_statement_it_serves(kind, kind_case,
             body = c.job(job_id, wait=JOB_S)
             assert body["status"] == "done" and body["model_id"] == mid
             assert np.allclose(body["outputs"][0], local.outputs[0])
+            units = len(getattr(case.keys, "segments", [1]))  # one proof per segment, the last step the worker's
+            p = body["progress"]
+            assert (p["status"], p["done"], p["total"], p["unit"]) == ("done", units, units, "proofs"), p
+            assert p["step"].startswith("proof of 2^"), p
             assert zkml.verify(zkml.Proof.from_json(body["proof"]), case.statement)
             # a forger's proofs: other weights, reordered or spliced segments, another model's proof
             for what, forged in case.forged.items():

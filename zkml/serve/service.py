@@ -430,7 +430,8 @@ class Service:
         """One attempt at a job on worker ``w``; True when it should be tried again (its worker died and was
         replaced), False when it ended (or the server is stopping)."""
         t0 = time.perf_counter()
-        self._progress.start(job_id, len(self.models[model_id].segments))
+        served = self.models.get(model_id)  # (a journaled job of a model no longer served: the worker says so)
+        self._progress.start(job_id, len(served.segments) if served is not None else 1)
         try:
             kind, value = w.prove(
                 model_id, input_json, self.job_timeout, on_progress=lambda ev: self._progress.event(job_id, ev)
