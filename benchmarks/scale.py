@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from zkml.circuit.plan import critical_path
+from zkml.internals import critical_path
 
 from .report import write_results
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .circuit.estimate import for_settings as estimate_settings
 from .circuit.estimate import for_split as estimate_segments
+from .circuit.plan import critical_path
 from .circuit.split import chain_feeds, first_feeds
 from .model.inputs import ezkl_input_json, load_input_file, to_batch
 from .srs import dev_srs
@@ -14,6 +15,7 @@ from .support.files import private_tempdir
 
 __all__ = [
     "chain_feeds",
+    "critical_path",
     "dev_srs",
     "estimate_segments",
     "estimate_settings",
