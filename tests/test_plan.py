@@ -77,3 +77,88 @@ def test_memory_sizes_that_mean_nothing_are_refused(bad):
     with pytest.raises(zkml.ZKMLError) as e:
         parse_memory(bad)
     assert e.value.where == "max_memory" and "4GB" in e.value.hint
+
+
+@pytest.fixture(scope="module")
+def deep():
+    """The MLP just over one 2^12 circuit that tests/test_split.py splits (same seed and data: a warm cache)."""
+    import numpy as np
+    import torch
+
+    from conftest import deep_mlp
+
+    return zkml.export(deep_mlp(0), torch.zeros(1, 16)), np.random.default_rng(0).normal(size=(8, 16))
+
+
+def test_compile_plans_the_split_for_workers_under_a_memory_cap(deep):
+    from zkml.circuit.estimate import width
+
+    model, cal = deep
+    whole = zkml.compile(model, cal)
+    cap = _memory(2 ** (whole.logrows - 1), width(whole.settings)) + 1
+    events = []
+    sc = zkml.compile(model, cal, workers=2, max_memory=cap, progress=events.append)
+    assert sc.units >= 2 and all(s.logrows <= whole.logrows - 1 for s in sc.segments)
+    plan = zkml.plan(sc, workers=2)
+    assert plan.segments == sc.units and plan.worker_memory_bytes <= cap
+    assert any(e.step.startswith("plan: ") for e in events)  # the plan is said before it is compiled
+    keys = sc.setup()
+    assert zkml.verify(keys.prove(cal[0], workers=2), keys.vk)
+    # without a cap, a small circuit stays whole: a worker's start-up costs more than halving its proof saves
+    assert zkml.compile(model, cal, workers=2).units == 1
+
+
+def test_planning_a_split_of_a_private_input_is_refused(deep):
+    from zkml.circuit.estimate import width
+
+    model, cal = deep
+    whole = zkml.compile(model, cal)
+    cap = _memory(2 ** (whole.logrows - 1), width(whole.settings)) + 1
+    with pytest.raises(zkml.ZKMLError) as e:
+        zkml.compile(model, cal[:1], workers=2, max_memory=cap, private_data=True)
+    assert e.value.where == "max_memory" and "--calibration" in e.value.hint
+    with pytest.raises(zkml.ZKMLError) as e:
+        zkml.compile(model, cal, workers=2, target="fastest")
+    assert e.value.where == "workers"
+
+
+def test_estimate_prints_the_plan_without_compiling_segments(deep, tmp_path):
+    import json
+
+    import numpy as np
+
+    from conftest import run_cli
+
+    model, cal = deep
+    model.save(tmp_path / "m.onnx")
+    np.save(tmp_path / "cal.npy", cal)
+    r = run_cli(
+        "estimate",
+        str(tmp_path / "m.onnx"),
+        "--calibration",
+        str(tmp_path / "cal.npy"),
+        "--workers",
+        "8",
+        "--max-memory",
+        "100GB",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)["plan"]
+    assert plan["workers"] == 8 and plan["segments"] >= 1 and plan["critical_path_s"] > 0
+    text = run_cli("estimate", str(tmp_path / "m.onnx"), "--calibration", str(tmp_path / "cal.npy"), "--workers", "8")
+    assert "plan: " in text.stdout and "critical path" in text.stdout
+    bad = run_cli(
+        "estimate",
+        str(tmp_path / "m.onnx"),
+        "--calibration",
+        str(tmp_path / "cal.npy"),
+        "--max-memory",
+        "lots",
+        "--json",
+    )
+    assert bad.returncode == 1
+    err = json.loads(bad.stdout)
+    assert (
+        err["ok"] is False and err["error"] == "CompileError" and "max_memory" in err["message"] + str(err.get("where"))
+    )

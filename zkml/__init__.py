@@ -30,6 +30,8 @@ _LAZY = {
     "Visibility": ".circuit.visibility",
     "compile": ".circuit.compiler",
     "estimate": ".circuit.compiler",
+    "Plan": ".circuit.plan",
+    "plan": ".circuit.plan",
     "TuneResult": ".circuit.tuner",
     "tune": ".circuit.tuner",
     "export": ".model.export",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from .batch.many import prove_many
     from .circuit.build import Circuit
     from .circuit.compiler import compile, estimate
+    from .circuit.plan import Plan, plan
     from .circuit.report import CalibrationReport
     from .circuit.spec import CircuitSpec
     from .circuit.split import SplitCircuit
@@ -112,6 +115,7 @@ __all__ = [
     "Client",
     "Keys",
     "Model",
+    "Plan",
     "Proof",
     "SRSInfo",
     "SplitCircuit",
@@ -134,6 +138,7 @@ __all__ = [
     "export",
     "load",
     "load_model",
+    "plan",
     "prove_many",
     "setup",
     "tune",

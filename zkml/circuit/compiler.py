@@ -11,6 +11,7 @@ from ..support.progress import accepts_progress, emit, step
 from ..support.store import Store
 from .build import Circuit, build, build_smallest, check_options
 from .estimate import Estimate, auto_max_logrows, for_settings, for_split
+from .plan import choose_logrows, parse_memory, predict
 from .prepared import Prepared
 from .sizes import summary as size_summary
 from .split import SplitCircuit, split_compile
@@ -32,6 +33,8 @@ def compile(
     store: Store | None = None,
     max_error: float | None = None,
     private_data: bool = False,
+    workers: int | None = None,
+    max_memory: int | str | None = None,
     **options: Any,
 ) -> Circuit | SplitCircuit:
     """Compile ``model`` into a circuit calibrated on ``calibration_data`` (one or many samples).
@@ -40,6 +43,11 @@ def compile(
     :class:`SplitCircuit`, proved as one inference); a model that fits stays one circuit. ``"auto"``: the
     largest K whose proof fits this machine's memory (:func:`zkml.estimate`'s cost model). Without it, a
     circuit whose predicted peak memory exceeds the machine's is refused with the numbers.
+
+    ``workers=N`` and/or ``max_memory=M`` (bytes, or ``"4GB"``) plan the split for proving on N one-core workers
+    with at most M each (:mod:`zkml.circuit.plan`): the segment size that minimises the predicted critical path,
+    at most one segment per worker unless the memory cap needs more; ``max_logrows`` (a number) stays an upper
+    bound. The plan is reported as a progress note; ``zkml.plan(circuit, workers=N)`` gives the compiled circuit's.
 
     ``target`` is ``"resources"`` (smallest circuit), ``"accuracy"``, or ``"fastest"`` (search the settings
     for the fastest proof within ``max_error``; :func:`zkml.tune`). ``options`` override ezkl run arguments
@@ -62,7 +70,16 @@ def compile(
         )
     check_options(options)
     with step("compile", f"target {target}"):
-        result = _compile(prep, target, max_logrows, scales, max_error, options)
+        if workers is not None or max_memory is not None:
+            if target == "fastest":
+                raise CompileError(
+                    "workers= and max_memory= plan a split; the settings search (target='fastest') plans its own",
+                    where="workers" if workers is not None else "max_memory",
+                    hint="pass max_logrows=K with target='fastest', or plan with the default target",
+                )
+            result = _planned(prep, target, max_logrows, scales, options, workers or 1, parse_memory(max_memory))
+        else:
+            result = _compile(prep, target, max_logrows, scales, max_error, options)
     segments = getattr(result, "segments", None) or (result,)
     for i, c in enumerate(segments):  # why this size, from the settings alone (a warm, cached compile skips it:
         if c.cached:  # it would load the onnx package only to say it again)
@@ -124,6 +141,43 @@ def _compile(
             hint="pass separate calibration data (CLI --calibration FILE) to split",
         )
     return split_compile(prep, max_logrows, scales, options)
+
+
+def _planned(
+    prep: Prepared,
+    target: str,
+    max_logrows: int | str | None,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    workers: int,
+    max_memory: int | None,
+) -> Circuit | SplitCircuit:
+    """Compile at the segment size the worker planner chooses from the whole circuit's settings; when a single
+    step of the model does not fit that size, the next larger one (up to the plan's cap)."""
+    if max_logrows is not None and max_logrows != "auto" and not isinstance(max_logrows, int):
+        return _compile(prep, target, max_logrows, scales, None, options)  # its refusal names max_logrows
+    whole = _whole(prep, target, scales, options)
+    cap = max_logrows if isinstance(max_logrows, int) else None
+    plan = choose_logrows(whole.settings, workers=workers, max_memory=max_memory, max_logrows=cap)
+    top = choose_logrows(whole.settings, workers=1, max_memory=max_memory, max_logrows=cap).logrows
+    k = plan.logrows
+    if prep.private_data and k < whole.logrows:
+        raise CompileError(
+            f"the plan for {workers} worker(s) cuts this 2^{whole.logrows}-row circuit into segments of 2^{k} rows; "
+            "splitting calibrates every segment on intermediate values, which would be those of a private input",
+            where="workers" if max_memory is None else "max_memory",
+            hint="pass separate calibration data (CLI --calibration FILE) to plan a split",
+        )
+    while True:
+        emit("compile", f"plan: {predict(whole.settings, k, workers)}")
+        try:
+            result = _compile(prep, target, k, scales, None, options)
+            break
+        except CompileError as err:
+            if k >= top or "does not fit" not in err.message:
+                raise
+            k += 1  # one step of the model needs more rows than the plan's segments: the next size up
+    return result
 
 
 def _whole(prep: Prepared, target: str, scales: list[int] | None, options: Mapping[str, Any]) -> Circuit:

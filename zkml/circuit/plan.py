@@ -138,3 +138,28 @@ def choose_logrows(
         return plans[-1]
     fastest = min(p.critical_path_s for p in one_round)
     return min((p for p in one_round if p.critical_path_s <= NEAR * fastest), key=lambda p: (p.segments, -p.logrows))
+
+
+def for_segments(settings: Sequence[Mapping[str, Any]], workers: int = 1) -> Plan:
+    """The plan of compiled units (one circuit, or a split circuit's segments) on ``workers`` workers."""
+    parts = [for_settings(s, n_cores=1) for s in settings]
+    witness = PROVE_S_FIXED * len(parts)
+    prove = [p.prove_s for p in parts]
+    return Plan(
+        max(p.logrows for p in parts),
+        len(parts),
+        workers,
+        max(p.peak_memory_bytes for p in parts),
+        round(max(prove), 2),
+        round(critical_path(prove, workers, witness, WORKER_STARTUP_S if len(parts) > 1 else 0.0), 2),
+        round(witness + sum(prove), 2),
+    )
+
+
+def plan(circuit: Any, workers: int = 1) -> Plan:
+    """``zkml.plan(circuit, workers=N)``: a compiled circuit's segments on N one-core workers (predicted): per
+    worker memory, the critical path, and the same proof in sequence."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise CompileError(f"workers must be a positive number, not {workers!r}", where="workers", hint="e.g. 4")
+    units = getattr(circuit, "segments", None) or (circuit,)
+    return for_segments([u.settings for u in units], workers)

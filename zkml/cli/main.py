@@ -100,6 +100,17 @@ _max_logrows_opt = click.option(
     help="Split the model into segments of at most 2^K rows when it does not fit (K, or "
     "'auto': what fits this machine's memory). A model that fits stays one circuit.",
 )
+_plan_workers_opt = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Plan the split for this many one-core workers: the segment size with the shortest predicted "
+    "critical path (at most one segment per worker unless --max-memory needs more).",
+)
+_max_memory_opt = click.option(
+    "--max-memory",
+    "max_memory",
+    help="Plan the split so each worker's proof needs at most this much memory (e.g. 4GB = 4*10^9 bytes, 3.5GiB).",
+)
 _max_error_opt = click.option(
     "--max-error",
     type=float,
@@ -141,7 +152,13 @@ _max_error_opt = click.option(
 @_srs_opt
 @_srs_sha_opt
 @_setup_prod_opt
-@click.option("--workers", type=int, help="A split model: prove its segments on this many processes at once.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="A split model: prove its segments on this many processes at once (with --max-memory, also plan the "
+    "split for them).",
+)
+@_max_memory_opt
 @_json_opt
 @click.pass_obj
 def run(
@@ -159,6 +176,7 @@ def run(
     srs_sha256: str | None,
     production: bool,
     workers: int | None,
+    max_memory: str | None,
     as_json: bool,
 ) -> None:
     """Compile (cached) + setup (cached) + prove + verify MODEL on INPUT."""
@@ -178,6 +196,7 @@ def run(
             max_error=max_error,
             private_data=calibration is None,
             max_logrows=max_logrows,
+            **({"workers": workers, "max_memory": max_memory} if max_memory else {}),
             **options,
         )
     _check_tolerance(circuit, tolerance, spec_path)
@@ -332,6 +351,8 @@ def export_cmd(
 @_target_opt
 @_max_error_opt
 @_max_logrows_opt
+@_plan_workers_opt
+@_max_memory_opt
 @_vis_opt
 @_spec_opt
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory for the circuit.")
@@ -344,6 +365,8 @@ def compile_cmd(
     target: str | None,
     max_error: float | None,
     max_logrows,
+    workers: int | None,
+    max_memory: str | None,
     visibility: str | None,
     spec_path: str | None,
     output: str,
@@ -361,6 +384,8 @@ def compile_cmd(
             target=target,
             max_error=max_error,
             max_logrows=max_logrows,
+            workers=workers,
+            max_memory=max_memory,
             **options,
         )
     _check_tolerance(c, tolerance, spec_path)
@@ -376,12 +401,16 @@ def compile_cmd(
         "calibration": c.report.to_json(),
         "timings": st.timings,
     }
+    plan = zkml.plan(c, workers=workers) if workers or max_memory else None
+    if plan is not None:
+        info["plan"] = plan.to_json()
     _emit(
         as_json,
         info,
         [
             f"wrote {output}: 2^{c.logrows} rows ({c.num_rows} used){' [cached]' if c.cached else ''}",
             f"  accuracy  {c.report}",
+            *([f"  plan      {plan}"] if plan else []),
         ],
     )
 
@@ -698,10 +727,19 @@ def verify_cmd(
 )
 @_vis_opt
 @_max_logrows_opt
+@_plan_workers_opt
+@_max_memory_opt
 @_json_opt
 @click.pass_obj
 def estimate_cmd(
-    st: _State, model: str, calibration: str | None, visibility: str | None, max_logrows, as_json: bool
+    st: _State,
+    model: str,
+    calibration: str | None,
+    visibility: str | None,
+    max_logrows,
+    workers: int | None,
+    max_memory: str | None,
+    as_json: bool,
 ) -> None:
     """Predict rows, proving-key size, peak memory, setup and prove time of MODEL (an .onnx with --calibration, or a
     compiled circuit directory) on this machine, before spending them."""
@@ -722,14 +760,46 @@ def estimate_cmd(
     est = zkml.estimate(target)
     with st.stage("breakdown"):
         parts = breakdown(target)
+    plan = _estimate_plan(target, workers, max_memory, max_logrows) if workers or max_memory else None
     _emit(
         as_json,
-        {"ok": True, **est.to_json(), "breakdown": to_json(parts), "timings": st.timings},
+        {
+            "ok": True,
+            **est.to_json(),
+            "breakdown": to_json(parts),
+            **({"plan": plan.to_json()} if plan else {}),
+            "timings": st.timings,
+        },
         [
             str(est),
             "  fits this machine" if est.fits else "  does NOT fit this machine: compile with --max-logrows auto",
+            *(
+                [
+                    f"  plan: {plan}",
+                    f"  compile with --workers {plan.workers}{f' --max-memory {max_memory}' if max_memory else ''}",
+                ]
+                if plan
+                else []
+            ),
             *lines(parts),
         ],
+    )
+
+
+def _estimate_plan(target, workers: int | None, max_memory: str | None, max_logrows):
+    """A compiled split's own plan; for one circuit, the split the planner would choose (from the cost model:
+    nothing more is compiled)."""
+    import zkml
+
+    from ..circuit.plan import choose_logrows, parse_memory
+
+    if target.units > 1:
+        return zkml.plan(target, workers=workers or 1)
+    return choose_logrows(
+        target.settings,
+        workers=workers or 1,
+        max_memory=parse_memory(max_memory),
+        max_logrows=max_logrows if isinstance(max_logrows, int) else None,
     )
 
 
