@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 import zkml
@@ -282,3 +283,31 @@ def test_prove_many_reports_the_batch_and_each_workers_steps(mlp_keys, mlp_cal, 
     text = json.dumps([e.to_json() for e in events + again]) + logs.text()
     assert "input 3/4: proof of 2^11 rows" in text
     assert not any(s in text for s in SECRET_TEXTS)
+
+
+def test_cli_batch_progress_is_printed_in_a_log(tmp_path, mlp_keys, mlp_cal):
+    """`prove --batch` with stderr not a terminal: timestamped lines of the batch step, its count reaching the
+    total (the batch's events are no longer hidden behind a terminal-only bar)."""
+    keys = mlp_keys.save(tmp_path / "keys")
+    d = tmp_path / "inputs"
+    d.mkdir()
+    for i in range(3):
+        x = np.array(mlp_cal[i], dtype=np.float64)
+        x.flat[0] = SECRET  # a private value that no line may carry
+        np.save(d / f"x{i}.npy", x)
+    res = run_cli(
+        "prove",
+        keys,
+        "--batch",
+        d,
+        "-o",
+        tmp_path / "out",
+        "--workers",
+        "1",
+        env={"ZKML_PROGRESS_INTERVAL": "0.01"},
+    )
+    assert res.returncode == 0, res.stderr
+    body = [STAMP.sub("", ln) for ln in res.stderr.splitlines() if STAMP.match(ln)]
+    assert any(b.startswith("batch: 3 proofs") for b in body), body
+    assert any(re.match(r"batch: 3 proofs 3/3: done in ", b) for b in body), body
+    assert not any(t in res.stdout + res.stderr for t in SECRET_TEXTS)

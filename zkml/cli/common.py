@@ -85,7 +85,8 @@ if plain:
                 open_[k].update(ev=m, at=now)
         slow = [(kk, o) for kk, o in open_.items() if now - o["t0"] >= interval]
         if slow and now - last >= interval:
-            k, o = max(slow, key=lambda kv: kv[0][2])  # the innermost slow step
+            # the innermost slow step that counts something (a batch's proofs), else the innermost
+            k, o = max(slow, key=lambda kv: (kv[1]["ev"].get("total") is not None, kv[0][2]))
             out(f"{what(o['ev'])}{count(o['ev'])}: {secs(now - o['t0'])} elapsed{left(o, now)}")
             o["shown"] = last = now
 else:
@@ -136,11 +137,9 @@ class _Display:
             self.interval = max(float(os.environ.get("ZKML_PROGRESS_INTERVAL", "10")), 0.01)
         except ValueError:
             self.interval = 10.0
-        self.hidden = 0  # another display (a batch's own bar) is showing
 
     def __call__(self, event) -> None:
-        if not self.hidden:
-            self._send({"kind": "event", **event.to_json()})
+        self._send({"kind": "event", **event.to_json()})
 
     def print(self, text: str) -> None:
         self._send({"kind": "print", "text": text})
@@ -243,15 +242,10 @@ class _State:
         from ..support.progress import step
 
         t0 = time.perf_counter()
-        own_bar = name == "prove-batch" and self.display is not None  # a batch shows its own bar
-        if own_bar:
-            self.display.hidden += 1
         try:
             with step(name):
                 yield
         finally:
-            if own_bar:
-                self.display.hidden -= 1
             self.timings[name] = round(time.perf_counter() - t0, 4)
             if self.display is not None and sys.stderr.isatty():
                 self.display.print(f"  {name:<10} {self.timings[name]:.2f}s")

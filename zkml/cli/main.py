@@ -6,7 +6,6 @@ Imports nothing heavy at module level, so ``--help`` is instant and never loads 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -508,10 +507,8 @@ def prove_cmd(
         k = k.with_weights(weights_path)
     if batch_path:
         ids, xs = _batch_inputs(Path(batch_path))
-        with st.stage("prove-batch"), _progress(st, len(xs)) as advance:
-            results = zkml.prove_many(
-                k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address, on_result=advance
-            )
+        with st.stage("prove-batch"):  # prove_many's 'batch' events drive the display (a bar on a terminal)
+            results = zkml.prove_many(k, xs, workers=workers, out_dir=output, ids=ids, cluster=ray_address)
         errs = [r.__dict__ for r in results if isinstance(r, zkml.BatchError)]
         info = {
             "ok": not errs,
@@ -576,20 +573,6 @@ class _Shown:
 
     def __bool__(self) -> bool:
         return True
-
-
-@contextlib.contextmanager
-def _progress(st: _State, total: int):
-    """A progress bar on a terminal's stderr as batch results stream back; a no-op otherwise."""
-    if st.quiet or not sys.stderr.isatty():
-        yield lambda i, r: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("proving", total=total)
-        yield lambda i, r: bar.advance(task)
 
 
 def _batch_inputs(path: Path) -> tuple[list[str], list]:
