@@ -103,7 +103,11 @@ def test_compile_plans_the_split_for_workers_under_a_memory_cap(deep):
     assert plan.segments == sc.units and plan.worker_memory_bytes <= cap
     assert any(e.step.startswith("plan: ") for e in events)  # the plan is said before it is compiled
     keys = sc.setup()
-    assert zkml.verify(keys.prove(cal[0], workers=2), keys.vk)
+    seen = []
+    assert zkml.verify(keys.prove(cal[0], workers=2, progress=seen.append), keys.vk)
+    # each worker's own steps come back beneath the proof, named by segment (per-segment progress)
+    relayed = {e.step.split(":")[0] for e in seen if e.step.startswith("segment ") and e.status == "done"}
+    assert relayed == {f"segment {i + 1}/{sc.units}" for i in range(sc.units)}, [e.step for e in seen]
     # without a cap, a small circuit stays whole: a worker's start-up costs more than halving its proof saves
     assert zkml.compile(model, cal, workers=2).units == 1
 

@@ -23,7 +23,7 @@ from ..model.model import Model, TensorSpec, load_model
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
-from ..support.progress import accepts_progress, each, emit
+from ..support.progress import Event, accepts_progress, each, emit, relay
 from ..support.store import Store
 from .commit import commit as commit_one
 from .commit import with_weights
@@ -339,10 +339,18 @@ def _prove_on_workers(keys: SplitKeys, inputs: list, workers: int, check: bool) 
     home = os.environ.get("ZKML_HOME")
     done: dict[int, Proof] = {}
     attempts = {i: 0 for i in range(len(segs))}
-    with WorkerPool(_prove_segment, min(workers, len(segs))) as pool:
+
+    def relayed(i: int, event: dict) -> None:  # a worker's own steps, beneath this proof's (public: names, times)
+        try:
+            ev = Event.from_json(event)
+        except (TypeError, ValueError):  # not an event: nothing to show
+            return
+        relay(ev, depth=1, prefix=f"segment {i + 1}/{len(segs)}: ")
+
+    with WorkerPool(_prove_segment, min(workers, len(segs)), progress=True) as pool:
         for i in range(len(segs)):
             pool.submit(i, str(segs[i].path), home, inputs[i], check)
-        for i, kind, value in pool.results():
+        for i, kind, value in pool.results(on_progress=relayed):
             if kind == "done":
                 done[i] = value.bind(segs[i].vk)
             elif kind == "died":
