@@ -255,6 +255,14 @@ def test_inspect_and_load_every_kind_single(mlp_circuit, mlp_keys, mlp_proof, co
         zkml.load(paths["vk"], id="ab" * 32)
     res = run_cli("inspect", tmp_path / "junk")
     assert res.returncode == 1 and "not a zkml artifact directory" in res.stderr
+    # a command that needs one kind says what it was handed instead
+    with pytest.raises(errors.ArtifactError, match="this is a keys directory, and a circuit directory is needed"):
+        zkml.load(paths["keys"], kinds=("circuit", "split_circuit"))
+    assert isinstance(zkml.load(paths["circuit"], kinds=("circuit", "split_circuit")), zkml.Circuit)
+    res = run_cli("setup", paths["keys"], "-o", tmp_path / "k2", "--json")
+    err = json.loads(res.stdout)
+    assert res.returncode == 1 and "a circuit directory is needed" in err["message"]
+    assert not (tmp_path / "k2").exists()  # nothing written
 
 
 @pytest.mark.requires_solc

@@ -429,7 +429,7 @@ def setup_cmd(
     import zkml
 
     with st.stage("setup"):
-        c = zkml.SplitCircuit.load(circuit) if (Path(circuit) / "split.json").exists() else zkml.Circuit.load(circuit)
+        c = zkml.load(circuit, kinds=("circuit", "split_circuit"))
         keys = c.setup(srs=srs, production=production, srs_sha256=srs_sha256)
     keys.save(output)
     info = {
@@ -732,7 +732,7 @@ def estimate_cmd(
 
     p = Path(model)
     if p.is_dir():
-        target = zkml.SplitCircuit.load(p) if (p / "split.json").exists() else zkml.Circuit.load(p)
+        target = zkml.load(p, kinds=("circuit", "split_circuit"))
     else:
         if not calibration:
             raise click.UsageError("an ONNX model needs --calibration (it is compiled first, cached)")

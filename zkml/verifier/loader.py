@@ -76,11 +76,20 @@ def artifact_kind(path: str | os.PathLike) -> str:
     return kind
 
 
-def load(path: str | os.PathLike, *, id: str | None = None) -> Any:
+def load(path: str | os.PathLike, *, id: str | None = None, kinds: tuple[str, ...] | None = None) -> Any:
     """The artifact at ``path`` as its zkml object (see the module docstring), authenticated by its own ``load``.
-    ``id``: for a verifying key, the model id you trust (refused otherwise); elsewhere it is refused."""
+    ``id``: for a verifying key, the model id you trust (refused otherwise); elsewhere it is refused.
+    ``kinds``: the kinds (``artifact_kind`` names) the caller can use; any other is refused, saying what it is."""
     p = Path(path)
     kind = artifact_kind(p)
+    if kinds is not None and kind not in kinds:
+        wanted = " or ".join(dict.fromkeys(_label(k.replace("split_", "")) for k in kinds))
+        raise ArtifactError(
+            f"this is {_label(kind)}, and {wanted} is needed here",
+            stage="load",
+            where=p,
+            hint=f"pass {wanted}" + (" (single or split)" if any(k.startswith("split_") for k in kinds) else ""),
+        )
     if id is not None and kind not in ("verifying_key", "split_verifying_key"):
         raise ArtifactError(
             f"id= pins a verifying key, and this is a {kind.replace('_', ' ')}",
@@ -117,6 +126,26 @@ def load(path: str | os.PathLike, *, id: str | None = None) -> Any:
         hint="load a verifier contract directory with zkml.VerifierContract.load; a .sol file is source "
         "only (prove-model contract compiles one)",
     )
+
+
+_LABELS = {
+    "keys": "a keys directory",
+    "split_keys": "a split keys directory",
+    "verifying_key": "a verifying-key directory",
+    "split_verifying_key": "a split verifying-key directory",
+    "circuit": "a circuit directory",
+    "split_circuit": "a split circuit directory",
+    "contract": "a contract directory",
+    "model": "a model",
+    "proof": "a proof",
+    "bundle": "a bundle",
+    "solidity": "a Solidity file",
+    "srs": "an SRS file",
+}
+
+
+def _label(kind: str) -> str:
+    return _LABELS.get(kind, f"a {kind.replace('_', ' ')}")
 
 
 def srs_info(p: Path) -> SRSInfo:
