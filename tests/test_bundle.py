@@ -92,11 +92,13 @@ def test_cli_bundle_and_verify(car, mlp_keys, mlp_proof, tmp_path):
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["core_cid"] == car[0].core
+    assert info["compiled_sha256"] == hashlib.sha256(mlp_keys.circuit.compiled_path.read_bytes()).hexdigest()
     proof = mlp_proof.save(tmp_path / "p.json")
     ok = run_cli("verify", proof, "--bundle", tmp_path / "m.car")
     assert ok.returncode == 0 and ok.stdout.startswith("valid")
     shown = run_cli("inspect", tmp_path / "m.car")
     assert shown.stdout.startswith(f"bundle: model id {mlp_keys.vk.id}") and car[0].core in shown.stdout, shown.stderr
+    assert f"compiled   sha256 {info['compiled_sha256']}" in shown.stdout
     assert run_cli("verify", proof).returncode == 2  # neither --vk nor --bundle
 
 

@@ -209,6 +209,7 @@ def _bundle(b) -> tuple[dict, list[str]]:
         "weights": "pinned" if b.weights_commitment else "committed" if committed else "fixed",
         "root_cid": b.root,
         "core_cid": b.core,
+        "compiled_sha256": b.compiled_sha256,
         "files": sorted(b.files),
         "dev_srs": b.dev_srs,
         "srs_sha256": digest,
@@ -224,9 +225,11 @@ def _bundle(b) -> tuple[dict, list[str]]:
         f"  weights    {weights}",
         f"  srs        {srs}",
         f"  root       {b.root}",
-        f"  core       {b.core}",
+        f"  core       {b.core} (pin it: verify --bundle B --cid CORE)",
         f"  files      {', '.join(info['files'])}",
     ]
+    if b.compiled_sha256:
+        lines.append(f"  compiled   sha256 {b.compiled_sha256} (the model node's circuit, bound by the core)")
     if info["contract"]:
         lines.append(f"  contract   {info['contract']}")
     return info, lines

@@ -867,6 +867,7 @@ def bundle_cmd(
         "model_id": b.model_id,
         "key_id": b.key_id,
         "weights_commitment": b.weights_commitment,
+        "compiled_sha256": b.compiled_sha256,
         "segments": b.segments,
         "car": output,
         "files": sorted(b.files),
@@ -888,7 +889,7 @@ def bundle_cmd(
             f"  key id    {b.key_id}",
             *weights,
             f"  wrote {output} ({info['bytes']:,} bytes): {', '.join(info['files'])}",
-            f"  core      {b.core}",
+            f"  core      {b.core} (what verifiers pin: verify --bundle {output} --cid)",
             *_dev_warning(b.dev_srs),
         ],
     )
