@@ -302,3 +302,22 @@ def test_inspect_and_load_every_kind_split(split, tmp_path):  # noqa: F811
     assert _first(res).startswith("circuit:") and f"split ({n} segments)" in res.stdout
     proof = json.loads(run_cli("inspect", paths["proof"], "--json").stdout)
     assert proof["proof_bytes"] == sum(len(s.proof) for s in p0.segments) > 0 and proof["verified"] is False
+
+
+def test_a_malformed_fingerprint_is_refused_on_every_path(committed):  # noqa: F811
+    """One reading of a weights fingerprint (zkml.proof.read_fingerprint): each path refuses a malformed one with
+    its own error class, naming the field."""
+    from zkml.evm import InProcessChain
+
+    keys, (ca, pa), _ = committed
+    for bad in ("0x1234", "not hex", ca[:-1] + "g"):
+        with pytest.raises(errors.VerifyError, match="cannot read the weights commitment") as e:
+            keys.vk.pin_weights(bad)
+        assert "prove-model commit" in e.value.hint
+        with pytest.raises(errors.ContractError, match="cannot read the weights commitment"):
+            zkml.verifier_contract(keys.vk, weights_commitment=bad)
+    chain = InProcessChain()
+    addr = chain.deploy(zkml.verifier_contract(keys.vk))
+    with pytest.raises(errors.ChainError, match="cannot read the weights commitment") as e:
+        chain.verify(addr, pa, weights_commitment="0x12")
+    assert e.value.stage == "verify"

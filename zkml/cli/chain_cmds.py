@@ -402,21 +402,13 @@ def verify_onchain_cmd(
 def _pins(*given: str | None) -> list[str]:
     """The distinct weights fingerprints pinned (the key's, --weights-commitment's), normalised."""
     from ..errors import ChainError
-    from ..proof.proof import normalize_commitment
+    from ..proof.proof import read_fingerprint
 
     out = []
     for w in given:
         if w is None:
             continue
-        try:
-            w = normalize_commitment(w)
-        except ValueError as err:
-            raise ChainError(
-                f"cannot read the weights commitment: {err}",
-                stage="verify",
-                where="--weights-commitment",
-                hint="pass the fingerprint printed by prove-model commit",
-            ) from None
+        w = read_fingerprint(w, ChainError, where="--weights-commitment", stage="verify")
         if w not in out:
             out.append(w)
     return out

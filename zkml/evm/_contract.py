@@ -13,7 +13,7 @@ from ..errors import ArtifactError, ContractError
 from ..keys.keys import Keys
 from ..keys.split import SplitKeys, SplitVerifyingKey
 from ..keys.statement import statement_id
-from ..proof.proof import normalize_commitment, read_commitments
+from ..proof.proof import read_commitments, read_fingerprint
 from ..support.deps import ezkl_version
 from ..support.files import ZKML_FORMAT, atomic_write_bytes, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -103,14 +103,7 @@ class VerifierContract:
                 where="reusable",
                 hint="use the per-model verifier (drop reusable=True / --reusable)",
             )
-        try:
-            c = normalize_commitment(commitment)
-        except ValueError as err:
-            raise ContractError(
-                f"cannot read the weights commitment: {err}",
-                where=where,
-                hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-            ) from None
+        c = read_fingerprint(commitment, ContractError, where=where)
         sizes = [_weight_points(u) for u in (self.segments or (self,))]
         if len(c) - 2 != 128 * sum(sizes):
             raise ContractError(
@@ -323,14 +316,7 @@ def _one_pin(*pins: str | None) -> str | None:
     given = set()
     for c in pins:
         if c is not None:
-            try:
-                given.add(normalize_commitment(c))
-            except ValueError as err:
-                raise ContractError(
-                    f"cannot read the weights commitment: {err}",
-                    where="weights_commitment",
-                    hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-                ) from None
+            given.add(read_fingerprint(c, ContractError))
     if len(given) > 1:
         raise ContractError(
             "the weights commitment given is not the one the verifying key pins",

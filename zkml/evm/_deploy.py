@@ -4,7 +4,7 @@ model's verifiers with their ``SplitVerifier`` (any chain with ``deploy_code`` /
 from __future__ import annotations
 
 from ..errors import ContractError
-from ..proof.proof import normalize_commitment
+from ..proof.proof import read_fingerprint
 from ._app import app_contract
 from ._contract import verifier_contract
 from ._layout import weights_offset
@@ -30,14 +30,7 @@ def deploy_committed_verifier(
         raise ContractError(
             "this key's weights are not committed", where="vk", hint="compile with visibility params=committed"
         )
-    try:
-        c = bytes.fromhex(normalize_commitment(weights_commitment)[2:])
-    except ValueError as err:
-        raise ContractError(
-            f"cannot read the weights commitment: {err}",
-            where="weights_commitment",
-            hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-        ) from None
+    c = bytes.fromhex(read_fingerprint(weights_commitment, ContractError)[2:])
     if len(c) != 64 * counts["params"]:
         raise ContractError(
             f"the commitment has {len(c) // 64} points, this key's weights have {counts['params']}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import ChainError
 from ..keys.statement import statement_id
-from ..proof.proof import normalize_commitment
+from ..proof.proof import read_fingerprint
 from ._abi import decode_reusable_return
 
 
@@ -127,15 +127,7 @@ def _pins(contract, weights_commitment: str | None) -> list[str]:
     pins = []
     for c in ([contract.weights_commitment] if contract is not None else []) + [weights_commitment]:
         if c is not None:
-            try:
-                pins.append(normalize_commitment(c))
-            except ValueError as err:
-                raise ChainError(
-                    f"cannot read the weights commitment: {err}",
-                    stage="verify",
-                    where="weights_commitment",
-                    hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-                ) from None
+            pins.append(read_fingerprint(c, ChainError, stage="verify"))
     return pins
 
 

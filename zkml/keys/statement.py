@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import ArtifactError, VerifyError
-from ..proof.proof import normalize_commitment
+from ..proof.proof import normalize_commitment, read_fingerprint
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
 
@@ -39,14 +39,7 @@ def checked_commitment(commitment: str, committed: bool, where: object = "weight
             where=where,
             hint="compile with visibility params=committed, or verify without a weights commitment",
         )
-    try:
-        return normalize_commitment(commitment)
-    except ValueError as err:
-        raise VerifyError(
-            f"cannot read the weights commitment: {err}",
-            where=where,
-            hint="pass the fingerprint printed by zkml.commit / prove-model commit",
-        ) from None
+    return read_fingerprint(commitment, VerifyError, where=where)
 
 
 def save_weights(d: Path, key_id: str, commitment: str | None) -> None:

@@ -123,6 +123,19 @@ def normalize_commitment(c: str) -> str:
     return "0x" + text
 
 
+def read_fingerprint(c: str, error_cls: type, *, where: str = "weights_commitment", **stage: str) -> str:
+    """``normalize_commitment``, refused as ``error_cls`` (a ZKMLError) naming ``where`` when it is not one."""
+    try:
+        return normalize_commitment(c)
+    except ValueError as err:
+        raise error_cls(
+            f"cannot read the weights commitment: {err}",
+            where=where,
+            hint="pass the fingerprint printed by zkml.commit / prove-model commit",
+            **stage,
+        ) from None
+
+
 # what a verifying key says about its public instances
 _VIS_NAMES = {
     "public": "public",
