@@ -34,6 +34,7 @@ from .report import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = (1, 2, 4, 8, 16, 32)
+PLANNER_FILL = 0.85  # zkml.circuit.plan.FILL: the share of 2^K rows the planner expects a segment to use
 
 _SETUP = r"""
 import json, resource, sys, time
@@ -42,12 +43,22 @@ import numpy as np
 import zkml
 d = {work!r}
 model = zkml.load_model(d + "/model.onnx")
+from zkml.internals import estimate_settings
+t0 = time.perf_counter()
 c = zkml.compile(model, np.load(d + "/cal.npy"), max_logrows={k})
+compile_s = time.perf_counter() - t0
+units = getattr(c, "segments", None) or [c]
+plan = {{n: zkml.plan(c, workers=n).to_json() for n in {plan_workers!r}}}
+predicted = [estimate_settings(u.settings, n_cores=1) for u in units]
 t0 = time.perf_counter()
 keys = c.setup()
 keys.save(d + "/keys")
-print("RESULT " + json.dumps({{"setup_s": time.perf_counter() - t0, "units": c.units,
-                               "logrows": [s.logrows for s in getattr(c, "segments", [c])]}}))
+print("RESULT " + json.dumps({{"compile_s": compile_s, "setup_s": time.perf_counter() - t0, "units": c.units,
+                               "logrows": [u.logrows for u in units],
+                               "rows": [int(u.settings.get("num_rows") or 0) for u in units],
+                               "predicted": {{"prove_s": [e.prove_s for e in predicted],
+                                             "peak_memory_mb": [e.peak_memory_bytes / 2**20 for e in predicted],
+                                             "plan": plan}}}}))
 """
 
 _SEGMENT = r"""
@@ -109,7 +120,7 @@ def measure(name: str, k: int) -> dict:
         work, home = str(Path(tmp)), str(Path(tmp) / "home")
         model.save(Path(work) / "model.onnx")
         np.save(Path(work) / "cal.npy", np.asarray(cal, dtype=np.float32))
-        fmt = {"root": str(ROOT), "work": work, "k": k}
+        fmt = {"root": str(ROOT), "work": work, "k": k, "plan_workers": WORKERS}
         setup = _run(_SETUP.format(**fmt), "0,1", home)
         if "error" in setup or setup["units"] < 2:
             return {"model": name, "error": setup.get("error", "the model fits one circuit at this max_logrows")}
@@ -128,7 +139,43 @@ def measure(name: str, k: int) -> dict:
             n: round(critical_path(times, n, witness, res["worker_startup_s"]), 2) for n in WORKERS
         }
         res["measured_2_vs_1"] = round(whole[2]["prove_s"] / whole[1]["prove_s"], 3)
+    res["planner"] = _planner_vs_measured(res)
     return res
+
+
+def _planner_vs_measured(res: dict) -> dict:
+    """The cost model's plan (``zkml.plan``, per segment ``estimate_settings`` on one core) over what was measured
+    here: per-segment prove time and memory, the critical path over the one simulated from measurements (and over
+    the measured 1- and 2-worker runs), and the planner's constants beside the values measured."""
+    pred, segs = res["setup"]["predicted"], res["segments"]
+    plan = {int(n): p for n, p in pred["plan"].items()}
+    out = {
+        "segment_prove_s_ratio": [round(p / s["prove_s"], 3) for p, s in zip(pred["prove_s"], segs)],
+        "segment_memory_ratio": [round(p / s["peak_rss_mb"], 3) for p, s in zip(pred["peak_memory_mb"], segs)],
+        "critical_path_s": {n: plan[n]["critical_path_s"] for n in WORKERS},
+        "fill": [round(r / 2**k, 3) for r, k in zip(res["setup"]["rows"], res["setup"]["logrows"]) if r],
+        # the plan's start-up, read back from its own numbers: with a worker per segment its critical path is the
+        # witness chain (its in-sequence time less the proofs) plus one start-up plus the longest proof
+        "worker_startup_s": {
+            "planner": round(
+                plan[WORKERS[-1]]["critical_path_s"]
+                - (plan[1]["sequential_s"] - sum(pred["prove_s"]))
+                - max(pred["prove_s"]),
+                2,
+            ),
+            "measured": res.get("worker_startup_s"),
+        },
+        "planner_fill": PLANNER_FILL,
+    }
+    if "critical_path_s" in res:
+        out["critical_path_ratio_vs_simulated"] = {
+            n: round(plan[n]["critical_path_s"] / res["critical_path_s"][n], 3) for n in WORKERS
+        }
+    m = res["measured"]
+    out["critical_path_ratio_vs_measured"] = {
+        n: round(plan[n]["critical_path_s"] / m[n]["prove_s"], 3) for n in (1, 2) if "prove_s" in m[n]
+    }
+    return out
 
 
 def _small():
@@ -152,29 +199,59 @@ def _small():
 
 
 def table(results: list[dict]) -> str:
+    cols = ", ".join(map(str, WORKERS))
     lines = [
-        "| model | segments (logrows) | segment prove s (1 core) | largest segment RSS MB | critical path s for "
-        + ", ".join(map(str, WORKERS))
-        + " workers | measured 1 / 2 workers s | 2 vs 1 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | segments (logrows) | segment prove s (1 core): measured / planned | largest segment RSS MB: "
+        f"measured / planned | critical path s for {cols} workers: simulated from measurements | planned | "
+        "measured 1 / 2 workers s | 2 vs 1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['model']} | error: {r['error'][-120:]} | | | | | |")
+            lines.append(f"| {r['model']} | error: {r['error'][-160:]} | | | | | | |")
             continue
         cp = r.get("critical_path_s", {})
-        m = r["measured"]
+        m, pred = r["measured"], r["setup"]["predicted"]
         seg_s = ", ".join(f"{s['prove_s']:.1f}" for s in r["segments"])
+        plan_seg_s = ", ".join(f"{p:.1f}" for p in pred["prove_s"])
         path_s = ", ".join(f"{cp[n]:.1f}" for n in WORKERS) if cp else "-"
+        plan_path_s = ", ".join(f"{r['planner']['critical_path_s'][n]:.1f}" for n in WORKERS)
         lines.append(
             f"| {r['model']} | {r['setup']['units']} ({', '.join(map(str, r['setup']['logrows']))}) | "
-            f"{seg_s} | "
-            f"{max(s['peak_rss_mb'] for s in r['segments']):,.0f} | "
-            f"{path_s} | "
+            f"{seg_s} / {plan_seg_s} | "
+            f"{max(s['peak_rss_mb'] for s in r['segments']):,.0f} / {max(pred['peak_memory_mb']):,.0f} | "
+            f"{path_s} | {plan_path_s} | "
             f"{m[1].get('prove_s', float('nan')):.1f} / {m[2].get('prove_s', float('nan')):.1f} | "
             f"{r.get('measured_2_vs_1', '-')} |"
         )
+    lines += ["", "Planner (``zkml.plan``, the cost model) over measured, target 0.7-1.3:", ""]
+    for r in results:
+        if "error" in r:
+            continue
+        p = r["planner"]
+        sim = p.get("critical_path_ratio_vs_simulated", {})
+        lines.append(
+            f"- {r['model']}: per-segment prove time {', '.join(map(str, p['segment_prove_s_ratio']))}; "
+            f"per-segment memory {', '.join(map(str, p['segment_memory_ratio']))}; critical path vs simulated "
+            + (", ".join(f"{n}: {sim[n]}" for n in WORKERS) if sim else "-")
+            + "; vs measured "
+            + ", ".join(
+                f"{n} worker{'s' if n > 1 else ''}: {v}" for n, v in p["critical_path_ratio_vs_measured"].items()
+            )
+            + f"; worker start-up {p['worker_startup_s']['planner']} s planned, "
+            f"{_fmt(p['worker_startup_s']['measured'])} s measured; rows used of 2^K {', '.join(map(str, p['fill']))} "
+            f"(planner's FILL {p['planner_fill']})"
+        )
+    lines += [
+        "",
+        f"Setup (compile + keys) and every measurement ran on this machine ({os.cpu_count()} cores), pinned with "
+        "taskset; other work shared the cores, so times are contended.",
+    ]
     return "\n".join(lines)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
 
 
 def main(argv: list[str] | None = None) -> None:
