@@ -159,6 +159,39 @@ def _raise_if_unsupported(ops: Callable[[], Sequence[tuple[str, str]]] | None, r
     )
 
 
+# ezkl's words for a failure that a coarser fixed-point scale can cure: a constant or value too large for the
+# field element it is quantised into ("significant bit truncation ... try lowering the scale"), a value past the
+# range of a lookup table or of the range-check decomposition (calibration's forward pass then fails with
+# "General synthesis error" at every scale it tried, "could not find any suitable parameters"), a column too small.
+LOWER_SCALE_FAILURES = (
+    "try lowering the scale",
+    "significant bit truncation",
+    "too large for the column",
+    "values too large",
+    "general synthesis error",
+    "could not find any suitable parameters",
+    "lookup range",
+    "out of range",
+)
+
+
+def lower_scale_may_help(message: str) -> bool:
+    """Whether an ezkl failure (a CompileError's message) is one that a lower input/param scale can fix."""
+    low = message.lower()
+    return any(s in low for s in LOWER_SCALE_FAILURES)
+
+
+def truncation(message: str) -> bool:
+    """ezkl could not quantise a constant (or a value) at the scale it was given: too many bits."""
+    low = message.lower()
+    return "significant bit truncation" in low or "try lowering the scale" in low
+
+
+# largest magnitude ezkl's fixed point holds: values are quantised to i128 (|v| * 2^scale below 2^127); measured
+# with gen_settings on a constant: 1e30 passes at scale 13, finfo(float32).min (-3.4e38) fails at every scale >= 0
+FIXED_POINT_BITS = 127
+
+
 # settings and compile
 def run_args(visibility: Mapping[str, str], options: Mapping[str, Any], variables: Sequence[Sequence[Any]]):
     """ezkl's PyRunArgs with every visibility set explicitly (its Python defaults make inputs public)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Mapping
 from .. import engine
 from ..errors import ArtifactError, CompileError, VersionMismatchError, ZKMLError
 from ..model.compare import compare
+from ..model.graph import activations
 from ..model.inputs import ezkl_input_json, to_feeds
 from ..model.model import Model, load_model
 from ..support.deps import ezkl_version, need
@@ -37,6 +39,11 @@ EXTRA_OPTIONS = ("input_scale", "param_scale", "logrows", "min_logrows")
 ALT_DECOMP = (16384, 2)  # ezkl's own default decomposition, tried for large circuits
 ALT_DECOMP_FROM_LOGROWS = 16
 PER_OUTPUT_MAX = 256  # output elements whose calibration error circuit.json records one by one
+# When ezkl fails at the scales its calibration tries and the failure is one a coarser fixed point cures (a value
+# too large for its column, a lookup or range check it overflows, a constant truncated), these scales are tried in
+# turn, highest (most accurate) first, and the first that compiles is kept. The floor is split.MIN_SCALE's.
+SEARCH_SCALES = (12, 10, 8, 7, 6, 5, 4)
+SCALE_FLOOR = SEARCH_SCALES[-1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +59,7 @@ class Circuit:
     options: Mapping[str, Any] = field(repr=False)
     key: str = field(repr=False)
     cached: bool = False
+    scale_search: Mapping[str, Any] | None = field(default=None, repr=False)  # why and how the scale was searched
 
     @property
     def logrows(self) -> int:
@@ -152,6 +160,7 @@ def load_circuit(path: Path, cached: bool = False) -> Circuit:
         options=meta["options"],
         key=meta["key"],
         cached=cached,
+        scale_search=meta.get("scale_search"),
     )
 
 
@@ -192,33 +201,220 @@ def build(
     bytes, the options, the ezkl version and the calibration data's hash. For a private input the key holds no
     trace of the data but a fresh random salt (:meth:`Prepared.data_id`): a circuit calibrated on one private
     input is never reused for another (its settings were chosen for that input, and would tell about it in
-    another's proof)."""
-    model, vis = prep.model, prep.vis
+    another's proof).
+
+    When ezkl fails in a way a coarser fixed point cures (:func:`zkml.engine.lower_scale_may_help`) and no scale
+    was pinned (``scales``, ``input_scale``, ``param_scale``), :data:`SEARCH_SCALES` are tried highest first and the
+    first that compiles is kept (:func:`_scale_search`; the choice is cached, so the same inputs find the same
+    circuit without failing again). A pinned scale that fails is refused with the hint to lower it; a constant no
+    scale holds (an infinite or float32-min attention mask) is refused naming its node, without a search."""
+    pinned = scales is not None or bool({"input_scale", "param_scale"} & set(options))
+    base_key = _key(prep, target, max_logrows, scales, {**DEFAULT_OPTIONS, **options}, None)
+    if not pinned:
+        memo = prep.store.get("scale_search", base_key)
+        if memo is not None and (memo / "search.json").is_file():
+            search = json.loads((memo / "search.json").read_text())
+            return _searched(prep, target, max_logrows, options, search)
+    try:
+        return _build_once(prep, target, max_logrows, scales, options, base_key, None)
+    except CompileError as err:
+        if not engine.lower_scale_may_help(err.message):
+            raise
+        start = SEARCH_SCALES[0]
+        if engine.truncation(err.message):
+            start = min(start, _constant_scale_limit(prep.model, err))
+        if pinned:
+            given = scales or [options.get("input_scale"), options.get("param_scale")]
+            lower = max(min(int(v) for v in given if v is not None) - 2, SCALE_FLOOR)
+            raise CompileError(
+                f"{err.message} (at the pinned scale {sorted({int(v) for v in given if v is not None})})",
+                where="scales" if scales is not None else "options",
+                hint=f"lower the pinned scale (e.g. scales=[{lower}]), or leave scales, input_scale and param_scale "
+                "unset so that zkml searches them",
+            ) from None
+        return _scale_search(prep, target, max_logrows, options, err, start, base_key)
+
+
+def _key(
+    prep: Prepared,
+    target: str,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    opts: Mapping[str, Any],
+    search: Mapping[str, Any] | None,
+) -> str:
+    fields = {
+        "format": ZKML_FORMAT,
+        "ezkl": ezkl_version(),
+        "onnx": prep.model.hash,
+        "variables": prep.model.variables,
+        "visibility": prep.vis.to_json(),
+        "target": target,
+        "max_logrows": max_logrows,
+        "scales": scales,
+        "options": dict(opts),
+        "calibration": prep.data_id(),
+    }
+    if search is not None:  # a searched circuit: its own entry (keys of every other circuit are unchanged)
+        fields["scale_search"] = dict(search)
+    return sha256_bytes(canonical_json(fields).encode())[:40]
+
+
+def _searched(
+    prep: Prepared, target: str, max_logrows: int | None, options: Mapping[str, Any], search: Mapping[str, Any]
+) -> Circuit:
+    s = int(search["chosen"])
+    opts = {**options, "input_scale": s, "param_scale": s}
+    key = _key(prep, target, max_logrows, [s], {**DEFAULT_OPTIONS, **opts}, search)
+    return _build_once(prep, target, max_logrows, [s], opts, key, search)
+
+
+def _scale_search(
+    prep: Prepared,
+    target: str,
+    max_logrows: int | None,
+    options: Mapping[str, Any],
+    first: CompileError,
+    start: int,
+    base_key: str,
+) -> Circuit:
+    """The scales of :data:`SEARCH_SCALES` at or below ``start``, highest first; the first that compiles is kept
+    (and remembered under ``base_key``, the failed default's cache key), with why in ``circuit.scale_search``."""
+    reason = _ezkl_reason(first.message)
+    tried: list[int] = []
+    last = first
+    emit("compile", f"scale search: ezkl failed at the scales it tried ({reason}); trying lower scales")
+    for s in [v for v in SEARCH_SCALES if v <= start]:
+        search = {"reason": reason, "tried": list(tried), "chosen": s}
+        emit("compile", f"scale search: trying scale {s}")
+        try:
+            circuit = _searched(prep, target, max_logrows, options, search)
+        except CompileError as err:
+            if not engine.lower_scale_may_help(err.message):
+                raise
+            tried.append(s)
+            last = err
+            continue
+        emit(
+            "compile",
+            f"scale search: scale {s} compiles (input and param scale 2^{s}; "
+            f"{'tried ' + ', '.join(map(str, tried)) + ' first; ' if tried else ''}"
+            f"ezkl failed at the scales it tried: {reason})",
+        )
+        prep.store.get_or_build(
+            "scale_search",
+            base_key,
+            lambda d, rec=search: (d / "search.json").write_text(json.dumps(rec)),
+        )
+        return circuit
+    where = _largest_value(prep)
+    raise CompileError(
+        f"no scale from {SEARCH_SCALES[0]} down to {SCALE_FLOOR} compiles this model "
+        f"(tried {', '.join(map(str, tried)) or 'none'}): {_ezkl_reason(last.message)}"
+        + (f"; {where}" if where else ""),
+        where="scales",
+        hint="the values are too large for ezkl's fixed point at any scale from "
+        f"{SCALE_FLOOR}: normalise the inputs (e.g. standardise the features) or rescale the layer that makes them, "
+        f"or pass scales=[{SCALE_FLOOR - 1}] to accept a coarser fixed point (larger error)",
+    ) from None
+
+
+def _ezkl_reason(message: str) -> str:
+    """What ezkl's failure was, shortly: the stage and the phrases that made it one a lower scale can cure
+    (``"calibration: general synthesis error, could not find any suitable parameters"``)."""
+    text = message.split("failed during ", 1)[-1]
+    stage = text.split(":", 1)[0]
+    low = text.lower()
+    phrases = [p for p in engine.LOWER_SCALE_FAILURES if p in low]
+    return f"{stage}: {', '.join(phrases)}" if phrases else text[:200]
+
+
+def _constants(model: Model) -> list[tuple[float, str, str]]:
+    """(largest magnitude, tensor name, the node (and op) that reads it) of every constant of the model."""
+    np, onnx = need("numpy"), need("onnx")
+    from_array = onnx.numpy_helper.to_array
+    g = onnx.load_model_from_string(model.onnx_bytes).graph
+    readers: dict[str, str] = {}
+    for i, n in enumerate(g.node):
+        for x in n.input:
+            readers.setdefault(x, f"{n.name or '#' + str(i)} ({n.op_type})")
+    found = []
+    tensors = [(t, t.name) for t in g.initializer]
+    tensors += [(a.t, n.output[0]) for n in g.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    for t, name in tensors:
+        arr = np.asarray(from_array(t))
+        if arr.size and arr.dtype.kind == "f":
+            found.append((float(np.max(np.abs(arr.astype(np.float64)))), name, readers.get(name, "no node")))
+    return found
+
+
+def _constant_scale_limit(model: Model, err: CompileError) -> int:
+    """The highest scale at which every constant fits ezkl's fixed point; refuses (naming the constant and the node
+    that reads it) when not even :data:`SCALE_FLOOR` does: no scale search can help then."""
+    worst = max(_constants(model), default=None)
+    if worst is None or worst[0] == 0:
+        return SEARCH_SCALES[0]
+    mag, name, reader = worst
+    limit = -(10**9) if not math.isfinite(mag) else math.ceil(engine.FIXED_POINT_BITS - math.log2(mag)) - 1
+    if limit >= SCALE_FLOOR:
+        return limit
+    shown = "infinite" if not math.isfinite(mag) else f"{mag:.3g} in magnitude"
+    raise CompileError(
+        f"the model's constant '{name}' (read by node {reader}) is {shown}: no fixed-point scale holds it "
+        f"(ezkl: {_ezkl_reason(err.message)})",
+        where=f"model -> {reader.split(' (')[0]}",
+        hint="replace it with a finite value the circuit can hold; for an additive attention mask, -8 to -30 instead "
+        "of -inf or finfo(float32).min masks as well (exp of it is below the circuit's resolution)",
+    ) from None
+
+
+def _largest_value(prep: Prepared) -> str:
+    """Where the model's largest value is: the largest intermediate on the calibration data (public data only: a
+    private input's magnitudes stay unsaid) and the largest constant when it is larger; empty when unreadable."""
+    np, onnx = need("numpy"), need("onnx")
+    g = onnx.load_model_from_string(prep.model.onnx_bytes).graph
+    said = []
+    top_value = 0.0
+    if not prep.private_data:
+        outs = {
+            o: f"{n.name or '#' + str(i)} ({n.op_type})"
+            for i, n in enumerate(g.node)
+            if n.op_type != "Constant"
+            for o in n.output
+            if o
+        }
+        try:
+            acts = activations(prep.model, prep.batch, list(outs))
+        except Exception:  # an output ORT cannot expose (a non-float tensor): the refusal stands without it
+            acts = {}
+        mags = {name: float(np.max(np.abs(v))) for name, v in acts.items() if v.size and np.isfinite(v).all()}
+        if mags:
+            top = max(mags, key=mags.get)
+            top_value = mags[top]
+            said.append(f"the largest value computed is {top_value:.3g}, at node {outs[top]}")
+    worst = max(_constants(prep.model), default=None)
+    if worst is not None and worst[0] > top_value:
+        said.append(f"the largest constant is {worst[0]:.3g} ('{worst[1]}', read by node {worst[2]})")
+    return "; ".join(said)
+
+
+def _build_once(
+    prep: Prepared,
+    target: str,
+    max_logrows: int | None,
+    scales: list[int] | None,
+    options: Mapping[str, Any],
+    key: str,
+    search: Mapping[str, Any] | None,
+) -> Circuit:
     opts = {**DEFAULT_OPTIONS, **options}
-    data_id = prep.data_id()
-    key = sha256_bytes(
-        canonical_json(
-            {
-                "format": ZKML_FORMAT,
-                "ezkl": ezkl_version(),
-                "onnx": model.hash,
-                "variables": model.variables,
-                "visibility": vis.to_json(),
-                "target": target,
-                "max_logrows": max_logrows,
-                "scales": scales,
-                "options": opts,
-                "calibration": data_id,
-            }
-        ).encode()
-    )[:40]
 
     def fill(d: Path) -> None:
         with step(
             "compile",
             f"build (decomposition {opts['decomp_base']}x{opts['decomp_legs']}, {opts['num_inner_cols']} columns)",
         ):
-            _build_dir(d, prep, target, max_logrows, scales, opts, key)
+            _build_dir(d, prep, target, max_logrows, scales, opts, key, search)
 
     entry, built = prep.store.get_or_build("circuits", key, fill)
     if not built:
@@ -240,6 +436,7 @@ def _build_dir(
     scales: list[int] | None,
     opts: Mapping[str, Any],
     key: str,
+    search: Mapping[str, Any] | None = None,
 ) -> None:
     model, batch, vis, private_data = prep.model, prep.batch, prep.vis, prep.private_data
     onnx_path, settings_path, compiled = d / "network.onnx", d / "settings.json", d / "network.compiled"
@@ -283,6 +480,8 @@ def _build_dir(
         "compiled_sha256": sha256_file(compiled),
         "onnx_sha256": sha256_file(onnx_path),
     }
+    if search is not None:
+        meta["scale_search"] = dict(search)
     (d / "circuit.json").write_text(json.dumps(meta, indent=2))
 
 
