@@ -226,8 +226,10 @@ def build(
         if pinned:
             given = scales or [options.get("input_scale"), options.get("param_scale")]
             lower = max(min(int(v) for v in given if v is not None) - 2, SCALE_FLOOR)
+            where_ = _largest_value(prep)
             raise CompileError(
-                f"{err.message} (at the pinned scale {sorted({int(v) for v in given if v is not None})})",
+                f"{err.message} (at the pinned scale {sorted({int(v) for v in given if v is not None})})"
+                + (f"; {where_}" if where_ else ""),
                 where="scales" if scales is not None else "options",
                 hint=f"lower the pinned scale (e.g. scales=[{lower}]), or leave scales, input_scale and param_scale "
                 "unset so that zkml searches them",
