@@ -166,3 +166,18 @@ def test_estimate_prints_the_plan_without_compiling_segments(deep, tmp_path):
     assert (
         err["ok"] is False and err["error"] == "CompileError" and "max_memory" in err["message"] + str(err.get("where"))
     )
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), "9" * 400 + "GB", "1e9", 2**70, 0.5])
+def test_memory_sizes_out_of_range_are_refused_not_crashed(bad):
+    with pytest.raises(zkml.ZKMLError) as e:
+        parse_memory(bad)
+    assert e.value.where == "max_memory"
+
+
+@pytest.mark.parametrize("workers, max_logrows", [(0, None), (True, None), (-2, None), (2, True), (2, 0)])
+def test_compile_refuses_planner_values_that_mean_nothing(deep, workers, max_logrows):
+    model, cal = deep
+    with pytest.raises(zkml.ZKMLError) as e:
+        zkml.compile(model, cal, workers=workers, max_logrows=max_logrows)
+    assert e.value.where == ("workers" if max_logrows is None else "max_logrows")

@@ -11,7 +11,7 @@ from ..support.progress import accepts_progress, emit, step
 from ..support.store import Store
 from .build import Circuit, build, build_smallest, check_options
 from .estimate import Estimate, auto_max_logrows, for_settings, for_split
-from .plan import choose_logrows, parse_memory, predict
+from .plan import check_workers, choose_logrows, parse_memory, predict
 from .prepared import Prepared
 from .sizes import summary as size_summary
 from .split import SplitCircuit, split_compile
@@ -77,7 +77,8 @@ def compile(
                     where="workers" if workers is not None else "max_memory",
                     hint="pass max_logrows=K with target='fastest', or plan with the default target",
                 )
-            result = _planned(prep, target, max_logrows, scales, options, workers or 1, parse_memory(max_memory))
+            n = check_workers(1 if workers is None else workers)
+            result = _planned(prep, target, max_logrows, scales, options, n, parse_memory(max_memory))
         else:
             result = _compile(prep, target, max_logrows, scales, max_error, options)
     segments = getattr(result, "segments", None) or (result,)
@@ -115,7 +116,7 @@ def _compile(
     whole = _whole(prep, target, scales, options)
     if max_logrows == "auto":
         max_logrows = auto_max_logrows(whole.settings)
-    elif max_logrows is not None and not isinstance(max_logrows, int):
+    elif max_logrows is not None and not _is_logrows(max_logrows):
         raise CompileError(
             f"max_logrows must be a number of rows' log2 or 'auto', not {max_logrows!r}",
             where="max_logrows",
@@ -154,7 +155,7 @@ def _planned(
 ) -> Circuit | SplitCircuit:
     """Compile at the segment size the worker planner chooses from the whole circuit's settings; when a single
     step of the model does not fit that size, the next larger one (up to the plan's cap)."""
-    if max_logrows is not None and max_logrows != "auto" and not isinstance(max_logrows, int):
+    if max_logrows is not None and max_logrows != "auto" and not _is_logrows(max_logrows):
         return _compile(prep, target, max_logrows, scales, None, options)  # its refusal names max_logrows
     whole = _whole(prep, target, scales, options)
     cap = max_logrows if isinstance(max_logrows, int) else None
@@ -178,6 +179,10 @@ def _planned(
                 raise
             k += 1  # one step of the model needs more rows than the plan's segments: the next size up
     return result
+
+
+def _is_logrows(k: Any) -> bool:
+    return isinstance(k, int) and not isinstance(k, bool) and k >= 1
 
 
 def _whole(prep: Prepared, target: str, scales: list[int] | None, options: Mapping[str, Any]) -> Circuit:

@@ -29,6 +29,7 @@ from .estimate import PROVE_S_FIXED, _memory, for_settings, gb, machine_memory, 
 WORKER_STARTUP_S = 4.0  # a spawned worker importing zkml and ezkl and loading one segment's keys (measured: 3-5 s)
 FILL = 0.85  # the rows a segment uses of its 2^K: cuts fall only at boundaries, and links add rows
 MIN_SPLIT_LOGROWS = 11  # below this a segment is mostly ezkl's fixed tables and blinding rows
+MAX_MEMORY = 2**60  # bytes: a bound far above any machine, below float and int trouble
 NEAR = 1.05  # a plan within 5% of the fastest but with fewer segments is preferred (less total work)
 
 
@@ -47,18 +48,29 @@ def parse_memory(value: int | float | str | None, *, where: str = "max_memory") 
     """Bytes from ``4000000000``, ``"4GB"``, ``"3.5 GiB"``, ``"512MB"`` (GB = 10^9 bytes, GiB = 2^30)."""
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20}
-    units |= {"GIB": 2**30, "TIB": 2**40}
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(value))
-    if m and m.group(2).upper() in units and float(m.group(1)) > 0:
-        return int(float(m.group(1)) * units[m.group(2).upper()])
+    n: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        n = float(value)
+    elif isinstance(value, str):
+        units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20}
+        units |= {"GIB": 2**30, "TIB": 2**40}
+        m = re.fullmatch(r"\s*([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*([A-Za-z]*)\s*", value)
+        if m and m.group(2).upper() in units:
+            n = float(m.group(1)) * units[m.group(2).upper()]
+    if n is not None and math.isfinite(n) and 1 <= n <= MAX_MEMORY:
+        return int(n)
     raise CompileError(
         f"{where} must be a positive size in bytes or with a unit, not {value!r}",
         where=where,
-        hint="e.g. 4GB (10^9 bytes), 3.5GiB or 512MB",
+        hint="e.g. 4GB (10^9 bytes), 3.5GiB or 512MB (at least 1 byte, at most 2^60)",
     )
+
+
+def check_workers(workers: Any) -> int:
+    """``workers`` as a count of workers (a positive int, not a bool), or a CompileError naming it."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise CompileError(f"workers must be a positive number, not {workers!r}", where="workers", hint="e.g. 4")
+    return workers
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,7 @@ def choose_logrows(
 ) -> Plan:
     """The segment size that minimises the critical path on ``workers`` workers under ``max_memory`` per worker
     (default: this machine's memory shared by the workers) and ``max_logrows``."""
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise CompileError(f"workers must be a positive number, not {workers!r}", where="workers", hint="e.g. 4")
+    check_workers(workers)
     k_whole = int(whole["run_args"]["logrows"])
     cap = max_memory if max_memory is not None else int(0.8 * machine_memory() / workers)
     top = min(k_whole, memory_logrows(whole, cap), max_logrows or k_whole)
@@ -159,7 +170,6 @@ def for_segments(settings: Sequence[Mapping[str, Any]], workers: int = 1) -> Pla
 def plan(circuit: Any, workers: int = 1) -> Plan:
     """``zkml.plan(circuit, workers=N)``: a compiled circuit's segments on N one-core workers (predicted): per
     worker memory, the critical path, and the same proof in sequence."""
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise CompileError(f"workers must be a positive number, not {workers!r}", where="workers", hint="e.g. 4")
+    check_workers(workers)
     units = getattr(circuit, "segments", None) or (circuit,)
     return for_segments([u.settings for u in units], workers)
