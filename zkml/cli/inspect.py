@@ -229,7 +229,11 @@ def _bundle(b) -> tuple[dict, list[str]]:
         f"  files      {', '.join(info['files'])}",
     ]
     if b.compiled_sha256:
-        lines.append(f"  compiled   sha256 {b.compiled_sha256} (the model node's circuit, bound by the core)")
+        lines.append(
+            f"  compiled   sha256 {b.compiled_sha256} (the model node's circuit"
+            f"{'' if 'network.compiled' in b.files else ', not carried'}: bound by the core CID, not by the "
+            "model id; pin the core with verify --cid)"
+        )
     if info["contract"]:
         lines.append(f"  contract   {info['contract']}")
     return info, lines
