@@ -93,8 +93,10 @@ def test_values_no_scale_from_the_floor_holds_are_refused_naming_the_node_and_th
 
 
 class _Masked:
+    """A linear layer whose outputs are filled with ``fill`` where the input is below ``below`` (a mask)."""
+
     @staticmethod
-    def build(fill):
+    def build(fill, below=0.0):
         import torch
 
         class Net(torch.nn.Module):
@@ -103,10 +105,24 @@ class _Masked:
                 self.lin = torch.nn.Linear(4, 4)
 
             def forward(self, x):
-                return self.lin(x).masked_fill(x < 0, fill)
+                return self.lin(x).masked_fill(x < below, fill)
 
         torch.manual_seed(0)
         return zkml.export(Net().eval(), torch.randn(1, 4))
+
+
+def test_a_constant_that_truncates_at_high_scales_starts_the_search_at_the_scale_that_holds_it():
+    """ezkl's 'significant bit truncation ... try lowering the scale' for a 1e36 fill value (never reached on the
+    data): the highest scale whose fixed point holds 1e36 (|c| * 2^s < 2^127: s = 7) is the first one tried."""
+    model = _Masked.build(-1e36, below=-100.0)
+    cal = np.random.default_rng(0).standard_normal((4, 1, 4)).astype(np.float32)
+    circuit = zkml.compile(model, cal)
+    assert circuit.scale_search["chosen"] == 7 and circuit.scale_search["tried"] == []
+    assert "significant bit truncation" in circuit.scale_search["reason"]
+    for x in cal:
+        ref = model.run({model.inputs[0].name: x})[0]
+        assert np.max(np.abs(ref - circuit.run(x)[0])) <= circuit.report.max_abs_error * (1 + 1e-9)
+    assert circuit.report.max_abs_error < 0.05
 
 
 def test_a_constant_no_scale_holds_is_refused_naming_its_node_without_a_search():
