@@ -44,6 +44,7 @@ PER_OUTPUT_MAX = 256  # output elements whose calibration error circuit.json rec
 # turn, highest (most accurate) first, and the first that compiles is kept. The floor is split.MIN_SCALE's.
 SEARCH_SCALES = (12, 10, 8, 7, 6, 5, 4)
 SCALE_FLOOR = SEARCH_SCALES[-1]
+SEARCH_MEMO = "scale-"  # the search's choice is a settings-search entry ("tune" kind) named after the failed key
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,7 +212,7 @@ def build(
     pinned = scales is not None or bool({"input_scale", "param_scale"} & set(options))
     base_key = _key(prep, target, max_logrows, scales, {**DEFAULT_OPTIONS, **options}, None)
     if not pinned:
-        memo = prep.store.get("scale_search", base_key)
+        memo = prep.store.get("tune", SEARCH_MEMO + base_key)
         if memo is not None and (memo / "search.json").is_file():
             search = json.loads((memo / "search.json").read_text())
             return _searched(prep, target, max_logrows, options, search)
@@ -304,8 +305,8 @@ def _scale_search(
             f"ezkl failed at the scales it tried: {reason})",
         )
         prep.store.get_or_build(
-            "scale_search",
-            base_key,
+            "tune",
+            SEARCH_MEMO + base_key,
             lambda d, rec=search: (d / "search.json").write_text(json.dumps(rec)),
         )
         return circuit
