@@ -226,7 +226,7 @@ def build(
             start = min(start, _constant_scale_limit(prep.model, err))
         if pinned:
             given = scales or [options.get("input_scale"), options.get("param_scale")]
-            lower = max(min(int(v) for v in given if v is not None) - 2, SCALE_FLOOR)
+            lower = max(min(int(v) for v in given if v is not None) - 2, 1)
             where_ = _largest_value(prep)
             raise CompileError(
                 f"{err.message} (at the pinned scale {sorted({int(v) for v in given if v is not None})})"
@@ -304,15 +304,16 @@ def _scale_search(
             f"{'tried ' + ', '.join(map(str, tried)) + ' first; ' if tried else ''}"
             f"ezkl failed at the scales it tried: {reason})",
         )
-        prep.store.get_or_build(
-            "tune",
-            SEARCH_MEMO + base_key,
-            lambda d, rec=search: (d / "search.json").write_text(json.dumps(rec)),
-        )
+        if not prep.private_data:  # a private input's key is salted afresh on every call: nothing would find it
+            prep.store.get_or_build(
+                "tune",
+                SEARCH_MEMO + base_key,
+                lambda d, rec=search: (d / "search.json").write_text(json.dumps(rec)),
+            )
         return circuit
     where = _largest_value(prep)
     raise CompileError(
-        f"no scale from {SEARCH_SCALES[0]} down to {SCALE_FLOOR} compiles this model "
+        f"no scale from {min(start, SEARCH_SCALES[0])} down to {SCALE_FLOOR} compiles this model "
         f"(tried {', '.join(map(str, tried)) or 'none'}): {_ezkl_reason(last.message)}"
         + (f"; {where}" if where else ""),
         where="scales",
