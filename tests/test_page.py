@@ -184,7 +184,9 @@ def test_site_is_static_and_relative(site, mlp_keys):
     html = (site / "index.html").read_text()
     assert '<script src="verify.js">' in html and "http://" not in html and "https://" not in html
     data = json.loads((site / "model.json").read_text())
-    assert data["units"][0]["srs_file"] == srs and data["ceremonies"] == known_ceremony_digests()
+    assert data["units"][0]["srs_file"] == srs and "ceremonies" not in data and data["srs_builder_claim"] is None
+    script = (site / "verify.js").read_text()  # zkml's ceremony table is compiled into the script, as code
+    assert known_ceremony_digests() and all(d in script for d in known_ceremony_digests())
     assert data["model_id"] == mlp_keys.vk.id and data["dev_srs"] is True
     assert data["decode"]["instances"] == expected_instances(mlp_keys.vk.settings, 1, 1) == 3
     # the decoding numbers come from the key, not from any proof
@@ -411,14 +413,16 @@ class _Serve:
 @chromium
 def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys, mlp_proof, tmp_path):
     """The page's build-time SRS status is never shown: the page hashes the SRS file, checks the verifier was made
-    with it, and looks the digest up in the ceremony table and the reader's pin."""
+    with it, and looks the digest up in the ceremony table compiled into its script and the reader's pin."""
     d = tmp_path / "site"
     zkml.page.write_page(mlp_keys, d)
     digest = mlp_keys.vk.meta["srs"]["sha256"]
     srs = d / _srs_name(mlp_keys.vk)
     data = json.loads((d / "model.json").read_text())
-    # a forger (or a builder with a wrong idea) says the dev SRS is a ceremony's
+    # a forger (or a builder with a wrong idea) says the dev SRS is a ceremony's, in every field of the page's data
     data["srs_status"] = {"kind": "ceremony", "name": "perpetual-powers-of-tau-raw-11", "message": "ceremony SRS"}
+    data["ceremonies"] = {digest: "perpetual-powers-of-tau-raw-11"}  # the table the page once read from its data
+    data["srs_pin"] = digest
     data["dev_srs"] = False  # and hides the dev SRS warning
     (d / "index.html").write_text(zkml.page.render_index(data))
     (d / "proof.json").write_text(json.dumps(mlp_proof.to_json()))
@@ -434,29 +438,30 @@ def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys
         # the reader pins the digest: pinned, computed from the bytes
         p = Page(browser, web.url + f"index.html#proof=proof.json&srs-sha256={digest}")
         got = p.result()
-        assert _srs_kind(p) == "pinned" and "pinned by the address" in p.tab.locator("#srs").text_content()
+        assert _srs_kind(p) == "pinned" and "pinned by you in the address" in p.tab.locator("#srs").text_content()
         assert not p.tab.locator("#srs-warning").is_visible()
         assert p.tab.locator("#verdict").get_attribute("data-srs") == "pinned" and "SRS: pinned" in got["message"]
         p.close()
-        # the digest in the page's ceremony table: ceremony (the table is what decides, with the digest)
-        (d / "index.html").write_text(zkml.page.render_index({**data, "ceremonies": {digest: "test-ceremony"}}))
+        # the digest in the ceremony table compiled into verify.js: ceremony (the script is what decides)
+        honest_script = (d / "verify.js").read_bytes()
+        (d / "verify.js").write_bytes(zkml.page.page_script(ceremonies={digest: "test-ceremony"}))
         p = Page(browser, web.url + "index.html")
         assert _srs_kind(p) == "ceremony" and "test-ceremony" in p.tab.locator("#srs").text_content()
         p.close()
         # another SRS file beside the page: the digest changes, so neither the table nor the pin matches it
         honest = srs.read_bytes()
         changed = bytearray(honest)
-        changed[100] ^= 0x01  # a G1 point: the verifier's -[tau]_2 is unchanged
+        changed[100] ^= 0x01  # a G1 point: the verifier's [1]_2 and -[tau]_2 are unchanged
         srs.write_bytes(bytes(changed))
         p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
         assert _srs_kind(p) == "unknown" and p.tab.locator("#srs").get_attribute("data-sha256") != digest
         p.close()
-        # an SRS whose digest is pinned (or listed) but that is not the verifier's: its [tau]_2 differs
+        # an SRS whose digest is pinned (and listed) but that is not the verifier's: its [tau]_2 differs
         changed = bytearray(honest)
         changed[-5] ^= 0x01
         srs.write_bytes(bytes(changed))
         forged = hashlib.sha256(bytes(changed)).hexdigest()
-        (d / "index.html").write_text(zkml.page.render_index({**data, "ceremonies": {forged: "a forger's ceremony"}}))
+        (d / "verify.js").write_bytes(zkml.page.page_script(ceremonies={forged: "a forger's ceremony"}))
         p = Page(browser, web.url + f"index.html#srs-sha256={forged}")
         assert _srs_kind(p) == "unknown"
         assert "not the one the verifier contract checks with" in p.tab.locator("#srs").text_content()
@@ -465,7 +470,7 @@ def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys
         web.close()
     # from file://, the page says it could not read the file; the reader picks it, and the status is computed
     srs.write_bytes(honest)
-    (d / "index.html").write_text(zkml.page.render_index(data))
+    (d / "verify.js").write_bytes(honest_script)
     p = Page(browser, (d / "index.html").as_uri() + f"#srs-sha256={digest}")
     first = _srs_kind(p)
     assert first == "pinned" or "could not read" in p.tab.locator("#srs").text_content()
@@ -473,6 +478,143 @@ def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys
     p.tab.set_input_files("#srs-file", str(srs))
     assert _srs_kind(p) == "pinned"
     p.close()
+
+
+# forged SRS / verifier pairs: the page must read them unknown whatever digest is pinned or listed
+
+_P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+_MONT = pow(2, 256, _P)
+
+
+def _srs_g2(srs: bytes, offset: int):
+    """A G2 point of an SRS file in ezkl's raw format (little-endian Montgomery words), as py_ecc's point."""
+    from py_ecc.bn128 import FQ2
+
+    inv = pow(_MONT, _P - 2, _P)
+    x0, x1, y0, y1 = (
+        int.from_bytes(srs[offset + 32 * i : offset + 32 * i + 32], "little") * inv % _P for i in range(4)
+    )
+    return (FQ2([x0, x1]), FQ2([y0, y1]))
+
+
+def _srs_point_bytes(pt) -> bytes:
+    return b"".join((int(c) * _MONT % _P).to_bytes(32, "little") for v in pt for c in v.coeffs)
+
+
+def _verifier_words(pt, negate=False) -> list[bytes]:
+    """A G2 point as ezkl's verifier holds it: EIP-197 words, imaginary part first."""
+    (x0, x1), (y0, y1) = ([int(c) for c in v.coeffs] for v in pt)
+    if negate:
+        y0, y1 = (_P - y0) % _P, (_P - y1) % _P
+    return [v.to_bytes(32, "big") for v in (x1, x0, y1, y0)]
+
+
+def _creation(runtime: bytes) -> bytes:
+    """Creation code that deploys ``runtime`` as it is: CODECOPY it to memory, RETURN it."""
+    n = len(runtime).to_bytes(2, "big")
+    init = b"\x61" + n + b"\x80\x61" + (11).to_bytes(2, "big") + b"\x5f\x39\x5f\xf3"
+    assert len(init) == 11
+    return init + runtime
+
+
+@chromium
+def test_forged_srs_verifier_pairs_read_unknown(browser, mlp_keys, tmp_path):
+    """A key maker's SRS with the honest [tau]_2 but [1]_2 = 2[tau]_2 (trapdoor 1/2 relative to its g2, known to
+    them): its verifier holds the honest -[tau]_2, so a page that checked only -[tau]_2 called it pinned (or a
+    ceremony's) beside the honest SRS file. And a contract with another SRS's words as dead PUSH32s."""
+    from py_ecc.bn128 import b2, double, is_on_curve
+
+    d = tmp_path / "site"
+    zkml.page.write_page(mlp_keys, d)
+    data = json.loads((d / "model.json").read_text())
+    srs = d / _srs_name(mlp_keys.vk)
+    honest = srs.read_bytes()
+    digest = hashlib.sha256(honest).hexdigest()
+    g2, tau2 = _srs_g2(honest, len(honest) - 256), _srs_g2(honest, len(honest) - 128)
+    runtime = zkml.verifier_contract(mlp_keys.vk).deployed_bytecode
+    assert runtime.count(b"\x7f" + _verifier_words(g2)[0]) == 1  # the block's g2_x_1, once
+    # the forger's verifier: what ezkl makes from the forged SRS is the honest one with g2 := 2[tau]_2 (the rest of
+    # the key is the forger's too, but the check reads these constants)
+    forged_g2 = double(tau2)
+    assert is_on_curve(forged_g2, b2)
+    patched = runtime
+    for old, new in zip(_verifier_words(g2), _verifier_words(forged_g2)):
+        assert patched.count(b"\x7f" + old) == 1
+        patched = patched.replace(b"\x7f" + old, b"\x7f" + new)
+    forged_srs = honest[:-256] + _srs_point_bytes(forged_g2) + honest[-128:]
+    # the dead-PUSH32 contract: the honest verifier (made with this SRS) with another SRS's [1]_2 and -[tau]_2
+    # appended as PUSH32 constants no path reaches; the other SRS beside it, its digest pinned
+    other_tau = double(tau2)
+    other_srs = honest[:-128] + _srs_point_bytes(other_tau)
+    dead = runtime + b"".join(b"\x7f" + w for w in [*_verifier_words(g2), *_verifier_words(other_tau, negate=True)])
+    cases = [
+        ("forged [1]_2, honest SRS file", patched, honest, "is not BN254's G2 generator"),
+        ("forged [1]_2, the forged SRS file", patched, forged_srs, "is not BN254's G2 generator"),
+        ("dead PUSH32s of another SRS, that SRS file", dead, other_srs, "[tau]_2 is not the SRS file's"),
+    ]
+    web = _Serve(d)
+    try:
+        for label, code, srs_bytes, why in cases:
+            sha = hashlib.sha256(srs_bytes).hexdigest()
+            srs.write_bytes(srs_bytes)
+            unit = {
+                **data["units"][0],
+                "verifier": {**data["units"][0]["verifier"], "bytecode": "0x" + _creation(code).hex()},
+            }
+            (d / "index.html").write_text(zkml.page.render_index({**data, "units": [unit], "srs_builder_claim": sha}))
+            # listed as a ceremony in the script and pinned by the reader: still unknown
+            (d / "verify.js").write_bytes(zkml.page.page_script(ceremonies={sha: "a ceremony"}))
+            p = Page(browser, web.url + f"index.html#srs-sha256={sha}")
+            assert _srs_kind(p) == "unknown", label
+            text = p.tab.locator("#srs").text_content()
+            assert "not the one the verifier contract checks with" in text and why in text, (label, text)
+            p.close()
+        # control: the honest runtime deployed the same way, with the honest SRS, reads pinned (the wrapper is not
+        # what makes the cases above unknown)
+        srs.write_bytes(honest)
+        unit = {
+            **data["units"][0],
+            "verifier": {**data["units"][0]["verifier"], "bytecode": "0x" + _creation(runtime).hex()},
+        }
+        (d / "index.html").write_text(zkml.page.render_index({**data, "units": [unit]}))
+        p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
+        assert _srs_kind(p) == "pinned", p.tab.locator("#srs").text_content()
+        p.close()
+    finally:
+        web.close()
+
+
+@chromium
+def test_the_builders_pin_is_a_claim_and_the_reusable_page_reads_its_vka(browser, mlp_keys, tmp_path):
+    """prove-model page --srs-sha256 travels in the folder's data: the page shows it as the builder's claim and
+    keeps the status unknown; the reader's own pin makes it pinned. The reusable verifier's key is its VKA's."""
+    digest = mlp_keys.vk.meta["srs"]["sha256"]
+    d = tmp_path / "site"
+    zkml.page.write_page(mlp_keys, d, reusable=True, srs_sha256=digest)
+    data = json.loads((d / "model.json").read_text())
+    assert data["srs_builder_claim"] == digest and data["verifier"]["reusable"]
+    web = _Serve(d)
+    try:
+        p = Page(browser, web.url + "index.html")
+        assert _srs_kind(p) == "unknown"
+        el = p.tab.locator("#srs")
+        assert el.get_attribute("data-claimed") == "matches" and "the page builder claims" in el.text_content()
+        assert "not a check" in el.text_content()
+        assert p.tab.locator("#srs-warning").is_visible() or p.tab.locator("#dev-srs-warning").is_visible()
+        p.close()
+        p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
+        assert _srs_kind(p) == "pinned", p.tab.locator("#srs").text_content()
+        p.close()
+        # a VKA whose -[tau]_2 is another SRS's: the reusable verifier checks with that one, not the file's
+        vka = list(data["units"][0]["verifier"]["vka"])
+        vka[20] = "0x" + (int(vka[20], 16) ^ 1).to_bytes(32, "big").hex()
+        unit = {**data["units"][0], "verifier": {**data["units"][0]["verifier"], "vka": vka}}
+        (d / "index.html").write_text(zkml.page.render_index({**data, "units": [unit]}))
+        p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
+        assert _srs_kind(p) == "unknown" and "[tau]_2 is not the SRS file's" in p.tab.locator("#srs").text_content()
+        p.close()
+    finally:
+        web.close()
 
 
 # ---- the page agrees with zkml.verify ------------------------------------------------------------------------

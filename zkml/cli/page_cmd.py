@@ -27,8 +27,9 @@ import click
 )
 @click.option(
     "--srs-sha256",
-    help="The ceremony SRS digest the page pins (readers may pin their own with #srs-sha256=HEX); the page "
-    "computes the SRS status itself from the SRS file [env: ZKML_SRS_SHA256].",
+    help="The SRS digest you vouch for, shown on the page as the builder's claim (only a reader's own "
+    "#srs-sha256=HEX pin makes the status pinned); the page computes the SRS status itself from the SRS "
+    "file [env: ZKML_SRS_SHA256].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def page_cmd(
@@ -46,8 +47,9 @@ def page_cmd(
     verifies every segment and every link). The folder (index.html, verify.js,
     model.json and the SRS file; relative paths only) works from file://, any static host or an IPFS gateway. The
     page runs the model's verifier contract in an in-browser EVM, decides the SRS status from the SRS file's digest,
-    and sends nothing anywhere; open it with #proof=RELATIVE_URL, or drop or pick a proof file. Needs Node.js and
-    the checkout's node_modules."""
+    and sends nothing anywhere; open it with #proof=RELATIVE_URL, or drop or pick a proof file. Its bytecode, script
+    and data ship together: readers should trust the folder by its integrity (e.g. its IPFS CID). Needs Node.js
+    and the checkout's node_modules."""
     from ..page import write_page
 
     index = write_page(

@@ -1,7 +1,9 @@
 """The page's one script: ``src/verify.mjs`` and the npm packages it imports, bundled by esbuild.
 
 It is built when a page is written (esbuild takes well under a second) and cached in the store under a
-hash of the source and the lockfile, so the repository holds the source and the lockfile, not a build.
+hash of the source, the lockfile and the ceremony table, so the repository holds the source and the lockfile, not
+a build. zkml's table of ceremony SRS digests is compiled into the script (esbuild ``define``) as code: the page's
+data (model.json, the inline blob) cannot add a ceremony.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import DependencyError, StoreError
+from ..srs import known_ceremony_digests
 from ..support.checkout import find_upwards
 from ..support.hashing import sha256_bytes
 from ..support.store import Store
@@ -43,14 +46,21 @@ def node_modules() -> Path:
     return nm
 
 
-def page_script(store: Store | None = None) -> bytes:
-    """The bundled, minified ``verify.js`` (built once per source and lockfile)."""
+def page_script(store: Store | None = None, *, ceremonies: dict[str, str] | None = None) -> bytes:
+    """The bundled, minified ``verify.js`` (built once per source, lockfile and ceremony table), with
+    ``ceremonies`` (sha256 -> name; default zkml's own table, ``zkml.srs.known_ceremony_digests``) compiled in."""
     nm = node_modules()
     lock = nm.parent / "package-lock.json"
-    key = sha256_bytes(SOURCE.read_bytes() + b"\0" + (lock.read_bytes() if lock.is_file() else str(nm).encode()))[:40]
+    table = json.dumps(
+        {str(k).lower(): str(v) for k, v in (known_ceremony_digests() if ceremonies is None else ceremonies).items()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    lockfile = lock.read_bytes() if lock.is_file() else str(nm).encode()
+    key = sha256_bytes(SOURCE.read_bytes() + b"\0" + lockfile + b"\0" + table.encode())[:40]
 
     def build(d: Path) -> None:
-        _esbuild(nm, d / SCRIPT_NAME)
+        _esbuild(nm, d / SCRIPT_NAME, table)
 
     entry, _ = (store or Store()).get_or_build("page-script", key, build)
     try:
@@ -63,7 +73,7 @@ def page_script(store: Store | None = None) -> bytes:
         ) from err
 
 
-def _esbuild(nm: Path, out: Path) -> None:
+def _esbuild(nm: Path, out: Path, table: str) -> None:
     node = shutil.which("node")
     if node is None:
         raise DependencyError(
@@ -83,6 +93,7 @@ def _esbuild(nm: Path, out: Path) -> None:
         "logLevel": "error",
         "outfile": str(out),
         "nodePaths": [str(nm)],
+        "define": {"ZKML_CEREMONIES": json.dumps(table)},  # a string literal the script parses: code, not page data
     }
     cmd = [
         node,

@@ -6,8 +6,11 @@ The folder holds ``index.html`` (with the model's data inline, so it also works 
 (the in-browser EVM, bundled), ``model.json`` (the same data, for tools) and the SRS file(s) the keys were made
 with (``kzg-<sha256 prefix>.srs``). Every number the page decodes with (instance layout, shapes, scales) is computed
 here from the authenticated verifying key, never from a proof file. The SRS status (ceremony / pinned / unknown) is
-not decided here: the page hashes the SRS file in the browser, checks that the verifier contract was made with it
-(its ``-[tau]_2``), and looks the digest up in zkml's ceremony table (embedded) and the reader's pin.
+not decided here: the page hashes the SRS file in the browser, checks that the deployed verifier was made with it
+(the key constants its pairing uses, ``[1]_2`` and ``-[tau]_2``, read where ezkl's template puts them), and looks
+the digest up in zkml's ceremony table (compiled into ``verify.js``) and the reader's ``#srs-sha256=`` pin; the
+builder's ``srs_sha256`` is shown as the builder's claim. The page's root of trust is the folder itself (its
+bytecode, script and data ship together): check its integrity, e.g. its IPFS CID.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from ..evm import EIP170_LIMIT, VerifierContract, verifier_contract
 from ..keys.keys import Keys, VerifyingKey
 from ..keys.split import SplitKeys, SplitVerifyingKey, load_keys, load_vk
 from ..proof.proof import CLAIMED_FIELDS, FIELD_MODULUS, claims_of, key_layout, key_visibility
-from ..srs import known_ceremony_digests
 from ..support.files import atomic_write_bytes, atomic_write_text
 from ..support.progress import accepts_progress, step
 from ..verifier.bundles import Bundle
@@ -198,9 +200,10 @@ def page_data(
         "srs_status": vk.srs_status.to_json()
         if hasattr(vk, "srs_status")
         else {"kind": "unknown", "name": None, "message": "unknown SRS"},
-        "ceremonies": known_ceremony_digests(),  # sha256 -> name: zkml's table of ceremony SRS files
-        # the SRS digest the page builder pins (srs_sha256= / $ZKML_SRS_SHA256); a reader pins with #srs-sha256=
-        "srs_pin": _pin(srs_sha256),
+        # the SRS digest the page builder vouches for (srs_sha256= / $ZKML_SRS_SHA256): data in the folder, so the page
+        # shows it as the builder's claim and never calls the SRS pinned for it; a reader pins with #srs-sha256=.
+        # zkml's ceremony table is compiled into verify.js, not carried here.
+        "srs_builder_claim": _pin(srs_sha256),
         "visibility": visibility,
         "verifier": verifier,
         "decode": decode,
@@ -247,7 +250,8 @@ def write_page(
     with relative paths only. The page verifies the statement: every unit's proof in its verifier contract, every
     link between segments, and the weights fingerprint the source pins (``weights_commitment`` pins one; keys with
     committed weights pin their own), and shows it, with the SRS status it computes from the SRS file
-    (``srs_sha256``: the digest the page pins, default ``$ZKML_SRS_SHA256``; a reader may pin another).
+    (``srs_sha256``, default ``$ZKML_SRS_SHA256``: the digest the builder vouches for, shown as the builder's
+    claim; only a reader's ``#srs-sha256=`` pin makes the status ``pinned``).
 
     Needs Node.js and the checkout's node_modules (solc-js compiles the verifier, esbuild bundles the script).
     Reports progress (stage ``page``: the source, the verifier contracts, the script, the files). Returns the

@@ -271,50 +271,131 @@ async function sha256Hex(bytes) {
   return bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
 }
 
-// the four words of -[tau]_2 as the verifier holds them (neg_s_g2 x_1, x_2, y_1, y_2: EIP-197 order, imaginary
-// part first), from the SRS file's last point ([1]_2 then [tau]_2 end ezkl's raw ParamsKZG file)
-function negTauG2Words(srs) {
-  const tail = srs.slice(srs.length - 128)
-  const [x0, x1, y0, y1] = [0, 1, 2, 3].map((i) => (le(tail.slice(32 * i, 32 * i + 32)) * RINV) % P)
-  return [x1, x0, (P - y1) % P, (P - y0) % P].map((v) => v.toString(16).padStart(64, '0'))
+// zkml's table of ceremony SRS digests (sha256 -> name), compiled into this script when the page is built
+// (esbuild's define, from zkml/srs_ceremonies.json): code, not the page's data, which anyone who edits the folder
+// edits too. A script run without it knows no ceremony.
+// eslint-disable-next-line no-undef
+const CEREMONIES = Object.freeze(typeof ZKML_CEREMONIES === 'string' ? JSON.parse(ZKML_CEREMONIES) : {})
+
+// BN254's standard G2 generator as EIP-197 words (x imaginary, x real, y imaginary, y real): every ceremony SRS's
+// [1]_2, and what ezkl's verifier pairs with
+const G2_GENERATOR = [
+  '198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2',
+  '1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed',
+  '090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b',
+  '12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa',
+]
+const hex64 = (v) => v.toString(16).padStart(64, '0')
+
+// a G2 point of the SRS file as the verifier holds it (EIP-197 order, imaginary part first); `negate`: -P
+function g2Words(srs, offset, negate) {
+  const t = srs.slice(offset, offset + 128)
+  const [x0, x1, y0, y1] = [0, 1, 2, 3].map((i) => (le(t.slice(32 * i, 32 * i + 32)) * RINV) % P)
+  return (negate ? [x1, x0, (P - y1) % P, (P - y0) % P] : [x1, x0, y1, y0]).map(hex64)
 }
 
-// Is `srs` the SRS this unit's verifier checks proofs with? The verifier's pairing check uses -[tau]_2: the
-// per-model verifier has its four words as PUSH32 constants, the reusable one takes them in the VKA.
-function verifierUsesSrs(unit, srs) {
-  const words = negTauG2Words(srs)
-  if (unit.verifier.reusable) {
-    const vka = new Set((unit.verifier.vka || []).map((w) => w.replace(/^0x/, '').toLowerCase()))
-    return words.every((w) => vka.has(w))
+// the key constants the verifier's pairing check uses, from the SRS file: [1]_2 and -[tau]_2 (the file's last
+// two points, [1]_2 then [tau]_2, end ezkl's raw ParamsKZG format)
+export function srsVerifierWords(srs) {
+  return { g2: g2Words(srs, srs.length - 256, false), negTauG2: g2Words(srs, srs.length - 128, true) }
+}
+
+// the code's instructions, in order (a PUSH's bytes are its data, never instructions)
+function instructions(code) {
+  const out = []
+  for (let i = 0; i < code.length;) {
+    const op = code[i]
+    const n = op >= 0x5f && op <= 0x7f ? op - 0x5f : -1 // PUSH0..PUSH32
+    out.push(n >= 0 ? { op, data: code.slice(i + 1, i + 1 + n) } : { op })
+    i += 1 + Math.max(n, 0)
   }
-  const code = unit.verifier.bytecode.replace(/^0x/, '').toLowerCase()
-  return words.every((w) => code.includes('7f' + w))
+  return out
+}
+const num = (bytes) => bytes.reduce((v, b) => (v << 8n) | BigInt(b), 0n)
+
+// ezkl's per-model Halo2Verifier ("Load full vk into memory"): one contiguous run of `mstore(MPTR, constant)`,
+// consecutive words, holding ... g1_x = 1, g1_y = 2, g2_x_1, g2_x_2, g2_y_1, g2_y_2, neg_s_g2_x_1 .. neg_s_g2_y_2
+// ...; the pairing reads g2 and neg_s_g2 back with mload. The words are read there, not anywhere in the code.
+function perModelKeyWords(code) {
+  const ins = instructions(code)
+  const stores = [] // PUSH value, PUSH addr, MSTORE
+  const loads = new Set() // PUSH addr, MLOAD
+  for (let k = 0; k + 1 < ins.length; k++) {
+    if (!ins[k].data) continue
+    if (ins[k + 1].op === 0x51) loads.add(num(ins[k].data))
+    if (k + 2 < ins.length && ins[k + 1].data && ins[k + 2].op === 0x52) stores.push({ k, addr: num(ins[k + 1].data), value: hex64(num(ins[k].data)) })
+  }
+  const found = []
+  for (let i = 0; i + 9 < stores.length; i++) {
+    const run = stores.slice(i, i + 10)
+    if (run.every((s, j) => s.k === run[0].k + 3 * j && s.addr === run[0].addr + 32n * BigInt(j)) && run[0].value === hex64(1n) && run[1].value === hex64(2n)) found.push(run)
+  }
+  if (found.length !== 1) return { why: found.length ? 'its code holds the verifying key twice' : "its verifying key's constants are not where ezkl's verifier template puts them" }
+  const run = found[0]
+  const at = new Set(run.map((s) => s.addr))
+  if (stores.some((s) => at.has(s.addr) && !run.includes(s))) return { why: "its code writes the verifying key's pairing constants twice" }
+  if (!run.slice(2).every((s) => loads.has(s.addr))) return { why: "its pairing check does not read the verifying key's G2 constants" }
+  const words = run.map((s) => s.value)
+  return { g2: words.slice(2, 6), negTauG2: words.slice(6, 10) }
 }
 
-// the verifier's own pin: #srs-sha256=HEX in the address (this reader's), else the one the page was built with
-function srsPin(model) {
+// ezkl's reusable verifier takes the key in the VKA: words 14, 15 are g1 (1, 2), 16..19 g2, 20..23 neg_s_g2; the
+// contract's pairing reads them from the VKA's copy in memory (word i at 0xa0 + 32 i)
+const VKA_G1 = 14
+function reusableKeyWords(unit, code) {
+  const vka = (unit.verifier.vka || []).map((w) => hex64(BigInt('0x' + w.replace(/^0x/, ''))))
+  if (vka.length < VKA_G1 + 10 || vka[VKA_G1] !== hex64(1n) || vka[VKA_G1 + 1] !== hex64(2n)) return { why: "its VKA does not hold the key's constants where ezkl's reusable verifier reads them" }
+  const ins = instructions(code)
+  const loads = new Set()
+  for (let k = 0; k + 1 < ins.length; k++) if (ins[k].data && ins[k + 1].op === 0x51) loads.add(num(ins[k].data))
+  for (let j = VKA_G1 + 2; j < VKA_G1 + 10; j++) {
+    if (!loads.has(0xa0n + 32n * BigInt(j))) return { why: "its pairing check does not read the G2 constants from the VKA where ezkl's reusable verifier does" }
+  }
+  return { g2: vka.slice(VKA_G1 + 2, VKA_G1 + 6), negTauG2: vka.slice(VKA_G1 + 6, VKA_G1 + 10) }
+}
+
+// Was this unit's verifier (its runtime code, as deployed, and its VKA) made with `srs`? Its pairing check uses
+// [1]_2 and -[tau]_2: both must be the SRS file's, and [1]_2 BN254's standard G2 generator (an SRS whose [1]_2 is
+// another point, e.g. 2[tau]_2, has a trapdoor relative to it that its maker knows). Returns null, or why not.
+export function verifierMismatch(unit, code, srs) {
+  const key = unit.verifier.reusable ? reusableKeyWords(unit, code) : perModelKeyWords(code)
+  if (key.why) return key.why
+  const want = srsVerifierWords(srs)
+  if (key.g2.some((w, i) => w !== G2_GENERATOR[i])) return "its [1]_2 is not BN254's G2 generator (whoever chose it may know the trapdoor)"
+  if (want.g2.some((w, i) => w !== G2_GENERATOR[i])) return "the SRS file's [1]_2 is not BN254's G2 generator"
+  if (want.negTauG2.some((w, i) => w !== key.negTauG2[i])) return 'its [tau]_2 is not the SRS file\'s'
+  return null
+}
+
+// the reader's pin: #srs-sha256=HEX in the address. The page builder's (model.srs_builder_claim) travels in the
+// folder's data and is only ever shown as the builder's claim.
+function readerPin() {
   const m = /(?:^#|&)srs-sha256=(?:0x)?([0-9a-fA-F]{64})(?:&|$)/.exec(location.hash)
-  if (m) return { sha256: m[1].toLowerCase(), by: 'the address (#srs-sha256=)' }
-  return model.srs_pin ? { sha256: model.srs_pin, by: 'the page builder' } : null
+  return m ? m[1].toLowerCase() : null
 }
 
-// ceremony (digest in zkml's table, shipped in the page) / pinned (the pin above) / unknown (anything else), for the
-// SRS bytes themselves: hashed here, and refused unless the verifier contract was made with them
-export async function srsStatusOf(model, unit, srs) {
+// ceremony (digest in zkml's table, compiled into this script) / pinned (the reader's pin) / unknown (anything
+// else), for the SRS bytes themselves: hashed here, and refused unless the deployed verifier was made with them
+export async function srsStatusOf(model, unit, code, srs) {
   const forge = 'whoever made this SRS may forge proofs'
   const k = srs.length >= 4 ? srs[0] | (srs[1] << 8) | (srs[2] << 16) | (srs[3] * 2 ** 24) : -1
   if (k < 1 || k > 30 || srs.length !== 4 + 2 * 2 ** k * 64 + 256) {
     return { kind: 'unknown', sha256: null, message: `unknown SRS: the file is not an SRS in ezkl's raw format (${srs.length} bytes): ${forge}` }
   }
   const sha256 = await sha256Hex(srs)
-  if (!verifierUsesSrs(unit, srs)) {
-    return { kind: 'unknown', sha256, message: `unknown SRS: the SRS file (sha256 ${sha256.slice(0, 16)}) is not the one the verifier contract checks with: ${forge}` }
+  const claim = model.srs_builder_claim || null
+  const claimed = claim === sha256 ? 'matches' : claim ? 'differs' : ''
+  const why = verifierMismatch(unit, code, srs)
+  if (why) {
+    return { kind: 'unknown', sha256, claimed, message: `unknown SRS: the SRS file (sha256 ${sha256.slice(0, 16)}) is not the one the verifier contract checks with (${why}): ${forge}` }
   }
-  const name = model.ceremonies?.[sha256]
-  if (name) return { kind: 'ceremony', sha256, name, message: `ceremony SRS ${name} (its sha256 ${sha256.slice(0, 16)} is in zkml's table)` }
-  const pin = srsPin(model)
-  if (pin && pin.sha256 === sha256) return { kind: 'pinned', sha256, message: `pinned SRS (sha256 ${sha256.slice(0, 16)}, pinned by ${pin.by})` }
-  return { kind: 'unknown', sha256, message: `unknown SRS (sha256 ${sha256.slice(0, 16)}, neither a known ceremony's nor pinned): ${forge}; pin the ceremony's digest with #srs-sha256=HEX if you trust it` }
+  const name = CEREMONIES[sha256]
+  if (name) return { kind: 'ceremony', sha256, name, claimed, message: `ceremony SRS ${name} (its sha256 ${sha256.slice(0, 16)} is in zkml's table, compiled into this page's script)` }
+  if (readerPin() === sha256) return { kind: 'pinned', sha256, claimed, message: `pinned SRS (sha256 ${sha256.slice(0, 16)}, pinned by you in the address: #srs-sha256=)` }
+  const said = claimed === 'matches'
+    ? `; the page builder claims this SRS is one it trusts (sha256 ${sha256.slice(0, 16)}): a claim in the folder's data, not a check`
+    : claimed ? `; the page builder claims another SRS (sha256 ${claim.slice(0, 16)})` : ''
+  return { kind: 'unknown', sha256, claimed, message: `unknown SRS (sha256 ${sha256.slice(0, 16)}, neither a known ceremony's nor pinned by you)${said}: ${forge}; pin the ceremony's digest with #srs-sha256=HEX if you trust it` }
 }
 
 async function readSiteFile(name) {
@@ -344,7 +425,8 @@ async function srsStatus(model, picked) {
     }
     let s
     try {
-      s = await srsStatusOf(model, unit, srs)
+      const { evm, address } = (await verifier(model))[i]
+      s = await srsStatusOf(model, unit, await evm.stateManager.getCode(address), srs) // the code as deployed
     } catch (err) {
       s = { kind: 'unknown', sha256: null, message: `unknown SRS: ${err.message}` }
     }
@@ -361,6 +443,7 @@ function showSrs(s) {
   el.textContent = `${s.kind}: ${s.message}`
   el.dataset.kind = s.kind
   el.dataset.sha256 = s.sha256 || ''
+  el.dataset.claimed = s.claimed || '' // the page builder's claim: 'matches' / 'differs' this SRS's digest, or none
   // whatever the page was built saying (model.dev_srs), an SRS that is neither a known ceremony's nor pinned is
   // one whose maker may forge proofs: say so above the verdicts
   $('srs-warning').hidden = s.kind !== 'unknown' || !$('dev-srs-warning').hidden
