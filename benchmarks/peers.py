@@ -289,7 +289,8 @@ def jstprove_check(tools: dict[str, Path], onnx_path: Path, cwd: Path) -> str | 
     m = _measured([str(tools["jst"]), "--no-banner", "model_check", "-m", str(onnx_path)], cwd=cwd)
     if m["rc"] == 0:
         return None
-    return ((m["stdout"] + "\n" + m["stderr"]).strip().splitlines() or ["model_check failed"])[-1].strip()
+    last = ((m["stdout"] + "\n" + m["stderr"]).strip().splitlines() or ["model_check failed"])[-1].strip()
+    return last.replace(str(onnx_path), onnx_path.name)  # the run's temporary directory means nothing later
 
 
 def _jstprove_flow(tools: dict[str, Path], work: Path, cores: str) -> dict:
@@ -412,7 +413,8 @@ def format_table(rows: list[dict]) -> str:
     ]
     base = {r["model"]: r for r in rows if r["system"] == "ezkl" and "prove_s" in r}
     for r in rows:
-        head = f"| {r['model']} | {r['system']} |"
+        rows_k = f", 2^{r['logrows']} rows" if r.get("logrows") else ""  # ezkl and zkml: a Halo2 circuit's size
+        head = f"| {r['model']} | {r['system']}{rows_k} |"
         if "refused" in r or "error" in r:
             what = f"refused: {r['refused']}" if "refused" in r else f"error: {r['error']}"
             what = " ".join(what.replace("|", "/").split())
