@@ -439,6 +439,7 @@ def test_srs_status_is_computed_in_the_browser_from_the_digest(browser, mlp_keys
         p = Page(browser, web.url + f"index.html#proof=proof.json&srs-sha256={digest}")
         got = p.result()
         assert _srs_kind(p) == "pinned" and "pinned by you in the address" in p.tab.locator("#srs").text_content()
+        assert p.tab.locator("#srs").get_attribute("data-verifiers") == "matches"
         assert not p.tab.locator("#srs-warning").is_visible()
         assert p.tab.locator("#verdict").get_attribute("data-srs") == "pinned" and "SRS: pinned" in got["message"]
         p.close()
@@ -568,6 +569,7 @@ def test_forged_srs_verifier_pairs_read_unknown(browser, mlp_keys, tmp_path):
             assert _srs_kind(p) == "unknown", label
             text = p.tab.locator("#srs").text_content()
             assert "not the one the verifier contract checks with" in text and why in text, (label, text)
+            assert p.tab.locator("#srs").get_attribute("data-verifiers") == "differs"
             p.close()
         # control: the honest runtime deployed the same way, with the honest SRS, reads pinned (the wrapper is not
         # what makes the cases above unknown)
@@ -604,6 +606,7 @@ def test_the_builders_pin_is_a_claim_and_the_reusable_page_reads_its_vka(browser
         p.close()
         p = Page(browser, web.url + f"index.html#srs-sha256={digest}")
         assert _srs_kind(p) == "pinned", p.tab.locator("#srs").text_content()
+        assert p.tab.locator("#srs").get_attribute("data-verifiers") == "matches"
         p.close()
         # a VKA whose -[tau]_2 is another SRS's: the reusable verifier checks with that one, not the file's
         vka = list(data["units"][0]["verifier"]["vka"])
@@ -682,6 +685,15 @@ def test_every_kind_in_the_browser_valid_and_a_forgers_proofs_invalid(kind, kind
     assert data["model_id"] == case.statement.id and data["key_id"] == case.keys.vk.key_id
     assert data["weights_commitment"] == case.fingerprint and data["committed"] is bool(case.fingerprint)
     assert data["segments"] == len(data["units"]) == len(getattr(case.keys, "segments", [1]))
+    web = _Serve(index.parent)  # over http, so the page reads its SRS file(s)
+    try:
+        q = Page(browser, web.url + "index.html")
+        assert _srs_kind(q) == "unknown"  # a dev SRS, pinned by no one
+        # every unit's (honest) verifier reads as made with its SRS file: the key constants were found and match
+        assert q.tab.locator("#srs").get_attribute("data-verifiers") == " ".join(["matches"] * data["segments"])
+        q.close()
+    finally:
+        web.close()
     p = Page(browser, index.as_uri())
     try:
         t = p.tab

@@ -387,15 +387,15 @@ export async function srsStatusOf(model, unit, code, srs) {
   const claimed = claim === sha256 ? 'matches' : claim ? 'differs' : ''
   const why = verifierMismatch(unit, code, srs)
   if (why) {
-    return { kind: 'unknown', sha256, claimed, message: `unknown SRS: the SRS file (sha256 ${sha256.slice(0, 16)}) is not the one the verifier contract checks with (${why}): ${forge}` }
+    return { kind: 'unknown', sha256, claimed, verifier: 'differs', message: `unknown SRS: the SRS file (sha256 ${sha256.slice(0, 16)}) is not the one the verifier contract checks with (${why}): ${forge}` }
   }
   const name = CEREMONIES[sha256]
-  if (name) return { kind: 'ceremony', sha256, name, claimed, message: `ceremony SRS ${name} (its sha256 ${sha256.slice(0, 16)} is in zkml's table, compiled into this page's script)` }
-  if (readerPin() === sha256) return { kind: 'pinned', sha256, claimed, message: `pinned SRS (sha256 ${sha256.slice(0, 16)}, pinned by you in the address: #srs-sha256=)` }
+  if (name) return { kind: 'ceremony', sha256, name, claimed, verifier: 'matches', message: `ceremony SRS ${name} (its sha256 ${sha256.slice(0, 16)} is in zkml's table, compiled into this page's script)` }
+  if (readerPin() === sha256) return { kind: 'pinned', sha256, claimed, verifier: 'matches', message: `pinned SRS (sha256 ${sha256.slice(0, 16)}, pinned by you in the address: #srs-sha256=)` }
   const said = claimed === 'matches'
     ? `; the page builder claims this SRS is one it trusts (sha256 ${sha256.slice(0, 16)}): a claim in the folder's data, not a check`
     : claimed ? `; the page builder claims another SRS (sha256 ${claim.slice(0, 16)})` : ''
-  return { kind: 'unknown', sha256, claimed, message: `unknown SRS (sha256 ${sha256.slice(0, 16)}, neither a known ceremony's nor pinned by you)${said}: ${forge}; pin the ceremony's digest with #srs-sha256=HEX if you trust it` }
+  return { kind: 'unknown', sha256, claimed, verifier: 'matches', message: `unknown SRS (sha256 ${sha256.slice(0, 16)}, neither a known ceremony's nor pinned by you)${said}: ${forge}; pin the ceremony's digest with #srs-sha256=HEX if you trust it` }
 }
 
 async function readSiteFile(name) {
@@ -432,7 +432,8 @@ async function srsStatus(model, picked) {
     }
     statuses.push(model.units.length > 1 ? { ...s, message: `segment ${i}: ${s.message}` } : s)
   }
-  return statuses.reduce((a, b) => (RANK[b.kind] < RANK[a.kind] ? b : a))
+  const weakest = statuses.reduce((a, b) => (RANK[b.kind] < RANK[a.kind] ? b : a))
+  return { ...weakest, verifiers: statuses.map((s) => s.verifier || 'unread') } // per unit: was its verifier made with its SRS file
 }
 
 let srsPromise = null
@@ -443,6 +444,7 @@ function showSrs(s) {
   el.textContent = `${s.kind}: ${s.message}`
   el.dataset.kind = s.kind
   el.dataset.sha256 = s.sha256 || ''
+  el.dataset.verifiers = (s.verifiers || []).join(' ')
   el.dataset.claimed = s.claimed || '' // the page builder's claim: 'matches' / 'differs' this SRS's digest, or none
   // whatever the page was built saying (model.dev_srs), an SRS that is neither a known ceremony's nor pinned is
   // one whose maker may forge proofs: say so above the verdicts
