@@ -56,7 +56,9 @@ def top1(a, b) -> float:
     return float(np.mean(a.reshape(-1, k).argmax(-1) == b.reshape(-1, k).argmax(-1)))
 
 
-def run_entry(name: str, progress: Path | None = None, prove_budget_s: float | None = None) -> dict:
+def run_entry(
+    name: str, progress: Path | None = None, prove_budget_s: float | None = None, one_circuit: bool = False
+) -> dict:
     """One gallery entry end to end in this process. Raises ZKMLError on a refusal (``r`` holds what was done)."""
     import resource
 
@@ -85,7 +87,8 @@ def run_entry(name: str, progress: Path | None = None, prove_budget_s: float | N
     mark(export_s=round(time.perf_counter() - t0, 2), export_error=model.parity["max_abs_error"], stage="compile")
     t0 = time.perf_counter()
     batch = np.stack([x.numpy()[0] for x in xs])
-    circuit = zkml.compile(model, batch, **({"max_logrows": e.max_logrows} if e.max_logrows else {}))
+    split = e.max_logrows and not one_circuit
+    circuit = zkml.compile(model, batch, **({"max_logrows": e.max_logrows} if split else {}))
     segments = len(getattr(circuit, "segments", ())) or 1
     est = zkml.estimate(circuit)
     mark(
@@ -102,9 +105,14 @@ def run_entry(name: str, progress: Path | None = None, prove_budget_s: float | N
         (got,) = circuit.run(x.numpy())
         with torch.no_grad():
             ref = module(x).numpy()
+        got = np.asarray(got).reshape(ref.shape)
         agree.append(top1(got, ref))
-        worst_torch = max(worst_torch, float(np.abs(np.asarray(got).reshape(ref.shape) - ref).max()))
-    mark(top1_agreement=round(float(np.mean(agree)), 3), witness_max_abs_error=worst_torch, stage="setup")
+        worst_torch = max(worst_torch, float(np.abs(got - ref).max()))
+    mark(
+        top1_agreement=round(float(np.mean(agree)), 3),
+        witness_max_abs_error=worst_torch,
+        stage="setup",
+    )
     if prove_budget_s is not None and est.prove_s > prove_budget_s:
         mark(not_proved=f"zkml.estimate predicts {est.prove_s:.0f} s to prove, over the {prove_budget_s:g} s budget")
         return r
@@ -130,14 +138,14 @@ def run_entry(name: str, progress: Path | None = None, prove_budget_s: float | N
     return r
 
 
-def run_one(name: str, cap_s: float, prove_budget_s: float | None = None) -> dict:
+def run_one(name: str, cap_s: float, prove_budget_s: float | None = None, one_circuit: bool = False) -> dict:
     """``run_entry`` in a child process, stopped after ``cap_s`` seconds (the record keeps the stage reached)."""
     d = Path(tempfile.mkdtemp(prefix="arch-"))
     out, progress = d / "r.json", d / "progress.json"
     code = (
         f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.architectures import run_entry\n"
         f"import zkml, pathlib\nr = {{}}\n"
-        f"try:\n    r = run_entry({name!r}, pathlib.Path({str(progress)!r}), {prove_budget_s!r})\n"
+        f"try:\n    r = run_entry({name!r}, pathlib.Path({str(progress)!r}), {prove_budget_s!r}, {one_circuit!r})\n"
         f"except zkml.ZKMLError as e:\n"
         f"    r = json.loads(pathlib.Path({str(progress)!r}).read_text())\n"
         f"    r.update(refused=type(e).__name__, message=str(e)[:600])\n"
@@ -201,6 +209,9 @@ def main(argv=None) -> None:
         default=None,
         help="skip setup and proof when zkml.estimate predicts a longer proof (seconds; the record says so)",
     )
+    ap.add_argument(
+        "--one-circuit", action="store_true", help="compile without the entries' max_logrows (no split search)"
+    )
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     os.environ.setdefault("ZKML_HOME", tempfile.mkdtemp(prefix="zkml-arch-"))  # one home: the dev SRS is made once
@@ -216,7 +227,8 @@ def main(argv=None) -> None:
                 "skipped": f"{A.LIBRARY_MODULE[e.library]} is not installed (pip install 'zkml-prover[architectures]')"
             }
         else:
-            r = run_one(name, args.cap, args.prove_budget)
+            r = run_one(name, args.cap, args.prove_budget, args.one_circuit)
+            r["one_circuit"] = args.one_circuit
         rows[name] = {**base, "zkml": outcome(r), **r}
         print(f"{name:20s} {outcome(r):24s} {json.dumps(r)[:200]}", flush=True)
         write(rows, args.cap, out)
@@ -230,7 +242,14 @@ def _fmt(v, digits: int = 3) -> str:
     return str(v)
 
 
-def write(rows: dict, cap: float, out: Path) -> None:
+def segments(r: dict) -> str:
+    from models import architectures as A
+
+    n = _fmt(r.get("segments"))
+    return f"{n} (no split search)" if r.get("one_circuit") and A.entry(r["model"]).max_logrows else n
+
+
+def write(rows: dict, cap: float | str, out: Path) -> None:
     from models import architectures as A
 
     order = [e.name for e in A.ENTRIES]
@@ -241,16 +260,21 @@ def write(rows: dict, cap: float, out: Path) -> None:
         key = r["zkml"].split(" (")[0]
         counts[key] = counts.get(key, 0) + 1
     lines = [
-        f"{len(ordered)} models, {cap:g} s cap each (export, compile, setup, prove, verify on 2 shared cores; "
+        f"{len(ordered)} models, {cap if isinstance(cap, str) else f'{cap:g} s'} cap each (export, compile, setup, "
+        "prove, verify on 2 cores shared with other work; "
         "seeded random weights, nothing downloaded): " + ", ".join(f"{v} {k}" for k, v in counts.items()),
         "",
         "Errors are max abs differences of the proof's public outputs from onnxruntime's and torch's on the sample; "
         f"top-1 is the circuit's witness against the float model over {INPUTS} seeded inputs (every token position "
-        "for the language models). Peak MB is the child process's peak RSS.",
+        "for the language models), with the witness's max abs error from torch over the same inputs: random weights give "
+        "near-tied scores (a 4-way head's spread is a few hundredths), which an error of that size may reorder, so "
+        "the error is the stricter measure. Peak MB is the child process's peak RSS; predicted peak GB is zkml.estimate's. "
+        "A model compiled with --one-circuit was not offered the split search (its entry's max_logrows).",
         "",
-        "| model | library: constructor | reductions | zkml | logrows | rows | segments | prove s | peak MB "
-        "| err vs onnxruntime | err vs torch | top-1 | refusal: op or pattern |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | library: constructor | reductions | zkml | logrows | rows | segments | prove s | peak MB | "
+        "predicted peak GB "
+        "| err vs onnxruntime | err vs torch | witness err (8 inputs) | top-1 | refusal, limit or note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in ordered:
         why = ""
@@ -258,7 +282,7 @@ def write(rows: dict, cap: float, out: Path) -> None:
             why = f"{pattern(r['message'])} ({r['refused']} at {r.get('stage')}: {r['message'][:240]})"
         elif "timeout" in r:
             est = r.get("predicted_peak_gb")
-            why = f"past {cap:g} s at {r.get('stage')}" + (
+            why = f"past {r['timeout']:g} s at {r.get('stage')}" + (
                 f"; zkml.estimate: ~{r.get('predicted_prove_s')} s prove, {est} GB peak" if est is not None else ""
             )
         elif "skipped" in r:
@@ -271,9 +295,9 @@ def write(rows: dict, cap: float, out: Path) -> None:
         why = why.replace("|", "/").replace("\n", " ")
         lines.append(
             f"| {r['model']} | {r['library']}: `{r['constructor']}` | {r['reductions']} | {r['zkml']} | "
-            f"{_fmt(r.get('logrows'))} | {_fmt(r.get('rows'))} | {_fmt(r.get('segments'))} | {_fmt(r.get('prove_s'))} | "
-            f"{_fmt(r.get('peak_rss_mb'))} | {_fmt(r.get('vs_onnxruntime'))} | {_fmt(r.get('vs_torch'))} | "
-            f"{_fmt(r.get('top1_agreement'))} | {why} |"
+            f"{_fmt(r.get('logrows'))} | {_fmt(r.get('rows'))} | {segments(r)} | {_fmt(r.get('prove_s'))} | "
+            f"{_fmt(r.get('peak_rss_mb'))} | {_fmt(r.get('predicted_peak_gb'))} | {_fmt(r.get('vs_onnxruntime'))} | {_fmt(r.get('vs_torch'))} | "
+            f"{_fmt(r.get('witness_max_abs_error'))} | {_fmt(r.get('top1_agreement'))} | {why} |"
         )
     lines += ["", "What the gallery changes besides sizes (models/architectures.py):", ""]
     lines += [f"- {n}" for n in A.NOTES]

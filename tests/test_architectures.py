@@ -21,7 +21,10 @@ ASKED = {  # what issue 26 names, by library
     "torchvision": {"mobilenet_v2", "efficientnet_b0", "regnet_x", "squeezenet1_1"},
     "timm": {"deit_tiny", "mixer", "levit"},
 }
-SMALLEST = ["fire", "inverted_residual"]  # the default run's two proofs (fewest rows of the gallery)
+# the default run's two proofs: the fewest rows of the gallery (t5_encoder 28,329 and fire 30,020, both 2^15); the
+# slow run proves the next three (2^16); llama, qwen2 and mistral (2^17, ~6 GB) are benchmark-only
+SMALLEST = ["fire", "t5_encoder"]
+SLOW = ["inverted_residual", "roberta", "whisper_encoder"]
 
 
 def test_the_gallery_has_every_architecture_asked_for():
@@ -85,7 +88,9 @@ def _proved(name):
     r = run_entry(name)
     assert r["verified"], r
     assert r["vs_onnxruntime"] < 0.05 and r["vs_torch"] < 0.05, r
-    assert r["top1_agreement"] >= 0.75, r
+    # over 8 inputs, the circuit's outputs are the float model's to within the bound (random weights give near-tied
+    # scores, so top-1 agreement is recorded, not asserted: an error within the bound may reorder a near-tie)
+    assert r["witness_max_abs_error"] < 0.05, r
     return r
 
 
@@ -96,8 +101,8 @@ def test_smallest_entries_prove_and_agree(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["roberta", "t5_encoder"])
-def test_small_hugging_face_models_prove(name):
+@pytest.mark.parametrize("name", SLOW)
+def test_next_smallest_entries_prove(name):
     _proved(name)
 
 
