@@ -69,6 +69,15 @@ def test_the_search_is_cached_deterministically(raw_model, searched):
     assert not any("trying scale" in s for s in steps)  # the failed scales are not tried again
 
 
+def test_a_private_input_is_searched_too_and_nothing_of_it_is_kept(raw_model, searched):
+    model, cal = raw_model
+    circuit = zkml.compile(model, cal[:1], private_data=True)
+    assert circuit.scale_search is not None and not circuit.cached
+    assert circuit.report.private and circuit.report.max_abs_error is None  # no error measured on a private input
+    again = zkml.compile(model, cal[:1], private_data=True)
+    assert again.key != circuit.key  # never reused for another private input
+
+
 def test_a_pinned_scale_that_fails_is_refused_with_the_hint_to_lower_it(raw_model):
     model, cal = raw_model
     with pytest.raises(CompileError) as info:
@@ -135,6 +144,46 @@ def test_a_constant_no_scale_holds_is_refused_naming_its_node_without_a_search()
     err = info.value
     assert "no fixed-point scale holds it" in err.message and "(Where)" in err.message
     assert "-8 to -30" in err.hint
+    assert not any("scale search" in s for s in seen)
+
+
+def _decoder(mask: float):
+    """A GPT-style decoder block at a tiny size: LayerNorm, causal softmax attention (2 heads), a GELU MLP, hidden
+    16, 8 tokens as float embeddings; ``mask`` is the additive value above the diagonal."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, d=16, t=8):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.fc1, self.fc2, self.head = nn.Linear(d, 4 * d), nn.Linear(4 * d, d), nn.Linear(d, 10)
+            self.register_buffer("causal", torch.tril(torch.ones(t, t)).bool())
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = (z.reshape(b, t, 2, d // 2).transpose(1, 2) for z in self.qkv(self.ln1(x)).split(d, -1))
+            a = ((q @ k.transpose(-1, -2)) / (d // 2) ** 0.5).masked_fill(~self.causal, mask).softmax(-1)
+            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d))
+            x = x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
+            return self.head(x[:, -1])
+
+    torch.manual_seed(0)
+    return zkml.export(Block().eval(), torch.randn(1, 8, 16))
+
+
+def test_a_decoder_with_transformers_causal_mask_is_refused_naming_the_mask_node():
+    """The issue's GPT-style decoder: with finfo(float32).min above the diagonal (transformers' own mask value) ezkl
+    said only 'significant bit truncation when instantiating, try lowering the scale'; now the refusal names the
+    constant, the Where that reads it and what to use instead, before any search."""
+    model = _decoder(float(np.finfo(np.float32).min))
+    cal = np.random.default_rng(0).standard_normal((2, 1, 8, 16)).astype(np.float32)
+    seen = []
+    with pytest.raises(CompileError) as info:
+        zkml.compile(model, cal, progress=lambda e: seen.append(e.step))
+    assert "3.4e+38" in info.value.message and "(Where)" in info.value.message
+    assert "finfo(float32).min" in info.value.hint
     assert not any("scale search" in s for s in seen)
 
 
