@@ -347,3 +347,34 @@ def test_malformed_commitments_are_rejected_before_pairing(monkeypatch, mlp_keys
     res = zkml.verify(zkml.Proof(mlp_proof.proof[:-5], mlp_proof.instances, mlp_proof.meta), mlp_keys.vk)
     assert not res and "32-byte words" in res.reason
     assert calls == []
+
+
+def test_the_transcript_length_is_learnt_once_per_key(fresh_home, mlp_keys, mlp_proof, monkeypatch):
+    """The trailing-bytes check costs a second verification only the first time this verifier sees a key: then the
+    proof's length is the key's (remembered in memory and in the verifier's own cache)."""
+    from zkml.verifier import verification as v
+
+    calls = []
+    real = v.engine.verify
+    monkeypatch.setattr(v.engine, "verify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(v, "_LENGTHS", {})
+    assert zkml.verify(mlp_proof, mlp_keys.vk) and len(calls) == 2  # the proof, then it without its last byte
+    calls.clear()
+    assert zkml.verify(mlp_proof, mlp_keys.vk) and len(calls) == 1
+    v._LENGTHS.clear()  # another process: it reads the length this verifier's cache holds
+    calls.clear()
+    assert zkml.verify(mlp_proof, mlp_keys.vk) and len(calls) == 1
+    assert (fresh_home / "proof-lengths" / mlp_keys.vk.key_id).read_text() == str(len(mlp_proof.proof))
+    tail = zkml.Proof(mlp_proof.proof + mlp_proof.proof[-128:], mlp_proof.instances, mlp_proof.meta)
+    res = zkml.verify(tail, mlp_keys.vk)
+    assert not res and "trailing bytes" in res.reason
+    # a corrupted entry is not believed: the length is learnt again with the second verification
+    (fresh_home / "proof-lengths" / mlp_keys.vk.key_id).write_text("garbage")
+    v._LENGTHS.clear()
+    calls.clear()
+    assert zkml.verify(mlp_proof, mlp_keys.vk) and len(calls) == 2
+    (fresh_home / "proof-lengths" / mlp_keys.vk.key_id).unlink()
+    v._LENGTHS.clear()
+    res = zkml.verify(tail, mlp_keys.vk)  # a refused proof teaches nothing
+    assert not res and "trailing bytes" in res.reason
+    assert not (fresh_home / "proof-lengths" / mlp_keys.vk.key_id).exists() and not v._LENGTHS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine
-from ..errors import InvalidProofError, VerifyError
+from ..errors import InvalidProofError, StoreError, VerifyError
 from ..keys.keys import Keys, VerifyingKey
 from ..keys.split import SplitKeys, SplitVerifyingKey, load_vk
 from ..proof.proof import (
@@ -23,7 +24,8 @@ from ..proof.proof import (
     normalize_commitment,
     read_commitments,
 )
-from ..support.files import private_tempdir
+from ..support.files import atomic_write_text, private_tempdir
+from ..support.store import Store
 
 
 @dataclass(frozen=True)
@@ -171,12 +173,22 @@ def verify(proof: Proof | str | os.PathLike, vk: Any, *, weights_commitment: str
         if not ok:
             return fail(reason or "ezkl rejected the proof")
         # halo2 reads the transcript it needs and ignores the rest: a proof with bytes appended would
-        # still verify. Only the exact encoding is accepted: without its last byte it must fail.
-        if (
-            len(proof.proof) > 1
-            and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]
-        ):
-            return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
+        # still verify. Only the exact encoding is accepted: without its last byte it must fail. That
+        # costs a second verification once per key: a proof of L bytes that verifies while its first L-1
+        # do not fixes the transcript's length at L, which this verifier then remembers for the key.
+        n = canonical_length(vk)
+        if n is None:
+            if (
+                len(proof.proof) > 1
+                and _ezkl_verify(Proof(proof.proof[:-1], proof.instances, {}), vk, tmp / "short.json")[0]
+            ):
+                return fail("the proof has trailing bytes after its transcript (not the canonical encoding)")
+            learn_length(vk, len(proof.proof))
+        elif len(proof.proof) != n:
+            return fail(
+                f"the proof is {len(proof.proof)} bytes and this key's transcript is {n}: trailing bytes "
+                "(not the canonical encoding)"
+            )
     d = decode(
         proof.instances, vk.settings, vk.meta["inputs"], vk.meta["outputs"], proof.proof, vk.meta.get("commitments")
     )
@@ -254,6 +266,31 @@ def _verify_split(proof: Proof, vk, pins: list, fail, t0: float) -> Verification
     if wrong_weights:
         return fail(wrong_weights)
     return _valid(vk, fingerprint, pins, t0, proof.decoded(vk))
+
+
+_LENGTHS: dict[str, int] = {}  # key id -> the length of its proofs' transcript, learnt by this verifier
+
+
+def _length_file(vk: VerifyingKey) -> Path:
+    return Store().root / "proof-lengths" / vk.key_id
+
+
+def canonical_length(vk: VerifyingKey) -> int | None:
+    """The byte length of this key's proofs, once this verifier has learnt it (its own cache: never the prover's)."""
+    n = _LENGTHS.get(vk.key_id)
+    if n is None:
+        try:
+            n = int(_length_file(vk).read_text())
+        except (OSError, ValueError):
+            return None
+        _LENGTHS[vk.key_id] = n
+    return n
+
+
+def learn_length(vk: VerifyingKey, n: int) -> None:
+    _LENGTHS[vk.key_id] = n
+    with contextlib.suppress(StoreError, OSError):  # a read-only cache: the check is made again next time
+        atomic_write_text(_length_file(vk), str(n))
 
 
 def _ezkl_verify(proof: Proof, vk: VerifyingKey, path: Path) -> tuple[bool, str | None]:
