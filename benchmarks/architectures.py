@@ -269,7 +269,8 @@ def write(rows: dict, cap: float | str, out: Path) -> None:
         "for the language models), with the witness's max abs error from torch over the same inputs: random weights give "
         "near-tied scores (a 4-way head's spread is a few hundredths), which an error of that size may reorder, so "
         "the error is the stricter measure. Peak MB is the child process's peak RSS; predicted peak GB is zkml.estimate's. "
-        "A model compiled with --one-circuit was not offered the split search (its entry's max_logrows).",
+        "A model compiled with --one-circuit was not offered the split search (its entry's max_logrows). Times move "
+        "with the machine's load (up to 3x here: mistral's circuit is llama's, byte for byte).",
         "",
         "| model | library: constructor | reductions | zkml | logrows | rows | segments | prove s | peak MB | "
         "predicted peak GB "
@@ -279,7 +280,7 @@ def write(rows: dict, cap: float | str, out: Path) -> None:
     for r in ordered:
         why = ""
         if "refused" in r:
-            why = f"{pattern(r['message'])} ({r['refused']} at {r.get('stage')}: {r['message'][:240]})"
+            why = f"**{pattern(r['message']).strip()}** ({r['refused']} at {r.get('stage')}: {r['message'][:160]}...)"
         elif "timeout" in r:
             est = r.get("predicted_peak_gb")
             why = f"past {r['timeout']:g} s at {r.get('stage')}" + (
@@ -291,7 +292,7 @@ def write(rows: dict, cap: float | str, out: Path) -> None:
             why = r["not_proved"]
         elif "crashed" in r:
             why = f"exit {r['crashed']}: {r.get('stderr', '')[-200:]}"
-        why = "; ".join([why, *A.entry(r["model"]).notes]) if A.entry(r["model"]).notes else why
+        why = "; ".join(w for w in [why, *A.entry(r["model"]).notes] if w)
         why = why.replace("|", "/").replace("\n", " ")
         lines.append(
             f"| {r['model']} | {r['library']}: `{r['constructor']}` | {r['reductions']} | {r['zkml']} | "

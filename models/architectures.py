@@ -379,13 +379,13 @@ def _fire():
 
 
 ROBERTA_NOTE = (
-    "explicit position ids (2..T+1, what RoBERTa derives for an unpadded input), token type 0 and an all-zero 4D "
+    "RoBERTa: explicit position ids (2..T+1, what RoBERTa derives for an unpadded input), token type 0 and an all-zero 4D "
     "additive mask: with the library's 2D mask, the padding-mask and position-id ops (Equal, Where, CumSum) fold "
     "into a graph that onnxruntime's own full optimisation then refuses to load ('Attempt to replace the existing "
     "tensor', zkml.model.normalize's fold)"
 )
 MOE_NOTE = (
-    "experts_implementation='batched_mm' (every token's expert weights gathered by its routed index): the default "
+    "Mixtral: experts_implementation='batched_mm' (every token's expert weights gathered by its routed index): the default "
     "'grouped_mm' counts tokens per expert with aten::histc, which has no ONNX export, and 'eager' loops in Python "
     "over the experts the sample hits (nonzero/where), so a trace would bake one routing into the graph"
 )
@@ -519,7 +519,7 @@ CAUSAL_NOTE = (
     "when instantiating, try lowering the scale'); the torch reference uses the same mask"
 )
 TORCHVISION_NOTE = (
-    "torchvision 0.28.0's compiled ops link against CUDA torch and do not load beside torch 2.13.0+cpu; its import "
+    "torchvision: 0.28.0's compiled ops link against CUDA torch and do not load beside torch 2.13.0+cpu; its import "
     "then fails registering fake nms/qnms kernels, so torchvision_import_fix() declares those two schemas (no "
     "kernel) first: the classification models here use no torchvision C++ op"
 )
