@@ -171,7 +171,6 @@ LOWER_SCALE_FAILURES = (
     "general synthesis error",
     "could not find any suitable parameters",
     "lookup range",
-    "out of range",
 )
 
 

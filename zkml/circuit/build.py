@@ -315,7 +315,8 @@ def _scale_search(
     raise CompileError(
         f"no scale from {min(start, SEARCH_SCALES[0])} down to {SCALE_FLOOR} compiles this model "
         f"(tried {', '.join(map(str, tried)) or 'none'}): {_ezkl_reason(last.message)}"
-        + (f"; {where}" if where else ""),
+        + (f"; {where}" if where else "")
+        + f" [ezkl{f' at scale {tried[-1]}' if tried else ''}: {last.message.split('failed during ', 1)[-1][:300]}]",
         where="scales",
         hint="the values are too large for ezkl's fixed point at any scale from "
         f"{SCALE_FLOOR}: normalise the inputs (e.g. standardise the features) or rescale the layer that makes them, "
