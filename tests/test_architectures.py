@@ -84,6 +84,35 @@ def test_mixture_of_experts_routing_is_refused_by_pattern():
         zkml.compile(model, np.stack([x.numpy()[0] for x in inputs_like(sample, 2)]))
 
 
+def test_levit_strided_slice_is_refused_at_settings():
+    """LeViT's Downsample (x[:, ::2, ::2], an ONNX Slice with steps 2): ezkl's tract declutter pass fails on it."""
+    import torch
+    from timm.models.levit import Downsample
+
+    class Down(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = Downsample(2, 4)
+
+        def forward(self, x):
+            return self.down(x) * 2
+
+    x = np.random.default_rng(0).standard_normal((4, 16, 3)).astype(np.float32)
+    model = zkml.export(Down().eval(), x[:1])
+    with pytest.raises(zkml.errors.CompileError, match="declutter"):
+        zkml.compile(model, x)
+
+
+def test_the_mixer_head_is_not_timms_zeros():
+    """timm's mixer starts with a zero head (a constant output: a proof of nothing): the gallery redraws it."""
+    import torch
+
+    module, sample = A.entry("mixer").make()
+    with torch.no_grad():
+        out = module(sample)
+    assert float(out.abs().max()) > 0.1
+
+
 def _proved(name):
     r = run_entry(name)
     assert r["verified"], r
