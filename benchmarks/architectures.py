@@ -187,6 +187,7 @@ def pattern(message: str) -> str:
         r"unsupported op(?:eration)?s? [`'\"]?([\w:/.-]+)",
         r"\b(op|node) [`'\"]?([\w/.:-]+)",
         r"(Rust panic: [^\[.]*)",
+        r"\[tract\] (running pass \w+)",
         r"(significant bit truncation[^.]*)",
         r"(values? too large for the column[^.]*)",
         r"(General synthesis error)",
