@@ -1,6 +1,6 @@
 """The architecture gallery (models/architectures.py): library-built models exported, proved and verified, or
-refused with the pattern named. The default run proves the two smallest entries; the slow run proves the small
-Hugging Face models; the rest are benchmark-only (``python -m benchmarks architectures``)."""
+refused with the pattern named. The default run proves the two smallest entries; the slow run proves two more
+(2^16); the rest are benchmark-only (``python -m benchmarks architectures``)."""
 
 import sys
 
