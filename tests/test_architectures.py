@@ -78,11 +78,12 @@ def test_the_causal_mask_is_the_libraries_own_function():
 
 
 def test_mixture_of_experts_routing_is_refused_by_pattern():
-    """Mixtral's router reads TopK's indices output: ezkl panics on it; zkml turns that into a CompileError."""
+    """Mixtral's router reads TopK's indices output, which ezkl cannot compute (it panics): zkml refuses the model
+    when it loads it, naming the TopK node."""
     module, sample = A.entry("mixtral_moe").make()
-    model = zkml.export(module, sample)
-    with pytest.raises(zkml.errors.CompileError, match="panic"):
-        zkml.compile(model, np.stack([x.numpy()[0] for x in inputs_like(sample, 2)]))
+    with pytest.raises(zkml.errors.UnsupportedModelError, match=r"TopK node '.*' has its indices output read") as e:
+        zkml.export(module, sample)
+    assert e.value.stage == "load" and "ArgMax" in e.value.hint
 
 
 def test_levit_strided_slice_is_refused_at_settings():

@@ -262,3 +262,24 @@ def test_rewrites_are_json_in_the_onnx_metadata():
     proto = onnx.load_model_from_string(zkml.load_model(_conv_without_strides()).onnx_bytes)
     (entry,) = [p for p in proto.metadata_props if p.key == REWRITES_KEY]
     assert json.loads(entry.value)[0]["node"] == "conv0"
+
+
+def test_a_topk_whose_indices_are_read_is_refused_by_node_and_its_values_alone_load(tmp_path):
+    """ezkl computes only TopK's values: a graph that reads the indices (a mixture-of-experts router) is refused
+    at load naming the node; the corpus's 1l_topk, which reads only the values, loads."""
+    import torch
+
+    class Router(torch.nn.Module):
+        def forward(self, x):
+            values, idx = torch.topk(x, 2, dim=-1)
+            return values + idx.to(x.dtype)
+
+    with pytest.raises(zkml.errors.UnsupportedModelError, match="TopK node") as e:
+        zkml.export(Router(), torch.zeros(1, 6))
+    assert e.value.stage == "load"
+
+    class Values(torch.nn.Module):
+        def forward(self, x):
+            return torch.topk(x, 2, dim=-1).values * 2
+
+    assert zkml.export(Values(), torch.zeros(1, 6)).outputs

@@ -253,7 +253,7 @@ def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
     # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed before them are not reused
     return sha256_bytes(
         canonical_json(
-            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 1, "variables": sorted(variables.items())}
+            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 2, "variables": sorted(variables.items())}
         ).encode()
     )[:40]
 
@@ -341,6 +341,21 @@ def _not_onnx(data: bytes) -> str | None:
     return None
 
 
+def _refuse_unprovable_patterns(proto, where: object) -> None:
+    """Graph patterns ezkl accepts at load and then panics on, refused here by node: a TopK whose indices output is
+    read (ezkl gives only the values; a mixture-of-experts router reads the indices)."""
+    used = {i for n in proto.graph.node for i in n.input} | {o.name for o in proto.graph.output}
+    for node in proto.graph.node:
+        if node.op_type == "TopK" and len(node.output) > 1 and node.output[1] and node.output[1] in used:
+            raise UnsupportedModelError(
+                f"TopK node '{node.name or node.output[0]}' has its indices output read: ezkl computes only "
+                "TopK's values (its circuit for the indices fails inside ezkl)",
+                stage="load",
+                where=where,
+                hint="use only the values, or for top-1 routing compute ArgMax and gather with it",
+            )
+
+
 def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
     onnx = need("onnx")
     if not data:
@@ -364,6 +379,7 @@ def _parse(data: bytes, where: object, variables: dict[str, int]) -> Model:
         raise ModelFileError(
             "the ONNX graph has no nodes", where=where, hint="export a model with at least one operation"
         )
+    _refuse_unprovable_patterns(proto, where)
     inits = {i.name for i in proto.graph.initializer}
     if _fix_unnamed_batch_dims(proto, inits, variables.get("batch_size", 1)):
         data = proto.SerializeToString()

@@ -214,7 +214,7 @@ def _fold(proto, variables: dict[str, int], done: list[dict]):
             d.Clear()
             d.dim_value = value
     folded = _ort_basic(fixed)
-    if folded is None or not _same_function(fixed, folded):
+    if folded is None or not _same_function(fixed, folded) or not _opens(folded):
         return proto
     before = [n.op_type for n in proto.graph.node]
     after = [n.op_type for n in folded.graph.node]
@@ -251,6 +251,19 @@ def _ort_basic(proto):
     except onnx.checker.ValidationError:  # onnxruntime's rewrite is not a valid ONNX graph: keep the original
         return None
     return folded
+
+
+def _opens(proto) -> bool:
+    """onnxruntime opens the graph at its default optimisation level, as the loader does (a folded graph can pass
+    the unoptimised comparison and still be refused there: "Attempt to replace the existing tensor")."""
+    ort = need("onnxruntime")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4  # its refusal is an answer here, not an error to print
+    try:
+        ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception:  # onnxruntime refuses it (its own exception types): keep the graph it opened before
+        return False
+    return True
 
 
 def _same_function(a, b, trials: int = 3) -> bool:
