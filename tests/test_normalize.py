@@ -283,3 +283,19 @@ def test_a_topk_whose_indices_are_read_is_refused_by_node_and_its_values_alone_l
             return torch.topk(x, 2, dim=-1).values * 2
 
     assert zkml.export(Values(), torch.zeros(1, 6)).outputs
+
+
+def test_a_topk_whose_indices_feed_only_a_dead_node_loads():
+    """Only live reads count: indices cast by a node whose output nothing reads do not make the model unprovable."""
+    g = h.make_graph(
+        [
+            h.make_node("TopK", ["x", "k"], ["vals", "idx"], name="router", axis=-1),
+            h.make_node("Cast", ["idx"], ["idx_f"], to=T.FLOAT),
+        ],
+        "dead_indices",
+        [h.make_tensor_value_info("x", T.FLOAT, [1, 4])],
+        [h.make_tensor_value_info("vals", T.FLOAT, [1, 2])],
+        [nh.from_array(np.array([2], dtype=np.int64), "k")],
+    )
+    model = zkml.load_model(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]).SerializeToString())
+    assert [o.shape for o in model.outputs] == [(1, 2)]

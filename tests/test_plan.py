@@ -181,3 +181,32 @@ def test_compile_refuses_planner_values_that_mean_nothing(deep, workers, max_log
     with pytest.raises(zkml.ZKMLError) as e:
         zkml.compile(model, cal, workers=workers, max_logrows=max_logrows)
     assert e.value.where == ("workers" if max_logrows is None else "max_logrows")
+
+
+def test_a_max_logrows_below_the_smallest_split_is_named():
+    with pytest.raises(zkml.ZKMLError) as e:
+        choose_logrows(_settings(16), workers=2, max_memory=10**11, max_logrows=9)
+    assert e.value.where == "max_logrows"
+
+
+def test_too_many_workers_are_refused_not_overflowed():
+    with pytest.raises(zkml.ZKMLError) as e:
+        choose_logrows(_settings(16), workers=10**400)
+    assert e.value.where == "workers"
+
+
+def test_estimate_of_a_split_circuit_checks_the_memory_cap(deep, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    model, cal = deep
+    whole = zkml.compile(model, cal)
+    sc = zkml.compile(model, cal, max_logrows=whole.logrows - 1).save(tmp_path / "sc")
+    bad = run_cli("estimate", sc, "--workers", "2", "--max-memory", "banana", "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["error"] == "CompileError"
+    small = run_cli("estimate", sc, "--workers", "2", "--max-memory", "1MB", "--json")
+    err = json.loads(small.stdout)
+    assert small.returncode == 1 and "largest segment needs" in err["message"]
+    ok = run_cli("estimate", sc, "--workers", "2", "--max-memory", "100GB", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["plan"]["segments"] == 2

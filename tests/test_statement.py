@@ -259,6 +259,8 @@ def test_inspect_and_load_every_kind_single(mlp_circuit, mlp_keys, mlp_proof, co
     with pytest.raises(errors.ArtifactError, match="this is a keys directory, and a circuit directory is needed"):
         zkml.load(paths["keys"], kinds=("circuit", "split_circuit"))
     assert isinstance(zkml.load(paths["circuit"], kinds=("circuit", "split_circuit")), zkml.Circuit)
+    with pytest.raises(errors.ArtifactError, match="a split circuit directory is needed"):
+        zkml.load(paths["circuit"], kinds="split_circuit")  # one kind as a string is that kind, not its letters
     res = run_cli("setup", paths["keys"], "-o", tmp_path / "k2", "--json")
     err = json.loads(res.stdout)
     assert res.returncode == 1 and "a circuit directory is needed" in err["message"]

@@ -30,6 +30,7 @@ WORKER_STARTUP_S = 4.0  # a spawned worker importing zkml and ezkl and loading o
 FILL = 0.85  # the rows a segment uses of its 2^K: cuts fall only at boundaries, and links add rows
 MIN_SPLIT_LOGROWS = 11  # below this a segment is mostly ezkl's fixed tables and blinding rows
 MAX_MEMORY = 2**60  # bytes: a bound far above any machine, below float and int trouble
+MAX_WORKERS = 2**20
 NEAR = 1.05  # a plan within 5% of the fastest but with fewer segments is preferred (less total work)
 
 
@@ -68,8 +69,10 @@ def parse_memory(value: int | float | str | None, *, where: str = "max_memory") 
 
 def check_workers(workers: Any) -> int:
     """``workers`` as a count of workers (a positive int, not a bool), or a CompileError naming it."""
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise CompileError(f"workers must be a positive number, not {workers!r}", where="workers", hint="e.g. 4")
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
+        raise CompileError(
+            f"workers must be a number from 1 to {MAX_WORKERS}, not {workers!r}", where="workers", hint="e.g. 4"
+        )
     return workers
 
 
@@ -134,7 +137,13 @@ def choose_logrows(
     (default: this machine's memory shared by the workers) and ``max_logrows``."""
     check_workers(workers)
     k_whole = int(whole["run_args"]["logrows"])
-    cap = max_memory if max_memory is not None else int(0.8 * machine_memory() / workers)
+    if max_logrows is not None and max_logrows < min(MIN_SPLIT_LOGROWS, k_whole):
+        raise CompileError(
+            f"max_logrows {max_logrows} is below the smallest segment a split plan uses (2^{MIN_SPLIT_LOGROWS} rows)",
+            where="max_logrows",
+            hint=f"pass max_logrows={MIN_SPLIT_LOGROWS} or more, or leave it out and let max_memory bound the plan",
+        )
+    cap = max_memory if max_memory is not None else machine_memory() * 4 // (5 * workers)
     top = min(k_whole, memory_logrows(whole, cap), max_logrows or k_whole)
     if top < MIN_SPLIT_LOGROWS and top < k_whole:
         raise CompileError(

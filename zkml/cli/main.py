@@ -776,12 +776,24 @@ def _estimate_plan(target, workers: int | None, max_memory: str | None, max_logr
 
     from ..circuit.plan import choose_logrows, parse_memory
 
-    if target.units > 1:
-        return zkml.plan(target, workers=workers or 1)
+    cap = parse_memory(max_memory)
+    if target.units > 1:  # a compiled split: its own segments, which the cap must hold
+        plan = zkml.plan(target, workers=workers or 1)
+        if cap is not None and plan.worker_memory_bytes > cap:
+            from ..circuit.estimate import gb
+            from ..errors import CompileError
+
+            raise CompileError(
+                f"this split circuit's largest segment needs {gb(plan.worker_memory_bytes)} per worker, over "
+                f"--max-memory {gb(cap)}",
+                where="max_memory",
+                hint="compile the model again with --max-memory (and --workers) to plan smaller segments",
+            )
+        return plan
     return choose_logrows(
         target.settings,
         workers=workers or 1,
-        max_memory=parse_memory(max_memory),
+        max_memory=cap,
         max_logrows=max_logrows if isinstance(max_logrows, int) else None,
     )
 

@@ -341,10 +341,25 @@ def _not_onnx(data: bytes) -> str | None:
     return None
 
 
+def _live_inputs(proto) -> set[str]:
+    """The tensors read on the way to the graph's outputs (a dead node's inputs do not count), outputs included."""
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    live, todo = set(), [o.name for o in proto.graph.output]
+    while todo:
+        t = todo.pop()
+        if t in live:
+            continue
+        live.add(t)
+        node = producer.get(t)
+        if node is not None:
+            todo.extend(i for i in node.input if i)
+    return live
+
+
 def _refuse_unprovable_patterns(proto, where: object) -> None:
     """Graph patterns ezkl accepts at load and then panics on, refused here by node: a TopK whose indices output is
     read (ezkl gives only the values; a mixture-of-experts router reads the indices)."""
-    used = {i for n in proto.graph.node for i in n.input} | {o.name for o in proto.graph.output}
+    used = _live_inputs(proto)
     for node in proto.graph.node:
         if node.op_type == "TopK" and len(node.output) > 1 and node.output[1] and node.output[1] in used:
             raise UnsupportedModelError(

@@ -81,6 +81,10 @@ def load(path: str | os.PathLike, *, id: str | None = None, kinds: tuple[str, ..
     ``id``: for a verifying key, the model id you trust (refused otherwise); elsewhere it is refused.
     ``kinds``: the kinds (``artifact_kind`` names) the caller can use; any other is refused, saying what it is."""
     p = Path(path)
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    if kinds is not None and not set(kinds) <= set(_LABELS):
+        raise ValueError(f"unknown artifact kinds {sorted(set(kinds) - set(_LABELS))}: use {sorted(_LABELS)}")
     kind = artifact_kind(p)
     if kinds is not None and kind not in kinds:
         wanted = " or ".join(dict.fromkeys(_label(k.replace("split_", "")) for k in kinds))
