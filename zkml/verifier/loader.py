@@ -87,12 +87,15 @@ def load(path: str | os.PathLike, *, id: str | None = None, kinds: tuple[str, ..
         raise ValueError(f"unknown artifact kinds {sorted(set(kinds) - set(_LABELS))}: use {sorted(_LABELS)}")
     kind = artifact_kind(p)
     if kinds is not None and kind not in kinds:
-        wanted = " or ".join(dict.fromkeys(_label(k.replace("split_", "")) for k in kinds))
+        both = {k for k in kinds if f"split_{k}" in kinds}  # a kind and its split form: named once
+        wanted = " or ".join(
+            dict.fromkeys(_label(k.removeprefix("split_") if k.removeprefix("split_") in both else k) for k in kinds)
+        )
         raise ArtifactError(
             f"this is {_label(kind)}, and {wanted} is needed here",
             stage="load",
             where=p,
-            hint=f"pass {wanted}" + (" (single or split)" if any(k.startswith("split_") for k in kinds) else ""),
+            hint=f"pass {wanted}" + (" (single or split)" if both else ""),
         )
     if id is not None and kind not in ("verifying_key", "split_verifying_key"):
         raise ArtifactError(
