@@ -144,6 +144,7 @@ class Guard:
         except ValueError:
             declared = 0
         if declared > self.max_body:
+            await _drain(receive, DRAIN_FACTOR * self.max_body)
             return None, problem_response(too_big, {"Connection": "close"})
         chunks, size = [], 0
         while True:
@@ -153,6 +154,8 @@ class Guard:
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
+                if msg.get("more_body", False):
+                    await _drain(receive, DRAIN_FACTOR * self.max_body)
                 return None, problem_response(too_big, {"Connection": "close"})
             chunks.append(chunk)
             if not msg.get("more_body", False):
@@ -195,6 +198,19 @@ MAX_JSON_TOKEN = 4096  # the longest number or string accepted (a proof's hex is
 
 
 _JSON_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # a whole string (skipped), or a bracket
+
+
+DRAIN_FACTOR = 16  # a body over the limit is read and dropped up to this many limits before the 413 is sent
+
+
+async def _drain(receive, budget: int) -> None:
+    """Read and drop what the client is still sending (up to ``budget`` bytes), so that the 413 reaches it: a
+    connection closed with unread data is reset, and the client then sees no answer at all."""
+    while budget > 0:
+        msg = await receive()
+        if msg["type"] == "http.disconnect" or not msg.get("more_body", False):
+            return
+        budget -= len(msg.get("body", b""))
 
 
 def json_depth_over(raw: bytes, limit: int) -> bool:
