@@ -269,20 +269,27 @@ def _cache_key(vk, reusable: bool, evm_version: str) -> str:
     )[:40]
 
 
-def _build(vk, reusable: bool, evm_version: str, d: Path) -> None:
-    """Generate ezkl's verifier for ``vk`` into ``d``, compile it and save it there as a VerifierContract."""
-    _generate(vk, reusable, d)
-    name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
-    meta = {
+def _meta(vk, evm_version: str) -> dict:
+    """What every contract's metadata starts with: the tools that made it and the key it verifies."""
+    return {
         "format": ZKML_FORMAT,
         "kind": "contract",
         "ezkl_version": ezkl_version(),
         "solc_version": solc_version(),
         "evm_version": evm_version,
-        "vk_sha256": vk.sha256,
         "model_id": vk.key_id,
         "key_id": vk.key_id,
         "model_sha256": vk.model_hash,
+    }
+
+
+def _build(vk, reusable: bool, evm_version: str, d: Path) -> None:
+    """Generate ezkl's verifier for ``vk`` into ``d``, compile it and save it there as a VerifierContract."""
+    _generate(vk, reusable, d)
+    name, compiled = _pick(compile_solidity((d / "Verifier.sol").read_text(), evm_version=evm_version), reusable)
+    meta = {
+        **_meta(vk, evm_version),
+        "vk_sha256": vk.sha256,
         "dev_srs": vk.dev_srs,
         "commitments": dict(vk.meta.get("commitments") or {}),
     }
@@ -330,18 +337,7 @@ def _split_contract(vk: SplitVerifyingKey, parts: tuple[VerifierContract, ...], 
     """The SplitVerifier over ``parts`` (each segment's verifier), with the link layout read from the keys' counts."""
     links = split_links(vk)
     art = app_contract("SplitVerifier", evm_version=evm_version)
-    meta = {
-        "format": ZKML_FORMAT,
-        "kind": "contract",
-        "ezkl_version": ezkl_version(),
-        "solc_version": solc_version(),
-        "evm_version": evm_version,
-        "model_id": vk.key_id,
-        "key_id": vk.key_id,
-        "model_sha256": vk.model_hash,
-        "dev_srs": vk.dev_srs,
-        "links": [list(link) for link in links],
-    }
+    meta = {**_meta(vk, evm_version), "dev_srs": vk.dev_srs, "links": [list(link) for link in links]}
     return VerifierContract(
         "SplitVerifier",
         (contracts_dir() / "SplitVerifier.sol").read_text(),
