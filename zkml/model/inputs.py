@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -164,7 +165,7 @@ def load_input_file(path: str | os.PathLike) -> Any:
             with np.load(p, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         obj = json.loads(p.read_bytes())
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # a .npy/.npz starting 'PK' is read as a zip
         raise InputError(
             f"cannot parse the input file: {scrub(str(err), 200)}",
             stage="input",
