@@ -253,7 +253,7 @@ def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
     # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed before them are not reused
     return sha256_bytes(
         canonical_json(
-            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 2, "variables": sorted(variables.items())}
+            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 3, "variables": sorted(variables.items())}
         ).encode()
     )[:40]
 
@@ -358,7 +358,8 @@ def _live_inputs(proto) -> set[str]:
 
 def _refuse_unprovable_patterns(proto, where: object) -> None:
     """Graph patterns ezkl accepts at load and then panics on, refused here by node: a TopK whose indices output is
-    read (ezkl gives only the values; a mixture-of-experts router reads the indices)."""
+    read (ezkl gives only the values; a mixture-of-experts router reads the indices). A TopK with a constant K of 1
+    is no longer one here: zkml.model.normalize has made it ReduceMax and ArgMax."""
     used = _live_inputs(proto)
     for node in proto.graph.node:
         if node.op_type == "TopK" and len(node.output) > 1 and node.output[1] and node.output[1] in used:
@@ -367,7 +368,8 @@ def _refuse_unprovable_patterns(proto, where: object) -> None:
                 "TopK's values (its circuit for the indices fails inside ezkl)",
                 stage="load",
                 where=where,
-                hint="use only the values, or for top-1 routing compute ArgMax and gather with it",
+                hint="use only the values, or route to the top 1: a TopK with a constant k=1 is proved as "
+                "ArgMax (zkml rewrites it at load), a larger k is not",
             )
 
 

@@ -1,6 +1,6 @@
 """Normalising an ONNX graph before ezkl sees it: the same function, in the form ezkl reads.
 
-Three rewrites, each applied only where it changes something, each checked, each recorded in the
+Four rewrites, each applied only where it changes something, each checked, each recorded in the
 ONNX file's own metadata (``metadata_props["zkml.rewrites"]``, read back by :func:`rewrites`):
 
 - ``opset``: a graph the ONNX checker rejects for a type its opset does not allow yet (an ``Equal`` on
@@ -14,7 +14,12 @@ ONNX file's own metadata (``metadata_props["zkml.rewrites"]``, read back by :fun
   ``Range``) gets its input shapes fixed (to ``variables``) and is folded by onnxruntime's basic graph
   optimisations (constant folding, redundant-node elimination). The folded graph is kept only if every
   node is still a standard ONNX op, it passes the checker, and it computes what the original computes
-  on random inputs; otherwise the graph stands unfolded.
+  on random inputs; otherwise the graph stands unfolded;
+- ``topk1``: a ``TopK`` with a constant ``K`` of 1 (an initializer, a ``Constant`` node or, before opset 10, the
+  ``k`` attribute) becomes ``ReduceMax`` for its values and ``ArgMax`` for its indices along the same axis, kept
+  dimensions (``ReduceMin``/``ArgMin`` for ``largest=0``); ezkl proves only TopK's values, and top-1 routing reads
+  the indices. Both pick the first of equal values, as TopK does; indices stay int64. Kept only if the graph
+  checks and computes what the original computes on random inputs. A ``K`` over 1 stays a TopK.
 
 ezkl proves the normalised bytes: they are the model (its hash is theirs). Nothing here sees a user's
 input; the random inputs of the checks are drawn here.
@@ -51,6 +56,7 @@ def normalize(data: bytes, variables: Mapping[str, int] | None = None) -> bytes:
     proto = _repair_opset(proto, done)
     _fill_defaults(proto, done)
     proto = _fold(proto, dict(variables or {"batch_size": 1}), done)
+    proto = _topk_to_reduce(proto, done)
     if not done:
         return data
     for p in list(proto.metadata_props):
@@ -303,3 +309,140 @@ def random_input(type_name: str, shape, rng):
     if kind.startswith(("int", "uint")):
         return rng.integers(0, 2, size=shape).astype(np.dtype(kind))
     return rng.standard_normal(shape).astype(np.dtype({"float": "float32", "double": "float64"}.get(kind, kind)))
+
+
+# topk1: TopK with K == 1 as ReduceMax (values) and ArgMax (indices)
+def _topk_to_reduce(proto, done: list[dict]):
+    onnx = need("onnx")
+    if not any(n.op_type == "TopK" and n.domain in _STANDARD for n in proto.graph.node):
+        return proto
+    new = onnx.ModelProto()
+    new.CopyFrom(proto)
+    g = new.graph
+    opset = _opset(new)
+    consts = _constants(new)
+    read = {i for n in g.node for i in n.input if i} | {o.name for o in g.output}
+    ranks: dict[str, int] | None = None
+    names = {n.name for n in g.node if n.name} | {i.name for i in g.initializer} | {v for n in g.node for v in n.output}
+    found: list[dict] = []
+    nodes, ks = [], set()
+    for i, node in enumerate(g.node):
+        k = _topk_k(node, consts, opset) if node.op_type == "TopK" and node.domain in _STANDARD else None
+        outs = [o if o in read else "" for o in list(node.output)[:2]]
+        if k != 1 or not any(outs):
+            nodes.append(node)
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        axis, largest = int(attrs.get("axis", -1)), int(attrs.get("largest", 1))
+        if axis < 0:
+            if ranks is None:
+                ranks = _ranks(new)
+            if node.input[0] in ranks:
+                axis += ranks[node.input[0]]
+            elif opset < 11:  # negative axes of ReduceMax and ArgMax are defined from opset 11
+                nodes.append(node)
+                continue
+        label = node.name or f"#{i}"
+        reduce_op, arg_op = ("ReduceMax", "ArgMax") if largest else ("ReduceMin", "ArgMin")
+        ops = []
+        if outs[0]:
+            inputs = [node.input[0]]
+            extra = {"keepdims": 1}
+            if opset >= 18:  # ReduceMax takes its axes as an input from opset 18
+                axes = _fresh(f"{label}/axes", names)
+                g.initializer.append(onnx.numpy_helper.from_array(need("numpy").array([axis], "int64"), axes))
+                inputs.append(axes)
+            else:
+                extra["axes"] = [axis]
+            nodes.append(
+                onnx.helper.make_node(reduce_op, inputs, [outs[0]], name=_fresh(f"{label}/{reduce_op}", names), **extra)
+            )
+            ops.append(reduce_op)
+        if len(outs) > 1 and outs[1]:
+            nodes.append(
+                onnx.helper.make_node(
+                    arg_op, [node.input[0]], [outs[1]], name=_fresh(f"{label}/{arg_op}", names), axis=axis, keepdims=1
+                )
+            )
+            ops.append(arg_op)
+        found.append({"rewrite": "topk1", "node": label, "axis": axis, "to": ops})
+        ks.update(node.input[1:2])
+    if not found:
+        return proto
+    del g.node[:]
+    g.node.extend(nodes)
+    _drop_unread(new, ks)
+    try:
+        onnx.checker.check_model(new, full_check=True)
+    except Exception:  # e.g. an int8 TopK at an opset whose ReduceMax takes no int8: the TopK stays
+        return proto
+    if not _same_function(proto, new) or not _opens(new):
+        return proto
+    done.extend(found)
+    return new
+
+
+def _constants(proto) -> dict:
+    """Value name -> numpy array of every TopK's K that is an initializer or a ``Constant`` node's output (only
+    those are read: a model's weights are not converted)."""
+    onnx = need("onnx")
+    g = proto.graph
+    wanted = {n.input[1] for n in g.node if n.op_type == "TopK" and len(n.input) > 1}
+    out = {i.name: i for i in g.initializer if i.name in wanted}
+    for n in g.node:
+        if n.op_type == "Constant" and n.output and n.output[0] in wanted:
+            if n.attribute and n.attribute[0].name == "value":
+                out[n.output[0]] = n.attribute[0].t
+    return {k: onnx.numpy_helper.to_array(v) for k, v in out.items()}
+
+
+def _topk_k(node, consts: dict, opset: int) -> int | None:
+    """A TopK's K when it is a constant (the ``k`` attribute before opset 10, else a constant input), else None."""
+    if opset < 10:
+        for a in node.attribute:
+            if a.name == "k":
+                return int(a.i)
+        return None
+    if len(node.input) < 2 or node.input[1] not in consts:
+        return None
+    k = consts[node.input[1]]
+    return int(k.reshape(-1)[0]) if k.size == 1 else None
+
+
+def _ranks(proto) -> dict[str, int]:
+    """Value name -> rank, as far as ONNX shape inference knows it."""
+    onnx = need("onnx")
+    try:
+        typed = onnx.shape_inference.infer_shapes(proto)
+    except onnx.shape_inference.InferenceError:
+        return {}
+    return {
+        v.name: len(v.type.tensor_type.shape.dim)
+        for v in [*typed.graph.input, *typed.graph.value_info, *typed.graph.output]
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+    }
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    out, n = name, 1
+    while out in taken:
+        out, n = f"{name}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _drop_unread(proto, names: set[str]) -> None:
+    """The initializers and Constant nodes among ``names`` (the rewritten TopKs' K) that nothing reads any more."""
+    g = proto.graph
+    unread = set(names) - {i for n in g.node for i in n.input} - {o.name for o in g.output}
+    if not unread:
+        return
+    keep = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in unread)]
+    del g.node[:]
+    g.node.extend(keep)
+    inits = [i for i in g.initializer if i.name not in unread]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    ins = [i for i in g.input if i.name not in unread]
+    del g.input[:]
+    g.input.extend(ins)
