@@ -4,6 +4,7 @@ a Rust panic is a ZKMLError naming the stage."""
 
 import ast
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -247,3 +248,26 @@ def test_which_failures_a_lower_scale_may_cure():
     assert engine.lower_scale_may_help("failed to forward: [halo2] General synthesis error")
     assert not engine.lower_scale_may_help("required params: stride")
     assert not engine.lower_scale_may_help("unsupported operation: Resize")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b'{"reason": "calibration", "tried": [12, 10], "cho',  # truncated
+        b"\xff\xfe\x00not json at all",  # not UTF-8, not JSON
+        b'{"reason": "x", "tried": [], "chosen": 99}',  # JSON, but no scale the search tries
+        b'["chosen", 7]',  # JSON, not a search record
+    ],
+)
+def test_a_corrupted_scale_search_memo_is_a_cache_miss_searched_again_and_replaced(raw_model, fresh_home, garbage):
+    model, cal = raw_model
+    first = zkml.compile(model, cal)
+    (memo,) = (fresh_home / "tune").glob(build_mod.SEARCH_MEMO + "*/search.json")
+    assert json.loads(memo.read_text()) == first.scale_search
+    memo.write_bytes(garbage)
+    again, steps = _events(lambda cb: zkml.compile(model, cal, progress=cb))
+    assert any("trying scale" in s for s in steps)  # searched again, not a raw json error
+    assert again.scale_search == first.scale_search and again.key == first.key
+    assert json.loads(memo.read_text()) == first.scale_search  # the memo is whole again
+    third, steps = _events(lambda cb: zkml.compile(model, cal, progress=cb))
+    assert third.key == first.key and not any("trying scale" in s for s in steps)  # and read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from ..model.graph import activations
 from ..model.inputs import ezkl_input_json, to_feeds
 from ..model.model import Model, load_model
 from ..support.deps import ezkl_version, need
-from ..support.files import ZKML_FORMAT, private_tempdir, read_json, save_dir, write_private_json
+from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json, save_dir, write_private_json
 from ..support.hashing import canonical_json, sha256_bytes, sha256_file
 from ..support.progress import emit, step
 from ..support.store import Store
@@ -212,9 +213,8 @@ def build(
     pinned = scales is not None or bool({"input_scale", "param_scale"} & set(options))
     base_key = _key(prep, target, max_logrows, scales, {**DEFAULT_OPTIONS, **options}, None)
     if not pinned:
-        memo = prep.store.get("tune", SEARCH_MEMO + base_key)
-        if memo is not None and (memo / "search.json").is_file():
-            search = json.loads((memo / "search.json").read_text())
+        search = _read_memo(prep.store, base_key)
+        if search is not None:
             return _searched(prep, target, max_logrows, options, search)
     try:
         return _build_once(prep, target, max_logrows, scales, options, base_key, None)
@@ -305,11 +305,14 @@ def _scale_search(
             f"ezkl failed at the scales it tried: {reason})",
         )
         if not prep.private_data:  # a private input's key is salted afresh on every call: nothing would find it
-            prep.store.get_or_build(
+            entry, built = prep.store.get_or_build(
                 "tune",
                 SEARCH_MEMO + base_key,
                 lambda d, rec=search: (d / "search.json").write_text(json.dumps(rec)),
             )
+            if not built and _read_memo(prep.store, base_key) != search:  # an unreadable memo was there: replace it
+                with contextlib.suppress(OSError):  # StoreError included: the memo only spares the next search
+                    atomic_write_text(entry / "search.json", json.dumps(search))
         return circuit
     where = _largest_value(prep)
     raise CompileError(
@@ -322,6 +325,28 @@ def _scale_search(
         f"{SCALE_FLOOR}: normalise the inputs (e.g. standardise the features) or rescale the layer that makes them, "
         f"or pass scales=[{SCALE_FLOOR - 1}] to accept a coarser fixed point (larger error)",
     ) from None
+
+
+def _read_memo(store: Store, base_key: str) -> dict | None:
+    """The scale search remembered under ``base_key``, or None when there is none or it cannot be what
+    :func:`_scale_search` wrote (truncated, not JSON, a chosen scale not searched): a cache miss, searched again."""
+    memo = store.get("tune", SEARCH_MEMO + base_key)
+    if memo is None:
+        return None
+    try:
+        search = json.loads((memo / "search.json").read_text())
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8 or not JSON
+        return None
+    if not isinstance(search, dict) or not isinstance(search.get("reason"), str):
+        return None
+    chosen, tried = search.get("chosen"), search.get("tried")
+    if not _a_scale(chosen) or not isinstance(tried, list) or not all(_a_scale(v) and v > chosen for v in tried):
+        return None
+    return search
+
+
+def _a_scale(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v in SEARCH_SCALES
 
 
 def _ezkl_reason(message: str) -> str:
