@@ -214,12 +214,31 @@ def estimate(model_or_circuit: Any, calibration_data: Any = None, **compile_opti
 
 def circuit_for_estimate(model: Any, calibration_data: Any, **compile_options: Any) -> Circuit | SplitCircuit:
     """The circuit :func:`estimate` estimates for a model: one circuit without ``max_logrows`` (even one this
-    machine cannot hold: the estimate says so), else what ``compile`` makes (cached either way)."""
-    if compile_options.get("max_logrows") is not None or compile_options.get("target", "resources") == "fastest":
+    machine cannot hold: the estimate says so), else what ``compile`` makes (cached either way). Every argument of
+    ``compile`` means here what it means there: ``private_data=True`` compiles as ``compile`` does for a private
+    input (nothing of it kept); ``workers``, ``max_memory`` and ``max_error`` are ``compile``'s to plan or refuse."""
+    if compile_options.get("target", "resources") == "fastest" or any(
+        compile_options.get(k) is not None for k in ("max_logrows", "workers", "max_memory", "max_error")
+    ):
         return compile(model, calibration_data, **compile_options)
-    prep = Prepared.of(model, calibration_data, compile_options.get("visibility"), compile_options.get("store"))
-    opts = {
-        k: v for k, v in compile_options.items() if k not in ("visibility", "target", "scales", "store", "max_logrows")
-    }
+    prep = Prepared.of(
+        model,
+        calibration_data,
+        compile_options.get("visibility"),
+        compile_options.get("store"),
+        private_data=bool(compile_options.get("private_data", False)),
+    )
+    named = (
+        "visibility",
+        "target",
+        "scales",
+        "store",
+        "private_data",
+        "max_logrows",
+        "workers",
+        "max_memory",
+        "max_error",
+    )
+    opts = {k: v for k, v in compile_options.items() if k not in named}
     check_options(opts)
     return _whole(prep, compile_options.get("target", "resources"), compile_options.get("scales"), opts)
