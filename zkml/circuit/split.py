@@ -22,6 +22,7 @@ from ..model.compare import compare
 from ..model.graph import BLIND_INPUT, BLIND_VALUES, LINK_IN, MAX_LINK_TENSORS, activations, boundaries, fresh_blinds
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec
+from ..model.tiling import tile, tileable
 from ..support.deps import need
 from ..support.files import ZKML_FORMAT, atomic_write_text, private_tempdir, read_json
 from ..support.progress import emit
@@ -45,6 +46,7 @@ class SplitCircuit:
     visibility: Visibility
     report: CalibrationReport
     links: tuple[Mapping[str, Any], ...] = ()  # per segment: its input and output tensors, blinding values in and out
+    tiles: Mapping[str, int] = field(default_factory=dict)  # ops cut into tiles (model.tiling): output -> parts
 
     @property
     def units(self) -> int:
@@ -109,6 +111,7 @@ class SplitCircuit:
             "report": self.report.to_json(),
             "model": self.model.meta(),
             "links": [dict(link) for link in self.links],
+            "tiles": dict(self.tiles),
         }
 
     @classmethod
@@ -127,6 +130,7 @@ class SplitCircuit:
             Visibility.from_json(meta["visibility"]),
             CalibrationReport.from_json(meta["report"]),
             tuple(meta.get("links") or ()),
+            {str(k): int(v) for k, v in (meta.get("tiles") or {}).items()},
         )
 
 
@@ -136,20 +140,25 @@ def split_compile(
     """The fewest segments that each fit ``2^max_logrows`` rows (see the module docstring); one circuit if the
     whole model fits at a coarser scale than its own calibration chose."""
     plan = _Planner(prep, max_logrows, scales, options)
-    chosen, first = plan.restarting_chain()
-    if len(chosen) == 1:
-        return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
-    return plan.finish(chosen, first)
+    while True:
+        chosen, first = plan.restarting_chain()
+        if len(chosen) == 1:
+            return chosen[0][2]  # at the coarser scale the whole model fits: it stays one circuit
+        try:
+            return plan.finish(chosen, first)
+        except _Shorten as s:  # a segment went over with its blinding values: it ends one cut earlier next time
+            plan.caps[plan.key(s.a)] = plan.key(s.b - 1)
 
 
 class _Planner:
     """Split compile's state: the cut points, the activations there, and how to build the segment between two."""
 
     def __init__(self, prep: Prepared, max_logrows: int, scales: list[int] | None, options: Mapping[str, Any]):
-        model, batch = prep.model, prep.batch
-        self.prep, self.model, self.batch, self.vis, self.max_logrows = prep, model, batch, prep.vis, max_logrows
+        self.prep, self.batch, self.vis, self.max_logrows = prep, prep.batch, prep.vis, max_logrows
         self.scales, self.options = scales, options
-        self.points = boundaries(model)
+        self.original, self.tiles = prep.model, {}  # tiles: the ops cut into parts (their outputs: parts)
+        self.caps: dict = {}  # a segment starting at a boundary ends no later than this one (blinding values' rows)
+        self.use(prep.model)
         if not self.points:
             raise CompileError(
                 f"the model does not fit 2^{max_logrows} rows and has no point where at most "
@@ -157,6 +166,11 @@ class _Planner:
                 where="max_logrows",
                 hint="raise max_logrows, or compile without it",
             )
+
+    def use(self, model: Model) -> None:
+        """Plan on ``model`` (the user's, or it with ops tiled): its cut points and the activations there."""
+        batch = self.batch
+        self.model, self.points = model, boundaries(model)
         names = sorted({n for p in self.points for n in p} - {t.name for t in model.inputs})
         acts = activations(model, batch, names)
         acts.update({t.name: batch[t.name] for t in model.inputs})
@@ -166,6 +180,40 @@ class _Planner:
         ]
         self.data = [[batch[t.name] for t in model.inputs]] + [[acts[n] for n in p] for p in self.points]
         self.last = len(self.specs)
+
+    def key(self, b: int):
+        """Boundary ``b`` by what it hands over (tiling adds boundaries, so positions move; names do not)."""
+        return () if b == 0 else self.points[b - 1]
+
+    def cap(self, a: int) -> int:
+        end = self.caps.get(self.key(a))
+        return self.last if end is None or end not in self.points else self.points.index(end) + 1
+
+    def retile(self, a: int, c: Circuit) -> bool:
+        """Cut the heaviest op of the step after boundary ``a`` (whose segment ``c`` is too big), or the op whose
+        element-wise tail it computes, into more tiles; False when none can be cut further (or cutting adds no
+        cut point: too many values alive there)."""
+        step = graph_segment(self.model, self.specs[a], self.out_specs(a + 1))
+        made = {o for n in _nodes(step) for o in n.output}
+        for cand in tileable(self.original):
+            if not any(cand.covers(name) for name in made):
+                continue
+            have = self.tiles.get(cand.output, 1)
+            want = min(cand.max_parts, max(2 * have, 2 * -(-c.num_rows // 2**self.max_logrows)))
+            if want <= have:
+                continue
+            plan = {**self.tiles, cand.output: want}
+            tiled = tile(self.original, plan)
+            if len(boundaries(tiled)) <= len(self.points):
+                continue
+            emit(
+                "compile",
+                f"split: the {cand.op} making '{cand.output}' does not fit 2^{self.max_logrows} rows: {want} tiles",
+            )
+            self.tiles = plan
+            self.use(tiled)
+            return True
+        return False
 
     def out_specs(self, b: int) -> tuple[TensorSpec, ...]:
         if b == self.last:
@@ -229,7 +277,11 @@ class _Planner:
         chosen: list[tuple[int, int, Circuit]] = []
         a, in_scale = 0, first_scales
         while a < self.last:
-            b, c = self.farthest(a, in_scale)
+            try:
+                b, c = self.farthest(a, in_scale)
+            except _Tiled:  # an op was cut into (more) tiles: the chain again on the new graph (built pieces cached)
+                chosen, a, in_scale = [], 0, first_scales
+                continue
             chosen.append((a, b, c))
             emit(
                 "compile",
@@ -247,9 +299,9 @@ class _Planner:
         """The farthest boundary after ``a`` whose segment fits (binary search), and its circuit. The one-step
         segment is compiled first: when even it does not fit, the refusal comes after one compile, not log2(n)
         compiles of ever larger segments."""
-        lo, hi, best, why = a + 2, self.last, None, ""
+        lo, hi, best, why, one = a + 2, self.cap(a), None, "", None
         try:
-            c = self.segment(a, a + 1, in_scale)
+            c = one = self.segment(a, a + 1, in_scale)
             best, why = ((a + 1, c), "") if self.fits(c) else (None, f" (2^{c.logrows})")
             if best is None:
                 hi = lo - 1  # a longer segment holds these rows and more: none fits
@@ -268,6 +320,8 @@ class _Planner:
                 why = why if c is None else f" (2^{c.logrows})"
         if best is not None:
             return best
+        if one is not None and self.retile(a, one):  # an op too big for a segment of its own: cut into tiles
+            raise _Tiled
         where = "the input" if a == 0 else "', '".join(self.points[a - 1])
         lower = (
             _fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
@@ -301,6 +355,8 @@ class _Planner:
                 if c.logrows == rows and blind == (0, 0)
                 else self.segment(a, b, in_scale, pad=c, rows=rows, blind=blind)
             )
+            if seg.logrows > self.max_logrows and b > a + 1:
+                raise _Shorten(a, b)
             if seg.logrows > self.max_logrows:
                 raise CompileError(
                     f"a segment with its blinding values needs 2^{seg.logrows} rows, over 2^{self.max_logrows}",
@@ -328,7 +384,13 @@ class _Planner:
                 )
         cut_names = tuple("+".join(self.points[b - 1]) for _, b, _ in chosen[:-1])
         return SplitCircuit(
-            tuple(segments), self.model, cut_names, self.vis, _report(self.model, self.batch, segments), tuple(links)
+            tuple(segments),
+            self.model,
+            cut_names,
+            self.vis,
+            _report(self.model, self.batch, segments),
+            tuple(links),
+            dict(self.tiles),
         )
 
 
@@ -377,6 +439,20 @@ def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dic
     scale = int(first.settings["model_input_scales"][names.index(BLIND_INPUT)])
     feeds[BLIND_INPUT] = fresh_blinds(blind.size // BLIND_VALUES, scale)
     return feeds
+
+
+class _Tiled(Exception):
+    pass
+
+
+class _Shorten(Exception):
+    def __init__(self, a: int, b: int):
+        self.a, self.b = a, b
+
+
+def _nodes(model: Model) -> list:
+    onnx = need("onnx")
+    return list(onnx.load_model_from_string(model.onnx_bytes).graph.node)
 
 
 class _Rescale(Exception):

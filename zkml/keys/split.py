@@ -20,6 +20,7 @@ from ..errors import ArtifactError, ProveError
 from ..model.graph import extract
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec, load_model
+from ..model.tiling import tile
 from ..proof.proof import Proof
 from ..support.files import ZKML_FORMAT, atomic_write_text, read_json
 from ..support.hashing import canonical_json, sha256_bytes
@@ -222,6 +223,7 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
     the matching piece of ``model``, cut where the keys' model was cut."""
     if not isinstance(model, Model):
         model = load_model(model)
+    model = tile(model, keys.circuit.tiles)  # its ops cut into the tiles the keys' model was cut into
     if keys.circuit.links:  # cut where the keys' model was cut, links packed and blinded alike
         pieces = [
             graph_segment(

@@ -1,0 +1,147 @@
+"""Tiling one op into pieces (zkml.model.tiling): every rewrite computes what the op computed (onnxruntime), and
+the split planner can cut between the tiles."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from zkml.errors import ModelError
+from zkml.model.graph import boundaries
+from zkml.model.model import load_model
+from zkml.model.tiling import tile, tileable, tiled_from
+
+RNG = np.random.default_rng(7)
+
+
+def _model(nodes, inputs, output, inits):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in inits.items()],
+    )
+    proto = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    known = {v.name: v for v in proto.graph.value_info}
+    out = proto.graph.output[0]
+    if not out.type.tensor_type.HasField("shape") and output in known:
+        out.CopyFrom(known[output])
+    return load_model(proto.SerializeToString())
+
+
+def _run(model, feeds):
+    sess = ort.InferenceSession(model.onnx_bytes, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)[0]
+
+
+def _conv():
+    w, b = RNG.normal(size=(7, 3, 3, 3)), RNG.normal(size=(7,))
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["y"], ["z"]),
+    ]
+    return _model(nodes, [("x", [1, 3, 9, 9])], "z", {"w": w, "b": b}), {"x": [1, 3, 9, 9]}, "y"
+
+
+def _gemm(bias_shape):
+    w, c = RNG.normal(size=(6, 5)), RNG.normal(size=bias_shape)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, alpha=0.5, beta=2.0),
+        helper.make_node("Sigmoid", ["y"], ["z"]),
+    ]
+    return _model(nodes, [("x", [2, 5])], "z", {"w": w, "c": c}), {"x": [2, 5]}, "y"
+
+
+def _matmul_const():
+    w = RNG.normal(size=(4, 9))
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Relu", ["y"], ["z"])]
+    return _model(nodes, [("x", [1, 3, 4])], "z", {"w": w}), {"x": [1, 3, 4]}, "y"
+
+
+def _matmul_scores():
+    # attention's scores: q . k^T with both computed from the input
+    wq, wk = RNG.normal(size=(4, 4)), RNG.normal(size=(4, 4))
+    nodes = [
+        helper.make_node("MatMul", ["x", "wq"], ["q"]),
+        helper.make_node("MatMul", ["x", "wk"], ["k"]),
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Softmax", ["s"], ["z"], axis=-1),
+    ]
+    return _model(nodes, [("x", [1, 6, 4])], "z", {"wq": wq, "wk": wk}), {"x": [1, 6, 4]}, "s"
+
+
+CASE_OPS = {"conv": "Conv", "matmul_const": "MatMul", "matmul_scores": "MatMul"}
+CASE_OPS.update({k: "Gemm" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
+FUSED = {"conv": "Relu", "matmul_const": "Relu", "matmul_scores": None}
+FUSED.update({k: "Sigmoid" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
+
+
+def _nodes(model):
+    return onnx.load_model_from_string(model.onnx_bytes).graph.node
+
+
+CASES = {
+    "conv": _conv,
+    "gemm_bias_row": lambda: _gemm((6,)),
+    "gemm_bias_scalar": lambda: _gemm(()),
+    "gemm_bias_column": lambda: _gemm((2, 1)),
+    "matmul_const": _matmul_const,
+    "matmul_scores": _matmul_scores,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_tiled_op_computes_what_the_op_computed(case, parts):
+    model, shapes, out = CASES[case]()
+    feeds = {k: RNG.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    most = {t.output: t.max_parts for t in tileable(model)}
+    assert most[out] >= 5
+    tiled = tile(model, {out: parts})
+    np.testing.assert_allclose(_run(tiled, feeds), _run(model, feeds), rtol=1e-5, atol=1e-5)
+    nodes = onnx.load_model_from_string(tiled.onnx_bytes).graph.node
+    op = CASE_OPS[case]
+    assert sum(n.op_type == op for n in nodes) == parts + sum(n.op_type == op for n in _nodes(model)) - 1
+    assert sum(n.op_type == "Concat" for n in nodes) == parts - 1
+    assert all(
+        tiled_from(n.output[0])[0] == out
+        for n in nodes
+        if n.op_type in (op, "Concat") and n.output[0] != out and tiled_from(n.output[0])
+    )
+    # an element-wise op after it (ReLU, sigmoid) is computed on every tile, not once on the joined whole
+    after = FUSED[case]
+    if after:
+        assert sum(n.op_type == after for n in nodes) == parts
+        assert out not in {x for n in nodes for x in n.output}
+    # the planner can cut after every tile: more cut points than the untiled graph has
+    assert len(boundaries(tiled)) >= len(boundaries(model)) + parts - 1
+
+
+def test_tiling_refuses_what_it_cannot_make():
+    model, _, out = _conv()
+    with pytest.raises(ModelError, match="cannot be cut into 8 tiles"):
+        tile(model, {out: 8})  # 7 output channels
+    with pytest.raises(ModelError, match="no node makes"):
+        tile(model, {"nope": 2})
+
+
+def test_what_is_not_tileable():
+    # a grouped convolution and a one-column product are left alone
+    w = RNG.normal(size=(4, 1, 3, 3))
+    grouped = _model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], group=4, pads=[1, 1, 1, 1])], [("x", [1, 4, 5, 5])], "y", {"w": w}
+    )
+    assert tileable(grouped) == []
+    one = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", [1, 4])], "y", {"w": RNG.normal(size=(4, 1))})
+    assert tileable(one) == []
+
+
+def test_tile_names_round_trip():
+    assert tiled_from("zkml_tile3of8_/conv1/Conv_output_0") == ("/conv1/Conv_output_0", 8)
+    assert tiled_from("zkml_join2of8_y") == ("y", 8)
+    assert tiled_from("zkml_tile0of2s1_y") == ("y", 2)
+    assert tiled_from("y") is None
+    assert tiled_from("zkml_tileXofY_y") is None
