@@ -179,7 +179,18 @@ def copy_tree(src: Path, dst: Path) -> Path:
 
 # ---- every kind of model: single, split, committed, split + committed (the composability matrix) ----------
 
-KINDS = ("single", "split", "committed", "split+committed")
+KINDS = ("single", "split", "committed", "split+committed", "tiled")
+
+
+def tiled_cnn(seed: int = 0):
+    """A CNN whose convolution is too big for a segment one below its own circuit: split, the convolution is cut
+    into tiles by output channels (zkml.model.tiling)."""
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3)
+    )
 
 
 def deep_mlp(seed: int = 0):
@@ -245,6 +256,20 @@ def kind_case(tmp_path_factory, mlp_keys, mlp_proof, mlp_cal, other_keys):
             return KindCase(
                 kind, keys, keys.save(d / "keys"), x, keys.prove(x), zkml.commit(model, keys), forged, twin_model
             )
+        if kind == "tiled":
+            cal = np.random.default_rng(0).normal(size=(8, 1, 6, 6))
+            model = zkml.export(tiled_cnn(0), torch.zeros(1, 1, 6, 6))
+            whole = zkml.compile(model, cal)
+            keys = zkml.compile(model, cal, max_logrows=whole.logrows - 1).setup()
+            assert isinstance(keys, zkml.SplitKeys) and keys.circuit.tiles and len(keys.segments) >= 3
+            x, proof = cal[0], keys.prove(cal[0])
+            a, b = proof.segments, keys.prove(cal[1]).segments
+            forged = {
+                "swapped tiles": zkml.Proof(b"", (), {}, None, (a[0], a[2], a[1], *a[3:])),
+                "another inference's segment": zkml.Proof(b"", (), {}, None, (a[0], b[1], *a[2:])),
+                "another model's proof": other,
+            }
+            return KindCase(kind, keys, keys.save(d / "keys"), x, proof, None, forged)
         cal = np.random.default_rng(0).normal(size=(8, 16))
         model = zkml.export(deep_mlp(0), torch.zeros(1, 16))
         vis = {"visibility": "params=committed"} if kind == "split+committed" else {}

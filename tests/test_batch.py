@@ -248,7 +248,9 @@ def test_one_split_inference_on_ray(ray_cluster, tmp_path):
 
 # ---- every kind of keys: single, split, committed (with other weights), split + committed ---------------------
 
-KIND_PARAMS = ["single", "split", "committed", pytest.param("split+committed", marks=pytest.mark.slow)]
+KIND_PARAMS = ["single", "split", "committed"] + [
+    pytest.param(k, marks=pytest.mark.slow) for k in ("split+committed", "tiled")
+]  # tiled is split's artifact with more segments: its default cells are the chain, page and service ones
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)

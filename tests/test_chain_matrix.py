@@ -1,4 +1,4 @@
-"""Every kind of model on chain: single, split, committed, split + committed.
+"""Every kind of model on chain: single, split, committed, split + committed, split with an op tiled.
 
 For each kind, through the library (``zkml.verifier_contract``, ``chain.deploy``, ``chain.verify``, ``chain.record``)
 and the CLI (``contract``, ``deploy``, ``verify-onchain``, ``record-onchain``): a real positive case, and what a forger
@@ -23,7 +23,7 @@ from zkml.evm import InProcessChain, RpcChain
 
 pytestmark = [pytest.mark.requires_solc]
 
-KINDS = ["single", "split", "committed", "split+committed"]
+KINDS = ["single", "split", "committed", "split+committed", "tiled"]
 
 
 def _bare(*segments):
@@ -94,6 +94,9 @@ def kinds(request):
                     ),
                 },
             )
+        elif kind == "tiled":  # split, its convolution cut into tile segments that read one committed input
+            case = fx("kind_case")("tiled")
+            ns = SimpleNamespace(keys=case.keys, vk=case.keys.vk, proof=case.proof, pin=None, forged=dict(case.forged))
         elif kind == "split":
             _, _, keys, p0, p1 = fx("split")
             a, b = p0.segments, p1.segments
@@ -146,7 +149,7 @@ def test_every_kind_verifies_on_chain_and_refuses_forgeries(kind, node, kinds, r
     k = kinds(kind)
     chain = _chain(node, request)
     c = zkml.verifier_contract(k.vk)
-    assert bool(c.segments) == kind.startswith("split") and c.weights_commitment == k.pin
+    assert bool(c.segments) == (kind.startswith("split") or kind == "tiled") and c.weights_commitment == k.pin
     assert c.model_id == k.vk.id  # the contract verifies the statement a verifier pins
     address = chain.deploy(c)
     res = chain.verify(address, k.proof, contract=c)

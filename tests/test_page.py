@@ -664,7 +664,7 @@ def test_page_agrees_with_zkml_verify(browser, site, mlp_keys, mlp_proof, tmp_pa
 
 # ---- every kind of model: single, split, committed, split + committed ------------------------------------------
 
-KIND_PARAMS = ["single", "split", "committed", pytest.param("split+committed", marks=pytest.mark.slow)]
+KIND_PARAMS = ["single", "split", "committed", pytest.param("split+committed", marks=pytest.mark.slow), "tiled"]
 
 
 def _bare(proof: zkml.Proof) -> dict:

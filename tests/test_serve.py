@@ -543,7 +543,7 @@ def test_ray_workers(keys_dir, mlp_keys, tmp_path, monkeypatch):
 
 KIND_PARAMS = [
     pytest.param(k, marks=pytest.mark.slow) if k == "split+committed" else k
-    for k in ("single", "split", "committed", "split+committed")
+    for k in ("single", "split", "committed", "split+committed", "tiled")
 ]
 
 

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 
 import zkml
+from conftest import tiled_cnn
 
-
-def _net(seed: int):
-    import torch
-
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3)
-    )
+_net = tiled_cnn
 
 
 @pytest.fixture(scope="module")
