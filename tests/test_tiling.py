@@ -45,6 +45,18 @@ def _conv():
     return _model(nodes, [("x", [1, 3, 9, 9])], "z", {"w": w, "b": b}), {"x": [1, 3, 9, 9]}, "y"
 
 
+def _grouped(groups: int, cin: int, cout: int):
+    # a depthwise (groups == channels) or grouped convolution: cut between groups, each tile its groups' channels
+    w, b = RNG.normal(size=(cout, cin // groups, 3, 3)), RNG.normal(size=(cout,))
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["y"], group=groups, pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["y", "shift"], ["y2"]),
+        helper.make_node("Relu", ["y2"], ["z"]),
+    ]
+    inits = {"w": w, "b": b, "shift": RNG.normal(size=(cout, 1, 1))}
+    return _model(nodes, [("x", [1, cin, 5, 5])], "z", inits), {"x": [1, cin, 5, 5]}, "y"
+
+
 def _gemm(bias_shape):
     w, c = RNG.normal(size=(6, 5)), RNG.normal(size=bias_shape)
     nodes = [
@@ -73,9 +85,9 @@ def _matmul_scores():
     return _model(nodes, [("x", [1, 6, 4])], "z", {"wq": wq, "wk": wk}), {"x": [1, 6, 4]}, "s"
 
 
-CASE_OPS = {"conv": "Conv", "matmul_const": "MatMul", "matmul_scores": "MatMul"}
+CASE_OPS = {"conv": "Conv", "depthwise": "Conv", "grouped": "Conv", "matmul_const": "MatMul", "matmul_scores": "MatMul"}
 CASE_OPS.update({k: "Gemm" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
-FUSED = {"conv": "Relu", "matmul_const": "Relu", "matmul_scores": None}
+FUSED = {"conv": "Relu", "depthwise": "Relu", "grouped": "Relu", "matmul_const": "Relu", "matmul_scores": None}
 FUSED.update({k: "Sigmoid" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
 
 
@@ -85,6 +97,8 @@ def _nodes(model):
 
 CASES = {
     "conv": _conv,
+    "depthwise": lambda: _grouped(6, 6, 6),
+    "grouped": lambda: _grouped(5, 10, 10),
     "gemm_bias_row": lambda: _gemm((6,)),
     "gemm_bias_scalar": lambda: _gemm(()),
     "gemm_bias_column": lambda: _gemm((2, 1)),
@@ -129,12 +143,7 @@ def test_tiling_refuses_what_it_cannot_make():
 
 
 def test_what_is_not_tileable():
-    # a grouped convolution and a one-column product are left alone
-    w = RNG.normal(size=(4, 1, 3, 3))
-    grouped = _model(
-        [helper.make_node("Conv", ["x", "w"], ["y"], group=4, pads=[1, 1, 1, 1])], [("x", [1, 4, 5, 5])], "y", {"w": w}
-    )
-    assert tileable(grouped) == []
+    # a one-column product, and a product by computed weights of one row, are left alone
     one = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", [1, 4])], "y", {"w": RNG.normal(size=(4, 1))})
     assert tileable(one) == []
 

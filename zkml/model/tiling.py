@@ -108,10 +108,12 @@ def _how(node, shapes: Mapping, inits: Mapping) -> tuple[int, int] | None:
     if not out:
         return None
     if node.op_type == "Conv":
-        if len(node.input) < 2 or node.input[1] not in inits or int(_attr(node, "group", 1)) != 1 or len(out) < 2:
+        if len(node.input) < 2 or node.input[1] not in inits or len(out) < 2:
             return None
-        w = tuple(inits[node.input[1]].dims)
-        return out[1], _prod(out) * _prod(w[1:])
+        w, groups = tuple(inits[node.input[1]].dims), int(_attr(node, "group", 1))
+        if groups > 1 and out[1] % groups:
+            return None
+        return (out[1] if groups == 1 else groups), _prod(out) * _prod(w[1:])  # a grouped one: whole groups
     if node.op_type == "Gemm":
         if len(node.input) < 2 or node.input[1] not in inits or len(out) != 2:
             return None
@@ -254,13 +256,25 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
             return x
         return const(name, np.take(c, range(lo, hi), axis=at))
 
-    for j, (lo, hi) in enumerate(_bounds(shapes[out][axis], parts)):
+    groups = int(_attr(node, "group", 1)) if node.op_type == "Conv" else 1
+    per = shapes[out][axis] // groups  # output channels per group (a grouped convolution is cut between groups)
+    for j, (g0, g1) in enumerate(_bounds(shapes[out][axis] // per, parts)):
+        lo, hi = g0 * per, g1 * per
         name = tile_name(out, j, parts)
-        ins = list(node.input)
+        ins, attrs = list(node.input), list(node.attribute)
         if node.op_type == "Conv":
             ins[1] = const(f"{name}_w", nh.to_array(inits[node.input[1]])[lo:hi])
             if len(ins) > 2 and ins[2]:
                 ins[2] = const(f"{name}_b", nh.to_array(inits[node.input[2]])[lo:hi])
+            if groups > 1:  # its groups' input channels only
+                cin = shapes[node.input[0]][1] // groups
+                cut = [
+                    const(f"{name}_{k}", np.array([v], dtype=np.int64))
+                    for k, v in (("lo", g0 * cin), ("hi", g1 * cin), ("ax", 1))
+                ]
+                nodes.append(make("Slice", [node.input[0], *cut], [f"{name}_chans"], name=f"{name}_slice"))
+                ins[0] = f"{name}_chans"
+                attrs = [a for a in attrs if a.name != "group"] + [onnx.helper.make_attribute("group", g1 - g0)]
         elif node.op_type == "Gemm":
             w = nh.to_array(inits[node.input[1]])
             ins[1] = const(f"{name}_w", w[lo:hi] if _attr(node, "transB", 0) else w[:, lo:hi])
@@ -291,7 +305,7 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
                     for x in n.input
                 ]
             nodes.append(make(n.op_type, ins, [made], name=made))
-            nodes[-1].attribute.extend(n.attribute)
+            nodes[-1].attribute.extend(attrs if k == 0 else n.attribute)
             prev = made
         if j == 0:
             joined = name
