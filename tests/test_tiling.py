@@ -91,6 +91,15 @@ FUSED = {"conv": "Relu", "depthwise": "Relu", "grouped": "Relu", "matmul_const":
 FUSED.update({k: "Sigmoid" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
 
 
+GROUP = {"grouped": 2}  # output channels per group: tiles hold whole groups
+
+
+def _shape_of(model, name):
+    inferred = onnx.shape_inference.infer_shapes(onnx.load_model_from_string(model.onnx_bytes))
+    (v,) = [v for v in list(inferred.graph.value_info) + list(inferred.graph.output) if v.name == name]
+    return v.type.tensor_type.shape.dim
+
+
 def _nodes(model):
     return onnx.load_model_from_string(model.onnx_bytes).graph.node
 
@@ -117,6 +126,17 @@ def test_tiled_op_computes_what_the_op_computed(case, parts):
     tiled = tile(model, {out: parts})
     np.testing.assert_allclose(_run(tiled, feeds), _run(model, feeds), rtol=1e-5, atol=1e-5)
     nodes = onnx.load_model_from_string(tiled.onnx_bytes).graph.node
+    # the tiles share the op evenly (whole groups for a grouped convolution): none is empty
+    inferred = onnx.shape_inference.infer_shapes(onnx.load_model_from_string(tiled.onnx_bytes))
+    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in inferred.graph.value_info}
+    whole = dims.get(out) or [d.dim_value for d in _shape_of(model, out)]
+    axis = 1 if CASE_OPS[case] in ("Conv", "Gemm") else len(whole) - (2 if case == "matmul_scores" else 1)
+    sizes = [
+        dims[n.output[0]][axis] for n in nodes if n.op_type == CASE_OPS[case] and n.output[0].startswith("zkml_tile")
+    ]
+    unit = GROUP.get(case, 1)
+    assert len(sizes) == parts and sum(sizes) == whole[axis], sizes
+    assert min(sizes) >= unit and max(sizes) - min(sizes) <= unit, sizes
     op = CASE_OPS[case]
     assert sum(n.op_type == op for n in nodes) == parts + sum(n.op_type == op for n in _nodes(model)) - 1
     assert sum(n.op_type == "Concat" for n in nodes) == parts - 1

@@ -189,10 +189,11 @@ class _Planner:
         end = self.caps.get(self.key(a))
         return self.last if end is None or end not in self.points else self.points.index(end) + 1
 
-    def retile(self, a: int, c: Circuit) -> bool:
+    def retile(self, a: int, c: Circuit) -> bool | None:
         """Cut the heaviest op of the step after boundary ``a`` (whose segment ``c`` is too big), or the op whose
-        element-wise tail it computes, into more tiles; False when none can be cut further (or cutting adds no
-        cut point: too many values alive there)."""
+        element-wise tail it computes, into more tiles; None when none can be cut further (or cutting adds no
+        cut point: too many values alive there). True when the segments before ``a`` may have changed (the op
+        was tiled before, or it lies before ``a``), False when the op lies wholly after ``a``, first tiled."""
         step = graph_segment(self.model, self.specs[a], self.out_specs(a + 1))
         made = {o for n in _nodes(step) for o in n.output}
         for cand in tileable(self.original):
@@ -210,10 +211,11 @@ class _Planner:
                 "compile",
                 f"split: the {cand.op} making '{cand.output}' does not fit 2^{self.max_logrows} rows: {want} tiles",
             )
+            again = have > 1 or cand.output not in made
             self.tiles = plan
             self.use(tiled)
-            return True
-        return False
+            return again
+        return None
 
     def out_specs(self, b: int) -> tuple[TensorSpec, ...]:
         if b == self.last:
@@ -279,8 +281,9 @@ class _Planner:
         while a < self.last:
             try:
                 b, c = self.farthest(a, in_scale)
-            except _Tiled:  # an op was cut into (more) tiles: the chain again on the new graph (built pieces cached)
-                chosen, a, in_scale = [], 0, first_scales
+            except _Tiled as t:  # an op after `a` was cut into tiles: the segments before `a` stand as they are
+                if t.again:  # cut into more tiles than before: earlier segments may hold some, so the chain again
+                    chosen, a, in_scale = [], 0, first_scales  # (the pieces it built are cached)
                 continue
             chosen.append((a, b, c))
             emit(
@@ -320,8 +323,9 @@ class _Planner:
                 why = why if c is None else f" (2^{c.logrows})"
         if best is not None:
             return best
-        if one is not None and self.retile(a, one):  # an op too big for a segment of its own: cut into tiles
-            raise _Tiled
+        again = self.retile(a, one) if one is not None else None  # an op too big for a segment alone: tiles
+        if again is not None:
+            raise _Tiled(again)
         where = "the input" if a == 0 else "', '".join(self.points[a - 1])
         lower = (
             _fitting_scale(lambda t: self.segment(a, a + 1, [t]), self.fits, in_scale)
@@ -442,7 +446,8 @@ def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dic
 
 
 class _Tiled(Exception):
-    pass
+    def __init__(self, again: bool):
+        self.again = again
 
 
 class _Shorten(Exception):

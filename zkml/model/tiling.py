@@ -257,7 +257,7 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
         return const(name, np.take(c, range(lo, hi), axis=at))
 
     groups = int(_attr(node, "group", 1)) if node.op_type == "Conv" else 1
-    per = shapes[out][axis] // groups  # output channels per group (a grouped convolution is cut between groups)
+    per = shapes[out][axis] // groups if groups > 1 else 1  # a grouped convolution is cut between groups
     for j, (g0, g1) in enumerate(_bounds(shapes[out][axis] // per, parts)):
         lo, hi = g0 * per, g1 * per
         name = tile_name(out, j, parts)
