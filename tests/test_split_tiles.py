@@ -76,10 +76,19 @@ def test_tile_tampering_is_refused_off_chain_and_on_pyrevm(tiled):
 
 
 def test_a_tiled_circuit_saved_and_loaded_keeps_its_tiles(tiled, tmp_path):
+    import json
+
+    from conftest import run_cli
+
     _, _, cal, _, sc, _, _, _ = tiled
     back = zkml.SplitCircuit.load(sc.save(tmp_path / "sc"))
     assert back.tiles == sc.tiles and back.cuts == sc.cuts
     np.testing.assert_array_equal(back.run(cal[2])[0], sc.run(cal[2])[0])
+    # prove-model inspect says which op was cut, and into how many tiles
+    res = run_cli("inspect", tmp_path / "sc", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["tiles"] == sc.tiles, res.stderr
+    ((op, parts),) = sc.tiles.items()
+    assert f"tiles      {op} in {parts}" in run_cli("inspect", tmp_path / "sc").stdout
 
 
 def test_tiled_segments_on_two_workers(tiled):

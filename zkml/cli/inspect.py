@@ -142,8 +142,13 @@ def _circuit(c) -> tuple[dict, list[str]]:
     }
     parts = breakdown(c)
     info["breakdown"] = to_json(parts)
+    tiles = dict(getattr(c, "tiles", None) or {})
+    if segs:
+        info["tiles"] = tiles  # ops cut into tiles by the split planner: output -> parts
+    tiled = [f"  tiles      {', '.join(f'{op} in {n}' for op, n in tiles.items())}"] if tiles else []
     return info, [
         f"circuit: model {c.model.hash[:16]}, {layout}, 2^{c.logrows} rows ({rows} used)",
+        *tiled,
         "  model id   none yet: a circuit gets its model id at setup (prove-model setup)",
         f"  visibility {c.visibility}",
         f"  accuracy   {c.report}",
