@@ -114,3 +114,9 @@ def test_committed_weights_through_tiles():
     proof = keys.with_weights(other).prove(cal[0])
     assert zkml.verify(proof, keys.vk, weights_commitment=theirs)
     assert not zkml.verify(proof, keys.vk, weights_commitment=mine)
+    # another graph (one output channel: nothing to cut into the keys' tiles) is refused as such
+    narrow = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(36, 3)
+    )
+    with pytest.raises(zkml.errors.ModelError, match="not the graph these keys were made for"):
+        keys.with_weights(zkml.export(narrow, torch.zeros(1, 1, 6, 6)))

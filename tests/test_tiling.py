@@ -66,6 +66,18 @@ def _gemm(bias_shape):
     return _model(nodes, [("x", [2, 5])], "z", {"w": w, "c": c}), {"x": [2, 5]}, "y"
 
 
+def _gemm_tail():
+    # a bias, then a per-column scale and shift (a folded norm): every constant sliced with its tile
+    w, c = RNG.normal(size=(5, 6)), RNG.normal(size=(6,))
+    nodes = [
+        helper.make_node("Gemm", ["x", "w", "c"], ["y"]),
+        helper.make_node("Mul", ["y", "scale"], ["y2"]),
+        helper.make_node("Add", ["y2", "shift"], ["z"]),
+    ]
+    inits = {"w": w, "c": c, "scale": RNG.normal(size=(6,)), "shift": RNG.normal(size=(1, 6))}
+    return _model(nodes, [("x", [2, 5])], "z", inits), {"x": [2, 5]}, "y"
+
+
 def _matmul_const():
     w = RNG.normal(size=(4, 9))
     nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Relu", ["y"], ["z"])]
@@ -86,9 +98,9 @@ def _matmul_scores():
 
 
 CASE_OPS = {"conv": "Conv", "depthwise": "Conv", "grouped": "Conv", "matmul_const": "MatMul", "matmul_scores": "MatMul"}
-CASE_OPS.update({k: "Gemm" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
+CASE_OPS.update({k: "Gemm" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column", "gemm_tail")})
 FUSED = {"conv": "Relu", "depthwise": "Relu", "grouped": "Relu", "matmul_const": "Relu", "matmul_scores": None}
-FUSED.update({k: "Sigmoid" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")})
+FUSED.update({k: "Sigmoid" for k in ("gemm_bias_row", "gemm_bias_scalar", "gemm_bias_column")}, gemm_tail="Add")
 
 
 GROUP = {"grouped": 2}  # output channels per group: tiles hold whole groups
@@ -111,6 +123,7 @@ CASES = {
     "gemm_bias_row": lambda: _gemm((6,)),
     "gemm_bias_scalar": lambda: _gemm(()),
     "gemm_bias_column": lambda: _gemm((2, 1)),
+    "gemm_tail": _gemm_tail,
     "matmul_const": _matmul_const,
     "matmul_scores": _matmul_scores,
 }
@@ -163,7 +176,22 @@ def test_tiling_refuses_what_it_cannot_make():
 
 
 def test_what_is_not_tileable():
-    # a one-column product, and a product by computed weights of one row, are left alone
+    # a one-column product, a product of activations by a vector (it has no rows to cut), a convolution whose
+    # bias is computed: left alone
+    vec = _model(
+        [helper.make_node("Relu", ["v"], ["b"]), helper.make_node("MatMul", ["x", "b"], ["y"])],
+        [("x", [2, 3, 4]), ("v", [4])],
+        "y",
+        {},
+    )
+    assert tileable(vec) == []
+    conv = _model(
+        [helper.make_node("Relu", ["v"], ["b"]), helper.make_node("Conv", ["x", "w", "b"], ["y"])],
+        [("x", [1, 2, 5, 5]), ("v", [3])],
+        "y",
+        {"w": RNG.normal(size=(3, 2, 3, 3))},
+    )
+    assert tileable(conv) == []
     one = _model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", [1, 4])], "y", {"w": RNG.normal(size=(4, 1))})
     assert tileable(one) == []
 

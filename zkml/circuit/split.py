@@ -130,7 +130,7 @@ class SplitCircuit:
             Visibility.from_json(meta["visibility"]),
             CalibrationReport.from_json(meta["report"]),
             tuple(meta.get("links") or ()),
-            {str(k): int(v) for k, v in (meta.get("tiles") or {}).items()},
+            _tiles_of(meta, d / "split.json", hint),
         )
 
 
@@ -204,7 +204,10 @@ class _Planner:
             if want <= have:
                 continue
             plan = {**self.tiles, cand.output: want}
-            tiled = tile(self.original, plan)
+            try:
+                tiled = tile(self.original, plan)
+            except ZKMLError:  # this op cannot be cut so (its check failed, or the graph refused it): another may
+                continue
             if len(boundaries(tiled)) <= len(self.points):
                 continue
             emit(
@@ -392,7 +395,7 @@ class _Planner:
             self.model,
             cut_names,
             self.vis,
-            _report(self.model, self.batch, segments),
+            _report(self.original, self.batch, segments),  # against the user's model, not the tiled one
             tuple(links),
             dict(self.tiles),
         )
@@ -443,6 +446,14 @@ def first_feeds(circuit: "SplitCircuit", x: Any, *, stage: str = "prove") -> dic
     scale = int(first.settings["model_input_scales"][names.index(BLIND_INPUT)])
     feeds[BLIND_INPUT] = fresh_blinds(blind.size // BLIND_VALUES, scale)
     return feeds
+
+
+def _tiles_of(meta: Mapping, where: Path, hint: str) -> dict[str, int]:
+    tiles = meta.get("tiles") or {}
+    try:
+        return {str(k): int(v) for k, v in dict(tiles).items()}
+    except (TypeError, ValueError):
+        raise ArtifactError("its 'tiles' is not a map of op outputs to tile counts", where=where, hint=hint) from None
 
 
 class _Tiled(Exception):

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..circuit.build import register_next_stage
 from ..circuit.split import SplitCircuit, chain_feeds, first_feeds
-from ..errors import ArtifactError, ProveError
+from ..errors import ArtifactError, ModelError, ProveError
 from ..model.graph import extract
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec, load_model
@@ -223,7 +223,15 @@ def split_with_weights(keys: SplitKeys, model: Model | str | os.PathLike) -> Spl
     the matching piece of ``model``, cut where the keys' model was cut."""
     if not isinstance(model, Model):
         model = load_model(model)
-    model = tile(model, keys.circuit.tiles)  # its ops cut into the tiles the keys' model was cut into
+    try:
+        model = tile(model, keys.circuit.tiles)  # its ops cut into the tiles the keys' model was cut into
+    except ModelError as err:
+        raise ModelError(
+            f"this model is not the graph these keys were made for: {err.message}",
+            stage="prove",
+            where="model",
+            hint="pass a model with the keys' graph and shapes (only its weights may differ)",
+        ) from None
     if keys.circuit.links:  # cut where the keys' model was cut, links packed and blinded alike
         pieces = [
             graph_segment(

@@ -220,7 +220,7 @@ def _fold(proto, variables: dict[str, int], done: list[dict]):
             d.Clear()
             d.dim_value = value
     folded = _ort_basic(fixed)
-    if folded is None or not _same_function(fixed, folded) or not _opens(folded):
+    if folded is None or not same_function(fixed, folded) or not _opens(folded):
         return proto
     before = [n.op_type for n in proto.graph.node]
     after = [n.op_type for n in folded.graph.node]
@@ -272,7 +272,7 @@ def _opens(proto) -> bool:
     return True
 
 
-def _same_function(a, b, trials: int = 3) -> bool:
+def same_function(a, b, trials: int = 3) -> bool:
     """Both graphs give the same outputs (exact for integers, within float rounding) on random inputs."""
     np, ort = need("numpy"), need("onnxruntime")
     opts = ort.SessionOptions()
@@ -376,7 +376,7 @@ def _topk_to_reduce(proto, done: list[dict]):
         onnx.checker.check_model(new, full_check=True)
     except Exception:  # e.g. an int8 TopK at an opset whose ReduceMax takes no int8: the TopK stays
         return proto
-    if not _same_function(proto, new) or not _opens(new):
+    if not same_function(proto, new) or not _opens(new):
         return proto
     done.extend(found)
     return new

@@ -22,6 +22,7 @@ from typing import Mapping
 from ..errors import ModelError
 from ..support.deps import need
 from .model import Model, load_model
+from .normalize import same_function
 
 TILE_OPS = ("Conv", "Gemm", "MatMul")
 UNARY_OPS = (
@@ -107,6 +108,9 @@ def _how(node, shapes: Mapping, inits: Mapping) -> tuple[int, int] | None:
     out = shapes.get(node.output[0]) if node.output else None
     if not out:
         return None
+    biased = len(node.input) > 2 and node.input[2]
+    if node.op_type in ("Conv", "Gemm") and biased and node.input[2] not in inits:
+        return None  # a computed bias: tiles slice only constant ones
     if node.op_type == "Conv":
         if len(node.input) < 2 or node.input[1] not in inits or len(out) < 2:
             return None
@@ -123,9 +127,9 @@ def _how(node, shapes: Mapping, inits: Mapping) -> tuple[int, int] | None:
         a = shapes.get(node.input[0])
         if not a or len(out) < 2:
             return None
-        if node.input[1] in inits and len(inits[node.input[1]].dims) >= 2:
-            return out[-1], _prod(out) * a[-1]
-        if len(a) >= 2 and node.input[1] in shapes:
+        if node.input[1] in inits:  # constant weights: by output columns (a vector of weights: not at all)
+            return (out[-1], _prod(out) * a[-1]) if len(inits[node.input[1]].dims) >= 2 else None
+        if len(a) >= 2 and len(shapes.get(node.input[1], ())) >= 2:  # by the rows of A (a vector B drops them)
             return out[-2], _prod(out) * a[-1]
     return None
 
@@ -187,12 +191,20 @@ def tile(model: Model, plan: Mapping[str, int]) -> Model:
             where="split",
             hint="the tiling was planned for another model: compile this one again",
         )
+    before = onnx.load_model_from_string(model.onnx_bytes)
     used = {x for n in new_nodes for x in n.input}
     kept = [i for i in g.initializer if i.name in used]
     del g.node[:]
     g.node.extend(new_nodes)
     del g.initializer[:]
     g.initializer.extend(kept + new_inits)
+    if not same_function(before, proto):  # every tiling checked on random inputs, as every normalisation is
+        raise ModelError(
+            f"cutting {', '.join(sorted(plan))[:200]} into tiles does not compute what the model computes",
+            stage="compile",
+            where="split",
+            hint="raise max_logrows so that the op fits one segment, and report this model",
+        )
     return load_model(proto.SerializeToString())
 
 
@@ -286,7 +298,7 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
                         where="split",
                         hint="raise max_logrows so that the node fits one segment",
                     )
-                ins[2] = sliced(f"{name}_c", ins[2], lo, hi)
+                ins[2] = sliced(f"{name}_bias", ins[2], lo, hi)
         elif node.input[1] in inits:
             ins[1] = const(f"{name}_w", nh.to_array(inits[node.input[1]])[..., lo:hi])
         else:  # an activation times an activation: the first one's rows
@@ -301,8 +313,8 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
         for k, (n, made) in enumerate(zip(steps, names)):
             if k:
                 ins = [
-                    prev if x == steps[k - 1].output[0] else (sliced(f"{made}_c", x, lo, hi) if x in inits else x)
-                    for x in n.input
+                    prev if x == steps[k - 1].output[0] else (sliced(f"{made}_k{i}", x, lo, hi) if x in inits else x)
+                    for i, x in enumerate(n.input)
                 ]
             nodes.append(make(n.op_type, ins, [made], name=made))
             nodes[-1].attribute.extend(attrs if k == 0 else n.attribute)
