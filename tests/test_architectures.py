@@ -77,13 +77,41 @@ def test_the_causal_mask_is_the_libraries_own_function():
     assert float((ours - theirs).abs().max()) < 1e-3
 
 
-def test_mixture_of_experts_routing_is_refused_by_pattern():
-    """Mixtral's router reads TopK's indices output, which ezkl cannot compute (it panics): zkml refuses the model
-    when it loads it, naming the TopK node."""
-    module, sample = A.entry("mixtral_moe").make()
+def test_mixture_of_experts_top1_routing_is_rewritten_and_top2_refused():
+    """Mixtral's router reads TopK's indices output, which ezkl cannot compute (it panics). With top-1 routing zkml
+    rewrites the TopK into ReduceMax and ArgMax (zkml.model.normalize) and the model loads, computing what torch
+    computes; with top-2 routing it is refused when it loads, naming the TopK node."""
+    import torch
+
+    from zkml.model.normalize import rewrites
+
+    module, sample = A.entry("mixtral_moe").make()  # (the gallery imports transformers its own way first)
+    from transformers import MixtralConfig, MixtralForCausalLM
+
+    model = zkml.export(module, sample)
+    assert any(r.get("rewrite") == "topk1" for r in rewrites(model))
+    assert not any(n == "TopK" for n in _ops(model))
+    with torch.no_grad():
+        want = module(torch.as_tensor(sample)).numpy()
+    got = model.run({model.inputs[0].name: np.asarray(sample)})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+    cfg = MixtralConfig(
+        **A._DECODER,
+        num_local_experts=2,
+        num_experts_per_tok=2,
+        sliding_window=None,
+        experts_implementation="batched_mm",
+    )
+    top2 = A._logits_of(MixtralForCausalLM(cfg), causal=True)
     with pytest.raises(zkml.errors.UnsupportedModelError, match=r"TopK node '.*' has its indices output read") as e:
-        zkml.export(module, sample)
-    assert e.value.stage == "load" and "ArgMax" in e.value.hint
+        zkml.export(top2, sample)
+    assert e.value.stage == "load" and "k=1" in e.value.hint
+
+
+def _ops(model):
+    import onnx
+
+    return [n.op_type for n in onnx.load_model_from_string(model.onnx_bytes).graph.node]
 
 
 def test_levit_strided_slice_is_refused_at_settings():
