@@ -50,7 +50,11 @@ def test_retraining_reproduces_the_committed_model():
     with torch.no_grad():
         new = net(torch.tensor(X_test[:20])).numpy()
     old = np.concatenate([committed.run({committed.inputs[0].name: x[None]})[0] for x in X_test[:20]])
-    np.testing.assert_allclose(new, old, atol=1e-3, rtol=1e-3)
+    # training's float sums differ in the last bits from one CPU's vector units to another's, and training grows
+    # that: 4.8e-3 at most on one machine here, where another machine matched within 1e-3. Another model (other
+    # data, seed or steps) differs by far more than 2e-2.
+    np.testing.assert_allclose(new, old, atol=2e-2, rtol=1e-2)
+    assert (new.argmax(-1) == old.argmax(-1)).mean() >= 0.95
 
 
 def test_prompts_are_checked():
