@@ -158,6 +158,7 @@ class _Planner:
         self.scales, self.options = scales, options
         self.original, self.tiles = prep.model, {}  # tiles: the ops cut into parts (their outputs: parts)
         self.caps: dict = {}  # a segment starting at a boundary ends no later than this one (blinding values' rows)
+        self.candidates: list | None = None  # the user's ops that tiling can cut (found once, when first needed)
         self.use(prep.model)
         if not self.points:
             raise CompileError(
@@ -196,7 +197,9 @@ class _Planner:
         was tiled before, or it lies before ``a``), False when the op lies wholly after ``a``, first tiled."""
         step = graph_segment(self.model, self.specs[a], self.out_specs(a + 1))
         made = {o for n in _nodes(step) for o in n.output}
-        for cand in tileable(self.original):
+        if self.candidates is None:
+            self.candidates = tileable(self.original)
+        for cand in self.candidates:
             if not any(cand.covers(name) for name in made):
                 continue
             have = self.tiles.get(cand.output, 1)

@@ -15,6 +15,7 @@ what the op computed (tested against onnxruntime).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -25,21 +26,8 @@ from .model import Model, load_model
 from .normalize import same_function
 
 TILE_OPS = ("Conv", "Gemm", "MatMul")
-UNARY_OPS = (
-    "Relu",
-    "LeakyRelu",
-    "Sigmoid",
-    "Tanh",
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Erf",
-    "Abs",
-    "Neg",
-    "Clip",
-    "HardSigmoid",
-)
-UNARY_OPS += ("HardSwish", "Identity")
+UNARY_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Erf", "Abs", "Neg", "Clip")
+UNARY_OPS += ("HardSigmoid", "HardSwish", "Identity")
 BINARY_OPS = ("Add", "Sub", "Mul", "Div")
 MAX_PARTS = 64
 
@@ -96,13 +84,6 @@ def _attr(node, name: str, default):
     return default
 
 
-def _prod(xs) -> int:
-    out = 1
-    for x in xs:
-        out *= int(x)
-    return out
-
-
 def _how(node, shapes: Mapping, inits: Mapping) -> tuple[int, int] | None:
     """(the most parts, MACs) for a node that can be tiled, or None."""
     out = shapes.get(node.output[0]) if node.output else None
@@ -117,31 +98,31 @@ def _how(node, shapes: Mapping, inits: Mapping) -> tuple[int, int] | None:
         w, groups = tuple(inits[node.input[1]].dims), int(_attr(node, "group", 1))
         if groups > 1 and out[1] % groups:
             return None
-        return (out[1] if groups == 1 else groups), _prod(out) * _prod(w[1:])  # a grouped one: whole groups
+        return (out[1] if groups == 1 else groups), math.prod(out) * math.prod(w[1:])  # a grouped one: whole groups
     if node.op_type == "Gemm":
         if len(node.input) < 2 or node.input[1] not in inits or len(out) != 2:
             return None
         w = tuple(inits[node.input[1]].dims)
-        return out[1], _prod(out) * (w[1] if _attr(node, "transB", 0) else w[0])
+        return out[1], math.prod(out) * (w[1] if _attr(node, "transB", 0) else w[0])
     if node.op_type == "MatMul":
         a = shapes.get(node.input[0])
         if not a or len(out) < 2:
             return None
         if node.input[1] in inits:  # constant weights: by output columns (a vector of weights: not at all)
-            return (out[-1], _prod(out) * a[-1]) if len(inits[node.input[1]].dims) >= 2 else None
+            return (out[-1], math.prod(out) * a[-1]) if len(inits[node.input[1]].dims) >= 2 else None
         if len(a) >= 2 and len(shapes.get(node.input[1], ())) >= 2:  # by the rows of A (a vector B drops them)
-            return out[-2], _prod(out) * a[-1]
+            return out[-2], math.prod(out) * a[-1]
     return None
 
 
-def tileable(model: Model, outputs: set[str] | None = None) -> list[Tileable]:
-    """The nodes of ``model`` (those making one of ``outputs``, if given) that can be tiled, most MACs first."""
+def tileable(model: Model) -> list[Tileable]:
+    """The nodes of ``model`` that can be tiled, most MACs first."""
     onnx = need("onnx")
     proto = onnx.load_model_from_string(model.onnx_bytes)
     shapes, inits = _graph_info(proto)
     found = []
     for n in proto.graph.node:
-        if n.op_type not in TILE_OPS or not n.output or (outputs is not None and n.output[0] not in outputs):
+        if n.op_type not in TILE_OPS or not n.output:
             continue
         how = _how(n, shapes, inits)
         if how and how[0] >= 2:
@@ -191,7 +172,8 @@ def tile(model: Model, plan: Mapping[str, int]) -> Model:
             where="split",
             hint="the tiling was planned for another model: compile this one again",
         )
-    before = onnx.load_model_from_string(model.onnx_bytes)
+    before = onnx.ModelProto()
+    before.CopyFrom(proto)  # (nodes and initializers are replaced below: `proto` becomes the tiled model)
     used = {x for n in new_nodes for x in n.input}
     kept = [i for i in g.initializer if i.name in used]
     del g.node[:]
@@ -290,14 +272,7 @@ def _tiles(node, chain: list, parts: int, shapes: Mapping, inits: Mapping, new_i
         elif node.op_type == "Gemm":
             w = nh.to_array(inits[node.input[1]])
             ins[1] = const(f"{name}_w", w[lo:hi] if _attr(node, "transB", 0) else w[:, lo:hi])
-            if len(ins) > 2 and ins[2]:
-                if ins[2] not in inits:
-                    raise ModelError(
-                        f"the Gemm node making '{out}' adds a computed bias: zkml tiles only constant ones",
-                        stage="compile",
-                        where="split",
-                        hint="raise max_logrows so that the node fits one segment",
-                    )
+            if len(ins) > 2 and ins[2]:  # a constant bias (_how does not offer a computed one)
                 ins[2] = sliced(f"{name}_bias", ins[2], lo, hi)
         elif node.input[1] in inits:
             ins[1] = const(f"{name}_w", nh.to_array(inits[node.input[1]])[..., lo:hi])
