@@ -673,10 +673,14 @@ def test_a_token_in_the_query_string_is_refused_and_never_logged(server, mlp_key
     # a harmless query string is logged without its value too, and a token pasted into a path is redacted
     server.http.get("/v1/jobs/nope", params={"wait": "0.01", "marker": "q-marker-7781"})
     assert_problem(server.http.get(f"/v1/jobs/{TOKEN}"), 404)
-    time.sleep(0.5)  # the access log line is written after the response
+    # the access log lines are written after the responses: wait for them (bounded), then read every byte
+    wanted = ("/v1/jobs/nope?[redacted]", "/v1/models?[redacted]", "/v1/jobs/[redacted]")
+    deadline = time.monotonic() + 30
+    while not all(w in server.logs() for w in wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
     logs = server.logs()
     assert TOKEN not in logs and "q-marker-7781" not in logs
-    assert "/v1/jobs/nope?[redacted]" in logs and "/v1/models?[redacted]" in logs and "/v1/jobs/[redacted]" in logs
+    assert all(w in logs for w in wanted), logs[-2000:]
 
 
 def test_deep_nested_and_oversized_json_are_400(server, mlp_keys):
