@@ -49,6 +49,18 @@ def test_a_model_over_max_logrows_is_split_into_fitting_linked_segments(split):
     assert len(sc.cuts) == len(sc.segments) - 1
 
 
+def test_a_split_model_compiled_again_reuses_its_segments_and_their_keys(split, deep):
+    """The blinding values a segment is calibrated with are the same on every compile (the proofs' are fresh:
+    test_two_proofs_of_one_input_have_different_links), so compiling again finds every segment, and setup every
+    segment's keys, in the cache instead of making them again."""
+    whole, sc, keys, _, _ = split
+    _, model, cal = deep
+    again = zkml.compile(model, cal, max_logrows=whole.logrows - 1)
+    assert [c.key for c in again.segments] == [c.key for c in sc.segments] and again.cached
+    assert sc.blinded  # the segments carry blinding values: the case whose calibration used to be random
+    assert all(k.cached for k in again.setup().segments)
+
+
 def test_a_model_that_fits_stays_one_circuit(deep):
     _, model, cal = deep
     whole = zkml.compile(model, cal)

@@ -19,7 +19,16 @@ from typing import Any, Mapping
 
 from ..errors import ArtifactError, CompileError, ZKMLError
 from ..model.compare import compare
-from ..model.graph import BLIND_INPUT, BLIND_VALUES, LINK_IN, MAX_LINK_TENSORS, activations, boundaries, fresh_blinds
+from ..model.graph import (
+    BLIND_INPUT,
+    BLIND_VALUES,
+    LINK_IN,
+    MAX_LINK_TENSORS,
+    activations,
+    boundaries,
+    calibration_blinds,
+    fresh_blinds,
+)
 from ..model.graph import segment as graph_segment
 from ..model.model import Model, TensorSpec
 from ..model.tiling import tile, tileable
@@ -415,11 +424,11 @@ def _calibration(
     if LINK_IN in {t.name for t in sub.inputs}:  # the input link: the flattened activations, then the blinding values
         parts = [v.reshape(n, -1) for v in values]
         if blind[0]:
-            parts.append(np.concatenate([fresh_blinds(blind[0] // BLIND_VALUES, scale) for _ in range(n)]))
+            parts.append(calibration_blinds(blind[0] // BLIND_VALUES, scale, n))
         return {LINK_IN: np.concatenate(parts, axis=1).reshape(n, 1, -1)}
     batch = {t.name: v for t, v in zip(specs, values)}
     if blind[1] and BLIND_INPUT in {t.name for t in sub.inputs}:
-        batch[BLIND_INPUT] = np.stack([fresh_blinds(blind[1] // BLIND_VALUES, scale) for _ in range(n)])
+        batch[BLIND_INPUT] = calibration_blinds(blind[1] // BLIND_VALUES, scale, n)[:, None, :]
     return batch
 
 

@@ -148,6 +148,16 @@ def fresh_blinds(links: int, scale: int):
     return (raw / 2.0 ** int(scale)).reshape(1, BLIND_VALUES * links)
 
 
+def calibration_blinds(links: int, scale: int, samples: int):
+    """Stand-ins for the blinding values in a calibration batch: ``samples`` rows of ``links`` blocks spanning the
+    whole range fresh_blinds draws from (0 and 65535 included), the same on every call, so a segment's circuit,
+    and the keys set up for it, are found in the cache again. Proofs never read them (fresh_blinds does that)."""
+    np = need("numpy")
+    raw = np.random.default_rng(0).integers(0, 2**16, size=(samples, BLIND_VALUES * links)).astype(np.float64)
+    raw[0, 0], raw[0, -1] = 0.0, 2.0**16 - 1
+    return raw / 2.0 ** int(scale)
+
+
 def segment(
     model: Model,
     inputs: Sequence[TensorSpec],
