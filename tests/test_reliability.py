@@ -492,9 +492,11 @@ def test_the_worker_pool_survives_deaths_stops_and_bad_tasks():
             pool.submit(i, 1, i)
         got = dict((k, (kind, v)) for k, kind, v in pool.results())
     assert isinstance(got[0][1], ZeroDivisionError) and got[2] == ("done", 0.5)
-    with _OnWorkers(_sigstop, limit=1):  # leaving the block early kills what still runs, a stopped worker too
+    # leaving the block early kills what still runs, a stopped worker too. Either worker may be the one stopped:
+    # the first result is the other's, after 0.01 s or 3 s (not 60: the run would wait for it when "b" is stopped)
+    with _OnWorkers(_sigstop, limit=1):
         with pytest.raises(KeyError), WorkerPool(time.sleep, 2) as pool:
-            pool.submit("a", 60)
+            pool.submit("a", 3)
             pool.submit("b", 0.01)
             for key, _kind, _value in pool.results():
                 raise KeyError(key)
