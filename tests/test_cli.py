@@ -211,7 +211,39 @@ def test_export_command(tmp_path):
         "--json",
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["inputs"][0]["shape"] == [1, 3] and (tmp_path / "net.onnx").exists()
+    info = json.loads(res.stdout)
+    assert info["inputs"][0]["shape"] == [1, 3] and (tmp_path / "net.onnx").exists()
+    assert info["exporter"] == "torchscript" and info["parity"]["exporter_note"].startswith("auto: TorchScript")
+    # --exporter picks one; a token-id sample stays int64 for a model whose first layer is an embedding
+    (tmp_path / "lm.py").write_text(
+        "import torch\n\ndef build():\n    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Flatten(), torch.nn.Linear(6, 2))\n"
+    )
+    (tmp_path / "ids.json").write_text("[[1, 4]]")
+    res = run_cli(
+        "export",
+        f"{tmp_path / 'lm.py'}:build",
+        "--sample",
+        tmp_path / "ids.json",
+        "-o",
+        tmp_path / "lm.onnx",
+        "--exporter",
+        "dynamo",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "exporter  dynamo: exporter='dynamo' was asked for" in res.stdout
+    assert zkml.load_model(tmp_path / "lm.onnx").inputs[0].dtype == "int64"
+    bad = run_cli(
+        "export",
+        f"{tmp_path / 'net.py'}:build",
+        "--sample",
+        tmp_path / "sample.json",
+        "-o",
+        tmp_path / "y.onnx",
+        "--exporter",
+        "jit",
+    )
+    assert bad.returncode == 2 and "jit" in bad.stderr and not (tmp_path / "y.onnx").exists()
     _one_line_error(
         run_cli(
             "export", f"{tmp_path / 'net.py'}:nope", "--sample", tmp_path / "sample.json", "-o", tmp_path / "x.onnx"

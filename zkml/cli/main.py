@@ -299,10 +299,24 @@ def _shown(result, visibility: str | None = None) -> str:
     "regressor's prediction) or proba (probabilities: a softmax, far more rows) [default: the cheapest "
     "to prove: decision, proba for tree classifiers, predict for regressors].",
 )
+@click.option(
+    "--exporter",
+    type=click.Choice(["auto", "torchscript", "dynamo"]),
+    default="auto",
+    show_default=True,
+    help="The torch exporter: auto tries TorchScript, then dynamo when TorchScript fails or does not match torch.",
+)
 @_json_opt
 @click.pass_obj
 def export_cmd(
-    st: _State, factory: str, sample: str, output: str, opset: int, sklearn_output: str | None, as_json: bool
+    st: _State,
+    factory: str,
+    sample: str,
+    output: str,
+    opset: int,
+    sklearn_output: str | None,
+    exporter: str,
+    as_json: bool,
 ) -> None:
     """Export a torch model or a fitted scikit-learn estimator (XGBoost, LightGBM included) built by FACTORY() in
     PYFILE to ONNX (parity-checked). For an estimator, --sample holds rows of X."""
@@ -313,9 +327,8 @@ def export_cmd(
     obj = load_factory(factory)
     np = __import__("numpy")
     with st.stage("export"):
-        m = zkml.export(
-            obj, np.asarray(_load_input(sample), dtype=np.float32), opset=opset, sklearn_output=sklearn_output
-        )
+        x = np.asarray(_load_input(sample))  # integers stay integers: token ids for a model that embeds them
+        m = zkml.export(obj, x, opset=opset, sklearn_output=sklearn_output, exporter=exporter)
     m.save(output)
     parity = dict(m.parity or {})
     info = {
@@ -328,6 +341,7 @@ def export_cmd(
         "source": m.source,
         "sklearn_output": parity.get("output"),
         "output_note": parity.get("output_note"),
+        "exporter": parity.get("exporter"),
         "timings": st.timings,
     }
     against = "scikit-learn" if m.source.startswith("sklearn:") else "torch"
@@ -337,7 +351,12 @@ def export_cmd(
         [
             f"wrote {output}: {m}",
             f"  parity vs {against}: max abs error {m.parity['max_abs_error']:.3g}",
-            *([f"  output    {parity['output']}: {parity['output_note']}"] if parity.get("output_note") else []),
+            *(
+                [f"  output    {parity.get('output', 'output')}: {parity['output_note']}"]
+                if parity.get("output_note")
+                else []
+            ),
+            *([f"  exporter  {parity['exporter']}: {parity['exporter_note']}"] if parity.get("exporter") else []),
         ],
     )
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from typing import Any, Sequence
 
-from ..errors import InputShapeError, ModelError, ParityError, UnsupportedModelError
+from ..errors import ModelError, ParityError, UnsupportedModelError
 from ..support.deps import need
 from .compare import compare
 from .model import Model, load_model
+from .torch_export import check_exporter, export_torch
 
 MAX_OPSET = 18  # the newest opset ezkl's ONNX reader (tract) is tested with
 DEFAULT_ATOL = 1e-4
@@ -27,6 +26,7 @@ def export(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     sklearn_output: str | None = None,
+    exporter: str = "auto",
 ) -> Model:
     """Export ``obj`` to ONNX with static shapes and check it against onnxruntime.
 
@@ -41,6 +41,12 @@ def export(
     table can make the circuit 64x larger), ``"proba"`` for tree classifiers (no softmax), ``"predict"`` for a
     regressor. A value the estimator has no conversion for is an :class:`UnsupportedModelError`. What was chosen,
     and why, is in ``model.parity["output"]`` and ``model.parity["output_note"]``.
+
+    ``exporter`` (torch modules and estimators): ``"auto"`` tries TorchScript, then dynamo when TorchScript cannot
+    export the module or its graph does not match; ``"torchscript"`` or ``"dynamo"`` uses that one only. The choice
+    and its reason are ``model.parity["exporter"]`` and ``["exporter_note"]``. A Hugging Face model is proved on
+    its first output field (``logits`` or ``last_hidden_state``) with ``use_cache=False``; integer token ids stay
+    int64 inputs (see :mod:`zkml.model.torch_export`).
     """
     if not 7 <= opset <= MAX_OPSET:
         raise ModelError(
@@ -56,7 +62,14 @@ def export(
             where="sklearn_output",
             hint="leave sklearn_output out for this model",
         )
+    check_exporter(exporter)
     if isinstance(obj, (str, os.PathLike, bytes, bytearray)):
+        if exporter != "auto":
+            raise ModelError(
+                f"exporter={exporter!r} applies to torch modules and estimators; an ONNX file is not exported again",
+                where="exporter",
+                hint="leave exporter out for an ONNX file",
+            )
         return load_model(obj)
     if _is_torch_module(obj):
         if sample_input is None:
@@ -65,9 +78,11 @@ def export(
                 where="sample_input",
                 hint="pass a tensor (or tuple of tensors) with the shape the model will be proved on",
             )
-        return _export_torch(obj, sample_input, opset, input_names, output_names, atol, rtol)
+        return export_torch(obj, sample_input, opset, input_names, output_names, atol, rtol, exporter)
     if is_sklearn(obj):
-        return _export_sklearn(obj, sample_input, opset, input_names, output_names, atol, rtol, sklearn_output)
+        return _export_sklearn(
+            obj, sample_input, opset, input_names, output_names, atol, rtol, sklearn_output, exporter
+        )
     raise UnsupportedModelError(
         f"cannot export a {type(obj).__module__}.{type(obj).__qualname__}",
         stage="export",
@@ -80,7 +95,7 @@ def _is_torch_module(obj: Any) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
-def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, output) -> Model:
+def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, output, exporter) -> Model:
     from .sklearn import check_estimator, check_output, default_output, output_note, sklearn_reference, to_torch
 
     check_estimator(est)
@@ -102,7 +117,7 @@ def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, o
             hint=f"pass rows of shape [N, {est.n_features_in_}] from the data the estimator was fitted on",
         )
     module = to_torch(est, output)
-    model = _export_torch(module, X[:1], opset, input_names, output_names or ["output"], atol, rtol)
+    model = export_torch(module, X[:1], opset, input_names, output_names or ["output"], atol, rtol, exporter)
     # parity with scikit-learn itself on every sample row, through onnxruntime
     worst = 0.0
     for row in X:
@@ -130,121 +145,7 @@ def _export_sklearn(est, sample, opset, input_names, output_names, atol, rtol, o
             "rows": len(X),
             "output": output,
             "output_note": output_note(est, output, chosen),
+            "exporter": model.parity["exporter"],
+            "exporter_note": model.parity["exporter_note"],
         },
-    )
-
-
-def _default_outputs(module, args) -> list[str]:
-    torch = need("torch")
-    with torch.no_grad():
-        out = module(*args)
-    n = 1 if isinstance(out, torch.Tensor) else len(out)
-    return ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
-
-
-def _try_forward(module, args) -> None:
-    """Run the module once on the sample: a sample of the wrong shape is an InputShapeError naming the shape the
-    model's first layer takes, not torch's text from inside the exporter."""
-    torch = need("torch")
-    try:
-        with torch.no_grad():
-            module(*args)
-    except Exception as err:  # whatever the user's forward() raises, named with the stage and the sample
-        text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        shapes = ", ".join(str(list(a.shape)) for a in args)
-        expected = _expected_input(module)
-        shape_error = isinstance(err, (RuntimeError, ValueError, IndexError)) and any(
-            w in text for w in ("shape", "size", "dimension", "channels", "mat1", "expected input")
-        )
-        if not shape_error:
-            raise ModelError(
-                f"the model's forward() fails on the sample input: {text}",
-                where=type(module).__name__,
-                hint="fix the model, or pass a sample it accepts",
-            ) from err
-        raise InputShapeError(
-            f"the model's forward() fails on a sample input of shape {shapes}: {text}",
-            stage="export",
-            where="sample_input",
-            hint=f"pass a sample of shape {expected}"
-            if expected
-            else "pass a sample with the shape the model's forward() takes (batch dimension first)",
-        ) from err
-
-
-def _expected_input(module) -> str | None:
-    """The input shape a module's first layer takes, in words (None when its first layer does not say)."""
-    for m in module.modules():
-        name = type(m).__name__
-        if name == "Linear":
-            return f"[1, {m.in_features}] (its first layer, Linear, takes {m.in_features} features)"
-        if name in ("Conv1d", "Conv2d", "Conv3d"):
-            dims = ", ".join(["L"] if name == "Conv1d" else ["H", "W"] if name == "Conv2d" else ["D", "H", "W"])
-            return f"[1, {m.in_channels}, {dims}] (its first layer, {name}, takes {m.in_channels} channels)"
-        if name == "Embedding":
-            return f"[1, T] of token ids below {m.num_embeddings} (its first layer is an Embedding)"
-    return None
-
-
-def _export_torch(module, sample_input, opset, input_names, output_names, atol, rtol) -> Model:
-    torch = need("torch")
-    np = need("numpy")
-    args = sample_input if isinstance(sample_input, tuple) else (sample_input,)
-    args = tuple(a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in args)
-    names = (
-        list(input_names)
-        if input_names
-        else (["input"] if len(args) == 1 else [f"input_{i}" for i in range(len(args))])
-    )
-    module = module.eval()
-    _try_forward(module, args)
-    buf = io.BytesIO()
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(
-                module,
-                args,
-                buf,
-                opset_version=opset,
-                dynamo=False,
-                input_names=names,
-                output_names=list(output_names) if output_names else _default_outputs(module, args),
-                do_constant_folding=True,
-            )
-    except Exception as err:
-        raise ModelError(
-            f"torch.onnx.export failed: {str(err).splitlines()[0][:300]}",
-            where=type(module).__name__,
-            hint="make the model exportable (static control flow, standard layers)",
-        ) from err
-    model = load_model(buf.getvalue())
-    # parity: the ONNX graph must compute what the torch module computes
-    with torch.no_grad():
-        ref = module(*args)
-    refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
-    got = model.run({t.name: a.numpy() for t, a in zip(model.inputs, args)})
-    refs = [r.detach().numpy() for r in refs]
-    for r, g in zip(refs, got):
-        if tuple(r.shape) != tuple(np.shape(g)):
-            raise ParityError(
-                f"ONNX output shape {list(np.shape(g))} differs from torch's {list(r.shape)}",
-                where="outputs",
-                hint="check the model's forward() for shape-dependent logic",
-            )
-    cmp = compare(refs, got, atol=atol, rtol=rtol)
-    if not cmp:
-        raise ParityError(
-            f"ONNX output differs from torch by {cmp.max_abs_error:.3g} (atol {atol}, rtol {rtol})",
-            where="outputs",
-            hint="check for ops that export differently (e.g. training-mode layers); call model.eval()",
-        )
-    worst = cmp.max_abs_error
-    return Model(
-        model.onnx_bytes,
-        model.inputs,
-        model.outputs,
-        source="torch",
-        variables=model.variables,
-        parity={"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset},
     )

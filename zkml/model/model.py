@@ -250,12 +250,12 @@ def _display_name(p: Path) -> str | None:
 
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
-    # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed before them are not reused
-    return sha256_bytes(
-        canonical_json(
-            {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": 3, "variables": sorted(variables.items())}
-        ).encode()
-    )[:40]
+    # "normalize": the parse includes zkml.model.normalize's rewrites (4: with "mask", at the value MASKED); older
+    # entries are not reused
+    from .masks import MASKED
+
+    key = {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": [4, MASKED]}
+    return sha256_bytes(canonical_json({**key, "variables": sorted(variables.items())}).encode())[:40]
 
 
 def _cached_parse(data: bytes, variables: Mapping[str, int]) -> Model | None:

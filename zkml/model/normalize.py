@@ -1,6 +1,6 @@
 """Normalising an ONNX graph before ezkl sees it: the same function, in the form ezkl reads.
 
-Four rewrites, each applied only where it changes something, each checked, each recorded in the
+Five rewrites, each applied only where it changes something, each checked, each recorded in the
 ONNX file's own metadata (``metadata_props["zkml.rewrites"]``, read back by :func:`rewrites`):
 
 - ``opset``: a graph the ONNX checker rejects for a type its opset does not allow yet (an ``Equal`` on
@@ -19,7 +19,9 @@ ONNX file's own metadata (``metadata_props["zkml.rewrites"]``, read back by :fun
   ``k`` attribute) becomes ``ReduceMax`` for its values and ``ArgMax`` for its indices along the same axis, kept
   dimensions (``ReduceMin``/``ArgMin`` for ``largest=0``); ezkl proves only TopK's values, and top-1 routing reads
   the indices. Both pick the first of equal values, as TopK does; indices stay int64. Kept only if the graph
-  checks and computes what the original computes on random inputs. A ``K`` over 1 stays a TopK.
+  checks and computes what the original computes on random inputs. A ``K`` over 1 stays a TopK;
+- ``mask``: an additive attention mask of ``finfo(float32).min`` or ``-inf`` (a constant added to the scores
+  before a Softmax, as Hugging Face exports carry) gets -12 for its masked values (:mod:`zkml.model.masks`).
 
 ezkl proves the normalised bytes: they are the model (its hash is theirs). Nothing here sees a user's
 input; the random inputs of the checks are drawn here.
@@ -33,6 +35,7 @@ import tempfile
 from typing import Any, Mapping
 
 from ..support.deps import need
+from .masks import finite_masks
 
 REWRITES_KEY = "zkml.rewrites"
 _WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
@@ -56,6 +59,7 @@ def normalize(data: bytes, variables: Mapping[str, int] | None = None) -> bytes:
     proto = _repair_opset(proto, done)
     _fill_defaults(proto, done)
     proto = _fold(proto, dict(variables or {"batch_size": 1}), done)
+    proto = finite_masks(proto, done, same_function, _opens)
     proto = _topk_to_reduce(proto, done)
     if not done:
         return data
@@ -272,8 +276,9 @@ def _opens(proto) -> bool:
     return True
 
 
-def same_function(a, b, trials: int = 3) -> bool:
-    """Both graphs give the same outputs (exact for integers, within float rounding) on random inputs."""
+def same_function(a, b, trials: int = 3, *, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Both graphs give the same outputs (exact for integers, floats within ``atol + rtol*|y|``: float rounding by
+    default) on random inputs."""
     np, ort = need("numpy"), need("onnxruntime")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -289,7 +294,7 @@ def same_function(a, b, trials: int = 3) -> bool:
                 if x.shape != y.shape:
                     return False
                 if np.issubdtype(x.dtype, np.floating):
-                    if not np.allclose(x, y, rtol=1e-4, atol=1e-5, equal_nan=True):
+                    if not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
                         return False
                 elif not np.array_equal(x, y):
                     return False
