@@ -47,6 +47,15 @@ def inputs_like(sample, n: int = INPUTS, seed: int = 1):
     return out
 
 
+def torch_out(module, x):
+    """The torch model's scores on ``x``: a Hugging Face model's logits (use_cache=False), as zkml.export proves."""
+    import torch
+
+    with torch.no_grad():
+        out = module(x, use_cache=False) if hasattr(module, "generation_config") else module(x)
+    return (out.logits if hasattr(out, "logits") else out).numpy()
+
+
 def top1(a, b) -> float:
     """Share of positions (last axis = classes or vocabulary) where two score arrays rank the same entry first."""
     import numpy as np
@@ -104,7 +113,7 @@ def run_entry(
     for x in xs:
         (got,) = circuit.run(x.numpy())
         with torch.no_grad():
-            ref = module(x).numpy()
+            ref = torch_out(module, x)
         got = np.asarray(got).reshape(ref.shape)
         agree.append(top1(got, ref))
         worst_torch = max(worst_torch, float(np.abs(got - ref).max()))
@@ -128,7 +137,7 @@ def run_entry(
     out = np.asarray(out, dtype=np.float64)
     (ort,) = model.run({model.inputs[0].name: sample.numpy()})
     with torch.no_grad():
-        ref = module(sample).numpy()
+        ref = torch_out(module, sample)
     mark(
         vs_onnxruntime=float(np.abs(out.reshape(ort.shape) - ort).max()),
         vs_torch=float(np.abs(out.reshape(ref.shape) - ref).max()),

@@ -163,6 +163,13 @@ def _llama():
     return _logits_of(LlamaForCausalLM(LlamaConfig(**_DECODER)), causal=True), _tokens(VOCAB, TOKENS)
 
 
+def _llama_as_is():
+    """The library's model itself: no wrapper, transformers' own causal mask (see AS_IS_NOTE)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return LlamaForCausalLM(LlamaConfig(**_DECODER)), _tokens(VOCAB, TOKENS)
+
+
 def _qwen2():
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -398,6 +405,15 @@ MOE_NOTE = (
 )
 ENTRIES: list[Entry] = [
     Entry("llama", "transformers", "LlamaForCausalLM(LlamaConfig)", _DECODER_REDUCTIONS, _llama, max_logrows=17),
+    Entry(
+        "llama_as_is",
+        "transformers",
+        "LlamaForCausalLM(LlamaConfig), unwrapped",
+        _DECODER_REDUCTIONS,
+        _llama_as_is,
+        max_logrows=17,
+        notes=["llama's model handed to zkml.export as it is (AS_IS_NOTE)"],
+    ),
     Entry("qwen2", "transformers", "Qwen2ForCausalLM(Qwen2Config)", _DECODER_REDUCTIONS, _qwen2, max_logrows=17),
     Entry(
         "mistral",
@@ -537,7 +553,13 @@ TORCHVISION_NOTE = (
     "kernel) first: the classification models here use no torchvision C++ op"
 )
 HF_NOTE = "Hugging Face models return one tensor (logits, or the encoder's last hidden state), use_cache=False"
-NOTES = [HF_NOTE, CAUSAL_NOTE, ROBERTA_NOTE, MOE_NOTE, TORCHVISION_NOTE]
+AS_IS_NOTE = (
+    "llama_as_is: the same LlamaForCausalLM given to zkml.export with no wrapper and no mask of ours: export chooses "
+    "dynamo (TorchScript has no symbolic for the aten::diff in transformers' mask code), proves the ModelOutput's "
+    "logits with use_cache=False, and the load-time mask rewrite turns the library's finfo(float32).min causal mask "
+    "into -12"
+)
+NOTES = [HF_NOTE, AS_IS_NOTE, CAUSAL_NOTE, ROBERTA_NOTE, MOE_NOTE, TORCHVISION_NOTE]
 BY_NAME = {e.name: e for e in ENTRIES}
 LIBRARY_MODULE = {"transformers": "transformers", "torchvision": "torchvision", "timm": "timm", "torch.nn": "torch"}
 
