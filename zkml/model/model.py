@@ -250,11 +250,11 @@ def _display_name(p: Path) -> str | None:
 
 
 def _parse_key(data: bytes, variables: Mapping[str, int]) -> str:
-    # "normalize": the parse includes zkml.model.normalize's rewrites (4: with "mask", at the value MASKED); older
-    # entries are not reused
-    from .masks import MASKED
+    # "normalize": the parse includes zkml.model.normalize's rewrites; entries parsed by other ones are not reused
+    from .masks import HUGE, MARGIN
+    from .normalize import VERSION
 
-    key = {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": [4, MASKED]}
+    key = {"format": ZKML_FORMAT, "onnx": sha256_bytes(data), "normalize": [VERSION, HUGE, MARGIN]}
     return sha256_bytes(canonical_json({**key, "variables": sorted(variables.items())}).encode())[:40]
 
 

@@ -21,7 +21,8 @@ ONNX file's own metadata (``metadata_props["zkml.rewrites"]``, read back by :fun
   the indices. Both pick the first of equal values, as TopK does; indices stay int64. Kept only if the graph
   checks and computes what the original computes on random inputs. A ``K`` over 1 stays a TopK;
 - ``mask``: an additive attention mask of ``finfo(float32).min`` or ``-inf`` (a constant added to the scores
-  before a Softmax, as Hugging Face exports carry) gets -12 for its masked values (:mod:`zkml.model.masks`).
+  before a Softmax, as Hugging Face exports carry) becomes a multiplicative one that puts each masked score 12 +
+  ln(n) below its row's lowest score: the same softmax within e^-12 for every input (:mod:`zkml.model.masks`).
 
 ezkl proves the normalised bytes: they are the model (its hash is theirs). Nothing here sees a user's
 input; the random inputs of the checks are drawn here.
@@ -38,6 +39,9 @@ from ..support.deps import need
 from .masks import finite_masks
 
 REWRITES_KEY = "zkml.rewrites"
+# what the rewrites are: part of the parse cache's key (model.py), so a graph parsed by other rewrites is not reused.
+# Raise it with any change to what a rewrite does (5: the mask rewrite, exact for every input)
+VERSION = 5
 _WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
 _SHAPE_OPS = ("Shape", "Size", "ConstantOfShape", "NonZero", "Range")
 _OPSET_TARGETS = (11, 12, 13)

@@ -45,13 +45,13 @@ def export_torch(module, sample_input, opset, input_names, output_names, atol, r
     tried: list[tuple[str, ZKMLError]] = []
     for name in ("torchscript", "dynamo") if exporter == "auto" else (exporter,):
         try:
-            model, worst = _export_one(name, module, args, refs, opset, names, out_names, atol, rtol)
+            model, worst, written = _export_one(name, module, args, refs, opset, names, out_names, atol, rtol)
         except ZKMLError as err:
             if exporter != "auto":
                 raise
             tried.append((name, err))
             continue
-        parity = {"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": opset, "exporter": name}
+        parity = {"max_abs_error": worst, "atol": atol, "rtol": rtol, "opset": written, "exporter": name}
         parity["exporter_note"] = _note(exporter, name, tried)
         if output_note:
             parity["output_note"] = output_note
@@ -100,16 +100,54 @@ def _note(asked: str, chosen: str, tried: list[tuple[str, ZKMLError]]) -> str:
     return f"auto: dynamo, because TorchScript did not: {tried[0][1].message[:300]}"
 
 
-def _export_one(name, module, args, refs, opset, names, out_names, atol, rtol) -> tuple[Model, float]:
-    """One exporter's graph, loaded and checked against ``refs`` (torch's outputs on ``args``)."""
-    np = need("numpy")
+def _export_one(name, module, args, refs, opset, names, out_names, atol, rtol) -> tuple[Model, float, int]:
+    """One exporter's graph, loaded and checked against torch: on the sample (``refs``) and on other inputs made
+    from it (:func:`_probes`), so a trace that baked in the sample's values is refused. Returns the model, its
+    largest error on the sample and the opset it was written at."""
+    onnx = need("onnx")
     data = (
         _dynamo(module, args, opset, names, out_names)
         if name == "dynamo"
         else _torchscript(module, args, opset, names, out_names)
     )
-    model = load_model(data)
-    got = model.run({t.name: a.numpy() for t, a in zip(model.inputs, args)})
+    try:
+        model = load_model(data)
+    except ZKMLError:
+        raise
+    except Exception as err:  # the exporter wrote something the loader chokes on: this exporter's failure
+        raise ModelError(
+            f"the {name} graph does not load: {_first_line(err)}", where="exporter", hint="try the other exporter"
+        ) from err
+    worst = _check(name, model, args, refs, atol, rtol, "the sample")
+    for what, probe in _probes(args):
+        torch = need("torch")
+        try:
+            with torch.no_grad():
+                want = [r.detach().numpy() for r in _flat(module(*probe))]
+        except Exception:  # torch itself refuses this input (an index out of range, say): no evidence either way
+            continue
+        if not all(need("numpy").isfinite(w).all() for w in want):
+            continue
+        _check(name, model, probe, want, atol, rtol, what)
+    written = next(
+        (o.version for o in onnx.load_model_from_string(model.onnx_bytes).opset_import if o.domain in ("", "ai.onnx")),
+        opset,
+    )
+    return model, worst, written
+
+
+def _check(name, model, args, refs, atol, rtol, what: str) -> float:
+    np = need("numpy")
+    try:
+        got = model.run({t.name: a.numpy() for t, a in zip(model.inputs, args)})
+    except ZKMLError:
+        raise
+    except Exception as err:  # onnxruntime fails on the graph
+        raise ParityError(
+            f"onnxruntime cannot run the {name} graph on {what}: {_first_line(err)}",
+            where="outputs",
+            hint="try the other exporter",
+        ) from err
     if len(got) != len(refs):
         raise ParityError(
             f"the {name} graph has {len(got)} outputs, torch's module {len(refs)}",
@@ -119,18 +157,39 @@ def _export_one(name, module, args, refs, opset, names, out_names, atol, rtol) -
     for r, g in zip(refs, got):
         if tuple(r.shape) != tuple(np.shape(g)):
             raise ParityError(
-                f"ONNX output shape {list(np.shape(g))} differs from torch's {list(r.shape)}",
+                f"ONNX output shape {list(np.shape(g))} differs from torch's {list(r.shape)} on {what}",
                 where="outputs",
                 hint="check the model's forward() for shape-dependent logic",
             )
     cmp = compare(refs, got, atol=atol, rtol=rtol)
     if not cmp:
+        if what != "the sample":
+            raise ParityError(
+                f"the {name} graph matches torch on the sample but differs by {cmp.max_abs_error:.3g} on {what}: "
+                "it holds the sample's values, not the model's function (control flow on values, or a value read "
+                "as a Python number)",
+                where="outputs",
+                hint="make forward() independent of the input's values (torch.where instead of if), or "
+                "exporter='dynamo', which refuses such code",
+            )
         raise ParityError(
             f"ONNX output differs from torch by {cmp.max_abs_error:.3g} (atol {atol}, rtol {rtol})",
             where="outputs",
             hint="check for ops that export differently (e.g. training-mode layers); call model.eval()",
         )
-    return model, cmp.max_abs_error
+    return cmp.max_abs_error
+
+
+def _probes(args) -> list:
+    """Inputs besides the sample, of its shapes and dtypes: its values permuted (token ids stay valid ids) and,
+    for floats, negated. Seeded: the same probes on every export."""
+    torch = need("torch")
+    g = torch.Generator().manual_seed(0)
+    shuffled = tuple(a.reshape(-1)[torch.randperm(a.numel(), generator=g)].reshape(a.shape) for a in args)
+    out = [("the sample's values permuted", shuffled)]
+    if all(a.is_floating_point() for a in args):
+        out.append(("the sample negated", tuple(-a for a in args)))
+    return out
 
 
 def _torchscript(module, args, opset, names, out_names) -> bytes:
@@ -178,7 +237,7 @@ def _dynamo(module, args, opset, names, out_names) -> bytes:
         return program.model_proto.SerializeToString()
     except Exception as err:
         raise ModelError(
-            f"torch.onnx.export(dynamo=True) failed: {_first_line(err)}",
+            f"torch.onnx.export(dynamo=True) failed: {_first_line(err.__cause__ or err)}",  # the cause, not the steps
             where=type(module).__name__,
             hint="make the model exportable with torch.export (no data-dependent control flow), or pass "
             "exporter='torchscript'",
