@@ -556,8 +556,8 @@ HF_NOTE = "Hugging Face models return one tensor (logits, or the encoder's last 
 AS_IS_NOTE = (
     "llama_as_is: the same LlamaForCausalLM given to zkml.export with no wrapper and no mask of ours: export chooses "
     "dynamo (TorchScript has no symbolic for the aten::diff in transformers' mask code), proves the ModelOutput's "
-    "logits with use_cache=False, and the load-time mask rewrite turns the library's finfo(float32).min causal mask "
-    "into -12"
+    "logits with use_cache=False, and the load-time mask rewrite makes the library's finfo(float32).min causal mask "
+    "multiplicative (each masked score 12 + ln n below its row's minimum)"
 )
 NOTES = [HF_NOTE, AS_IS_NOTE, CAUSAL_NOTE, ROBERTA_NOTE, MOE_NOTE, TORCHVISION_NOTE]
 BY_NAME = {e.name: e for e in ENTRIES}
