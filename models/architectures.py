@@ -438,8 +438,8 @@ ENTRIES: list[Entry] = [
             "the router's TopK indices output (output 1, which gathers each token's expert weights) makes ezkl "
             "panic in src/graph/node.rs (index out of bounds): ezkl's TopK gives only its values. With top-1 "
             "routing zkml now rewrites the TopK into ReduceMax and ArgMax when it loads the model (the export "
-            "agrees with torch, tests/test_architectures.py); top-2 routing is refused at load, naming the node. "
-            "Proving the rewritten block was not measured yet (the results row is from before the rewrite)"
+            "agrees with torch, tests/test_architectures.py), and the block proves; top-2 routing is refused at "
+            "load, naming the node"
         ],
     ),
     Entry(
