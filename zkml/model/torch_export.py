@@ -292,6 +292,8 @@ def _plain(module, args):
         def forward(self, *xs):
             return self.model(*xs, **kw)[field]
 
+    First.__name__ = First.__qualname__ = type(module).__name__  # errors name the user's model, not the wrapper
+
     extra = " with use_cache=False (no past_key_values in the graph)" if kw else ""
     note = (
         f"{type(module).__name__} returns a {type(out).__name__}: its first field, '{field}', is proved{extra}; "
