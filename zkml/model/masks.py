@@ -95,8 +95,15 @@ def _masks(proto) -> list:
         for x in n.input:
             readers.setdefault(x, []).append(n)
     outputs = {o.name for o in g.output} | {i.name for i in g.input}
-    tensors = [(t.name, t) for t in g.initializer]
-    tensors += [(n.output[0], a.t) for n in g.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    wanted = {x for n in g.node if _before_softmax(n, readers, outputs) for x in n.input}  # read before a Softmax
+    tensors = [(t.name, t) for t in g.initializer if t.name in wanted]  # a model's weights are not converted
+    tensors += [
+        (n.output[0], a.t)
+        for n in g.node
+        if n.op_type == "Constant" and n.output and n.output[0] in wanted
+        for a in n.attribute
+        if a.name == "value"
+    ]
     found = []
     for name, t in tensors:
         if t.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE) or name in outputs:
