@@ -75,7 +75,7 @@ def finite_masks(proto, done: list[dict], same_function, opens):
         nodes.extend(replaced.get(id(node), [node]))
     del new.graph.node[:]
     new.graph.node.extend(nodes)
-    _drop_unread(new, {name for name, _, _ in found})
+    drop_unread(new, {name for name, _, _ in found})
     try:
         onnx.checker.check_model(new, full_check=True)
     except Exception:  # the checker refuses the copy: the constants stay (compile names them)
@@ -202,12 +202,18 @@ def _has_subgraphs(g) -> bool:
     return any(a.type in kinds for n in g.node for a in n.attribute)
 
 
-def _drop_unread(proto, names: set) -> None:
+def drop_unread(proto, names: set) -> None:
+    """The initializers, Constant nodes and graph inputs among ``names`` that nothing reads any more, removed."""
     g = proto.graph
     unread = set(names) - {i for n in g.node for i in n.input} - {o.name for o in g.output}
+    if not unread:
+        return
     keep = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in unread)]
     del g.node[:]
     g.node.extend(keep)
     inits = [i for i in g.initializer if i.name not in unread]
     del g.initializer[:]
     g.initializer.extend(inits)
+    ins = [i for i in g.input if i.name not in unread]
+    del g.input[:]
+    g.input.extend(ins)

@@ -36,6 +36,7 @@ import tempfile
 from typing import Any, Mapping
 
 from ..support.deps import need
+from .masks import drop_unread as _drop_unread
 from .masks import finite_masks
 
 REWRITES_KEY = "zkml.rewrites"
@@ -438,20 +439,3 @@ def _fresh(name: str, taken: set[str]) -> str:
         out, n = f"{name}_{n}", n + 1
     taken.add(out)
     return out
-
-
-def _drop_unread(proto, names: set[str]) -> None:
-    """The initializers and Constant nodes among ``names`` (the rewritten TopKs' K) that nothing reads any more."""
-    g = proto.graph
-    unread = set(names) - {i for n in g.node for i in n.input} - {o.name for o in g.output}
-    if not unread:
-        return
-    keep = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in unread)]
-    del g.node[:]
-    g.node.extend(keep)
-    inits = [i for i in g.initializer if i.name not in unread]
-    del g.initializer[:]
-    g.initializer.extend(inits)
-    ins = [i for i in g.input if i.name not in unread]
-    del g.input[:]
-    g.input.extend(ins)
