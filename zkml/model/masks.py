@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from ..support.deps import need
+from .onnx_edit import drop_unread, fresh_name
 
 HUGE = -1e4  # a mask value: at most this (finfo.min, -inf, -1e9, the -10000 of older code)
 MARGIN = 12.0  # how many e-folds the masked weights sum below the row's largest weight
@@ -137,11 +138,7 @@ def _exact(onnx, proto, add, scores: str, arr, axes: list[int], n: int, opset: i
     label = add.name or "mask"
 
     def fresh(what: str) -> str:
-        out, i = f"{label}/{what}", 1
-        while out in taken:
-            out, i = f"{label}/{what}_{i}", i + 1
-        taken.add(out)
-        return out
+        return fresh_name(f"{label}/{what}", taken)
 
     keep = (arr == 0).astype(arr.dtype)
     consts = {"keep": keep, "drop": (1 - keep).astype(arr.dtype), "c": np.array(-(MARGIN + math.log(n)), arr.dtype)}
@@ -200,20 +197,3 @@ def _has_subgraphs(g) -> bool:
     onnx = need("onnx")
     kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
     return any(a.type in kinds for n in g.node for a in n.attribute)
-
-
-def drop_unread(proto, names: set) -> None:
-    """The initializers, Constant nodes and graph inputs among ``names`` that nothing reads any more, removed."""
-    g = proto.graph
-    unread = set(names) - {i for n in g.node for i in n.input} - {o.name for o in g.output}
-    if not unread:
-        return
-    keep = [n for n in g.node if not (n.op_type == "Constant" and n.output[0] in unread)]
-    del g.node[:]
-    g.node.extend(keep)
-    inits = [i for i in g.initializer if i.name not in unread]
-    del g.initializer[:]
-    g.initializer.extend(inits)
-    ins = [i for i in g.input if i.name not in unread]
-    del g.input[:]
-    g.input.extend(ins)

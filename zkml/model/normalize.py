@@ -36,8 +36,9 @@ import tempfile
 from typing import Any, Mapping
 
 from ..support.deps import need
-from .masks import drop_unread as _drop_unread
 from .masks import finite_masks
+from .onnx_edit import drop_unread as _drop_unread
+from .onnx_edit import fresh_name as _fresh
 
 REWRITES_KEY = "zkml.rewrites"
 # what the rewrites are: part of the parse cache's key (model.py), so a graph parsed by other rewrites is not reused.
@@ -431,11 +432,3 @@ def _ranks(proto) -> dict[str, int]:
         for v in [*typed.graph.input, *typed.graph.value_info, *typed.graph.output]
         if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
     }
-
-
-def _fresh(name: str, taken: set[str]) -> str:
-    out, n = name, 1
-    while out in taken:
-        out, n = f"{name}_{n}", n + 1
-    taken.add(out)
-    return out

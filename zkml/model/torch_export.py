@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import inspect
 import io
+import re
 import warnings
 from typing import Any, Mapping
 
@@ -37,9 +38,8 @@ def export_torch(module, sample_input, opset, input_names, output_names, atol, r
         if input_names
         else (["input"] if len(args) == 1 else [f"input_{i}" for i in range(len(args))])
     )
-    module, output_note = _plain(module.eval(), args)
-    with torch.no_grad():
-        refs = [r.detach().numpy() for r in _flat(module(*args))]
+    module, output_note, out = _plain(module.eval(), args)
+    refs = [r.detach().numpy() for r in _flat(out)]
     out_names = list(output_names) if output_names else (["output"] if len(refs) == 1 else None)
     out_names = out_names or [f"output_{i}" for i in range(len(refs))]
     tried: list[tuple[str, ZKMLError]] = []
@@ -119,14 +119,14 @@ def _export_one(name, module, args, refs, opset, names, out_names, atol, rtol) -
             f"the {name} graph does not load: {_first_line(err)}", where="exporter", hint="try the other exporter"
         ) from err
     worst = _check(name, model, args, refs, atol, rtol, "the sample")
+    torch, np = need("torch"), need("numpy")
     for what, probe in _probes(args):
-        torch = need("torch")
         try:
             with torch.no_grad():
                 want = [r.detach().numpy() for r in _flat(module(*probe))]
         except Exception:  # torch itself refuses this input (an index out of range, say): no evidence either way
             continue
-        if not all(need("numpy").isfinite(w).all() for w in want):
+        if not all(np.isfinite(w).all() for w in want):
             continue
         _check(name, model, probe, want, atol, rtol, what)
     written = next(
@@ -245,8 +245,6 @@ def _dynamo(module, args, opset, names, out_names) -> bytes:
 
 
 def _first_line(err: BaseException) -> str:
-    import re
-
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # dynamo's messages carry terminal colours
     return (text.splitlines()[0] if text else type(err).__name__)[:300]
 
@@ -269,11 +267,12 @@ def _flat(out) -> list:
 
 def _plain(module, args):
     """``module`` as it is, or, for a Hugging Face model (a ``ModelOutput``), a wrapper returning its first
-    field with ``use_cache=False``; and a note saying so (None when nothing changed)."""
+    field with ``use_cache=False``; a note saying so (None when nothing changed); and what it returns on ``args``
+    (the reference the exported graph is checked against: the forward runs once for both)."""
     torch = need("torch")
     out = _try_forward(module, args, {})
     if not hasattr(out, "to_tuple"):  # transformers' ModelOutput: a dict of named fields
-        return module, None
+        return module, None, out
     kw = {"use_cache": False} if "use_cache" in inspect.signature(module.forward).parameters else {}
     out = _try_forward(module, args, kw) if kw else out
     field = next((k for k, v in out.items() if isinstance(v, torch.Tensor)), None)
@@ -299,7 +298,7 @@ def _plain(module, args):
         f"{type(module).__name__} returns a {type(out).__name__}: its first field, '{field}', is proved{extra}; "
         "wrap the model in a module returning other fields to prove those"
     )
-    return First().eval(), note
+    return First().eval(), note, out[field]
 
 
 def _try_forward(module, args, kw: dict):
